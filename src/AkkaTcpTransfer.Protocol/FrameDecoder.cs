@@ -1,0 +1,218 @@
+using System.Buffers.Binary;
+
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>Incremental decoder: feed it whatever bytes TCP delivers, in any split, and it yields whole frames.
+/// Pure code, no I/O. After it throws a <see cref="ProtocolException"/> the stream is unusable and the decoder
+/// refuses further input.</summary>
+/// <remarks>Memory: a frame's payload is allocated once, at its exact declared length, after the length has been
+/// checked against the limit; the bytes are copied into it exactly once. A Chunk's data is a slice of that payload
+/// (no second copy). Keep the limit below 85,000 bytes and no payload lands on the large object heap.</remarks>
+public sealed class FrameDecoder
+{
+    private readonly int _maxFrameLength;
+    private readonly byte[] _header = new byte[ProtocolLimits.FrameHeaderSize];
+    private int _headerFilled;
+    private byte[]? _payload;
+    private int _payloadFilled;
+    private FrameType _type;
+    private bool _poisoned;
+
+    public FrameDecoder(int maxFrameLength)
+    {
+        if (maxFrameLength < ProtocolLimits.MinFrameLength || maxFrameLength > ProtocolLimits.AbsoluteMaxFrameLength)
+            throw new ArgumentOutOfRangeException(nameof(maxFrameLength), maxFrameLength,
+                $"must be between {ProtocolLimits.MinFrameLength} and {ProtocolLimits.AbsoluteMaxFrameLength}");
+        _maxFrameLength = maxFrameLength;
+    }
+
+    public int MaxFrameLength => _maxFrameLength;
+
+    /// <summary>True while bytes of an unfinished frame are held: a connection that ends now ended mid-frame.</summary>
+    public bool HasPartialFrame => _headerFilled > 0;
+
+    /// <summary>Consumes all of <paramref name="input"/> and appends every frame it completes to
+    /// <paramref name="output"/>, in order. Bytes of an unfinished frame are kept for the next call.</summary>
+    public void Decode(ReadOnlySpan<byte> input, List<Frame> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (_poisoned) throw new InvalidOperationException("the decoder failed earlier; the stream is unusable");
+        try
+        {
+            while (!input.IsEmpty)
+            {
+                if (_headerFilled < _header.Length)
+                {
+                    var take = Math.Min(_header.Length - _headerFilled, input.Length);
+                    input[..take].CopyTo(_header.AsSpan(_headerFilled));
+                    _headerFilled += take;
+                    input = input[take..];
+                    if (_headerFilled < _header.Length) break;
+                    BeginPayload();
+                }
+
+                var payload = _payload!;
+                var need = payload.Length - _payloadFilled;
+                if (need > 0)
+                {
+                    var take = Math.Min(need, input.Length);
+                    input[..take].CopyTo(payload.AsSpan(_payloadFilled));
+                    _payloadFilled += take;
+                    input = input[take..];
+                }
+                if (_payloadFilled == payload.Length)
+                {
+                    output.Add(Parse(_type, payload));
+                    _headerFilled = 0;
+                    _payload = null;
+                    _payloadFilled = 0;
+                }
+            }
+        }
+        catch (ProtocolException)
+        {
+            _poisoned = true;
+            throw;
+        }
+    }
+
+    private void BeginPayload()
+    {
+        var length = BinaryPrimitives.ReadUInt32BigEndian(_header);
+        if (length == 0) throw new EmptyFrameException();
+        if (length > (uint)_maxFrameLength) throw new FrameTooLargeException(length, _maxFrameLength);
+        var type = _header[ProtocolLimits.LengthPrefixSize];
+        if (!Enum.IsDefined((FrameType)type)) throw new UnknownFrameTypeException(type);
+        _type = (FrameType)type;
+        var payloadLength = (int)length - 1;
+        _payload = payloadLength == 0 ? [] : new byte[payloadLength];
+        _payloadFilled = 0;
+    }
+
+    /// <summary>Parses one complete payload. Public so tests and other tools can decode a frame body directly.</summary>
+    public static Frame Parse(FrameType type, byte[] payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var r = new WireReader(payload, type);
+        Frame frame;
+        switch (type)
+        {
+            case FrameType.Hello:
+            {
+                var magic = r.Bytes(ProtocolLimits.Magic.Length, "magic");
+                if (!magic.AsSpan().SequenceEqual(ProtocolLimits.Magic))
+                    throw new MalformedFrameException(type, "bad magic (this peer does not speak AkkaTcpTransfer)");
+                frame = new Hello(r.U16("version"), r.U31("max frame length"), r.Str("name"), r.Str("token"),
+                    r.Bin8("resume key", ProtocolLimits.MaxResumeKeyLength));
+                break;
+            }
+            case FrameType.Welcome:
+            {
+                var version = r.U16("version");
+                var max = r.U31("max frame length");
+                var server = r.Str("server name");
+                var you = r.Str("your name");
+                var key = r.Bin8("resume key", ProtocolLimits.MaxResumeKeyLength);
+                frame = new Welcome(version, max, server, you, key, ReadNames(ref r, type));
+                break;
+            }
+            case FrameType.Refused:
+                frame = new Refused((WireCode)r.U16("code"), r.Str("reason"));
+                break;
+            case FrameType.Ping:
+                frame = Ping.Instance;
+                break;
+            case FrameType.Goodbye:
+                frame = new Goodbye((WireCode)r.U16("code"), r.Str("reason"));
+                break;
+            case FrameType.Error:
+                frame = new Error((WireCode)r.U16("code"), r.Str("message"));
+                break;
+            case FrameType.Say:
+                frame = new Say(r.Str("to"), r.Str("text"));
+                break;
+            case FrameType.Chat:
+                frame = new Chat(r.Str("from"), r.Str("to"), r.I64("at"), r.Str("text"));
+                break;
+            case FrameType.PeerJoined:
+                frame = new PeerJoined(r.Str("name"));
+                break;
+            case FrameType.PeerLeft:
+                frame = new PeerLeft(r.Str("name"));
+                break;
+            case FrameType.WhoRequest:
+                frame = WhoRequest.Instance;
+                break;
+            case FrameType.WhoReply:
+                frame = new WhoReply(ReadNames(ref r, type));
+                break;
+            case FrameType.Offer:
+                frame = new Offer(TransferId(ref r, type), r.Str("from"), r.Str("to"), r.Str("file"),
+                    r.I64NonNegative("size"), r.I64("fingerprint"));
+                break;
+            case FrameType.Accept:
+            {
+                var id = TransferId(ref r, type);
+                var offset = r.I64NonNegative("offset");
+                var prefix = r.Bin8("prefix sha256", ProtocolLimits.Sha256Length);
+                if (prefix.Length != 0 && prefix.Length != ProtocolLimits.Sha256Length)
+                    throw new MalformedFrameException(type, $"prefix sha256 must be 0 or 32 bytes, got {prefix.Length}");
+                var maxChunk = r.U31("max chunk");
+                var window = r.U31("window");
+                if (maxChunk == 0 || window == 0) throw new MalformedFrameException(type, "max chunk and window must be positive");
+                frame = new Accept(id, offset, prefix, maxChunk, window);
+                break;
+            }
+            case FrameType.Reject:
+                frame = new Reject(TransferId(ref r, type), r.Str("reason"));
+                break;
+            case FrameType.Start:
+                frame = new Start(TransferId(ref r, type), r.I64NonNegative("offset"));
+                break;
+            case FrameType.Chunk:
+            {
+                var id = TransferId(ref r, type);
+                var offset = r.I64NonNegative("offset");
+                if (r.Remaining == 0) throw new MalformedFrameException(type, "no data");
+                // Zero-copy: the data is the tail of the payload array this frame owns.
+                return new Chunk(id, offset, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining));
+            }
+            case FrameType.Ack:
+                frame = new Ack(TransferId(ref r, type), r.I64NonNegative("written"));
+                break;
+            case FrameType.Done:
+                frame = new Done(TransferId(ref r, type), r.I64NonNegative("size"), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
+                break;
+            case FrameType.Verified:
+                frame = new Verified(TransferId(ref r, type), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
+                break;
+            case FrameType.Cancel:
+                frame = new Cancel(TransferId(ref r, type), r.Str("by"), r.Str("reason"));
+                break;
+            case FrameType.Fail:
+                frame = new Fail(TransferId(ref r, type), r.Str("reason"));
+                break;
+            default:
+                throw new UnknownFrameTypeException((byte)type);
+        }
+        r.End();
+        return frame;
+    }
+
+    private static uint TransferId(ref WireReader r, FrameType type)
+    {
+        var id = r.U32("id");
+        if (id == 0) throw new MalformedFrameException(type, "transfer id 0 is reserved");
+        return id;
+    }
+
+    private static string[] ReadNames(ref WireReader r, FrameType type)
+    {
+        var count = r.U31("count");
+        // Each name needs at least its 2-byte length: a count the payload cannot hold is rejected before allocating.
+        if (count > r.Remaining / 2) throw new MalformedFrameException(type, $"count {count} does not fit the frame");
+        var names = new string[count];
+        for (var i = 0; i < count; i++) names[i] = r.Str("name");
+        return names;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>Turns frames into bytes. Pure: no sockets, no actors, no state.</summary>
+public static class FrameEncoder
+{
+    /// <summary>The complete frame: length prefix, type, payload. A <see cref="Chunk"/> is copied here; the hot path
+    /// uses <see cref="EncodeChunkHeader"/> and sends the data bytes without copying them.</summary>
+    public static byte[] Encode(Frame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        var w = new WireWriter();
+        switch (frame)
+        {
+            case Hello h:
+                w.Bytes(ProtocolLimits.Magic).U16(h.Version).U31(h.MaxFrameLength).Str(h.Name).Str(h.Token).Bin8(h.ResumeKey);
+                break;
+            case Welcome m:
+                w.U16(m.Version).U31(m.MaxFrameLength).Str(m.ServerName).Str(m.YourName).Bin8(m.ResumeKey).U31(m.Peers.Count);
+                foreach (var p in m.Peers) w.Str(p);
+                break;
+            case Refused r:
+                w.U16((ushort)r.Code).Str(r.Reason);
+                break;
+            case Ping:
+            case WhoRequest:
+                break;
+            case Goodbye g:
+                w.U16((ushort)g.Code).Str(g.Reason);
+                break;
+            case Error e:
+                w.U16((ushort)e.Code).Str(e.Message);
+                break;
+            case Say s:
+                w.Str(s.To).Str(s.Text);
+                break;
+            case Chat c:
+                w.Str(c.From).Str(c.To).I64(c.AtUnixMs).Str(c.Text);
+                break;
+            case PeerJoined j:
+                w.Str(j.Name);
+                break;
+            case PeerLeft l:
+                w.Str(l.Name);
+                break;
+            case WhoReply r:
+                w.U31(r.Names.Count);
+                foreach (var n in r.Names) w.Str(n);
+                break;
+            case Offer o:
+                w.U32(o.Id).Str(o.From).Str(o.To).Str(o.File).I64(o.Size).I64(o.Fingerprint);
+                break;
+            case Accept a:
+                w.U32(a.Id).I64(a.Offset).Bin8(a.PrefixSha256).U31(a.MaxChunk).U31(a.Window);
+                break;
+            case Reject r:
+                w.U32(r.Id).Str(r.Reason);
+                break;
+            case Start s:
+                w.U32(s.Id).I64(s.Offset);
+                break;
+            case Chunk c:
+                w.U32(c.Id).I64(c.Offset).Bytes(c.Data.Span);
+                break;
+            case Ack a:
+                w.U32(a.Id).I64(a.Written);
+                break;
+            case Done d:
+                RequireSha(d.Sha256, nameof(Done));
+                w.U32(d.Id).I64(d.Size).Bytes(d.Sha256);
+                break;
+            case Verified v:
+                RequireSha(v.Sha256, nameof(Verified));
+                w.U32(v.Id).Bytes(v.Sha256);
+                break;
+            case Cancel c:
+                w.U32(c.Id).Str(c.By).Str(c.Reason);
+                break;
+            case Fail f:
+                w.U32(f.Id).Str(f.Reason);
+                break;
+            default:
+                throw new ArgumentException($"no encoding for {frame.GetType().Name}", nameof(frame));
+        }
+        return w.ToFrame(frame.Type);
+    }
+
+    /// <summary>The first <see cref="ChunkHeaderSize"/> bytes of a Chunk frame carrying <paramref name="dataLength"/>
+    /// data bytes; the data follows on the wire unchanged.</summary>
+    public static byte[] EncodeChunkHeader(uint id, long offset, int dataLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dataLength);
+        var header = new byte[ChunkHeaderSize];
+        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)(ProtocolLimits.ChunkOverhead + dataLength));
+        header[4] = (byte)FrameType.Chunk;
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(5), id);
+        BinaryPrimitives.WriteInt64BigEndian(header.AsSpan(9), offset);
+        return header;
+    }
+
+    /// <summary>Length prefix, type, id and offset of a Chunk frame.</summary>
+    public const int ChunkHeaderSize = ProtocolLimits.LengthPrefixSize + ProtocolLimits.ChunkOverhead;
+
+    private static void RequireSha(byte[] sha, string frame)
+    {
+        if (sha.Length != ProtocolLimits.Sha256Length)
+            throw new ArgumentException($"{frame} needs a {ProtocolLimits.Sha256Length}-byte SHA-256, got {sha.Length} bytes");
+    }
+}

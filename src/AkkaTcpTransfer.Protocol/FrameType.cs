@@ -1,0 +1,34 @@
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>The one-byte type that follows every frame's length prefix. Values are part of the wire format
+/// (docs/PROTOCOL.md); never renumber one.</summary>
+public enum FrameType : byte
+{
+    // Session: 0x0_
+    Hello = 0x01,
+    Welcome = 0x02,
+    Refused = 0x03,
+    Ping = 0x04,
+    Goodbye = 0x05,
+    Error = 0x06,
+
+    // Chat and presence: 0x1_
+    Say = 0x10,
+    Chat = 0x11,
+    PeerJoined = 0x12,
+    PeerLeft = 0x13,
+    WhoRequest = 0x14,
+    WhoReply = 0x15,
+
+    // File transfer: 0x2_
+    Offer = 0x20,
+    Accept = 0x21,
+    Reject = 0x22,
+    Start = 0x23,
+    Chunk = 0x24,
+    Ack = 0x25,
+    Done = 0x26,
+    Verified = 0x27,
+    Cancel = 0x28,
+    Fail = 0x29,
+}

@@ -1,0 +1,154 @@
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>One decoded frame. Every subtype is immutable and maps one to one onto a <see cref="FrameType"/>;
+/// docs/PROTOCOL.md lists their fields byte by byte.</summary>
+public abstract record Frame
+{
+    public abstract FrameType Type { get; }
+}
+
+/// <summary>Client to server, first frame on a connection.</summary>
+/// <param name="ResumeKey">Empty on a first connection; on a reconnect, the key the server handed out in
+/// <see cref="Welcome"/>, which lets the client take its name back from a connection the server still
+/// believes is alive.</param>
+public sealed record Hello(ushort Version, int MaxFrameLength, string Name, string Token, byte[] ResumeKey) : Frame
+{
+    public override FrameType Type => FrameType.Hello;
+}
+
+/// <summary>Server to client: the handshake succeeded.</summary>
+public sealed record Welcome(ushort Version, int MaxFrameLength, string ServerName, string YourName, byte[] ResumeKey,
+    IReadOnlyList<string> Peers) : Frame
+{
+    public override FrameType Type => FrameType.Welcome;
+}
+
+/// <summary>Server to client: the handshake failed; the server closes the connection after sending it.</summary>
+public sealed record Refused(WireCode Code, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.Refused;
+}
+
+/// <summary>Either direction: keeps an idle connection observably alive.</summary>
+public sealed record Ping : Frame
+{
+    public static readonly Ping Instance = new();
+    private Ping() { }
+    public override FrameType Type => FrameType.Ping;
+}
+
+/// <summary>Either direction: the sender is closing the connection, and says why.</summary>
+public sealed record Goodbye(WireCode Code, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.Goodbye;
+}
+
+/// <summary>Server to client: a request failed; the connection stays open.</summary>
+public sealed record Error(WireCode Code, string Message) : Frame
+{
+    public override FrameType Type => FrameType.Error;
+}
+
+/// <summary>Client to server: chat to everyone (<paramref name="To"/> empty) or to one named peer.</summary>
+public sealed record Say(string To, string Text) : Frame
+{
+    public override FrameType Type => FrameType.Say;
+}
+
+/// <summary>Server to client: a chat message, stamped by the server with its authenticated sender and time.</summary>
+/// <param name="To">Empty for a broadcast, else the recipient's name.</param>
+public sealed record Chat(string From, string To, long AtUnixMs, string Text) : Frame
+{
+    public override FrameType Type => FrameType.Chat;
+}
+
+public sealed record PeerJoined(string Name) : Frame
+{
+    public override FrameType Type => FrameType.PeerJoined;
+}
+
+public sealed record PeerLeft(string Name) : Frame
+{
+    public override FrameType Type => FrameType.PeerLeft;
+}
+
+public sealed record WhoRequest : Frame
+{
+    public static readonly WhoRequest Instance = new();
+    private WhoRequest() { }
+    public override FrameType Type => FrameType.WhoRequest;
+}
+
+public sealed record WhoReply(IReadOnlyList<string> Names) : Frame
+{
+    public override FrameType Type => FrameType.WhoReply;
+}
+
+/// <summary>Frames that belong to one file transfer, routed by <see cref="Id"/>.</summary>
+public abstract record TransferFrame(uint Id) : Frame;
+
+/// <summary>Sender to receiver: "may I send you this file?". <paramref name="File"/> is a relative path with '/'
+/// separators; the receiver alone decides where bytes land.</summary>
+/// <param name="Fingerprint">The sender's last-write time of the file (UTC ticks), so a resend of an unchanged file
+/// can resume and a changed file starts over.</param>
+public sealed record Offer(uint Id, string From, string To, string File, long Size, long Fingerprint) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Offer;
+}
+
+/// <summary>Receiver to sender: accepted. <paramref name="Offset"/> &gt; 0 proposes a resume; the sender checks
+/// <paramref name="PrefixSha256"/> (the SHA-256 of the receiver's first Offset bytes) against its own file.</summary>
+/// <param name="MaxChunk">Largest chunk data length the receiver (and any relay) accepts.</param>
+/// <param name="Window">Bytes the sender may have sent beyond the receiver's last Ack.</param>
+public sealed record Accept(uint Id, long Offset, byte[] PrefixSha256, int MaxChunk, int Window) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Accept;
+}
+
+public sealed record Reject(uint Id, string Reason) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Reject;
+}
+
+/// <summary>Sender to receiver: chunks start at <paramref name="Offset"/>: the accepted offset when the prefix
+/// matched, 0 when it did not (the receiver then starts its file over).</summary>
+public sealed record Start(uint Id, long Offset) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Start;
+}
+
+/// <summary>Sender to receiver: file bytes at <paramref name="Offset"/>. Chunks arrive in order without gaps.</summary>
+public sealed record Chunk(uint Id, long Offset, ReadOnlyMemory<byte> Data) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Chunk;
+}
+
+/// <summary>Receiver to sender: the first <paramref name="Written"/> bytes are on the receiver's disk.</summary>
+public sealed record Ack(uint Id, long Written) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Ack;
+}
+
+/// <summary>Sender to receiver: no more chunks; the whole file has this size and SHA-256.</summary>
+public sealed record Done(uint Id, long Size, byte[] Sha256) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Done;
+}
+
+/// <summary>Receiver to sender: size and SHA-256 matched and the file is in place. Only now is it delivered.</summary>
+public sealed record Verified(uint Id, byte[] Sha256) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Verified;
+}
+
+/// <summary>Either direction: a person cancelled the transfer.</summary>
+public sealed record Cancel(uint Id, string By, string Reason) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Cancel;
+}
+
+/// <summary>Either direction: the transfer failed and is over.</summary>
+public sealed record Fail(uint Id, string Reason) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Fail;
+}

@@ -1,0 +1,38 @@
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>Fixed facts of the wire format. Configurable limits (the maximum frame length) live in settings and
+/// are passed in; these are the bounds every implementation shares.</summary>
+public static class ProtocolLimits
+{
+    /// <summary>The protocol version this build speaks.</summary>
+    public const ushort Version = 1;
+
+    /// <summary>"ATTP": the first four payload bytes of Hello, so a stray client speaking something else is
+    /// recognised at its first frame.</summary>
+    public static ReadOnlySpan<byte> Magic => "ATTP"u8;
+
+    /// <summary>Bytes of the length prefix (unsigned 32-bit, big-endian).</summary>
+    public const int LengthPrefixSize = 4;
+
+    /// <summary>Length prefix plus type byte.</summary>
+    public const int FrameHeaderSize = LengthPrefixSize + 1;
+
+    /// <summary>The smallest frame length (the type byte alone).</summary>
+    public const int MinFrameLength = 1;
+
+    /// <summary>No configuration may raise the frame limit above this (16 MiB).</summary>
+    public const int AbsoluteMaxFrameLength = 16 * 1024 * 1024;
+
+    /// <summary>Bytes a Chunk frame spends before its data: type, id (4) and offset (8). A chunk of N data bytes
+    /// has frame length N + ChunkOverhead.</summary>
+    public const int ChunkOverhead = 1 + 4 + 8;
+
+    /// <summary>Length of a SHA-256 digest.</summary>
+    public const int Sha256Length = 32;
+
+    /// <summary>Longest string field in bytes (strings carry an unsigned 16-bit length).</summary>
+    public const int MaxStringBytes = ushort.MaxValue;
+
+    /// <summary>Longest resume key in bytes.</summary>
+    public const int MaxResumeKeyLength = 64;
+}

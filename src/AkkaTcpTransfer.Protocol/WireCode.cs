@@ -1,0 +1,25 @@
+namespace AkkaTcpTransfer.Protocol;
+
+/// <summary>Why a handshake was refused, a connection is being closed, or a request failed. Carried by the
+/// Refused, Goodbye and Error frames; one code space for all three (docs/PROTOCOL.md).</summary>
+public enum WireCode : ushort
+{
+    /// <summary>Nothing went wrong: the peer is leaving on purpose.</summary>
+    Normal = 0,
+    UnsupportedVersion = 1,
+    BadToken = 2,
+    NameTaken = 3,
+    InvalidName = 4,
+    ServerFull = 5,
+    HandshakeTimeout = 6,
+    ProtocolViolation = 7,
+    ServerShutdown = 8,
+    IdleTimeout = 9,
+    /// <summary>The peer read too slowly: our bounded send queue for it overflowed.</summary>
+    SlowConsumer = 10,
+    /// <summary>The same client reconnected (with its resume key) and this older connection was replaced.</summary>
+    Replaced = 11,
+    UnknownPeer = 12,
+    MessageTooLong = 13,
+    InvalidMessage = 14,
+}

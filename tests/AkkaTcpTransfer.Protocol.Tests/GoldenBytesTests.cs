@@ -1,0 +1,56 @@
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Protocol.Tests;
+
+/// <summary>The wire format frozen as bytes, one literal per frame type (the samples in <see cref="SampleFrames"/>).
+/// A failure here means the wire changed: if that is deliberate, bump <see cref="ProtocolLimits.Version"/>, update
+/// docs/PROTOCOL.md and these literals together.</summary>
+public class GoldenBytesTests
+{
+    public static TheoryData<FrameType, string> Golden => new()
+    {
+        { FrameType.Hello, "0000001e01415454500001000120000005616c696365000673336372657403010203" },
+        { FrameType.Welcome, "0000002a0200010001200000067365727665720005616c6963650209080000000200067365727665720003626f62" },
+        { FrameType.Refused, "0000001a03000300156e616d652027616c696365272069732074616b656e" },
+        { FrameType.Ping, "0000000104" },
+        { FrameType.Goodbye, "000000080500080003627965" },
+        { FrameType.Error, "0000001706000c00126e6f2073756368207065657220277a656427" },
+        { FrameType.Say, "00000017100000001268c3a96c6c6f20e4b896e7958c20f09f8e89" },
+        { FrameType.Chat, "00000026110003626f620005616c6963650000018bcfe5687b000fe38193e38293e381abe381a1e381af" },
+        { FrameType.PeerJoined, "000000081200056361726f6c" },
+        { FrameType.PeerLeft, "000000081300056361726f6c" },
+        { FrameType.WhoRequest, "0000000114" },
+        { FrameType.WhoReply, "00000019150000000300067365727665720005616c6963650003626f62" },
+        { FrameType.Offer, "00000032200a0b0c0d0005616c6963650003626f62000f616c62756d2f7375622f622e62696e000000012a05f20008daa19ea6b30000" },
+        { FrameType.Accept, "000000362100000007000000000001000020a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf0001000000080000" },
+        { FrameType.Reject, "0000000e22000000070007746f6f20626967" },
+        { FrameType.Start, "0000000d23000000070000000000010000" },
+        { FrameType.Chunk, "00000012240000000700000001000000000102030405" },
+        { FrameType.Ack, "0000000d25000000070000000100000005" },
+        { FrameType.Done, "0000002d26000000070000000100000005a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" },
+        { FrameType.Verified, "000000252700000007a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" },
+        { FrameType.Cancel, "0000001b28000000070003626f62000f6368616e676564206d79206d696e64" },
+        { FrameType.Fail, "0000001029000000070009" + "6469736b2066756c6c" },
+    };
+
+    [Fact]
+    public void There_is_one_golden_literal_per_frame_type() =>
+        Assert.Equal(Enum.GetValues<FrameType>().Order(), Golden.Select(row => (FrameType)row[0]).Order());
+
+    [Theory]
+    [MemberData(nameof(Golden))]
+    public void Encoder_produces_the_golden_bytes(FrameType type, string hex)
+    {
+        var frame = SampleFrames.All.Single(f => f.Type == type);
+        Assert.Equal(hex, Convert.ToHexStringLower(FrameEncoder.Encode(frame)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Golden))]
+    public void Decoder_reads_the_golden_bytes(FrameType type, string hex)
+    {
+        var output = new List<Frame>();
+        new FrameDecoder(1024).Decode(Convert.FromHexString(hex), output);
+        SampleFrames.AssertSameFrame(SampleFrames.All.Single(f => f.Type == type), Assert.Single(output));
+    }
+}

@@ -1,0 +1,56 @@
+using System.Collections;
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Protocol.Tests;
+
+/// <summary>One representative frame of every type, with non-ASCII text where a frame carries text.</summary>
+internal static class SampleFrames
+{
+    public static readonly byte[] Sha = Enumerable.Range(0, 32).Select(i => (byte)(0xA0 + i)).ToArray();
+
+    public static IReadOnlyList<Frame> All { get; } =
+    [
+        new Hello(1, 73728, "alice", "s3cret", [1, 2, 3]),
+        new Welcome(1, 73728, "server", "alice", [9, 8], ["server", "bob"]),
+        new Refused(WireCode.NameTaken, "name 'alice' is taken"),
+        Ping.Instance,
+        new Goodbye(WireCode.ServerShutdown, "bye"),
+        new Error(WireCode.UnknownPeer, "no such peer 'zed'"),
+        new Say("", "héllo 世界 🎉"),
+        new Chat("bob", "alice", 1_700_000_000_123, "こんにちは"),
+        new PeerJoined("carol"),
+        new PeerLeft("carol"),
+        WhoRequest.Instance,
+        new WhoReply(["server", "alice", "bob"]),
+        new Offer(0x0a0b0c0d, "alice", "bob", "album/sub/b.bin", 5_000_000_000, 638_000_000_000_000_000),
+        new Accept(7, 65536, Sha, 65536, 524288),
+        new Reject(7, "too big"),
+        new Start(7, 65536),
+        new Chunk(7, 4_294_967_296, new byte[] { 1, 2, 3, 4, 5 }),
+        new Ack(7, 4_294_967_301),
+        new Done(7, 4_294_967_301, Sha),
+        new Verified(7, Sha),
+        new Cancel(7, "bob", "changed my mind"),
+        new Fail(7, "disk full"),
+    ];
+
+    public static IEnumerable<object[]> Each() => All.Select(f => new object[] { f.Type, f });
+
+    /// <summary>Field-by-field equality that compares byte arrays, memories and lists by content.</summary>
+    public static void AssertSameFrame(Frame expected, Frame actual)
+    {
+        Assert.Equal(expected.GetType(), actual.GetType());
+        foreach (var p in expected.GetType().GetProperties())
+        {
+            if (p.Name == "EqualityContract") continue;
+            var e = Normalize(p.GetValue(expected));
+            var a = Normalize(p.GetValue(actual));
+            Assert.True(Equals(e, a) || (e is IEnumerable ee && a is IEnumerable ae && ee.Cast<object>().SequenceEqual(ae.Cast<object>())),
+                $"{expected.Type}.{p.Name}: expected {Show(e)}, got {Show(a)}");
+        }
+    }
+
+    private static object? Normalize(object? v) => v is ReadOnlyMemory<byte> m ? m.ToArray() : v;
+
+    private static string Show(object? v) => v is IEnumerable e and not string ? string.Join(",", e.Cast<object>()) : $"{v}";
+}

@@ -1,0 +1,87 @@
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Protocol.Tests;
+
+/// <summary>TCP delivers bytes in arbitrary pieces: the decoder must give the same frames however they are cut.</summary>
+public class SplitTests
+{
+    private static readonly byte[] Stream = SampleFrames.All.SelectMany(FrameEncoder.Encode).ToArray();
+
+    private static void AssertAllSamples(List<Frame> decoded)
+    {
+        Assert.Equal(SampleFrames.All.Count, decoded.Count);
+        for (var i = 0; i < decoded.Count; i++) SampleFrames.AssertSameFrame(SampleFrames.All[i], decoded[i]);
+    }
+
+    [Fact]
+    public void Every_sample_frame_back_to_back_decodes_in_order_from_one_buffer()
+    {
+        var output = new List<Frame>();
+        new FrameDecoder(1 << 20).Decode(Stream, output);
+        AssertAllSamples(output);
+    }
+
+    [Fact]
+    public void Split_at_every_byte_boundary_decodes_the_same_frames()
+    {
+        for (var split = 0; split <= Stream.Length; split++)
+        {
+            var output = new List<Frame>();
+            var decoder = new FrameDecoder(1 << 20);
+            decoder.Decode(Stream.AsSpan(0, split), output);
+            decoder.Decode(Stream.AsSpan(split), output);
+            AssertAllSamples(output);
+            Assert.False(decoder.HasPartialFrame);
+        }
+    }
+
+    [Fact]
+    public void Byte_by_byte_decodes_the_same_frames()
+    {
+        var output = new List<Frame>();
+        var decoder = new FrameDecoder(1 << 20);
+        foreach (var b in Stream)
+        {
+            decoder.Decode([b], output);
+        }
+        AssertAllSamples(output);
+    }
+
+    [Fact]
+    public void Random_cuts_of_a_large_chunk_stream_reassemble_the_data_exactly()
+    {
+        var random = new Random(1234);
+        var data = new byte[65536];
+        random.NextBytes(data);
+        var frames = Enumerable.Range(0, 20).Select(i => FrameEncoder.Encode(new Chunk(9, i * 65536L, data))).SelectMany(b => b).ToArray();
+        var output = new List<Frame>();
+        var decoder = new FrameDecoder(65536 + 13);
+        for (var pos = 0; pos < frames.Length;)
+        {
+            var n = Math.Min(random.Next(1, 70_000), frames.Length - pos);
+            decoder.Decode(frames.AsSpan(pos, n), output);
+            pos += n;
+        }
+        Assert.Equal(20, output.Count);
+        for (var i = 0; i < 20; i++)
+        {
+            var c = Assert.IsType<Chunk>(output[i]);
+            Assert.Equal(i * 65536L, c.Offset);
+            Assert.True(c.Data.Span.SequenceEqual(data));
+        }
+    }
+
+    [Fact]
+    public void A_partial_frame_is_reported_until_its_last_byte_arrives()
+    {
+        var bytes = FrameEncoder.Encode(new PeerJoined("dave"));
+        var output = new List<Frame>();
+        var decoder = new FrameDecoder(1024);
+        decoder.Decode(bytes.AsSpan(0, bytes.Length - 1), output);
+        Assert.True(decoder.HasPartialFrame);
+        Assert.Empty(output);
+        decoder.Decode(bytes.AsSpan(bytes.Length - 1), output);
+        Assert.False(decoder.HasPartialFrame);
+        Assert.Equal("dave", Assert.IsType<PeerJoined>(Assert.Single(output)).Name);
+    }
+}
