@@ -1,0 +1,39 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Chat;
+
+/// <summary>Between the server's per-client <see cref="PeerActor"/>s, the server itself and the
+/// <see cref="SessionRegistryActor"/>.</summary>
+public static class SessionMessages
+{
+    /// <summary>Peer to registry: claim <paramref name="Name"/>. The sender is the peer actor; its frames go to
+    /// <paramref name="Connection"/>. Answered with <see cref="Joined"/> or <see cref="JoinRefused"/>.</summary>
+    public sealed record Join(string Name, byte[] ResumeKey, IActorRef Connection);
+
+    public sealed record Joined(string Name, byte[] ResumeKey, IReadOnlyList<string> Online);
+
+    public sealed record JoinRefused(WireCode Code, string Reason);
+
+    /// <summary>Registry to an older peer actor: the same client reconnected with its resume key; close.</summary>
+    public sealed record Replaced
+    {
+        public static readonly Replaced Instance = new();
+        private Replaced() { }
+    }
+
+    /// <summary>A chat message from <paramref name="From"/> (a peer or the server) to everyone
+    /// (<paramref name="To"/> empty) or to one name. A failure is answered with <see cref="SayFailed"/>.</summary>
+    public sealed record Say(string From, string To, string Text);
+
+    public sealed record SayFailed(WireCode Code, string Reason);
+
+    /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first.</summary>
+    public sealed record Who
+    {
+        public static readonly Who Instance = new();
+        private Who() { }
+    }
+
+    public sealed record WhoResult(IReadOnlyList<string> Names);
+}

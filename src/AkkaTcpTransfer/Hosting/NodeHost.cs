@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Configuration;
+using AkkaTcpTransfer.Settings;
+using Akka;
+
+namespace AkkaTcpTransfer.Hosting;
+
+/// <summary>What a running node (server or client) has in common: its actor system, the actor that takes
+/// <see cref="NodeCommands"/>, and a clean, idempotent stop through CoordinatedShutdown.</summary>
+public abstract class NodeHost : IAsyncDisposable
+{
+    private protected NodeHost(ActorSystem system, IActorRef commands, NodeSettings settings)
+    {
+        System = system;
+        Commands = commands;
+        Settings = settings;
+    }
+
+    /// <summary>The node's actor system: subscribe to <c>System.EventStream</c> for <see cref="Events.NodeEvent"/>s.</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>Send <see cref="NodeCommands"/> here.</summary>
+    public IActorRef Commands { get; }
+
+    public NodeSettings Settings { get; }
+
+    /// <summary>Completes when the node's actor system has terminated, whoever stopped it.</summary>
+    public Task Terminated => System.WhenTerminated;
+
+    /// <summary>Says goodbye to peers, closes connections and terminates the actor system.</summary>
+    public async Task StopAsync()
+    {
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await System.WhenTerminated;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    private protected static async Task<IPEndPoint> ResolveAsync(string host, int port, CancellationToken ct)
+    {
+        if (IPAddress.TryParse(host, out var ip)) return new IPEndPoint(ip, port);
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host, ct);
+        }
+        catch (SocketException e)
+        {
+            throw new ConfigException($"cannot resolve host '{host}': {e.Message}", e);
+        }
+        var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new ConfigException($"host '{host}' has no address");
+        return new IPEndPoint(chosen, port);
+    }
+
+    /// <summary>Creates the actor system, lets the caller subscribe before anything happens, starts the node's root
+    /// actor and waits for it to be ready. On failure the system is shut down and a
+    /// <see cref="NodeStartException"/> thrown.</summary>
+    private protected static async Task<(ActorSystem System, IActorRef Root, NodeLifecycle.Ready Ready)> StartRootAsync(
+        Config config, NodeSettings settings, string systemName, Func<Props> rootProps, string rootName,
+        Action<ActorSystem>? beforeStart, TimeSpan readyTimeout, CancellationToken ct)
+    {
+        var system = ActorSystem.Create(systemName, config);
+        try
+        {
+            beforeStart?.Invoke(system);
+            var root = system.ActorOf(rootProps(), rootName);
+            var result = await root.Ask<object>(NodeLifecycle.AwaitReady.Instance, readyTimeout, ct);
+            switch (result)
+            {
+                case NodeLifecycle.Ready ready:
+                    var shutdown = CoordinatedShutdown.Get(system);
+                    shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "akka-tcp-transfer-goodbye", async () =>
+                    {
+                        try
+                        {
+                            await root.Ask<NodeLifecycle.Stopped>(new NodeLifecycle.Stop(
+                                settings.Role == NodeRole.Server ? "server shutting down" : "client quit"),
+                                settings.Connection.CloseTimeout + TimeSpan.FromSeconds(1));
+                        }
+                        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                        {
+                            // The node did not finish its goodbyes in time: shutdown goes on and closes sockets hard.
+                        }
+                        return Done.Instance;
+                    });
+                    return (system, root, ready);
+                case NodeLifecycle.StartFailed failed:
+                    throw new NodeStartException(failed.Kind, failed.Reason);
+                default:
+                    throw new InvalidOperationException($"unexpected start reply {result}");
+            }
+        }
+        catch
+        {
+            await system.Terminate();
+            throw;
+        }
+    }
+}

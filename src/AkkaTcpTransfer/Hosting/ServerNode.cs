@@ -1,0 +1,37 @@
+using Akka.Actor;
+using Akka.Configuration;
+using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Settings;
+
+namespace AkkaTcpTransfer.Hosting;
+
+/// <summary>A running server node: an actor system listening for clients.</summary>
+public sealed class ServerNode : NodeHost
+{
+    private ServerNode(ActorSystem system, IActorRef commands, NodeSettings settings, string host, int port)
+        : base(system, commands, settings)
+    {
+        Host = host;
+        Port = port;
+    }
+
+    /// <summary>The address actually bound.</summary>
+    public string Host { get; }
+
+    /// <summary>The port actually bound (the real one when port 0 was configured).</summary>
+    public int Port { get; }
+
+    /// <summary>Starts a server from <paramref name="config"/> (see <see cref="NodeConfig.Build(NodeRole, (string, string)[])"/>)
+    /// and returns once it listens. <paramref name="beforeStart"/> runs on the new actor system before the server
+    /// starts, so a subscriber sees every event, the first <see cref="Events.Listening"/> included.</summary>
+    /// <exception cref="ConfigException">The configuration is invalid.</exception>
+    /// <exception cref="NodeStartException">The server cannot bind.</exception>
+    public static async Task<ServerNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
+    {
+        var settings = NodeSettings.Read(config, NodeRole.Server);
+        var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
+        var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-server",
+            () => ServerActor.Props(settings, endpoint), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
+        return new ServerNode(system, root, settings, ready.Host, ready.Port);
+    }
+}

@@ -1,0 +1,7 @@
+namespace AkkaTcpTransfer.Settings;
+
+public enum NodeRole
+{
+    Server,
+    Client,
+}

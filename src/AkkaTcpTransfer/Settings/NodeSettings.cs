@@ -1,0 +1,83 @@
+using Akka.Configuration;
+using AkkaTcpTransfer.Chat;
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Settings;
+
+/// <summary>Everything a node reads from configuration, validated once at start. Sections mirror reference.conf.</summary>
+public sealed record NodeSettings(
+    NodeRole Role,
+    string Name,
+    string Host,
+    int Port,
+    string Token,
+    string Downloads,
+    int MaxFrameSize,
+    ConnectionSettings Connection,
+    ServerSettings Server,
+    ClientSettings Client,
+    ChatSettings Chat)
+{
+    private const string S = NodeConfig.Section;
+
+    /// <summary>Reads and validates; throws <see cref="ConfigException"/> with a one-line reason.</summary>
+    public static NodeSettings Read(Config config, NodeRole role)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        NodeConfig.CheckKnownKeys(config);
+        var r = new ConfigReader(config);
+
+        var name = r.String($"{S}.name").Trim();
+        if (role == NodeRole.Client && name.Length == 0)
+            throw new ConfigException("a client needs a name: pass --name NAME (or set akka-tcp-transfer.name)");
+        if (PeerNames.Validate(name) is { } nameProblem)
+            throw new ConfigException($"{S}.name: {nameProblem}");
+        var host = r.String($"{S}.host").Trim();
+        if (host.Length == 0) throw new ConfigException($"{S}.host must not be empty");
+        var port = r.Int($"{S}.port", role == NodeRole.Server ? 0 : 1, 65535);
+        var downloads = r.String($"{S}.downloads");
+        if (downloads.Trim().Length == 0) throw new ConfigException($"{S}.downloads must not be empty");
+
+        var maxFrame = (int)r.Bytes($"{S}.protocol.max-frame-size", 1024, ProtocolLimits.AbsoluteMaxFrameLength);
+
+        var connection = new ConnectionSettings(
+            MaxSendQueue: r.Bytes($"{S}.connection.max-send-queue", 64 * 1024, 1L << 34),
+            WritesInFlight: r.Int($"{S}.connection.writes-in-flight", 1, 64),
+            KeepaliveInterval: r.Duration($"{S}.connection.keepalive-interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1)),
+            IdleTimeout: r.Duration($"{S}.connection.idle-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24)),
+            CloseTimeout: r.Duration($"{S}.connection.close-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)));
+        if (connection.IdleTimeout <= connection.KeepaliveInterval)
+            throw new ConfigException($"{S}.connection.idle-timeout ({connection.IdleTimeout}) must be longer than keepalive-interval ({connection.KeepaliveInterval})");
+
+        var server = new ServerSettings(
+            HandshakeTimeout: r.Duration($"{S}.server.handshake-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            MaxClients: r.Int($"{S}.server.max-clients", 1, 1_000_000),
+            Backlog: r.Int($"{S}.server.backlog", 1, 65535));
+
+        var minBackoff = r.Duration($"{S}.client.reconnect.min-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
+        var maxBackoff = r.Duration($"{S}.client.reconnect.max-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
+        if (maxBackoff < minBackoff)
+            throw new ConfigException($"{S}.client.reconnect.max-backoff ({maxBackoff}) must not be below min-backoff ({minBackoff})");
+        var client = new ClientSettings(
+            ConnectTimeout: r.Duration($"{S}.client.connect-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            HandshakeTimeout: r.Duration($"{S}.client.handshake-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            Reconnect: r.Bool($"{S}.client.reconnect.enabled"),
+            MinBackoff: minBackoff,
+            MaxBackoff: maxBackoff);
+
+        var chat = new ChatSettings(MaxMessageBytes: (int)r.Bytes($"{S}.chat.max-message-bytes", 1, ProtocolLimits.MaxStringBytes));
+        // A chat frame carries the text plus two names and a time stamp: it must fit the peer's frame limit.
+        if (chat.MaxMessageBytes + 1024 > maxFrame)
+            throw new ConfigException($"{S}.chat.max-message-bytes ({chat.MaxMessageBytes}) must be at least 1 KiB below protocol.max-frame-size ({maxFrame})");
+
+        return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloads, maxFrame, connection, server, client, chat);
+    }
+}
+
+public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);
+
+public sealed record ServerSettings(TimeSpan HandshakeTimeout, int MaxClients, int Backlog);
+
+public sealed record ClientSettings(TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
+
+public sealed record ChatSettings(int MaxMessageBytes);

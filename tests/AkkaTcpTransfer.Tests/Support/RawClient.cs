@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Tests.Support;
+
+/// <summary>A plain socket speaking (or abusing) the wire protocol, to play a hostile or broken peer.</summary>
+public sealed class RawClient : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly FrameDecoder _decoder = new(1 << 20);
+    private readonly Queue<Frame> _pending = new();
+    private readonly byte[] _buffer = new byte[64 * 1024];
+
+    private RawClient(Socket socket) => _socket = socket;
+
+    public static async Task<RawClient> ConnectAsync(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        return new RawClient(socket);
+    }
+
+    public static async Task<RawClient> JoinAsync(int port, string name, string token = "")
+    {
+        var client = await ConnectAsync(port);
+        await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, []));
+        Assert.IsType<Welcome>(await client.ReceiveAsync());
+        return client;
+    }
+
+    public Task SendAsync(Frame frame) => SendRawAsync(FrameEncoder.Encode(frame));
+
+    public async Task SendRawAsync(byte[] bytes) => await _socket.SendAsync(bytes);
+
+    /// <summary>The next frame, or null when the server closed the connection. Times out rather than hangs.</summary>
+    public async Task<Frame?> ReceiveAsync(TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? EventLog.DefaultTimeout);
+        var frames = new List<Frame>();
+        while (_pending.Count == 0)
+        {
+            int n;
+            try
+            {
+                n = await _socket.ReceiveAsync(_buffer, SocketFlags.None, cts.Token);
+            }
+            catch (SocketException)
+            {
+                return null;
+            }
+            if (n == 0) return null;
+            _decoder.Decode(_buffer.AsSpan(0, n), frames);
+            foreach (var f in frames) _pending.Enqueue(f);
+            frames.Clear();
+        }
+        return _pending.Dequeue();
+    }
+
+    /// <summary>Reads frames until the server closes the connection; returns them all.</summary>
+    public async Task<List<Frame>> ReceiveUntilClosedAsync(TimeSpan? timeout = null)
+    {
+        var frames = new List<Frame>();
+        while (await ReceiveAsync(timeout) is { } f) frames.Add(f);
+        return frames;
+    }
+
+    /// <summary>Closes with an RST, as a crashed process or a pulled cable would look to the server.</summary>
+    public void Vanish()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,49 @@
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Settings;
+
+namespace AkkaTcpTransfer.Tests.Support;
+
+/// <summary>Starts real server and client nodes on 127.0.0.1, port 0, with short timeouts suited to tests, each
+/// with an <see cref="EventLog"/>, and stops them all at the end.</summary>
+public sealed class TestNodes : IAsyncDisposable
+{
+    private readonly List<NodeHost> _nodes = [];
+    private readonly List<EventLog> _logs = [];
+
+    /// <summary>Overrides every test node gets: quick reconnects and timeouts, quiet logging.</summary>
+    public static readonly (string, string)[] Fast =
+    [
+        ("host", "127.0.0.1"),
+        ("client.reconnect.min-backoff", "50ms"),
+        ("client.reconnect.max-backoff", "300ms"),
+        ("server.handshake-timeout", "2s"),
+        ("akka.loglevel", "WARNING"),
+        ("akka.stdout-loglevel", "WARNING"),
+    ];
+
+    public async Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides)
+    {
+        var log = new EventLog("server");
+        var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), .. overrides]);
+        var node = await ServerNode.StartAsync(config, log.Attach);
+        _nodes.Add(node);
+        _logs.Add(log);
+        return (node, log);
+    }
+
+    public async Task<(ClientNode Node, EventLog Log)> StartClient(string name, int port, params (string, string)[] overrides)
+    {
+        var log = new EventLog(name);
+        var config = NodeConfig.Build(NodeRole.Client, [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), .. overrides]);
+        var node = await ClientNode.StartAsync(config, log.Attach);
+        _nodes.Add(node);
+        _logs.Add(log);
+        return (node, log);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_nodes.Select(n => n.StopAsync()));
+        foreach (var log in _logs) log.Dispose();
+    }
+}
