@@ -1,1 +1,72 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using System.Text;
+using AkkaTcpTransfer.Settings;
+
+namespace AkkaTcpTransfer.Cli;
+
+/// <summary>akka-tcp-transfer: server | client | demo. Arguments become configuration layers; everything else is
+/// the library's.</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        Console.OutputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+        Console.InputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+        var host = new Option<string>("--host") { Description = "server: address to listen on; client: server address" };
+        var port = new Option<int?>("--port") { Description = "server: port to listen on (0 = any free port); client: server port" };
+        var name = new Option<string>("--name") { Description = "this node's name in chat and transfers" };
+        var clientName = new Option<string>("--name") { Description = "this client's name in chat and transfers", Required = true };
+        var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents" };
+        var downloads = new Option<string>("--downloads") { Description = "folder where received files land" };
+        var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
+        var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
+        var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
+
+        var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
+            { host, port, name, token, downloads, configFiles, sets, json };
+        var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
+            { host, port, clientName, token, downloads, configFiles, sets, json };
+        var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
+        var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"akka-tcp-transfer: {parsed.Errors[0].Message} (see --help)");
+            return ExitCodes.BadArguments;
+        }
+
+        Task<int> RunNode(NodeRole role, System.CommandLine.ParseResult r, Option<string> nameOption)
+        {
+            var overrides = new List<(string, string)>();
+            void Add<T>(Option<T> option, string key)
+            {
+                if (r.GetResult(option) is not null && r.GetValue(option) is { } value)
+                    overrides.Add((key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!));
+            }
+            Add(host, "host");
+            Add(port, "port");
+            Add(nameOption, "name");
+            Add(token, "token");
+            Add(downloads, "downloads");
+            foreach (var set in r.GetValue(sets) ?? [])
+            {
+                var eq = set.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    Console.Error.WriteLine($"akka-tcp-transfer: --set expects key=value, got '{set}'");
+                    return Task.FromResult(ExitCodes.BadArguments);
+                }
+                overrides.Add((set[..eq].Trim(), set[(eq + 1)..]));
+            }
+            var runner = new NodeRunner(role, r.GetValue(json), Console.In, Console.Out, Console.Error);
+            return runner.RunAsync(r.GetValue(configFiles) ?? [], overrides);
+        }
+
+        server.SetAction((r, _) => RunNode(NodeRole.Server, r, name));
+        client.SetAction((r, _) => RunNode(NodeRole.Client, r, clientName));
+        demo.SetAction((_, _) => Demo.RunAsync(Console.Out, Console.Error));
+        return await parsed.InvokeAsync();
+    }
+}

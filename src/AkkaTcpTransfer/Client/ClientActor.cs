@@ -80,8 +80,9 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         {
             var refused = (Refused)f.Frame;
             var reason = $"refused by the server: {refused.Reason}";
-            _log.Warning(reason);
-            Context.System.EventStream.Publish(new ConnectionRefused(reason));
+            _log.Info(reason);
+            // Before the first Welcome the refusal is the start's failure (NodeStartException); after it, an event.
+            if (_everOnline) Context.System.EventStream.Publish(new ConnectionRefused(reason));
             Started(new NodeLifecycle.StartFailed(StartFailure.Refused, reason));
             Context.Stop(Self);
         });
@@ -222,7 +223,6 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         _connection = null;
         if (!_everOnline)
         {
-            Context.System.EventStream.Publish(new ErrorOccurred(reason));
             Started(new NodeLifecycle.StartFailed(kind, reason));
             Context.Stop(Self);
             return;

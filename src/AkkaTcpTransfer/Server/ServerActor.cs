@@ -37,9 +37,7 @@ internal sealed class ServerActor : ReceiveActor
         });
         Receive<ListenerMessages.BindFailed>(f =>
         {
-            var reason = $"cannot listen on {bindTo}: {f.Reason}";
-            Context.System.EventStream.Publish(new ErrorOccurred(reason));
-            Started(new NodeLifecycle.StartFailed(StartFailure.CannotBind, reason));
+            Started(new NodeLifecycle.StartFailed(StartFailure.CannotBind, $"cannot listen on {bindTo}: {f.Reason}"));
         });
         Receive<NodeLifecycle.AwaitReady>(_ =>
         {

@@ -120,6 +120,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
         {
             var cause = f.Cause.HasValue ? f.Cause.Value.Message : "no reason given";
+            // Akka.IO 1.5.74 drops the socket error after its finish-connect retries and says only this.
+            if (cause.Contains("finishConnect never returned true", StringComparison.Ordinal))
+                cause = "connection refused or host unreachable (nothing accepted the connection)";
             NotifyOwner(new ConnectFailed($"cannot connect to {_connectTo}: {cause}"));
             Context.Stop(Self);
         });

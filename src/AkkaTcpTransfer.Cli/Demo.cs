@@ -1,0 +1,103 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Presentation;
+using AkkaTcpTransfer.Settings;
+
+namespace AkkaTcpTransfer.Cli;
+
+/// <summary>`akka-tcp-transfer demo`: one process, three actor systems on loopback (a server, alice and bob), chat
+/// in every direction, each step awaited on the receiver's EventStream. Exits 0 when every step arrived.</summary>
+internal static class Demo
+{
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(TextWriter output, TextWriter error)
+    {
+        (string, string)[] quiet = [("akka.loglevel", "WARNING"), ("akka.stdout-loglevel", "WARNING")];
+        ServerNode? server = null;
+        var consoles = new List<IActorRef>();
+        var clients = new List<ClientNode>();
+        try
+        {
+            server = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server, [.. quiet, ("port", "0")]),
+                system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[server] ")));
+            var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice")]),
+                system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[alice]  ")));
+            clients.Add(alice);
+            var bobJoined = Expect<PeerJoined>(alice, e => e.Name == "bob", "alice sees bob join");
+            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob")]),
+                system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[bob]    ")));
+            clients.Add(bob);
+            await bobJoined;
+            await FlushAll(consoles);
+
+            Task Step(string title, Action act, params Task[] expectations) => StepAsync(output, consoles, title, act, expectations);
+
+            await Step("alice -> everyone", () => alice.Commands.Tell(new NodeCommands.Say("hello everyone, 你好 👋")),
+                Expect<ChatReceived>(bob, c => c.From == "alice", "bob gets alice's broadcast"),
+                Expect<ChatReceived>(server, c => c.From == "alice", "the server sees it too"));
+            await Step("server -> everyone", () => server.Commands.Tell(new NodeCommands.Say("welcome to the demo")),
+                Expect<ChatReceived>(alice, c => c.From == "server", "alice gets the server's broadcast"),
+                Expect<ChatReceived>(bob, c => c.From == "server", "bob gets the server's broadcast"));
+            await Step("server -> bob", () => server.Commands.Tell(new NodeCommands.SayTo("bob", "a word for bob only")),
+                Expect<ChatReceived>(bob, c => c.From == "server" && c.To == "bob", "bob gets the server's direct message"));
+            await Step("bob -> alice (relayed)", () => bob.Commands.Tell(new NodeCommands.SayTo("alice", "psst, alice")),
+                Expect<ChatReceived>(alice, c => c.From == "bob" && c.To == "alice", "alice gets bob's direct message"));
+            await Step("alice -> server", () => alice.Commands.Tell(new NodeCommands.SayTo("server", "thanks, server")),
+                Expect<ChatReceived>(server, c => c.From == "alice" && c.To == "server", "the server gets alice's direct message"));
+            await Step("bob: /who", () => bob.Commands.Tell(NodeCommands.Who.Instance),
+                Expect<WhoListed>(bob, w => w.Names.Count == 3, "bob learns who is online"));
+
+            output.WriteLine("demo: every step arrived");
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is TimeoutException or NodeStartException or ConfigException)
+        {
+            error.WriteLine($"akka-tcp-transfer demo: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            foreach (var c in clients) await c.StopAsync();
+            if (server is not null) await server.StopAsync();
+        }
+    }
+
+    private static async Task StepAsync(TextWriter output, List<IActorRef> consoles, string title, Action act, Task[] expectations)
+    {
+        output.WriteLine($"---- {title}");
+        act();
+        await Task.WhenAll(expectations);
+        await FlushAll(consoles);
+    }
+
+    /// <summary>Waits until every console has printed what it received, so a step's lines appear under its title.</summary>
+    private static Task<ConsoleActor.Flushed[]> FlushAll(List<IActorRef> consoles) =>
+        Task.WhenAll(consoles.Select(c => c.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, StepTimeout)));
+
+    /// <summary>Subscribes now, completes when a matching event arrives, fails after a timeout.</summary>
+    private static Task Expect<T>(NodeHost node, Func<T, bool> match, string what) where T : NodeEvent
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var subscription = node.System.Subscribe<T>(e =>
+        {
+            if (match(e)) done.TrySetResult();
+        });
+        return Wait();
+
+        async Task Wait()
+        {
+            try
+            {
+                if (await Task.WhenAny(done.Task, Task.Delay(StepTimeout)) != done.Task)
+                    throw new TimeoutException($"timed out waiting until {what}");
+            }
+            finally
+            {
+                subscription.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+using System.Globalization;
+
+namespace AkkaTcpTransfer.Cli.Tests;
+
+/// <summary>The command-line contract, exercised on real processes over 127.0.0.1.</summary>
+public sealed class ChatCliTests
+{
+    private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task Server_reports_the_real_port_and_clients_chat_in_every_direction_as_json()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await server.Listening();
+        Assert.NotEqual(0, port);
+        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json");
+        var connected = await alice.WaitFor("connected");
+        Assert.Equal("server", connected.GetProperty("server").GetString());
+        Assert.Equal("alice", connected.GetProperty("name").GetString());
+        await bob.WaitFor("connected");
+        await alice.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "bob");
+
+        await alice.SendLine("hello from alice, 你好 🎉");
+        var atBob = await bob.WaitFor("chat", e => e.GetProperty("text").GetString() == "hello from alice, 你好 🎉");
+        Assert.Equal("alice", atBob.GetProperty("from").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, atBob.GetProperty("to").ValueKind);
+        Assert.True(DateTimeOffset.TryParse(atBob.GetProperty("at").GetString(), CultureInfo.InvariantCulture, out _));
+        await server.WaitFor("chat", e => e.GetProperty("text").GetString() == "hello from alice, 你好 🎉");
+
+        await server.SendLine("/msg bob for bob only");
+        var dm = await bob.WaitFor("chat", e => e.GetProperty("text").GetString() == "for bob only");
+        Assert.Equal(("server", "bob"), (dm.GetProperty("from").GetString(), dm.GetProperty("to").GetString()));
+
+        await bob.SendLine("/msg alice relayed to alice");
+        await alice.WaitFor("chat", e => e.GetProperty("text").GetString() == "relayed to alice" && e.GetProperty("from").GetString() == "bob");
+
+        await server.SendLine("the server speaks");
+        await alice.WaitFor("chat", e => e.GetProperty("text").GetString() == "the server speaks");
+        await bob.WaitFor("chat", e => e.GetProperty("text").GetString() == "the server speaks");
+
+        await bob.SendLine("/who");
+        var who = await bob.WaitFor("who");
+        Assert.Equal(["server", "alice", "bob"], who.GetProperty("names").EnumerateArray().Select(n => n.GetString()));
+
+        await bob.SendLine("/nonsense");
+        Assert.Contains("unknown command /nonsense", (await bob.WaitFor("error")).GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // A client stops at the end of its input, cleanly; the others see it leave.
+        bob.CloseStdin();
+        Assert.Equal(0, await bob.WaitForExit());
+        await alice.WaitFor("peer-left", e => e.GetProperty("name").GetString() == "bob");
+        await server.WaitFor("peer-left", e => e.GetProperty("name").GetString() == "bob");
+
+        await server.SendLine("/quit");
+        Assert.Equal(0, await server.WaitForExit());
+        var lost = await alice.WaitFor("disconnected");
+        Assert.Contains("server shutting down", lost.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        server.AssertStdoutIsOnlyJsonEvents();
+        alice.AssertStdoutIsOnlyJsonEvents();
+        bob.AssertStdoutIsOnlyJsonEvents();
+    }
+
+    [Fact]
+    public async Task A_server_keeps_running_when_its_input_ends_and_stops_cleanly_on_sigterm_and_sigint()
+    {
+        foreach (var signal in new[] { CliProcess.SIGTERM, CliProcess.SIGINT })
+        {
+            await using var server = CliProcess.Start("server", "--port", "0", "--json");
+            var port = await server.Listening();
+            server.CloseStdin();
+            // Still serving after its input ended:
+            await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+            await alice.WaitFor("connected");
+            server.Signal(signal);
+            Assert.Equal(0, await server.WaitForExit());
+            await alice.WaitFor("disconnected");
+        }
+    }
+
+    [Fact]
+    public async Task A_restarted_server_binds_the_same_port_at_once_and_its_clients_reconnect_by_themselves()
+    {
+        await using var first = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await first.Listening();
+        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json",
+            "--set", "client.reconnect.min-backoff=50ms", "--set", "client.reconnect.max-backoff=500ms");
+        await alice.WaitFor("connected");
+        var mark = alice.Mark();
+        first.Signal(CliProcess.SIGTERM);
+        Assert.Equal(0, await first.WaitForExit());
+        await alice.WaitFor("disconnected", after: mark);
+
+        await using var second = CliProcess.Start("server", "--port", P(port), "--json");
+        Assert.Equal(port, await second.Listening());
+        await alice.WaitFor("connected", after: mark);
+        await second.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "alice");
+    }
+
+    [Fact]
+    public async Task Taken_name_and_wrong_token_exit_3_with_one_clear_line()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--token", "s3cret");
+        var port = await server.Listening();
+        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--token", "s3cret", "--json");
+        await alice.WaitFor("connected");
+
+        await using var twin = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--token", "s3cret", "--json");
+        Assert.Equal(3, await twin.WaitForExit());
+        Assert.Equal("akka-tcp-transfer: refused by the server: name 'alice' is already taken\n", twin.Stderr.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Contains("already taken", (await twin.WaitFor("error")).GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await using var intruder = CliProcess.Start("client", "--port", P(port), "--name", "mallory", "--token", "guess");
+        Assert.Equal(3, await intruder.WaitForExit());
+        Assert.Equal("akka-tcp-transfer: refused by the server: wrong token\n", intruder.Stderr.Replace("\r", "", StringComparison.Ordinal));
+        Assert.Empty(intruder.StdoutLines);
+    }
+
+    [Fact]
+    public async Task Cannot_connect_and_cannot_bind_exit_3_with_one_clear_line()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await server.Listening();
+
+        await using var clash = CliProcess.Start("server", "--port", P(port));
+        Assert.Equal(3, await clash.WaitForExit());
+        var line = Assert.Single(clash.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"akka-tcp-transfer: cannot listen on 127.0.0.1:{port}: Address already in use", line.TrimEnd('\r'));
+
+        await server.SendLine("/quit");
+        await server.WaitForExit();
+        await using var orphan = CliProcess.Start("client", "--port", P(port), "--name", "alice");
+        Assert.Equal(3, await orphan.WaitForExit());
+        var error = Assert.Single(orphan.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"akka-tcp-transfer: cannot connect to 127.0.0.1:{port}:", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("client", "--port", "5")]
+    [InlineData("client", "--name", "x", "--port", "abc")]
+    [InlineData("server", "--bogus")]
+    [InlineData("server", "--set", "noequals")]
+    [InlineData("server", "--set", "conection.idle-timeout=5s")]
+    [InlineData("server", "--set", "port=99999")]
+    [InlineData("client", "--name", "two words")]
+    [InlineData("server", "--config", "/nonexistent/file.conf")]
+    public async Task Bad_arguments_or_config_exit_2_with_one_line_and_no_stack_trace(params string[] args)
+    {
+        await using var cli = CliProcess.Start(args);
+        Assert.Equal(2, await cli.WaitForExit());
+        var lines = cli.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("akka-tcp-transfer: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Config_files_layer_and_set_overrides_them()
+    {
+        var dir = Directory.CreateTempSubdirectory("att-cli-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "my.conf");
+            await File.WriteAllTextAsync(file, "akka-tcp-transfer { name = \"hub\"\n port = 0 }");
+            await using var server = CliProcess.Start("server", "--config", file, "--json", "--set", "name=central");
+            var port = await server.Listening();
+            await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+            Assert.Equal("central", (await alice.WaitFor("connected")).GetProperty("server").GetString());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public async Task Human_output_has_time_stamps_and_neutralises_escape_sequences()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await server.Listening();
+        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice");
+        await using var mallory = CliProcess.Start("client", "--port", P(port), "--name", "mallory", "--json");
+        await mallory.WaitFor("connected");
+        await server.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "alice");
+        await mallory.SendLine("evil \u001b[2J\u001b[31m text");
+        await mallory.SendLine("/quit");
+        await mallory.WaitForExit();
+        await server.WaitFor("peer-left", e => e.GetProperty("name").GetString() == "mallory");
+        alice.CloseStdin();
+        Assert.Equal(0, await alice.WaitForExit());
+        var chat = Assert.Single(alice.StdoutLines, l => l.Contains("<mallory>", StringComparison.Ordinal));
+        Assert.Matches(@"^\[\d\d:\d\d:\d\d\] <mallory> evil ", chat);
+        Assert.DoesNotContain('\u001b', chat);
+    }
+
+    [Fact]
+    public async Task Demo_exchanges_chat_in_every_direction_and_exits_0()
+    {
+        await using var demo = CliProcess.Start("demo");
+        Assert.Equal(0, await demo.WaitForExit());
+        var output = string.Join("\n", demo.StdoutLines);
+        Assert.Contains("[bob]    ", output, StringComparison.Ordinal);
+        Assert.Contains("<bob -> alice> psst, alice", output, StringComparison.Ordinal);
+        Assert.Contains("demo: every step arrived", output, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,37 @@
+namespace AkkaTcpTransfer.Tests.Examples;
+
+/// <summary>README's embedding example is this project's Examples/EmbeddingExample.cs: compiled with the tests, run
+/// here, and compared with the README text so that the two cannot drift apart.</summary>
+public sealed class EmbeddingExampleTests
+{
+    private static string RepoFile(string relative)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AkkaTcpTransfer.sln"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        return Path.Combine(dir.FullName, relative);
+    }
+
+    private static string Between(string text, string begin, string end)
+    {
+        var start = text.IndexOf(begin, StringComparison.Ordinal);
+        var stop = text.IndexOf(end, StringComparison.Ordinal);
+        Assert.True(start >= 0 && stop > start, $"markers {begin} .. {end} not found");
+        return text[(start + begin.Length)..stop].Replace("\r\n", "\n", StringComparison.Ordinal).Trim('\n');
+    }
+
+    [Fact]
+    public async Task The_readme_example_runs_and_the_server_hears_the_client()
+    {
+        Assert.Equal("alice: hello from an embedding program", await MyApp.EmbeddingExample.RunAsync());
+    }
+
+    [Fact]
+    public void The_readme_shows_exactly_the_example_that_is_compiled_and_run()
+    {
+        var source = Between(File.ReadAllText(RepoFile("tests/AkkaTcpTransfer.Tests/Examples/EmbeddingExample.cs")),
+            "// README:embedding:begin", "// README:embedding:end");
+        var readme = Between(File.ReadAllText(RepoFile("README.md")), "<!-- embedding:begin -->\n```csharp", "```\n<!-- embedding:end -->");
+        Assert.Equal(source, readme);
+    }
+}
