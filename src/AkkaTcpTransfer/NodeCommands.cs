@@ -17,6 +17,26 @@ public static class NodeCommands
         public static readonly Who Instance = new();
         private Who() { }
     }
+
+    /// <summary>Send a file or a whole folder. <paramref name="To"/>: a peer's name; null on a client means the server
+    /// (a server must name a client). Each file becomes its own transfer with its own events.</summary>
+    public sealed record SendFile(string? To, string Path);
+
+    /// <summary>Cancel a transfer of this node (either end) by its id.</summary>
+    public sealed record CancelTransfer(string Id);
+
+    /// <summary>Accept an offer that waits for a decision (transfer.auto-accept = off).</summary>
+    public sealed record AcceptTransfer(string Id);
+
+    /// <summary>Refuse an offer that waits for a decision.</summary>
+    public sealed record RejectTransfer(string Id);
+
+    /// <summary>Answered with a <see cref="Events.TransfersListed"/> event.</summary>
+    public sealed record ListTransfers
+    {
+        public static readonly ListTransfers Instance = new();
+        private ListTransfers() { }
+    }
 }
 
 /// <summary>Messages between the hosting API (<see cref="Hosting.ServerNode"/>, <see cref="Hosting.ClientNode"/>)
@@ -42,6 +62,17 @@ internal static class NodeLifecycle
         public static readonly Stopped Instance = new();
         private Stopped() { }
     }
+
+    /// <summary>Ask: answered with <see cref="OutgoingDrained"/> once no outgoing transfer is queued or running.</summary>
+    public sealed record DrainOutgoing
+    {
+        public static readonly DrainOutgoing Instance = new();
+        private DrainOutgoing() { }
+    }
+
+    /// <summary><paramref name="Sent"/> files were offered since the node started; <paramref name="Failed"/> of them
+    /// were not delivered (failed, refused or cancelled).</summary>
+    public sealed record OutgoingDrained(int Sent, int Failed);
 }
 
 public enum StartFailure

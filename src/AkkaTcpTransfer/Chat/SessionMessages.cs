@@ -36,4 +36,19 @@ public static class SessionMessages
     }
 
     public sealed record WhoResult(IReadOnlyList<string> Names);
+
+    /// <summary>Find the peer actor of <paramref name="Name"/>; answered with <see cref="LookupResult"/> carrying
+    /// <paramref name="Tag"/> back.</summary>
+    public sealed record Lookup(string Name, object Tag);
+
+    /// <summary><paramref name="Peer"/> is null when nobody of that name is online.</summary>
+    public sealed record LookupResult(string Name, IActorRef? Peer, object Tag);
+
+    /// <summary>Peer to registry: my connection is gone; announce my leaving now (the actor may live on briefly
+    /// while its transfers wind down).</summary>
+    public sealed record Leave
+    {
+        public static readonly Leave Instance = new();
+        private Leave() { }
+    }
 }

@@ -33,6 +33,9 @@ internal sealed class SessionRegistryActor : ReceiveActor
         Receive<Terminated>(OnPeerTerminated);
         Receive<SessionMessages.Say>(OnSay);
         Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(Names())));
+        Receive<SessionMessages.Lookup>(l => Sender.Tell(new SessionMessages.LookupResult(l.Name,
+            _byName.TryGetValue(l.Name, out var session) ? session.Peer : null, l.Tag)));
+        Receive<SessionMessages.Leave>(_ => Left(Sender));
     }
 
     private void OnJoin(SessionMessages.Join join)
@@ -82,7 +85,12 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private void OnPeerTerminated(Terminated t)
     {
         if (_replaced.Remove(t.ActorRef)) return;
-        if (!_byPeer.TryGetValue(t.ActorRef, out var session)) return;
+        Left(t.ActorRef);
+    }
+
+    private void Left(IActorRef peer)
+    {
+        if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
         var left = FrameEncoder.Encode(new PeerLeft(session.Name));
         foreach (var other in _byName.Values) other.Connection.Tell(new ConnectionMessages.SendEncoded(left));

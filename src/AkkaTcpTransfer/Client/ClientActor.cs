@@ -6,6 +6,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer;
 using ErrorFrame = AkkaTcpTransfer.Protocol.Error;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
 
@@ -31,6 +32,8 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private readonly NodeSettings _settings;
     private readonly IPEndPoint _server;
     private readonly List<IActorRef> _readyWaiters = [];
+    private readonly IActorRef _transfers;
+    private readonly TransferEndpoint _endpoint;
     private object? _startResult;
     private IActorRef? _connection;
     private IActorRef? _stopRequester;
@@ -49,6 +52,9 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     {
         _settings = settings;
         _server = server;
+        _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
+        var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer.FileIoDispatcher), "partials");
+        _endpoint = new TransferEndpoint(Context, settings, _transfers, partials, settings.Name);
         Connect();
     }
 
@@ -101,9 +107,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.Say>(s => Say("", s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => Send(WhoRequest.Instance));
+        Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection!));
         Receive<NodeLifecycle.Stop>(s =>
         {
             _stopRequester = Sender;
+            _endpoint.ConnectionLost("this client is stopping");
             _connection?.Tell(new ConnectionMessages.Close(WireCode.Normal, s.Reason));
             Become(Leaving);
         });
@@ -130,6 +138,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     /// <summary>Not connected: commands fail with an error event; a stop request ends the client.</summary>
     private void Offline()
     {
+        Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "not connected to the server")));
         Receive<NodeCommands.Say>(_ => NotConnected());
         Receive<NodeCommands.SayTo>(_ => NotConnected());
         Receive<NodeCommands.Who>(_ => NotConnected());
@@ -143,12 +152,18 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
+        Receive<NodeCommands.SendFile>(f => _transfers.Tell(new TransfersActor.Send(f.To?.Trim() is { Length: > 0 } to ? to : _serverName, f.Path)));
+        Receive<NodeCommands.CancelTransfer>(c => _transfers.Forward(c));
+        Receive<NodeCommands.AcceptTransfer>(c => _transfers.Forward(c));
+        Receive<NodeCommands.RejectTransfer>(c => _transfers.Forward(c));
+        Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
+        Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.AwaitReady>(_ =>
         {
             if (_startResult is not null) Sender.Tell(_startResult);
             else _readyWaiters.Add(Sender);
         });
-        Receive<Terminated>(_ => { });
+        Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
         Receive<ConnectionMessages.FrameReceived>(_ => { });
         Receive<HandshakeTimedOut>(_ => { });
     }
@@ -194,6 +209,12 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             case ErrorFrame e:
                 events.Publish(new ErrorOccurred(e.Message));
                 break;
+            case Offer offer:
+                _endpoint.Offer(offer, _connection!, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead);
+                break;
+            case TransferFrame transfer:
+                if (!_endpoint.Route(transfer)) _log.Debug("dropping {0} for unknown or finished transfer {1}", transfer.Type, TransferIds.Format(transfer.Id));
+                break;
             default:
                 _connection?.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, $"a server may not send {frame.Type} frames here"));
                 break;
@@ -221,6 +242,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel(nameof(HandshakeTimedOut));
         _connection = null;
+        _endpoint.ConnectionLost(reason);
         if (!_everOnline)
         {
             Started(new NodeLifecycle.StartFailed(kind, reason));

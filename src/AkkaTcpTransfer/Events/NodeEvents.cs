@@ -36,3 +36,42 @@ public sealed record ErrorOccurred(string Message) : NodeEvent;
 /// <summary><c>error</c>, and the end of a client: the server refused the handshake (bad token, name taken...).
 /// A refused client does not reconnect.</summary>
 public sealed record ConnectionRefused(string Reason) : NodeEvent;
+
+// ---- file transfer ----
+
+/// <summary>Which end of a transfer this node is.</summary>
+public enum TransferDirection
+{
+    Send,
+    Receive,
+}
+
+/// <summary><c>transfer-offered</c> (receiver): a peer offers a file. <paramref name="Id"/> is the transfer's id at
+/// both ends (8 hex digits), the one <c>/cancel</c> takes.</summary>
+public sealed record TransferOffered(string Id, string File, long Size, string From, string To) : NodeEvent;
+
+/// <summary><c>transfer-started</c>: bytes begin to move. <paramref name="Offset"/> is where a resumed transfer
+/// starts, else 0.</summary>
+public sealed record TransferStarted(string Id, string File, long Size, string From, string To, TransferDirection Direction, long Offset) : NodeEvent;
+
+/// <summary><c>transfer-progress</c>: <paramref name="Bytes"/> of <paramref name="Total"/> are on the receiver's
+/// disk; <paramref name="Rate"/> in bytes per second, <paramref name="Eta"/> in seconds (null while unknown).
+/// Throttled; the last one of a completed transfer says Bytes == Total.</summary>
+public sealed record TransferProgress(string Id, string File, long Bytes, long Total, double Rate, double? Eta) : NodeEvent;
+
+/// <summary><c>transfer-completed</c>: size and SHA-256 verified by the receiver, the file is in place.
+/// <paramref name="Path"/>: on the receiver, where the file landed (absolute, perhaps renamed to avoid a clash);
+/// on the sender, the file that was sent. <paramref name="Sha256"/> is lower-case hex.</summary>
+public sealed record TransferCompleted(string Id, string File, string Path, long Size, string Sha256, double Seconds) : NodeEvent;
+
+/// <summary><c>transfer-failed</c>: the transfer is over without delivering the file.</summary>
+public sealed record TransferFailed(string Id, string File, string Reason) : NodeEvent;
+
+/// <summary><c>transfer-cancelled</c>: a person cancelled; <paramref name="By"/> is the name of the node where it was cancelled.</summary>
+public sealed record TransferCancelled(string Id, string File, string By) : NodeEvent;
+
+/// <summary>One line of <see cref="TransfersListed"/>.</summary>
+public sealed record TransferSummary(string Id, string File, TransferDirection Direction, string Peer, long Bytes, long Total, string State);
+
+/// <summary><c>transfers</c>: the answer to a ListTransfers command: every transfer of this node not yet over.</summary>
+public sealed record TransfersListed(IReadOnlyList<TransferSummary> Transfers) : NodeEvent;

@@ -16,7 +16,8 @@ public sealed record NodeSettings(
     ConnectionSettings Connection,
     ServerSettings Server,
     ClientSettings Client,
-    ChatSettings Chat)
+    ChatSettings Chat,
+    TransferSettings Transfer)
 {
     private const string S = NodeConfig.Section;
 
@@ -70,7 +71,40 @@ public sealed record NodeSettings(
         if (chat.MaxMessageBytes + 1024 > maxFrame)
             throw new ConfigException($"{S}.chat.max-message-bytes ({chat.MaxMessageBytes}) must be at least 1 KiB below protocol.max-frame-size ({maxFrame})");
 
-        return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloads, maxFrame, connection, server, client, chat);
+        var transfer = new TransferSettings(
+            ChunkSize: (int)r.Bytes($"{S}.transfer.chunk-size", 1024, ProtocolLimits.AbsoluteMaxFrameLength),
+            Window: (int)r.Bytes($"{S}.transfer.window", 1024, 1 << 30),
+            ProgressInterval: r.Duration($"{S}.transfer.progress-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            MaxConcurrentSends: r.Int($"{S}.transfer.max-concurrent-sends", 1, 1024),
+            MaxConcurrentReceives: r.Int($"{S}.transfer.max-concurrent-receives", 1, 1024),
+            AutoAccept: r.Bool($"{S}.transfer.auto-accept"),
+            OfferTimeout: r.Duration($"{S}.transfer.offer-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
+            MaxFileSize: r.Bytes($"{S}.transfer.max-file-size", 0, long.MaxValue),
+            CheckFreeSpace: r.Bool($"{S}.transfer.check-free-space"),
+            MinFreeSpace: r.Bytes($"{S}.transfer.min-free-space", 0, long.MaxValue),
+            StallTimeout: r.Duration($"{S}.transfer.stall-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1)),
+            SyncOnComplete: r.Bool($"{S}.transfer.sync-on-complete"),
+            FileIoDispatcher: $"{S}.transfer.file-io-dispatcher");
+        if (transfer.ChunkSize + ProtocolLimits.ChunkOverhead > maxFrame)
+            throw new ConfigException($"{S}.transfer.chunk-size ({transfer.ChunkSize}) plus {ProtocolLimits.ChunkOverhead} bytes of header must fit protocol.max-frame-size ({maxFrame})");
+        if (transfer.Window < transfer.ChunkSize)
+            throw new ConfigException($"{S}.transfer.window ({transfer.Window}) must hold at least one chunk ({transfer.ChunkSize})");
+        // Relayed and received chunks wait in a connection's bounded send queue: the windows of every transfer a
+        // connection may carry at once must fit in it with room to spare, or a busy peer would look slow.
+        if ((long)transfer.Window * transfer.MaxConcurrentReceives > connection.MaxSendQueue / 2)
+            throw new ConfigException($"{S}.transfer.window x max-concurrent-receives ({(long)transfer.Window * transfer.MaxConcurrentReceives}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
+
+        string downloadsPath;
+        try
+        {
+            downloadsPath = Path.GetFullPath(downloads);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ConfigException($"{S}.downloads: '{downloads}' is not a usable path ({e.Message})", e);
+        }
+
+        return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer);
     }
 }
 
@@ -81,3 +115,18 @@ public sealed record ServerSettings(TimeSpan HandshakeTimeout, int MaxClients, i
 public sealed record ClientSettings(TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
 
 public sealed record ChatSettings(int MaxMessageBytes);
+
+public sealed record TransferSettings(
+    int ChunkSize,
+    int Window,
+    TimeSpan ProgressInterval,
+    int MaxConcurrentSends,
+    int MaxConcurrentReceives,
+    bool AutoAccept,
+    TimeSpan OfferTimeout,
+    long MaxFileSize,
+    bool CheckFreeSpace,
+    long MinFreeSpace,
+    TimeSpan StallTimeout,
+    bool SyncOnComplete,
+    string FileIoDispatcher);

@@ -1,0 +1,18 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>Names the partial file of an incoming transfer so that a resend of the same file by the same peer finds
+/// it: "&lt;hash of sender and name&gt;-&lt;hash of size and fingerprint&gt;". The first half finds older partials of
+/// the same file (a changed file starts over, and its stale partial is removed); the whole names this version.</summary>
+public static class PartialKey
+{
+    public static string For(string from, string file, long size, long fingerprint) =>
+        $"{Stem(from, file)}-{Hash($"{size.ToString(CultureInfo.InvariantCulture)}\n{fingerprint.ToString(CultureInfo.InvariantCulture)}")}";
+
+    public static string Stem(string from, string file) => Hash($"{from.ToUpperInvariant()}\n{file}");
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+}

@@ -1,0 +1,17 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>Between two of the server's PeerActors relaying a transfer from one client to another.</summary>
+public static class RelayMessages
+{
+    /// <summary>Sender's peer -> recipient's peer: offer this to your client (From already stamped).</summary>
+    public sealed record RelayOffer(Offer Offer, IActorRef SenderPeer);
+
+    /// <summary>A transfer frame from the other end, to pass to this peer's client.</summary>
+    public sealed record RelayFrame(TransferFrame Frame);
+
+    /// <summary>The other end of relay <paramref name="Id"/> is gone (disconnected, or it broke the protocol).</summary>
+    public sealed record RelayGone(uint Id, string Reason);
+}

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Akka.Actor;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Tcp;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>Sends one file: offers it, waits for the receiver's answer, checks a proposed resume against its own
+/// bytes, streams chunks read by its <see cref="FileReaderActor"/> child, and counts the file delivered only when
+/// the receiver confirms size and SHA-256. Flow control is the receiver's: never more than the granted window of
+/// bytes beyond the receiver's last Ack, so a slow receiver or disk slows the reads here and nothing queues without
+/// bound. A child of the connection's owner: it ends with the transfer, and nothing else ends with it.</summary>
+internal sealed class SenderActor : ReceiveActor, IWithTimers
+{
+    private sealed class StallCheck
+    {
+        public static readonly StallCheck Instance = new();
+    }
+
+    private readonly TransferMessages.StartSend _spec;
+    private readonly IActorRef _connection;
+    private readonly IActorRef _transfers;
+    private readonly NodeSettings _settings;
+    private readonly string _localName;
+    private readonly string _id;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private IActorRef _reader = ActorRefs.Nobody;
+    private ProgressMeter? _meter;
+    private long _requested;   // bytes asked of the reader
+    private long _sent;        // bytes handed to the connection
+    private long _acked;       // bytes the receiver has written
+    private int _window;
+    private int _chunk;
+    private bool _finishing;
+    private byte[]? _sha;
+    private TimeSpan _lastMovement;
+    private TimeSpan _startedAt;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName) =>
+        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName));
+
+    public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName)
+    {
+        _spec = spec;
+        _connection = connection;
+        _transfers = transfers;
+        _settings = settings;
+        _localName = localName;
+        _id = TransferIds.Format(spec.Id);
+        Become(AwaitingAnswer);
+    }
+
+    protected override void PreStart()
+    {
+        _transfers.Tell(new TransferMessages.Attached(_spec.Id, _spec.File, TransferDirection.Send, _spec.To, _spec.Size, Self));
+        _reader = Context.ActorOf(FileReaderActor.Props(_spec.Path, _spec.Size, _spec.Fingerprint, _settings.Transfer.FileIoDispatcher), "reader");
+        Send(new Offer(_spec.Id, _localName, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+    }
+
+    // ---------------------------------------------------------------- states
+
+    private void AwaitingAnswer()
+    {
+        Receive<Accept>(OnAccept);
+        Receive<Reject>(r => Failed($"refused by {_spec.To}: {r.Reason}"));
+        Common();
+    }
+
+    private void VerifyingPrefix(long offset, byte[] theirs)
+    {
+        Receive<FileReaderActor.PrefixHashed>(p =>
+        {
+            var same = p.Sha256.AsSpan().SequenceEqual(theirs);
+            if (!same) _reader.Tell(FileReaderActor.Restart.Instance);
+            BeginStreaming(same ? offset : 0);
+        });
+        Common();
+    }
+
+    private void Streaming()
+    {
+        Receive<FileReaderActor.ChunkRead>(OnChunkRead);
+        Receive<Ack>(OnAck);
+        Receive<FileReaderActor.Finished>(f =>
+        {
+            _sha = f.Sha256;
+            Send(new Done(_spec.Id, _spec.Size, f.Sha256));
+        });
+        Receive<Verified>(OnVerified);
+        Receive<StallCheck>(_ =>
+        {
+            if (_clock.Elapsed - _lastMovement > _settings.Transfer.StallTimeout)
+                FailBoth($"no progress for {_settings.Transfer.StallTimeout.TotalSeconds:0} s: the receiver stalled");
+        });
+        Common();
+    }
+
+    private void Common()
+    {
+        Receive<Fail>(f => Failed($"{_spec.To}: {f.Reason}"));
+        Receive<Cancel>(c => Cancelled(c.By.Length > 0 ? c.By : _spec.To));
+        Receive<TransferMessages.CancelLocal>(c =>
+        {
+            Send(new Cancel(_spec.Id, c.By, "cancelled by the sender"));
+            Cancelled(c.By);
+        });
+        Receive<TransferMessages.ConnectionLost>(l => Failed($"connection lost ({l.Reason}); send the file again to resume"));
+        Receive<FileReaderActor.ReadFailed>(f => FailBoth(f.Reason));
+        // Frames that can no longer matter in this state (a late Ack, say) are dropped.
+        Receive<TransferFrame>(_ => { });
+        Receive<StallCheck>(_ => { });
+    }
+
+    // ---------------------------------------------------------------- handlers
+
+    private void OnAccept(Accept accept)
+    {
+        if (accept.Offset > _spec.Size || (accept.Offset > 0 && accept.PrefixSha256.Length != ProtocolLimits.Sha256Length))
+        {
+            FailBoth($"the receiver proposed an impossible resume at byte {accept.Offset}");
+            return;
+        }
+        _window = Math.Max(1, Math.Min(_settings.Transfer.Window, accept.Window));
+        _chunk = Math.Max(1, Math.Min(_settings.Transfer.ChunkSize, Math.Min(accept.MaxChunk, _window)));
+        if (accept.Offset == 0)
+        {
+            BeginStreaming(0);
+            return;
+        }
+        _reader.Tell(new FileReaderActor.HashPrefix(accept.Offset));
+        Become(() => VerifyingPrefix(accept.Offset, accept.PrefixSha256));
+    }
+
+    private void BeginStreaming(long offset)
+    {
+        _requested = _sent = _acked = offset;
+        _startedAt = _lastMovement = _clock.Elapsed;
+        _meter = new ProgressMeter(_spec.Size, offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
+        Send(new Start(_spec.Id, offset));
+        Publish(new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset));
+        Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
+        Become(Streaming);
+        Pump();
+    }
+
+    /// <summary>Asks the reader for chunks while the receiver's window has room, counting reads in flight.</summary>
+    private void Pump()
+    {
+        while (_requested < _spec.Size && _requested - _acked < _window)
+        {
+            var count = (int)Math.Min(_chunk, Math.Min(_spec.Size - _requested, _window - (_requested - _acked)));
+            if (count <= 0) break;
+            _reader.Tell(new FileReaderActor.Read(_requested, count));
+            _requested += count;
+        }
+        if (_requested == _spec.Size && _sent == _spec.Size && !_finishing)
+        {
+            _finishing = true;
+            _reader.Tell(FileReaderActor.Finish.Instance);
+        }
+    }
+
+    private void OnChunkRead(FileReaderActor.ChunkRead read)
+    {
+        Send(new Chunk(_spec.Id, read.Offset, read.Data));
+        _sent = read.Offset + read.Data.Length;
+        Pump();
+    }
+
+    private void OnAck(Ack ack)
+    {
+        if (ack.Written < _acked || ack.Written > _sent)
+        {
+            FailBoth($"the receiver acknowledged byte {ack.Written}, but {_sent} were sent");
+            return;
+        }
+        if (ack.Written > _acked) _lastMovement = _clock.Elapsed;
+        _acked = ack.Written;
+        if (_meter!.Due(_clock.Elapsed) && _acked < _spec.Size) ReportProgress();
+        Pump();
+    }
+
+    private void OnVerified(Verified verified)
+    {
+        if (_sha is null || !verified.Sha256.AsSpan().SequenceEqual(_sha))
+        {
+            FailBoth("the receiver confirmed a different SHA-256");
+            return;
+        }
+        _acked = _spec.Size;
+        ReportProgress();
+        Publish(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
+            (_clock.Elapsed - _startedAt).TotalSeconds));
+        End(null);
+    }
+
+    private void ReportProgress()
+    {
+        var (rate, eta) = _meter!.Report(_acked, _clock.Elapsed);
+        Publish(new TransferProgress(_id, _spec.File, _acked, _spec.Size, rate, eta));
+    }
+
+    // ---------------------------------------------------------------- ending
+
+    private void FailBoth(string reason)
+    {
+        Send(new Fail(_spec.Id, reason));
+        Failed(reason);
+    }
+
+    private void Failed(string reason) => End(new TransferFailed(_id, _spec.File, reason));
+
+    private void Cancelled(string by) => End(new TransferCancelled(_id, _spec.File, by));
+
+    /// <summary>Publishes how it ended (nothing more when delivered: Completed is already out), tells the node, stops.</summary>
+    private void End(NodeEvent? ending)
+    {
+        if (ending is not null) Publish(ending);
+        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is null));
+        Context.Stop(Self);
+        Become(() => ReceiveAny(_ => { }));
+    }
+
+    private void Send(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame));
+
+    private static void Publish(NodeEvent e) => Context.System.EventStream.Publish(e);
+
+    private TimeSpan StallInterval() => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(50).Ticks, _settings.Transfer.StallTimeout.Ticks / 4));
+}

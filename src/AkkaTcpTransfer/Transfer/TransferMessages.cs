@@ -1,0 +1,31 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Events;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>Between the node's <see cref="TransfersActor"/>, the connection owners (ClientActor, PeerActor) and the
+/// per-transfer <see cref="SenderActor"/>s and <see cref="ReceiverActor"/>s.</summary>
+public static class TransferMessages
+{
+    /// <summary>One file to send: TransfersActor -> node root -> the owner of the recipient's connection, which
+    /// makes a <see cref="SenderActor"/> child for it.</summary>
+    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint);
+
+    /// <summary>Owner -> TransfersActor: the send could not start (not connected, unknown recipient).</summary>
+    public sealed record SendRefused(uint Id, string Reason);
+
+    /// <summary>Transfer actor -> TransfersActor: I am transfer <paramref name="Id"/> (so that cancel and list reach me).</summary>
+    public sealed record Attached(uint Id, string File, TransferDirection Direction, string Peer, long Size, IActorRef Actor);
+
+    /// <summary>Transfer actor -> TransfersActor: over; <paramref name="Delivered"/> when the file is verified in place.</summary>
+    public sealed record Ended(uint Id, TransferDirection Direction, bool Delivered);
+
+    /// <summary>Owner -> its transfer children: the connection is gone.</summary>
+    public sealed record ConnectionLost(string Reason);
+
+    /// <summary>TransfersActor -> transfer actor: a person on this node cancelled it.</summary>
+    public sealed record CancelLocal(string By);
+
+    /// <summary>TransfersActor -> receiver waiting for a decision (auto-accept off).</summary>
+    public sealed record Decide(bool Accept, string Reason);
+}

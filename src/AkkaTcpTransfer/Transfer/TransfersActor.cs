@@ -1,0 +1,191 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Events;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>A node's table of transfers, both directions: it queues outgoing files (a folder is many) and starts at
+/// most max-concurrent-sends at a time through its parent (the node root, which finds the right connection), routes
+/// cancel / accept / reject by id to the transfer actor, answers list requests, and tells the command-line program
+/// when every outgoing transfer is over.</summary>
+internal sealed class TransfersActor : ReceiveActor
+{
+    /// <summary>Root -> here: send <paramref name="Path"/> to <paramref name="To"/> (already resolved to a name).</summary>
+    public sealed record Send(string To, string Path);
+
+    private sealed class Entry(uint id, string file, TransferDirection direction, string peer, long size)
+    {
+        public uint Id { get; } = id;
+        public string File { get; } = file;
+        public TransferDirection Direction { get; } = direction;
+        public string Peer { get; } = peer;
+        public long Size { get; } = size;
+        public long Bytes { get; set; }
+        public string State { get; set; } = direction == TransferDirection.Send ? "queued" : "offered";
+        public IActorRef? Actor { get; set; }
+        public TransferMessages.StartSend? Spec { get; init; }
+    }
+
+    private readonly Settings.NodeSettings _settings;
+    private readonly Dictionary<uint, Entry> _entries = [];
+    private readonly Queue<uint> _queued = new();
+    private readonly List<IActorRef> _drainWaiters = [];
+    private int _activeSends;
+    private int _scans;
+    private int _sent;
+    private int _sendFailures;
+
+    public static Props Props(Settings.NodeSettings settings) => Akka.Actor.Props.Create(() => new TransfersActor(settings));
+
+    public TransfersActor(Settings.NodeSettings settings)
+    {
+        _settings = settings;
+        Receive<Send>(s =>
+        {
+            _scans++;
+            Context.ActorOf(PathScannerActor.Props(s.To, s.Path, _settings.Transfer.FileIoDispatcher));
+        });
+        Receive<PathScannerActor.Scanned>(OnScanned);
+        Receive<PathScannerActor.ScanFailed>(f =>
+        {
+            _scans--;
+            Context.System.EventStream.Publish(new ErrorOccurred(f.Reason));
+            CheckDrained();
+        });
+        Receive<TransferMessages.SendRefused>(OnSendRefused);
+        Receive<TransferMessages.Attached>(OnAttached);
+        Receive<TransferMessages.Ended>(OnEnded);
+        Receive<NodeCommands.CancelTransfer>(c => WithEntry(c.Id, e => Cancel(e)));
+        Receive<NodeCommands.AcceptTransfer>(a => WithEntry(a.Id, e => Decide(e, true)));
+        Receive<NodeCommands.RejectTransfer>(r => WithEntry(r.Id, e => Decide(e, false)));
+        Receive<NodeCommands.ListTransfers>(_ => Context.System.EventStream.Publish(new TransfersListed(
+            [.. _entries.Values.Select(e => new TransferSummary(TransferIds.Format(e.Id), e.File, e.Direction, e.Peer, e.Bytes, e.Size, e.State))])));
+        Receive<NodeLifecycle.DrainOutgoing>(_ =>
+        {
+            _drainWaiters.Add(Sender);
+            CheckDrained();
+        });
+        Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? "sending" : "receiving"));
+        Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
+    }
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(TransferStarted));
+        Context.System.EventStream.Subscribe(Self, typeof(TransferProgress));
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    private void OnScanned(PathScannerActor.Scanned scanned)
+    {
+        _scans--;
+        foreach (var f in scanned.Files)
+        {
+            var id = NewId();
+            var spec = new TransferMessages.StartSend(id, f.Path, f.File, scanned.To, f.Size, f.Fingerprint);
+            _entries[id] = new Entry(id, f.File, TransferDirection.Send, scanned.To, f.Size) { Spec = spec };
+            _queued.Enqueue(id);
+            _sent++;
+        }
+        Pump();
+    }
+
+    private void Pump()
+    {
+        while (_activeSends < _settings.Transfer.MaxConcurrentSends && _queued.Count > 0)
+        {
+            var id = _queued.Dequeue();
+            if (!_entries.TryGetValue(id, out var entry)) continue; // cancelled while queued
+            entry.State = "offered";
+            _activeSends++;
+            Context.Parent.Tell(entry.Spec!);
+        }
+        CheckDrained();
+    }
+
+    private void OnSendRefused(TransferMessages.SendRefused refused)
+    {
+        if (!_entries.Remove(refused.Id, out var entry)) return;
+        Context.System.EventStream.Publish(new TransferFailed(TransferIds.Format(refused.Id), entry.File, refused.Reason));
+        _activeSends--;
+        _sendFailures++;
+        Pump();
+    }
+
+    private void OnAttached(TransferMessages.Attached attached)
+    {
+        if (!_entries.TryGetValue(attached.Id, out var entry))
+        {
+            entry = new Entry(attached.Id, attached.File, attached.Direction, attached.Peer, attached.Size);
+            _entries[attached.Id] = entry;
+        }
+        entry.Actor = attached.Actor;
+    }
+
+    private void OnEnded(TransferMessages.Ended ended)
+    {
+        _entries.Remove(ended.Id);
+        if (ended.Direction != TransferDirection.Send) return;
+        _activeSends--;
+        if (!ended.Delivered) _sendFailures++;
+        Pump();
+    }
+
+    private void Cancel(Entry entry)
+    {
+        if (entry.Actor is not null)
+        {
+            entry.Actor.Tell(new TransferMessages.CancelLocal(_settings.Name));
+            return;
+        }
+        if (entry.Direction == TransferDirection.Send && entry.State == "queued")
+        {
+            _entries.Remove(entry.Id);
+            _sendFailures++;
+            Context.System.EventStream.Publish(new TransferCancelled(TransferIds.Format(entry.Id), entry.File, _settings.Name));
+            CheckDrained();
+            return;
+        }
+        Context.System.EventStream.Publish(new ErrorOccurred($"transfer {TransferIds.Format(entry.Id)} is starting; cancel it again in a moment"));
+    }
+
+    private static void Decide(Entry entry, bool accept)
+    {
+        if (entry.Direction != TransferDirection.Receive || entry.Actor is null)
+        {
+            Context.System.EventStream.Publish(new ErrorOccurred($"transfer {TransferIds.Format(entry.Id)} is not an offer waiting for a decision"));
+            return;
+        }
+        entry.Actor.Tell(new TransferMessages.Decide(accept, accept ? "" : "the receiver declined"));
+    }
+
+    private void WithEntry(string text, Action<Entry> action)
+    {
+        if (TransferIds.TryParse(text, out var id) && _entries.TryGetValue(id, out var entry))
+        {
+            action(entry);
+            return;
+        }
+        Context.System.EventStream.Publish(new ErrorOccurred($"no transfer with id '{text}' (see /transfers)"));
+    }
+
+    private void Update(string id, Action<Entry> change)
+    {
+        if (TransferIds.TryParse(id, out var key) && _entries.TryGetValue(key, out var entry)) change(entry);
+    }
+
+    private uint NewId()
+    {
+        uint id;
+        do id = TransferIds.New();
+        while (_entries.ContainsKey(id));
+        return id;
+    }
+
+    private void CheckDrained()
+    {
+        if (_drainWaiters.Count == 0 || _scans > 0 || _activeSends > 0 || _queued.Any(_entries.ContainsKey)) return;
+        foreach (var waiter in _drainWaiters) waiter.Tell(new NodeLifecycle.OutgoingDrained(_sent, _sendFailures));
+        _drainWaiters.Clear();
+    }
+}

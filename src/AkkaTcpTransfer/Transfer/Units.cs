@@ -1,0 +1,27 @@
+using System.Globalization;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>Byte counts and durations for people: 1.5 GiB, 850.2 MiB/s, 1:05.</summary>
+public static class Units
+{
+    private static readonly string[] Suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+    public static string Bytes(double bytes)
+    {
+        var i = 0;
+        while (Math.Abs(bytes) >= 1024 && i < Suffixes.Length - 1)
+        {
+            bytes /= 1024;
+            i++;
+        }
+        return i == 0 ? $"{bytes.ToString("0", CultureInfo.InvariantCulture)} B" : $"{bytes.ToString("0.0", CultureInfo.InvariantCulture)} {Suffixes[i]}";
+    }
+
+    public static string Duration(double seconds)
+    {
+        if (double.IsNaN(seconds) || double.IsInfinity(seconds)) return "?";
+        var t = TimeSpan.FromSeconds(Math.Ceiling(Math.Max(0, seconds)));
+        return t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);
+    }
+}
