@@ -53,7 +53,7 @@ internal sealed class FileReaderActor : ReceiveActor
         _fingerprint = fingerprint;
         _sliceBuffer = new byte[64 * 1024];
         Receive<Read>(OnRead);
-        Receive<HashPrefix>(h => Self.Tell(new HashSlice(0, h.Length)));
+        Receive<HashPrefix>(h => Self.Tell(new HashSlice(0, h.Length), Sender));
         Receive<HashSlice>(OnHashSlice);
         Receive<Restart>(_ =>
         {

@@ -119,10 +119,9 @@ internal sealed class FileWriterActor : ReceiveActor
                     return;
                 }
             }
-            if (open.Parked is { } parked && parked.Length <= existing)
+            if (open.Parked is { } parked && parked.Length == existing && File.GetLastWriteTimeUtc(_partialPath) == parked.LastWriteUtc)
             {
-                // Same process, same file: the hash state is still here, nothing needs re-reading.
-                RandomAccess.SetLength(_handle, parked.Length);
+                // Same process, untouched partial file: the hash state is still here, nothing needs re-reading.
                 _hash!.Dispose();
                 _hash = parked.Hash;
                 _length = parked.Length;
@@ -261,7 +260,7 @@ internal sealed class FileWriterActor : ReceiveActor
         }
         var hash = _hash!;
         _hash = null; // ownership moves with the message
-        Sender.Tell(new Suspended(new ParkedPartial(_length, hash)));
+        Sender.Tell(new Suspended(new ParkedPartial(_length, hash, File.GetLastWriteTimeUtc(_partialPath))));
     }
 
     private void Guard(Action action)
@@ -312,6 +311,7 @@ internal sealed class FileWriterActor : ReceiveActor
     }
 }
 
-/// <summary>What is kept of an interrupted incoming transfer: how many bytes are in the partial file and the hash
-/// of exactly those bytes. Owned by whoever holds the message; passed on, never shared.</summary>
-public sealed record ParkedPartial(long Length, IncrementalHash Hash);
+/// <summary>What is kept of an interrupted incoming transfer: how many bytes are in the partial file, the hash of
+/// exactly those bytes, and the file's time stamp then (a partial file touched since is re-read, not trusted).
+/// Owned by whoever holds the message; passed on, never shared.</summary>
+public sealed record ParkedPartial(long Length, IncrementalHash Hash, DateTime LastWriteUtc);

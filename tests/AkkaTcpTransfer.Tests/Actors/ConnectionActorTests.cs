@@ -112,7 +112,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     [Fact]
     public void A_frame_longer_than_the_configured_limit_is_a_violation()
     {
-        var (connection, tcp) = Start(("protocol.max-frame-size", "2k"), ("chat.max-message-bytes", "512"));
+        var (connection, tcp) = Start(("protocol.max-frame-size", "2k"), ("chat.max-message-bytes", "512"), ("transfer.chunk-size", "1k"), ("transfer.window", "1k"));
         connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(FrameEncoder.Encode(new Protocol.Chunk(1, 0, Chunk(2048))))));
         var bye = Assert.IsType<Goodbye>(Decode(tcp.ExpectMsg<Akka.IO.Tcp.Write>())[0]);
         Assert.Contains("exceeds the maximum of 2048", bye.Reason, StringComparison.Ordinal);
@@ -122,7 +122,8 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     [Fact]
     public void A_peer_that_stops_reading_is_dropped_when_the_send_queue_limit_is_reached()
     {
-        var (connection, tcp) = Start(("connection.writes-in-flight", "1"), ("connection.max-send-queue", "64k"));
+        var (connection, tcp) = Start(("connection.writes-in-flight", "1"), ("connection.max-send-queue", "64k"),
+            ("transfer.chunk-size", "16k"), ("transfer.window", "16k"), ("transfer.max-concurrent-receives", "1"));
         // Writes are never acknowledged: the peer's receive window is full. The queue must not grow without bound.
         for (var i = 0; i < 5; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chunk(1, i * 30_000L, Chunk(30_000))));
         tcp.ExpectMsg<Akka.IO.Tcp.Write>();

@@ -57,6 +57,19 @@ public sealed class RawClient : IAsyncDisposable
         return _pending.Dequeue();
     }
 
+    /// <summary>The next frame of type <typeparamref name="T"/> (matching, if given), skipping others (presence, pings).</summary>
+    public async Task<T> Expect<T>(Func<T, bool>? match = null, TimeSpan? timeout = null) where T : Frame
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? EventLog.DefaultTimeout);
+        while (true)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) throw new TimeoutException($"no {typeof(T).Name} frame in time");
+            var frame = await ReceiveAsync(left) ?? throw new InvalidOperationException($"connection closed while waiting for {typeof(T).Name}");
+            if (frame is T t && (match?.Invoke(t) ?? true)) return t;
+        }
+    }
+
     /// <summary>Reads frames until the server closes the connection; returns them all.</summary>
     public async Task<List<Frame>> ReceiveUntilClosedAsync(TimeSpan? timeout = null)
     {

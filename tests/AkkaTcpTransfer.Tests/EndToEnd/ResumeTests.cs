@@ -1,0 +1,194 @@
+using System.Security.Cryptography;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer;
+using PeerLeft = AkkaTcpTransfer.Events.PeerLeft;
+
+namespace AkkaTcpTransfer.Tests.EndToEnd;
+
+/// <summary>A connection dies mid-transfer; sending the same file again resumes where the receiver's data ends,
+/// after both sides agree on the SHA-256 of what is already there.</summary>
+public sealed class ResumeTests : IAsyncLifetime
+{
+    private const int Size = 3 * 1024 * 1024;
+    private const int Partial = 1024 * 1024;
+
+    private readonly TestNodes _nodes = new();
+    private readonly Files _files = new();
+    private ServerNode _server = null!;
+    private EventLog _serverLog = null!;
+    private string _downloads = null!;
+
+    public async Task InitializeAsync()
+    {
+        _downloads = _files.Dir("server-downloads");
+        (_server, _serverLog) = await _nodes.StartServer(("downloads", _downloads));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _nodes.DisposeAsync();
+        _files.Dispose();
+    }
+
+    /// <summary>"alice" as a raw peer sends the first <paramref name="bytes"/> of <paramref name="data"/> (as offered
+    /// for <paramref name="source"/>), waits until they are written, then her connection dies (RST).</summary>
+    private static async Task SendPartThenVanish(int port, EventLog serverLog, string source, byte[] data, int bytes)
+    {
+        var raw = await RawClient.JoinAsync(port, "alice");
+        var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
+        await raw.SendAsync(new Offer(77, "", "server", Path.GetFileName(source), new FileInfo(source).Length, fingerprint));
+        var accept = await raw.Expect<Accept>();
+        Assert.Equal(0, accept.Offset);
+        await raw.SendAsync(new Start(77, 0));
+        for (var sent = 0; sent < bytes; sent += 65536)
+        {
+            await raw.SendAsync(new Chunk(77, sent, data.AsMemory(sent, 65536)));
+            await raw.Expect<Ack>(a => a.Written == sent + 65536);
+        }
+        var mark = serverLog.Mark();
+        raw.Vanish();
+        var failed = await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(77), after: 0);
+        Assert.Contains("send the file again to resume", failed.Reason, StringComparison.Ordinal);
+        await serverLog.WaitFor<PeerLeft>(p => p.Name == "alice", after: mark);
+    }
+
+    [Fact]
+    public async Task A_resend_after_a_dropped_connection_resumes_from_the_kept_partial_and_verifies()
+    {
+        var source = _files.Create("src/resume.bin", Size, seed: 42);
+        var data = await File.ReadAllBytesAsync(source);
+        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial);
+        Assert.Single(Files.Partials(_downloads));
+        Assert.Empty(Files.List(_downloads)); // nothing under the final name
+
+        var mark = _serverLog.Mark();
+        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "resume.bin", after: mark);
+        Assert.Equal(Partial, started.Offset);
+        Assert.Equal(Partial, (await aliceLog.WaitFor<TransferStarted>()).Offset);
+        var done = await _serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.Equal(Files.Sha256(source), done.Sha256);
+        Assert.Equal(data, await File.ReadAllBytesAsync(done.Path));
+        Assert.Empty(Files.Partials(_downloads));
+    }
+
+    [Fact]
+    public async Task A_restarted_receiver_finds_its_partial_on_disk_and_resumes_too()
+    {
+        var source = _files.Create("src/restart.bin", Size, seed: 43);
+        var data = await File.ReadAllBytesAsync(source);
+        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial);
+        await _server.StopAsync();
+
+        // A new server process (no hash state in memory) on the same downloads folder.
+        await using var nodes = new TestNodes();
+        var (server, serverLog) = await nodes.StartServer(("downloads", _downloads));
+        var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await serverLog.WaitFor<TransferStarted>(s => s.File == "restart.bin");
+        Assert.Equal(Partial, started.Offset);
+        var done = await serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.Equal(data, await File.ReadAllBytesAsync(done.Path));
+    }
+
+    [Fact]
+    public async Task A_partial_that_does_not_match_the_senders_bytes_is_started_over()
+    {
+        var source = _files.Create("src/mismatch.bin", Size, seed: 44);
+        var wrong = RandomNumberGenerator.GetBytes(Size); // same name, size and time stamp; other bytes
+        await SendPartThenVanish(_server.Port, _serverLog, source, wrong, Partial);
+
+        var mark = _serverLog.Mark();
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "mismatch.bin", after: mark);
+        Assert.Equal(0, started.Offset);
+        var done = await _serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.Equal(Files.Sha256(source), Files.Sha256(done.Path));
+    }
+
+    [Fact]
+    public async Task A_changed_file_starts_over_and_its_stale_partial_is_removed()
+    {
+        var source = _files.Create("src/changed.bin", Size, seed: 45);
+        await SendPartThenVanish(_server.Port, _serverLog, source, await File.ReadAllBytesAsync(source), Partial);
+        var stale = Assert.Single(Files.Partials(_downloads));
+
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddHours(-1)); // a new version as far as anyone can tell
+        var mark = _serverLog.Mark();
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "changed.bin", after: mark);
+        Assert.Equal(0, started.Offset);
+        await _serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.DoesNotContain(stale, Files.Partials(_downloads));
+    }
+}
+
+/// <summary>Offsets above 4 GiB on the wire and on disk, without writing gigabytes: the receiver's partial copy and
+/// the source are sparse files whose first 4 GiB are zeros; only the 1 MiB tail beyond moves.</summary>
+public sealed class LargeOffsetTests : IAsyncLifetime
+{
+    private const long Prefix = (4L << 30) + 4096; // just past 4 GiB: a 32-bit offset would wrap
+    private const int Tail = 1 << 20;
+
+    private readonly TestNodes _nodes = new();
+    private readonly Files _files = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _nodes.DisposeAsync();
+        _files.Dispose();
+    }
+
+    [Fact]
+    public async Task A_file_above_4_GiB_resumes_past_4_GiB_and_verifies()
+    {
+        var downloads = _files.Dir("downloads");
+        var source = Path.Combine(_files.Root, "big-sparse.bin");
+        var tail = RandomNumberGenerator.GetBytes(Tail);
+        await using (var f = new FileStream(source, FileMode.CreateNew, FileAccess.Write))
+        {
+            f.SetLength(Prefix);
+            f.Seek(Prefix, SeekOrigin.Begin);
+            await f.WriteAsync(tail);
+        }
+        var size = Prefix + Tail;
+        var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
+
+        // The receiver already holds the first 4 GiB + 4 KiB (zeros, like the source) as a partial file.
+        var partial = Path.Combine(downloads, SafeNames.PartialsFolder, PartialKey.For("alice", "big-sparse.bin", size, fingerprint) + ".part");
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        await using (var p = new FileStream(partial, FileMode.CreateNew, FileAccess.Write)) p.SetLength(Prefix);
+
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+
+        var started = await serverLog.WaitFor<TransferStarted>(timeout: TimeSpan.FromMinutes(2));
+        Assert.Equal(Prefix, started.Offset);
+        Assert.Equal(size, started.Size);
+        var done = await serverLog.WaitFor<TransferCompleted>(timeout: TimeSpan.FromMinutes(2));
+        Assert.Equal(size, new FileInfo(done.Path).Length);
+        Assert.Equal(done.Sha256, (await aliceLog.WaitFor<TransferCompleted>()).Sha256);
+        await using (var landed = File.OpenRead(done.Path))
+        {
+            landed.Seek(Prefix, SeekOrigin.Begin);
+            var back = new byte[Tail];
+            await landed.ReadExactlyAsync(back);
+            Assert.Equal(tail, back);
+        }
+        // The verified hash is the SHA-256 of the whole 4 GiB + 1 MiB file, computed here independently.
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var zeros = new byte[1 << 20];
+        for (var left = Prefix; left > 0; left -= Math.Min(left, zeros.Length)) sha.AppendData(zeros, 0, (int)Math.Min(left, zeros.Length));
+        sha.AppendData(tail);
+        Assert.Equal(Convert.ToHexStringLower(sha.GetHashAndReset()), done.Sha256);
+    }
+}
