@@ -7,7 +7,9 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Cli;
 
 /// <summary>`akka-tcp-transfer demo`: one process, three actor systems on loopback (a server, alice and bob), chat
-/// in every direction, each step awaited on the receiver's EventStream. Exits 0 when every step arrived.</summary>
+/// in every direction and files both ways with progress, each step awaited on the receiver's EventStream and every
+/// file checked against its source's SHA-256. Exits 0 when every step arrived. Works in a temporary folder that it
+/// removes at the end.</summary>
 internal static class Demo
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
@@ -15,19 +17,21 @@ internal static class Demo
     public static async Task<int> RunAsync(TextWriter output, TextWriter error)
     {
         (string, string)[] quiet = [("akka.loglevel", "WARNING"), ("akka.stdout-loglevel", "WARNING")];
+        var work = Directory.CreateTempSubdirectory("akka-tcp-transfer-demo-").FullName;
+        string Downloads(string who) => Path.Combine(work, who, "downloads");
         ServerNode? server = null;
         var consoles = new List<IActorRef>();
         var clients = new List<ClientNode>();
         try
         {
-            server = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server, [.. quiet, ("port", "0")]),
+            server = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server, [.. quiet, ("port", "0"), ("downloads", Downloads("server"))]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[server] ")));
             var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice")]),
+            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice"), ("downloads", Downloads("alice"))]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[alice]  ")));
             clients.Add(alice);
             var bobJoined = Expect<PeerJoined>(alice, e => e.Name == "bob", "alice sees bob join");
-            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob")]),
+            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob"), ("downloads", Downloads("bob"))]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[bob]    ")));
             clients.Add(bob);
             await bobJoined;
@@ -50,7 +54,22 @@ internal static class Demo
             await Step("bob: /who", () => bob.Commands.Tell(NodeCommands.Who.Instance),
                 Expect<WhoListed>(bob, w => w.Names.Count == 3, "bob learns who is online"));
 
-            output.WriteLine("demo: every step arrived");
+            var report = DemoFile(Path.Combine(work, "alice", "report.bin"), 256L << 20, 1);
+            await Step("alice -> server: /send report.bin (256 MiB)", () => alice.Commands.Tell(new NodeCommands.SendFile(null, report)),
+                Delivered(server, report, "report.bin"));
+            var album = Path.Combine(work, "server", "album");
+            var albumFiles = new[]
+            {
+                DemoFile(Path.Combine(album, "cover.jpg"), 3L << 20, 2),
+                DemoFile(Path.Combine(album, "tracks", "01.flac"), 48L << 20, 3),
+                DemoFile(Path.Combine(album, "tracks", "02.flac"), 40L << 20, 4),
+            };
+            await Step("server -> bob: /send bob album (a folder)", () => server.Commands.Tell(new NodeCommands.SendFile("bob", album)),
+                Delivered(bob, albumFiles[0], "album/cover.jpg"),
+                Delivered(bob, albumFiles[1], "album/tracks/01.flac"),
+                Delivered(bob, albumFiles[2], "album/tracks/02.flac"));
+
+            output.WriteLine("demo: every step arrived; every file matches its source's SHA-256");
             return ExitCodes.Ok;
         }
         catch (Exception e) when (e is TimeoutException or NodeStartException or ConfigException)
@@ -62,6 +81,53 @@ internal static class Demo
         {
             foreach (var c in clients) await c.StopAsync();
             if (server is not null) await server.StopAsync();
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>A file of pseudo-random bytes (so that nothing compresses or dedups it away).</summary>
+    private static string DemoFile(string path, long size, int seed)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var random = new Random(seed);
+        var buffer = new byte[1 << 20];
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        for (var left = size; left > 0; left -= buffer.Length)
+        {
+            random.NextBytes(buffer);
+            file.Write(buffer, 0, (int)Math.Min(buffer.Length, left));
+        }
+        return path;
+    }
+
+    /// <summary>Completes when <paramref name="receiver"/> has <paramref name="file"/> in place with the source's SHA-256.</summary>
+    private static Task Delivered(NodeHost receiver, string source, string file)
+    {
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(source)));
+        var completed = new TaskCompletionSource<TransferCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failed = receiver.System.Subscribe<TransferFailed>(f =>
+        {
+            if (f.File == file) completed.TrySetException(new TimeoutException($"{file} failed: {f.Reason}"));
+        });
+        var done = receiver.System.Subscribe<TransferCompleted>(c =>
+        {
+            if (c.File == file) completed.TrySetResult(c);
+        });
+        return Check();
+
+        async Task Check()
+        {
+            try
+            {
+                var c = await completed.Task.WaitAsync(TimeSpan.FromSeconds(120));
+                var onDisk = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(c.Path)));
+                if (c.Sha256 != expected || onDisk != expected) throw new TimeoutException($"{file} arrived with the wrong SHA-256");
+            }
+            finally
+            {
+                failed.Dispose();
+                done.Dispose();
+            }
         }
     }
 

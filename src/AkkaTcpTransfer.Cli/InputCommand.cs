@@ -11,10 +11,15 @@ internal abstract record InputCommand
     public sealed record Who : InputCommand;
     public sealed record Quit : InputCommand;
     public sealed record Help : InputCommand;
+    public sealed record Send(string? To, string Path) : InputCommand;
+    public sealed record Cancel(string Id) : InputCommand;
+    public sealed record Accept(string Id) : InputCommand;
+    public sealed record Reject(string Id) : InputCommand;
+    public sealed record Transfers : InputCommand;
     public sealed record Invalid(string Message) : InputCommand;
 
     public const string Usage =
-        "commands: TEXT (chat to everyone) | /msg NAME TEXT | /who | /quit | /help";
+        "commands: TEXT (chat to everyone) | /msg NAME TEXT | /who | /send [NAME] PATH | /cancel ID | /transfers | /accept ID | /reject ID | /quit | /help";
 
     /// <summary>Null for a blank line.</summary>
     public static InputCommand? Parse(string line)
@@ -44,6 +49,32 @@ internal abstract record InputCommand
                 return new Quit();
             case "/help":
                 return new Help();
+            case "/send":
+            {
+                var args = Tokenize(rest);
+                return args switch
+                {
+                    null => new Invalid("unbalanced quotes in /send"),
+                    [var path] => new Send(null, path),
+                    [var name, var path] => new Send(name, path),
+                    _ => new Invalid("usage: /send [NAME] PATH (quote a path with spaces: /send bob \"my file.txt\")"),
+                };
+            }
+            case "/cancel":
+            case "/accept":
+            case "/reject":
+            {
+                var id = rest.Trim();
+                if (id.Length == 0 || id.Contains(' ', StringComparison.Ordinal)) return new Invalid($"usage: {verb} ID (see /transfers)");
+                return verb switch
+                {
+                    "/cancel" => new Cancel(id),
+                    "/accept" => new Accept(id),
+                    _ => new Reject(id),
+                };
+            }
+            case "/transfers":
+                return new Transfers();
             default:
                 return new Invalid($"unknown command {verb}; {Usage}");
         }

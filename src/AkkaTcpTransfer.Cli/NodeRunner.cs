@@ -76,7 +76,8 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         return code;
     }
 
-    private void BeforeStart(ActorSystem system) => _console = ConsoleOutput.Start(system, output, json);
+    private void BeforeStart(ActorSystem system) =>
+        _console = ConsoleOutput.Start(system, output, json, live: !json && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected);
 
     private void OnSignal(PosixSignalContext context)
     {
@@ -98,8 +99,18 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         {
             // stdin went away: same as its end
         }
-        // End of input stops a client; a server keeps running until /quit or a signal.
-        if (role == NodeRole.Client) _exit.TrySetResult(ExitCodes.Ok);
+        // End of input stops a client once its outgoing transfers are over; a server keeps running until /quit or a signal.
+        if (role == NodeRole.Client) FinishOutgoingThenExit(node);
+    }
+
+    private void FinishOutgoingThenExit(NodeHost node)
+    {
+        // No timeout of our own: every transfer ends by itself (delivered, failed, or stalled past transfer.stall-timeout).
+        node.OutgoingDoneAsync().ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) _exit.TrySetResult(t.Result.Failed > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
+            else _exit.TrySetResult(ExitCodes.Failure);
+        }, TaskScheduler.Default);
     }
 
     private void Handle(NodeHost node, string line)
@@ -116,6 +127,21 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
                 break;
             case InputCommand.Who:
                 node.Commands.Tell(NodeCommands.Who.Instance);
+                break;
+            case InputCommand.Send send:
+                node.Commands.Tell(new NodeCommands.SendFile(send.To, send.Path));
+                break;
+            case InputCommand.Cancel cancel:
+                node.Commands.Tell(new NodeCommands.CancelTransfer(cancel.Id));
+                break;
+            case InputCommand.Accept accept:
+                node.Commands.Tell(new NodeCommands.AcceptTransfer(accept.Id));
+                break;
+            case InputCommand.Reject reject:
+                node.Commands.Tell(new NodeCommands.RejectTransfer(reject.Id));
+                break;
+            case InputCommand.Transfers:
+                node.Commands.Tell(NodeCommands.ListTransfers.Instance);
                 break;
             case InputCommand.Quit:
                 _exit.TrySetResult(ExitCodes.Ok);

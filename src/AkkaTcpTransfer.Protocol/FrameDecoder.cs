@@ -85,7 +85,8 @@ public sealed class FrameDecoder
         if (!Enum.IsDefined((FrameType)type)) throw new UnknownFrameTypeException(type);
         _type = (FrameType)type;
         var payloadLength = (int)length - 1;
-        _payload = payloadLength == 0 ? [] : new byte[payloadLength];
+        // Not zeroed: every byte is overwritten before the frame is parsed.
+        _payload = payloadLength == 0 ? [] : GC.AllocateUninitializedArray<byte>(payloadLength);
         _payloadFilled = 0;
     }
 
@@ -167,8 +168,14 @@ public sealed class FrameDecoder
                 frame = new Reject(TransferId(ref r, type), r.Str("reason"));
                 break;
             case FrameType.Start:
-                frame = new Start(TransferId(ref r, type), r.I64NonNegative("offset"));
+            {
+                var id = TransferId(ref r, type);
+                var offset = r.I64NonNegative("offset");
+                var window = r.U31("window");
+                if (window == 0) throw new MalformedFrameException(type, "window must be positive");
+                frame = new Start(id, offset, window);
                 break;
+            }
             case FrameType.Chunk:
             {
                 var id = TransferId(ref r, type);

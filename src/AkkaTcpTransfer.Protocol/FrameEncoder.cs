@@ -58,7 +58,7 @@ public static class FrameEncoder
                 w.U32(r.Id).Str(r.Reason);
                 break;
             case Start s:
-                w.U32(s.Id).I64(s.Offset);
+                w.U32(s.Id).I64(s.Offset).U31(s.Window);
                 break;
             case Chunk c:
                 w.U32(c.Id).I64(c.Offset).Bytes(c.Data.Span);

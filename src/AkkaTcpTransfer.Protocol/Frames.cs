@@ -112,7 +112,9 @@ public sealed record Reject(uint Id, string Reason) : TransferFrame(Id)
 
 /// <summary>Sender to receiver: chunks start at <paramref name="Offset"/>: the accepted offset when the prefix
 /// matched, 0 when it did not (the receiver then starts its file over).</summary>
-public sealed record Start(uint Id, long Offset) : TransferFrame(Id)
+/// <param name="Window">The window the sender will use (at most the one granted): the receiver acknowledges at least
+/// once per quarter of it, so acks can be coalesced without ever stalling the sender.</param>
+public sealed record Start(uint Id, long Offset, int Window) : TransferFrame(Id)
 {
     public override FrameType Type => FrameType.Start;
 }

@@ -25,7 +25,7 @@ internal static class SampleFrames
         new Offer(0x0a0b0c0d, "alice", "bob", "album/sub/b.bin", 5_000_000_000, 638_000_000_000_000_000),
         new Accept(7, 65536, Sha, 65536, 524288),
         new Reject(7, "too big"),
-        new Start(7, 65536),
+        new Start(7, 65536, 524288),
         new Chunk(7, 4_294_967_296, new byte[] { 1, 2, 3, 4, 5 }),
         new Ack(7, 4_294_967_301),
         new Done(7, 4_294_967_301, Sha),

@@ -7,6 +7,9 @@ using Akka;
 
 namespace AkkaTcpTransfer.Hosting;
 
+/// <summary>Outgoing files offered since the node started, and how many of them were not delivered.</summary>
+public sealed record OutgoingSummary(int Sent, int Failed);
+
 /// <summary>What a running node (server or client) has in common: its actor system, the actor that takes
 /// <see cref="NodeCommands"/>, and a clean, idempotent stop through CoordinatedShutdown.</summary>
 public abstract class NodeHost : IAsyncDisposable
@@ -28,6 +31,14 @@ public abstract class NodeHost : IAsyncDisposable
 
     /// <summary>Completes when the node's actor system has terminated, whoever stopped it.</summary>
     public Task Terminated => System.WhenTerminated;
+
+    /// <summary>Completes once no outgoing transfer is queued or running (each ends by itself: delivered, failed, or
+    /// stalled past transfer.stall-timeout), with how many were offered since the start and how many failed.</summary>
+    public async Task<OutgoingSummary> OutgoingDoneAsync(CancellationToken ct = default)
+    {
+        var drained = await Commands.Ask<NodeLifecycle.OutgoingDrained>(NodeLifecycle.DrainOutgoing.Instance, Timeout.InfiniteTimeSpan, ct);
+        return new OutgoingSummary(drained.Sent, drained.Failed);
+    }
 
     /// <summary>Says goodbye to peers, closes connections and terminates the actor system.</summary>
     public async Task StopAsync()

@@ -7,10 +7,11 @@ public static class ConsoleOutput
 {
     /// <summary>Starts a <see cref="ConsoleActor"/> on <paramref name="system"/>, subscribed before this returns so
     /// that no event published afterwards is missed.</summary>
-    public static IActorRef Start(ActorSystem system, TextWriter output, bool json, string prefix = "")
+    /// <param name="live">Draw progress bars in place (for a terminal); otherwise print progress as lines.</param>
+    public static IActorRef Start(ActorSystem system, TextWriter output, bool json, string prefix = "", bool live = false)
     {
         ArgumentNullException.ThrowIfNull(system);
-        var actor = system.ActorOf(ConsoleActor.Props(output, json, prefix), "console");
+        var actor = system.ActorOf(ConsoleActor.Props(output, json, prefix, live), "console");
         system.EventStream.Subscribe(actor, typeof(NodeEvent));
         return actor;
     }

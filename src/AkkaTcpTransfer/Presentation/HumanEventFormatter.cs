@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Presentation;
 
@@ -23,9 +24,32 @@ public static class HumanEventFormatter
             ChatReceived c => $"<{Safe(c.From)} -> {Safe(c.To!)}> {Safe(c.Text)}",
             ErrorOccurred err => $"error: {Safe(err.Message)}",
             ConnectionRefused r => $"error: {Safe(r.Reason)}",
+            TransferOffered o => $"{o.Id} {Safe(o.From)} offers {Safe(o.File)} ({Units.Bytes(o.Size)})",
+            TransferStarted t => $"{t.Id} {(t.Direction == TransferDirection.Send ? "sending" : "receiving")} {Safe(t.File)} "
+                + $"{(t.Direction == TransferDirection.Send ? "to " + Safe(t.To) : "from " + Safe(t.From))} ({Units.Bytes(t.Size)})"
+                + (t.Offset > 0 ? $", resuming at {Units.Bytes(t.Offset)}" : ""),
+            TransferProgress p => $"{p.Id} {Progress(p)}",
+            TransferCompleted c => $"{c.Id} done: {Safe(c.File)} ({Units.Bytes(c.Size)} in {c.Seconds:0.0} s, sha256 {c.Sha256[..16]}...) {Safe(c.Path)}",
+            TransferFailed f => $"{f.Id} failed: {Safe(f.File)}: {Safe(f.Reason)}",
+            TransferCancelled c => $"{c.Id} cancelled by {Safe(c.By)}: {Safe(c.File)}",
+            TransfersListed l when l.Transfers.Count == 0 => "no transfers",
+            TransfersListed l => string.Join("\n           ", ["transfers:", .. l.Transfers.Select(t =>
+                $"{t.Id} {(t.Direction == TransferDirection.Send ? "to" : "from")} {Safe(t.Peer)} {Safe(t.File)} {t.State} {Units.Bytes(t.Bytes)}/{Units.Bytes(t.Total)}")]),
             _ => null,
         };
         return body is null ? null : $"[{now.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}] {body}";
+    }
+
+    /// <summary>"big.bin [#########-----------]  45%  1.2 GiB/2.6 GiB  850.0 MiB/s  ETA 0:02".</summary>
+    public static string Progress(TransferProgress p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        const int width = 24;
+        var fraction = p.Total == 0 ? 1 : (double)p.Bytes / p.Total;
+        var filled = (int)Math.Round(fraction * width);
+        var eta = p.Eta is { } e ? Units.Duration(e) : "?";
+        return $"{Safe(p.File)} [{new string('#', filled)}{new string('-', width - filled)}] {fraction * 100,3:0}%  "
+            + $"{Units.Bytes(p.Bytes)}/{Units.Bytes(p.Total)}  {Units.Bytes(p.Rate)}/s  ETA {eta}";
     }
 
     /// <summary>Replaces control characters (escape sequences, carriage returns, bells...) with U+FFFD; keeps tabs.</summary>

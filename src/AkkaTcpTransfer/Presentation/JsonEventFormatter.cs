@@ -74,10 +74,78 @@ public static class JsonEventFormatter
                 w.WriteString("event", "error");
                 w.WriteString("message", r.Reason);
                 return true;
+            case TransferOffered o:
+                w.WriteString("event", "transfer-offered");
+                w.WriteString("id", o.Id);
+                w.WriteString("file", o.File);
+                w.WriteNumber("size", o.Size);
+                w.WriteString("from", o.From);
+                w.WriteString("to", o.To);
+                return true;
+            case TransferStarted t:
+                w.WriteString("event", "transfer-started");
+                w.WriteString("id", t.Id);
+                w.WriteString("file", t.File);
+                w.WriteNumber("size", t.Size);
+                w.WriteString("from", t.From);
+                w.WriteString("to", t.To);
+                w.WriteString("direction", Direction(t.Direction));
+                w.WriteNumber("offset", t.Offset);
+                return true;
+            case TransferProgress p:
+                w.WriteString("event", "transfer-progress");
+                w.WriteString("id", p.Id);
+                w.WriteString("file", p.File);
+                w.WriteNumber("bytes", p.Bytes);
+                w.WriteNumber("total", p.Total);
+                w.WriteNumber("rate", Math.Round(p.Rate));
+                if (p.Eta is { } eta) w.WriteNumber("eta", Math.Round(eta, 1));
+                else w.WriteNull("eta");
+                return true;
+            case TransferCompleted c:
+                w.WriteString("event", "transfer-completed");
+                w.WriteString("id", c.Id);
+                w.WriteString("file", c.File);
+                w.WriteString("path", c.Path);
+                w.WriteNumber("size", c.Size);
+                w.WriteString("sha256", c.Sha256);
+                w.WriteNumber("seconds", Math.Round(c.Seconds, 3));
+                return true;
+            case TransferFailed f:
+                w.WriteString("event", "transfer-failed");
+                w.WriteString("id", f.Id);
+                w.WriteString("file", f.File);
+                w.WriteString("reason", f.Reason);
+                return true;
+            case TransferCancelled c:
+                w.WriteString("event", "transfer-cancelled");
+                w.WriteString("id", c.Id);
+                w.WriteString("file", c.File);
+                w.WriteString("by", c.By);
+                return true;
+            case TransfersListed l:
+                w.WriteString("event", "transfers");
+                w.WriteStartArray("transfers");
+                foreach (var t in l.Transfers)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", t.Id);
+                    w.WriteString("file", t.File);
+                    w.WriteString("direction", Direction(t.Direction));
+                    w.WriteString("peer", t.Peer);
+                    w.WriteNumber("bytes", t.Bytes);
+                    w.WriteNumber("total", t.Total);
+                    w.WriteString("state", t.State);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                return true;
             default:
                 return false;
         }
     }
+
+    private static string Direction(TransferDirection d) => d == TransferDirection.Send ? "send" : "receive";
 
     /// <summary>ISO 8601 in UTC with milliseconds: 2026-11-25T23:30:00.123Z.</summary>
     public static string Timestamp(DateTimeOffset at) =>

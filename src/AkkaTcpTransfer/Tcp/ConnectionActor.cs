@@ -62,6 +62,16 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private string? _closeReason;
     private WireCode? _peerCode;
     private string? _peerReason;
+    private readonly Dictionary<uint, Grant> _grants = [];
+
+    /// <summary>What we allowed the peer for one incoming transfer: its largest chunk, its window, and how far we
+    /// have acknowledged.</summary>
+    private sealed class Grant(int maxChunk, int window, long acked)
+    {
+        public int MaxChunk { get; } = maxChunk;
+        public int Window { get; } = window;
+        public long Acked { get; set; } = acked;
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -203,12 +213,48 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
                     _peerCode = g.Code;
                     _peerReason = g.Reason;
                     break;
+                case Chunk chunk when Exceeds(chunk) is { } violation:
+                    _decoded.Clear();
+                    BeginClose(WireCode.ProtocolViolation, $"protocol violation: {violation}");
+                    return;
                 default:
+                    if (frame is Cancel or Fail) _grants.Remove(((TransferFrame)frame).Id);
                     Context.Parent.Tell(new FrameReceived(frame));
                     break;
             }
         }
         _decoded.Clear();
+    }
+
+    /// <summary>Flow control enforced where the bytes enter: a peer may send at most the window we granted beyond
+    /// the last Ack we sent, in chunks no larger than granted. Checked before the chunk is queued for any actor, so a
+    /// sender that ignores the window is dropped before its data can pile up (whoever receives: this node, or a
+    /// client the server relays to).</summary>
+    private string? Exceeds(Chunk chunk)
+    {
+        if (!_grants.TryGetValue(chunk.Id, out var grant)) return null; // not ours to judge: the owner drops unknown ids
+        if (chunk.Data.Length > grant.MaxChunk)
+            return $"a {chunk.Data.Length}-byte chunk of transfer {chunk.Id:x8} is larger than the {grant.MaxChunk} bytes granted";
+        if (chunk.Offset + chunk.Data.Length - grant.Acked > grant.Window)
+            return $"transfer {chunk.Id:x8} ignored the flow-control window of {grant.Window} bytes";
+        return null;
+    }
+
+    /// <summary>Notes the grants and acknowledgements we send for incoming transfers.</summary>
+    private void Observe(Frame frame)
+    {
+        switch (frame)
+        {
+            case Accept a:
+                _grants[a.Id] = new Grant(a.MaxChunk, a.Window, a.Offset);
+                break;
+            case Ack a when _grants.TryGetValue(a.Id, out var grant):
+                grant.Acked = Math.Max(grant.Acked, a.Written);
+                break;
+            case Reject or Verified or Cancel or Fail:
+                _grants.Remove(((TransferFrame)frame).Id);
+                break;
+        }
     }
 
     // ---------------------------------------------------------------- outbound
@@ -224,6 +270,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
         else
         {
+            Observe(frame);
             item = new Outbound(FrameEncoder.Encode(frame), default);
             control = true;
         }

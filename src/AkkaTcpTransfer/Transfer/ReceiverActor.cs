@@ -8,13 +8,18 @@ using AkkaTcpTransfer.Tcp;
 namespace AkkaTcpTransfer.Transfer;
 
 /// <summary>Receives one file. Decides on the offer (a safe name, size and free space, auto-accept or a person's
-/// decision), proposes a resume when a partial copy exists, writes chunks through its <see cref="FileWriterActor"/>
-/// child and acknowledges each one only once it is written, which is the sender's flow control. At the end it
-/// compares size and SHA-256 with the sender's, moves the file into place under a name that replaces nothing, and
-/// confirms. A lost connection or a stall keeps the partial file (and its hash state) for a resume; a cancel, a
-/// mismatch or a write error removes it.</summary>
+/// decision), proposes a resume when a partial copy exists, writes and hashes each chunk (<see cref="PartialFile"/>)
+/// and acknowledges written bytes, which is the sender's flow control. At the end it compares size and SHA-256 with
+/// the sender's, moves the file into place under a name that replaces nothing, and confirms. A lost connection or a
+/// stall keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes it.
+/// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher.</summary>
 internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 {
+    private sealed class RehashStep
+    {
+        public static readonly RehashStep Instance = new();
+    }
+
     private sealed class StallCheck
     {
         public static readonly StallCheck Instance = new();
@@ -24,6 +29,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         public static readonly DecisionTimedOut Instance = new();
     }
+
+    private const int HashSlice = 8 * 1024 * 1024;
 
     private readonly Offer _offer;
     private readonly IActorRef _connection;
@@ -36,11 +43,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly int _maxChunk;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private string[] _parts = [];
-    private IActorRef _writer = ActorRefs.Nobody;
+    private PartialFile? _file;
     private bool _resumable;
     private long _offered;     // offset proposed in Accept
-    private long _received;    // bytes handed to the writer
     private long _written;     // bytes on disk
+    private long _lastAck;
+    private long _ackEvery;
     private Done? _done;
     private ProgressMeter? _meter;
     private TimeSpan _lastMovement;
@@ -49,7 +57,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings, string localName, int maxChunk) =>
-        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk));
+        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk))
+            .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
     public ReceiverActor(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings, string localName, int maxChunk)
     {
@@ -84,6 +93,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         else Timers.StartSingleTimer(nameof(DecisionTimedOut), DecisionTimedOut.Instance, _settings.Transfer.OfferTimeout);
     }
 
+    protected override void PostStop() => _file?.Dispose();
+
     // ---------------------------------------------------------------- states
 
     private void Deciding()
@@ -103,16 +114,18 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<PartialFilesActor.Claimed>(c =>
         {
             _resumable = c.Resumable;
-            _writer = Context.ActorOf(FileWriterActor.Props(c.Path, _settings.Transfer), "writer");
-            _writer.Tell(new FileWriterActor.Open(_offer.Size, c.Parked));
+            _file = new PartialFile(c.Path);
+            if (!Try(() => _file.Open(_offer.Size, c.Parked, _settings.Transfer.CheckFreeSpace, _settings.Transfer.MinFreeSpace), out var ready, refuse: true)) return;
+            if (ready) SendAccept();
+            else Self.Tell(RehashStep.Instance);
         });
-        Receive<FileWriterActor.Opened>(o =>
+        Receive<RehashStep>(_ =>
         {
-            _offered = o.Offset;
-            Send(new Accept(_offer.Id, o.Offset, o.PrefixSha256, _maxChunk, _settings.Transfer.Window));
-            Become(AwaitingStart);
+            // A partial file from an earlier run of this program: hash what is there, a slice at a time.
+            if (!Try(() => _file!.Rehash(HashSlice), out var done, refuse: true)) return;
+            if (done) SendAccept();
+            else Self.Tell(RehashStep.Instance);
         });
-        Receive<FileWriterActor.WriteFailed>(f => Refuse(f.Reason, discard: true));
         Common();
     }
 
@@ -125,8 +138,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
                 Violation($"the sender started at byte {s.Offset}, neither 0 nor the offered {_offered}");
                 return;
             }
-            if (s.Offset == 0 && _offered > 0) _writer.Tell(FileWriterActor.Restart.Instance);
-            _received = _written = s.Offset;
+            if (s.Window > _settings.Transfer.Window)
+            {
+                Violation($"the sender's window of {s.Window} bytes is larger than the {_settings.Transfer.Window} granted");
+                return;
+            }
+            if (s.Offset == 0 && _offered > 0 && !Try(() => { _file!.Restart(); return true; }, out _)) return;
+            _written = _lastAck = s.Offset;
+            // Acks are cumulative: one per quarter of the sender's window keeps it streaming with a quarter of the traffic.
+            _ackEvery = Math.Max(1, s.Window / 4);
             _startedAt = _lastMovement = _clock.Elapsed;
             _meter = new ProgressMeter(_offer.Size, s.Offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
             Publish(new TransferStarted(_id, _offer.File, _offer.Size, _offer.From, _localName, TransferDirection.Receive, s.Offset));
@@ -134,21 +154,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Become(Streaming);
             MaybeComplete();
         });
-        Receive<FileWriterActor.WriteFailed>(f => FailBoth(f.Reason));
         Common();
     }
 
     private void Streaming()
     {
         Receive<Chunk>(OnChunk);
-        Receive<FileWriterActor.Written>(w =>
-        {
-            _written = w.Length;
-            _lastMovement = _clock.Elapsed;
-            Send(new Ack(_offer.Id, _written));
-            if (_meter!.Due(_clock.Elapsed) && _written < _offer.Size) ReportProgress();
-            MaybeComplete();
-        });
         Receive<Done>(d =>
         {
             if (d.Size != _offer.Size)
@@ -159,42 +170,13 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _done = d;
             MaybeComplete();
         });
-        Receive<FileWriterActor.Completed>(OnCompleted);
-        Receive<FileWriterActor.Placed>(OnPlaced);
-        Receive<FileWriterActor.WriteFailed>(f => FailBoth(f.Reason));
         Receive<StallCheck>(_ =>
         {
-            if (_clock.Elapsed - _lastMovement > _settings.Transfer.StallTimeout)
-            {
-                Send(new Fail(_offer.Id, "no data arrived for too long"));
-                Suspend($"no data arrived for {_settings.Transfer.StallTimeout.TotalSeconds:0} s; send the file again to resume");
-            }
+            if (_clock.Elapsed - _lastMovement <= _settings.Transfer.StallTimeout) return;
+            Send(new Fail(_offer.Id, "no data arrived for too long"));
+            Suspend($"no data arrived for {_settings.Transfer.StallTimeout.TotalSeconds:0} s; send the file again to resume");
         });
         Common();
-    }
-
-    /// <summary>Waiting for the writer to hand over the hash state of the kept partial file, then park it.</summary>
-    private void Suspending(string reason)
-    {
-        Receive<FileWriterActor.Suspended>(s =>
-        {
-            if (_resumable) _partials.Tell(new PartialFilesActor.Park(_key, s.State));
-            else s.State.Hash.Dispose();
-            End(new TransferFailed(_id, _offer.File, reason));
-        });
-        Receive<FileWriterActor.WriteFailed>(_ => End(new TransferFailed(_id, _offer.File, reason)));
-        ReceiveAny(_ => { });
-    }
-
-    /// <summary>Waiting for the writer to delete the partial file, then end with <paramref name="ending"/>.</summary>
-    private void Discarding(NodeEvent ending)
-    {
-        Receive<FileWriterActor.Discard>(_ =>
-        {
-            if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
-            End(ending);
-        });
-        ReceiveAny(_ => { });
     }
 
     private void Common()
@@ -210,6 +192,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<TransferMessages.Decide>(_ => { });
         Receive<TransferFrame>(f => Violation($"unexpected {f.Type} frame"));
         Receive<StallCheck>(_ => { });
+        Receive<RehashStep>(_ => { });
         Receive<DecisionTimedOut>(_ => { });
     }
 
@@ -221,53 +204,51 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Become(Opening);
     }
 
+    private void SendAccept()
+    {
+        _offered = _file!.Length;
+        Send(new Accept(_offer.Id, _offered, _offered > 0 ? _file.CurrentHash : [], _maxChunk, _settings.Transfer.Window));
+        Become(AwaitingStart);
+    }
+
     private void OnChunk(Chunk chunk)
     {
-        if (chunk.Offset != _received)
+        if (chunk.Offset != _written)
         {
-            Violation($"chunk at byte {chunk.Offset}, expected byte {_received}");
+            Violation($"chunk at byte {chunk.Offset}, expected byte {_written}");
             return;
         }
-        if (chunk.Data.Length > _maxChunk || _received + chunk.Data.Length > _offer.Size)
+        if (chunk.Data.Length > _maxChunk || _written + chunk.Data.Length > _offer.Size)
         {
             Violation($"chunk of {chunk.Data.Length} bytes at {chunk.Offset} does not fit (max chunk {_maxChunk}, size {_offer.Size})");
             return;
         }
-        if (_received + chunk.Data.Length - _written > _settings.Transfer.Window)
+        if (!Try(() => { _file!.Write(chunk.Offset, chunk.Data.Span); return true; }, out _)) return;
+        _written = _file!.Length;
+        _lastMovement = _clock.Elapsed;
+        if (_written - _lastAck >= _ackEvery || _written == _offer.Size)
         {
-            Violation("the sender ignored the flow-control window");
-            return;
+            _lastAck = _written;
+            Send(new Ack(_offer.Id, _written));
         }
-        _received += chunk.Data.Length;
-        _writer.Tell(new FileWriterActor.Write(chunk.Offset, chunk.Data));
+        if (_meter!.Due(_clock.Elapsed) && _written < _offer.Size) ReportProgress();
+        MaybeComplete();
     }
-
-    private bool _completing;
 
     private void MaybeComplete()
     {
-        if (_done is null || _completing || _written != _offer.Size || _received != _offer.Size) return;
-        _completing = true;
-        _writer.Tell(FileWriterActor.Complete.Instance);
-    }
-
-    private void OnCompleted(FileWriterActor.Completed completed)
-    {
-        if (!completed.Sha256.AsSpan().SequenceEqual(_done!.Sha256))
+        if (_done is null || _written != _offer.Size) return;
+        if (!Try(() => _file!.Complete(_settings.Transfer.SyncOnComplete), out var sha)) return;
+        if (!sha.AsSpan().SequenceEqual(_done.Sha256))
         {
-            FailBoth($"SHA-256 mismatch: received {Convert.ToHexStringLower(completed.Sha256)}, sender has {Convert.ToHexStringLower(_done.Sha256)}");
+            FailBoth($"SHA-256 mismatch: received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_done.Sha256)}");
             return;
         }
-        _writer.Tell(new FileWriterActor.Place(_settings.Downloads, _parts));
-    }
-
-    private void OnPlaced(FileWriterActor.Placed placed)
-    {
-        Send(new Verified(_offer.Id, _done!.Sha256));
+        if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
+        Send(new Verified(_offer.Id, sha));
         if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
         ReportProgress();
-        Publish(new TransferCompleted(_id, _offer.File, placed.Path, _offer.Size, Convert.ToHexStringLower(_done.Sha256),
-            (_clock.Elapsed - _startedAt).TotalSeconds));
+        Publish(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds));
         End(null);
     }
 
@@ -277,15 +258,31 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Publish(new TransferProgress(_id, _offer.File, _written, _offer.Size, rate, eta));
     }
 
+    /// <summary>Runs file work; a <see cref="TransferException"/> ends the transfer at both ends (as a refusal while
+    /// the offer is still open) and removes the partial file.</summary>
+    private bool Try<T>(Func<T> work, out T result, bool refuse = false)
+    {
+        try
+        {
+            result = work();
+            return true;
+        }
+        catch (TransferException e)
+        {
+            result = default!;
+            if (refuse) Refuse(e.Message);
+            else FailBoth(e.Message);
+            return false;
+        }
+    }
+
     // ---------------------------------------------------------------- ending
 
     /// <summary>Refuse the offer (before any byte moved).</summary>
-    private void Refuse(string reason, bool discard = false)
+    private void Refuse(string reason)
     {
         Send(new Reject(_offer.Id, reason));
-        var ending = new TransferFailed(_id, _offer.File, $"refused: {reason}");
-        if (discard) Discard(ending);
-        else End(ending);
+        Discard(new TransferFailed(_id, _offer.File, $"refused: {reason}"));
     }
 
     /// <summary>The sender broke the transfer protocol: fail it at both ends; the connection carries on.</summary>
@@ -297,39 +294,38 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Discard(new TransferFailed(_id, _offer.File, reason));
     }
 
+    /// <summary>Removes the partial file, then ends with <paramref name="ending"/>.</summary>
     private void Discard(NodeEvent ending)
     {
-        Timers.CancelAll();
-        if (_writer.IsNobody())
+        if (_file is not null)
         {
-            End(ending);
-            return;
+            _file.Discard();
+            if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
         }
-        _writer.Tell(FileWriterActor.Discard.Instance);
-        Become(() => Discarding(ending));
+        End(ending);
     }
 
+    /// <summary>Keeps the partial file and its hash state for a resume (only the resumable, shared partial: a private
+    /// one is removed), then ends as failed.</summary>
     private void Suspend(string reason)
     {
-        Timers.CancelAll();
-        if (!_resumable && !_writer.IsNobody())
+        if (_file is null)
         {
-            // A private partial (the resumable one was busy) is never kept.
-            Discard(new TransferFailed(_id, _offer.File, reason.Replace("; send the file again to resume", "", StringComparison.Ordinal)));
-            return;
-        }
-        if (_writer.IsNobody())
-        {
-            if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
             End(new TransferFailed(_id, _offer.File, reason));
             return;
         }
-        _writer.Tell(FileWriterActor.Suspend.Instance);
-        Become(() => Suspending(reason));
+        if (!_resumable)
+        {
+            Discard(new TransferFailed(_id, _offer.File, reason.Replace("; send the file again to resume", "", StringComparison.Ordinal)));
+            return;
+        }
+        _partials.Tell(new PartialFilesActor.Park(_key, _file.Suspend()));
+        End(new TransferFailed(_id, _offer.File, reason));
     }
 
     private void End(NodeEvent? ending)
     {
+        Timers.CancelAll();
         if (ending is not null) Publish(ending);
         _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is null));
         Context.Stop(Self);

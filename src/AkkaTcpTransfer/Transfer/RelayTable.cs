@@ -9,7 +9,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// its own: it works in its owner's context). Frames pass from one client's connection to the other's unchanged
 /// except for the names the server vouches for (Offer.From, Cancel.By) and the limits it may lower (Accept's chunk
 /// size and window). The server never stores the file: at most the granted window of a transfer's chunks is
-/// queued towards the recipient, and a sender that exceeds the window is stopped.</summary>
+/// queued towards the recipient; the sender's connection enforces that window (<see cref="Tcp.ConnectionActor"/>).</summary>
 internal sealed class RelayTable
 {
     private sealed class Relay(bool clientSends, string otherName)
@@ -18,9 +18,6 @@ internal sealed class RelayTable
         public bool ClientSends { get; } = clientSends;
         public string OtherName { get; } = otherName;
         public IActorRef? OtherPeer { get; set; }
-        public long Window { get; set; }
-        public long MaxChunk { get; set; }
-        public long Acked { get; set; }
         public bool Started { get; set; }
     }
 
@@ -107,13 +104,9 @@ internal sealed class RelayTable
             case Start:
                 relay.Started = true;
                 break;
-            case Chunk chunk when !relay.Started || chunk.Data.Length > relay.MaxChunk
-                                  || chunk.Offset + chunk.Data.Length - relay.Acked > relay.Window:
-                Break(frame.Id, relay, "protocol violation: the sender ignored the chunk size or flow-control window");
+            case Chunk when !relay.Started:
+                Break(frame.Id, relay, "protocol violation: a chunk before Start");
                 return true;
-            case Ack ack:
-                relay.Acked = Math.Max(relay.Acked, ack.Written);
-                break;
         }
         if (frame is Cancel cancel) frame = cancel with { By = _clientName };
         relay.OtherPeer.Tell(new RelayMessages.RelayFrame(frame), _context.Self);
@@ -126,20 +119,15 @@ internal sealed class RelayTable
     {
         var frame = relayed.Frame;
         if (!_relays.TryGetValue(frame.Id, out var relay)) return;
-        switch (frame)
+        if (frame is Accept accept)
         {
-            case Accept accept:
-                // Our client's chunks must fit our frame limit and the recipient's; the server's window caps what it
-                // may ever have to queue for this transfer.
-                var maxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead);
-                var window = Math.Min(accept.Window, _settings.Transfer.Window);
-                relay.MaxChunk = maxChunk;
-                relay.Window = window;
-                frame = accept with { MaxChunk = maxChunk, Window = window };
-                break;
-            case Ack ack:
-                relay.Acked = Math.Max(relay.Acked, ack.Written);
-                break;
+            // Our client's chunks must fit our frame limit and the recipient's; the server's window caps what it may
+            // ever have to queue for this transfer. Our connection enforces both on the chunks that come back.
+            frame = accept with
+            {
+                MaxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead),
+                Window = Math.Min(accept.Window, _settings.Transfer.Window),
+            };
         }
         ToClient(frame);
         if (IsTerminal(frame)) _relays.Remove(frame.Id);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
@@ -8,16 +9,25 @@ using AkkaTcpTransfer.Tcp;
 namespace AkkaTcpTransfer.Transfer;
 
 /// <summary>Sends one file: offers it, waits for the receiver's answer, checks a proposed resume against its own
-/// bytes, streams chunks read by its <see cref="FileReaderActor"/> child, and counts the file delivered only when
-/// the receiver confirms size and SHA-256. Flow control is the receiver's: never more than the granted window of
-/// bytes beyond the receiver's last Ack, so a slow receiver or disk slows the reads here and nothing queues without
-/// bound. A child of the connection's owner: it ends with the transfer, and nothing else ends with it.</summary>
+/// bytes, streams chunks, and counts the file delivered only when the receiver confirms size and SHA-256. Flow
+/// control is the receiver's: never more than the window beyond the receiver's last Ack, so a slow receiver or disk
+/// slows the reads here, and nothing queues without bound. Runs on the file-io dispatcher, reading and hashing
+/// inline (<see cref="FileSource"/>): no file I/O ever happens on the default dispatcher. A child of the
+/// connection's owner: it ends with its transfer, and nothing else ends with it.</summary>
 internal sealed class SenderActor : ReceiveActor, IWithTimers
 {
+    private sealed class HashStep
+    {
+        public static readonly HashStep Instance = new();
+    }
+
     private sealed class StallCheck
     {
         public static readonly StallCheck Instance = new();
     }
+
+    /// <summary>Bytes of a resume prefix hashed per message, so that a cancel is never stuck behind gigabytes.</summary>
+    private const int HashSlice = 8 * 1024 * 1024;
 
     private readonly TransferMessages.StartSend _spec;
     private readonly IActorRef _connection;
@@ -26,14 +36,15 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private readonly string _localName;
     private readonly string _id;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private IActorRef _reader = ActorRefs.Nobody;
+    private FileSource? _source;
+    /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer).</summary>
+    private readonly Queue<(long End, byte[] Buffer)> _unacked = new();
     private ProgressMeter? _meter;
-    private long _requested;   // bytes asked of the reader
     private long _sent;        // bytes handed to the connection
     private long _acked;       // bytes the receiver has written
     private int _window;
     private int _chunk;
-    private bool _finishing;
+    private bool _finished;
     private byte[]? _sha;
     private TimeSpan _lastMovement;
     private TimeSpan _startedAt;
@@ -41,7 +52,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName) =>
-        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName));
+        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName))
+            .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
     public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName)
     {
@@ -57,9 +69,19 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _transfers.Tell(new TransferMessages.Attached(_spec.Id, _spec.File, TransferDirection.Send, _spec.To, _spec.Size, Self));
-        _reader = Context.ActorOf(FileReaderActor.Props(_spec.Path, _spec.Size, _spec.Fingerprint, _settings.Transfer.FileIoDispatcher), "reader");
+        try
+        {
+            _source = new FileSource(_spec.Path, _spec.Size, _spec.Fingerprint);
+        }
+        catch (TransferException e)
+        {
+            Failed(e.Message);
+            return;
+        }
         Send(new Offer(_spec.Id, _localName, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
     }
+
+    protected override void PostStop() => _source?.Dispose();
 
     // ---------------------------------------------------------------- states
 
@@ -72,10 +94,16 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     private void VerifyingPrefix(long offset, byte[] theirs)
     {
-        Receive<FileReaderActor.PrefixHashed>(p =>
+        Receive<HashStep>(_ =>
         {
-            var same = p.Sha256.AsSpan().SequenceEqual(theirs);
-            if (!same) _reader.Tell(FileReaderActor.Restart.Instance);
+            if (!Try(() => _source!.HashPrefix(offset, HashSlice), out var done)) return;
+            if (!done)
+            {
+                Self.Tell(HashStep.Instance);
+                return;
+            }
+            var same = _source!.CurrentHash.AsSpan().SequenceEqual(theirs);
+            if (!same) _source.RestartHash();
             BeginStreaming(same ? offset : 0);
         });
         Common();
@@ -83,13 +111,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     private void Streaming()
     {
-        Receive<FileReaderActor.ChunkRead>(OnChunkRead);
         Receive<Ack>(OnAck);
-        Receive<FileReaderActor.Finished>(f =>
-        {
-            _sha = f.Sha256;
-            Send(new Done(_spec.Id, _spec.Size, f.Sha256));
-        });
         Receive<Verified>(OnVerified);
         Receive<StallCheck>(_ =>
         {
@@ -109,10 +131,10 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Cancelled(c.By);
         });
         Receive<TransferMessages.ConnectionLost>(l => Failed($"connection lost ({l.Reason}); send the file again to resume"));
-        Receive<FileReaderActor.ReadFailed>(f => FailBoth(f.Reason));
         // Frames that can no longer matter in this state (a late Ack, say) are dropped.
         Receive<TransferFrame>(_ => { });
         Receive<StallCheck>(_ => { });
+        Receive<HashStep>(_ => { });
     }
 
     // ---------------------------------------------------------------- handlers
@@ -131,44 +153,42 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             BeginStreaming(0);
             return;
         }
-        _reader.Tell(new FileReaderActor.HashPrefix(accept.Offset));
+        Self.Tell(HashStep.Instance);
         Become(() => VerifyingPrefix(accept.Offset, accept.PrefixSha256));
     }
 
     private void BeginStreaming(long offset)
     {
-        _requested = _sent = _acked = offset;
+        _sent = _acked = offset;
         _startedAt = _lastMovement = _clock.Elapsed;
         _meter = new ProgressMeter(_spec.Size, offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
-        Send(new Start(_spec.Id, offset));
+        Send(new Start(_spec.Id, offset, _window));
         Publish(new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset));
         Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
         Become(Streaming);
         Pump();
     }
 
-    /// <summary>Asks the reader for chunks while the receiver's window has room, counting reads in flight.</summary>
+    /// <summary>Reads and sends chunks while the receiver's window has room; after the last one, checks the file
+    /// once more and sends Done with the SHA-256 of everything read.</summary>
     private void Pump()
     {
-        while (_requested < _spec.Size && _requested - _acked < _window)
+        while (_sent < _spec.Size && _sent - _acked < _window)
         {
-            var count = (int)Math.Min(_chunk, Math.Min(_spec.Size - _requested, _window - (_requested - _acked)));
-            if (count <= 0) break;
-            _reader.Tell(new FileReaderActor.Read(_requested, count));
-            _requested += count;
+            var count = (int)Math.Min(_chunk, Math.Min(_spec.Size - _sent, _window - (_sent - _acked)));
+            var offset = _sent;
+            if (!Try(() => _source!.Read(offset, count), out var buffer)) return;
+            Send(new Chunk(_spec.Id, offset, buffer.AsMemory(0, count)));
+            _sent += count;
+            _unacked.Enqueue((_sent, buffer));
         }
-        if (_requested == _spec.Size && _sent == _spec.Size && !_finishing)
+        if (_sent == _spec.Size && !_finished)
         {
-            _finishing = true;
-            _reader.Tell(FileReaderActor.Finish.Instance);
+            _finished = true;
+            if (!Try(() => _source!.Finish(), out var sha)) return;
+            _sha = sha;
+            Send(new Done(_spec.Id, _spec.Size, sha));
         }
-    }
-
-    private void OnChunkRead(FileReaderActor.ChunkRead read)
-    {
-        Send(new Chunk(_spec.Id, read.Offset, read.Data));
-        _sent = read.Offset + read.Data.Length;
-        Pump();
     }
 
     private void OnAck(Ack ack)
@@ -180,6 +200,9 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         }
         if (ack.Written > _acked) _lastMovement = _clock.Elapsed;
         _acked = ack.Written;
+        // The receiver has these bytes, so they have left our socket: their buffers can be used again. (Buffers of
+        // a transfer that ends early are left to the garbage collector: a queued write may still point at them.)
+        while (_unacked.Count > 0 && _unacked.Peek().End <= _acked) ArrayPool<byte>.Shared.Return(_unacked.Dequeue().Buffer);
         if (_meter!.Due(_clock.Elapsed) && _acked < _spec.Size) ReportProgress();
         Pump();
     }
@@ -202,6 +225,22 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     {
         var (rate, eta) = _meter!.Report(_acked, _clock.Elapsed);
         Publish(new TransferProgress(_id, _spec.File, _acked, _spec.Size, rate, eta));
+    }
+
+    /// <summary>Runs file work; a <see cref="TransferException"/> fails the transfer at both ends.</summary>
+    private bool Try<T>(Func<T> work, out T result)
+    {
+        try
+        {
+            result = work();
+            return true;
+        }
+        catch (TransferException e)
+        {
+            result = default!;
+            FailBoth(e.Message);
+            return false;
+        }
     }
 
     // ---------------------------------------------------------------- ending

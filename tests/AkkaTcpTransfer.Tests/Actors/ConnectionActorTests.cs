@@ -191,4 +191,36 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         Sys.Stop(connection);
         tcp.ExpectMsg<Akka.IO.Tcp.Abort>();
     }
+
+    [Fact]
+    public void Incoming_chunks_beyond_the_granted_window_close_the_connection_before_reaching_anyone()
+    {
+        var (connection, tcp) = Start();
+        static Akka.IO.Tcp.Received Frame(Frame f) => new(ByteString.FromBytes(FrameEncoder.Encode(f)));
+        connection.Tell(new ConnectionMessages.Send(new Accept(7, 0, [], 1000, 2000)));
+        tcp.ExpectMsg<Akka.IO.Tcp.Write>();
+        connection.Tell(Frame(new Protocol.Chunk(7, 0, new byte[1000])));
+        connection.Tell(Frame(new Protocol.Chunk(7, 1000, new byte[1000])));
+        ExpectMsg<ConnectionMessages.FrameReceived>();
+        ExpectMsg<ConnectionMessages.FrameReceived>();
+        // We acknowledge 1000 bytes: the window now reaches byte 3000, so one more chunk is fine...
+        connection.Tell(new ConnectionMessages.Send(new Ack(7, 1000)));
+        connection.Tell(Frame(new Protocol.Chunk(7, 2000, new byte[1000])));
+        Assert.IsType<Protocol.Chunk>(ExpectMsg<ConnectionMessages.FrameReceived>().Frame);
+        // ...and the next is not.
+        connection.Tell(Frame(new Protocol.Chunk(7, 3000, new byte[1000])));
+        var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye));
+        Assert.Contains("ignored the flow-control window of 2000 bytes", Decode(bye).OfType<Goodbye>().Single().Reason, StringComparison.Ordinal);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the offending chunk was never passed on
+    }
+
+    [Fact]
+    public void A_chunk_larger_than_granted_closes_the_connection()
+    {
+        var (connection, tcp) = Start();
+        connection.Tell(new ConnectionMessages.Send(new Accept(8, 0, [], 1000, 8000)));
+        connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(FrameEncoder.Encode(new Protocol.Chunk(8, 0, new byte[1001])))));
+        var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye));
+        Assert.Contains("larger than the 1000 bytes granted", Decode(bye).OfType<Goodbye>().Single().Reason, StringComparison.Ordinal);
+    }
 }

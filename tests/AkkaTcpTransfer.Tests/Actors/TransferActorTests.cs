@@ -44,12 +44,14 @@ public sealed class TransferActorTests(ITestOutputHelper output)
 
         long acked = 0, sent = 0;
         var data = new List<byte>();
+        Done? done = null;
         while (acked < size)
         {
             // Take every chunk the sender is willing to send now...
             while (connection.HasMessages || sent - acked < window && sent < size)
             {
                 var frame = connection.ReceiveOne(TimeSpan.FromSeconds(5)) as ConnectionMessages.Send;
+                if (frame?.Frame is Done d) done = d;
                 if (frame?.Frame is not Chunk c) break;
                 Assert.Equal(sent, c.Offset);
                 sent += c.Data.Length;
@@ -61,7 +63,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
             acked = Math.Min(sent, acked + chunk);
             sender.Tell(new Ack(9, acked));
         }
-        var done = connection.FishForMessage<ConnectionMessages.Send>(m => m.Frame is Done).Frame as Done;
+        done ??= connection.FishForMessage<ConnectionMessages.Send>(m => m.Frame is Done).Frame as Done;
         Assert.Equal(SHA256.HashData(File.ReadAllBytes(path)), done!.Sha256);
         Assert.Equal(File.ReadAllBytes(path), data.ToArray());
     }
@@ -69,33 +71,64 @@ public sealed class TransferActorTests(ITestOutputHelper output)
     [Fact]
     public void A_parked_hash_state_resumes_without_reading_the_partial_file()
     {
-        var partial = _files.Create("p1.part", 4096, seed: 1);
-        var bytes = File.ReadAllBytes(partial);
-        // A hash state whose content deliberately differs from the file: if the writer read the file, it would
-        // answer the file's hash; answering the parked one proves it did not read it.
+        var path = _files.Create("p1.part", 4096, seed: 1);
+        var bytes = File.ReadAllBytes(path);
+        // A hash state whose content deliberately differs from the file: had the partial file been read, its hash
+        // would come back; the parked one coming back proves it was not read.
         var parked = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         parked.AppendData(new byte[4096]);
-        var writer = Sys.ActorOf(FileWriterActor.Props(partial, Settings().Transfer));
-        writer.Tell(new FileWriterActor.Open(10_000, new ParkedPartial(4096, parked, File.GetLastWriteTimeUtc(partial))));
-        var opened = ExpectMsg<FileWriterActor.Opened>();
-        Assert.Equal(4096, opened.Offset);
-        Assert.Equal(SHA256.HashData(new byte[4096]), opened.PrefixSha256);
-        Assert.NotEqual(SHA256.HashData(bytes), opened.PrefixSha256);
+        using var partial = new PartialFile(path);
+        Assert.True(partial.Open(10_000, new ParkedPartial(4096, parked, File.GetLastWriteTimeUtc(path)), checkFreeSpace: false, 0));
+        Assert.Equal(4096, partial.Length);
+        Assert.Equal(SHA256.HashData(new byte[4096]), partial.CurrentHash);
+        Assert.NotEqual(SHA256.HashData(bytes), partial.CurrentHash);
     }
 
     [Fact]
     public void A_partial_file_touched_since_it_was_parked_is_re_read()
     {
-        var partial = _files.Create("p2.part", 4096, seed: 2);
-        var expected = SHA256.HashData(File.ReadAllBytes(partial));
+        var path = _files.Create("p2.part", 300_000, seed: 2);
+        var expected = SHA256.HashData(File.ReadAllBytes(path));
         var parked = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        parked.AppendData(new byte[4096]);
-        var state = new ParkedPartial(4096, parked, File.GetLastWriteTimeUtc(partial).AddSeconds(-5));
-        var writer = Sys.ActorOf(FileWriterActor.Props(partial, Settings().Transfer));
-        writer.Tell(new FileWriterActor.Open(10_000, state));
-        var opened = ExpectMsg<FileWriterActor.Opened>();
-        Assert.Equal(4096, opened.Offset);
-        Assert.Equal(expected, opened.PrefixSha256);
+        parked.AppendData(new byte[300_000]);
+        using var partial = new PartialFile(path);
+        Assert.False(partial.Open(1_000_000, new ParkedPartial(300_000, parked, File.GetLastWriteTimeUtc(path).AddSeconds(-5)), checkFreeSpace: false, 0));
+        var slices = 0;
+        while (!partial.Rehash(100_000)) slices++;
+        Assert.Equal(2, slices); // re-read in slices of 100,000 bytes: 3 calls
+        Assert.Equal(300_000, partial.Length);
+        Assert.Equal(expected, partial.CurrentHash);
+    }
+
+    [Fact]
+    public void Placing_never_overwrites_and_numbers_clashes()
+    {
+        var downloads = _files.Dir("place");
+        File.WriteAllText(Path.Combine(downloads, "a.txt"), "mine");
+        File.WriteAllText(Path.Combine(downloads, "a (1).txt"), "mine too");
+        var path = Path.Combine(downloads, ".akka-tcp-transfer", "x.part");
+        using var partial = new PartialFile(path);
+        Assert.True(partial.Open(3, null, checkFreeSpace: false, 0));
+        partial.Write(0, "new"u8);
+        partial.Complete(sync: true);
+        Assert.Equal(Path.Combine(downloads, "a (2).txt"), partial.Place(downloads, ["a.txt"]));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(downloads, "a.txt")));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(downloads, "a (2).txt")));
+    }
+
+    [Fact]
+    public void Placing_refuses_to_write_through_a_symbolic_link()
+    {
+        var downloads = _files.Dir("links");
+        var outside = _files.Dir("outside");
+        Directory.CreateSymbolicLink(Path.Combine(downloads, "album"), outside);
+        using var partial = new PartialFile(Path.Combine(downloads, ".akka-tcp-transfer", "y.part"));
+        Assert.True(partial.Open(1, null, checkFreeSpace: false, 0));
+        partial.Write(0, "x"u8);
+        partial.Complete(sync: false);
+        var ex = Assert.Throws<TransferException>(() => partial.Place(downloads, ["album", "song.flac"]));
+        Assert.Contains("symbolic link", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(outside));
     }
 
     [Fact]
@@ -109,7 +142,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000));
         var accept = Assert.IsType<Accept>(Sent(connection));
         Assert.Equal((0L, 1000), (accept.Offset, accept.MaxChunk));
-        receiver.Tell(new Start(5, 0));
+        receiver.Tell(new Start(5, 0, 4000)); // acks at least every 1000 bytes
         receiver.Tell(new Chunk(5, 0, new byte[1000]));
         Assert.Equal(1000, Assert.IsType<Ack>(Sent(connection)).Written);
         Assert.Equal(1000, new FileInfo(Directory.GetFiles(Path.Combine(downloads, SafeNames.PartialsFolder)).Single()).Length);

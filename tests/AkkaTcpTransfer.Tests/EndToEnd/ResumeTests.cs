@@ -42,7 +42,7 @@ public sealed class ResumeTests : IAsyncLifetime
         await raw.SendAsync(new Offer(77, "", "server", Path.GetFileName(source), new FileInfo(source).Length, fingerprint));
         var accept = await raw.Expect<Accept>();
         Assert.Equal(0, accept.Offset);
-        await raw.SendAsync(new Start(77, 0));
+        await raw.SendAsync(new Start(77, 0, 4 * 65536)); // one ack per 64 KiB chunk
         for (var sent = 0; sent < bytes; sent += 65536)
         {
             await raw.SendAsync(new Chunk(77, sent, data.AsMemory(sent, 65536)));

@@ -62,7 +62,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         var accept = await raw.Expect<Accept>(a => a.Id == 202);
         Assert.Equal((0L, 0), (accept.Offset, accept.PrefixSha256.Length));
         Assert.True(accept.MaxChunk >= 1024 && accept.Window >= accept.MaxChunk);
-        await raw.SendAsync(new Start(202, 0));
+        await raw.SendAsync(new Start(202, 0, accept.MaxChunk * 4)); // a small window: one ack per chunk
         var sent = 0;
         while (sent < data.Length)
         {
@@ -87,7 +87,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         var data = RandomNumberGenerator.GetBytes(5000);
         await raw.SendAsync(OfferOf(303, "lie.bin", data.Length));
         await raw.Expect<Accept>(a => a.Id == 303);
-        await raw.SendAsync(new Start(303, 0));
+        await raw.SendAsync(new Start(303, 0, 65536));
         await raw.SendAsync(new Chunk(303, 0, data));
         await raw.SendAsync(new Done(303, data.Length, new byte[32]));
         var fail = await raw.Expect<Fail>(f => f.Id == 303);
@@ -98,20 +98,24 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_sender_that_ignores_the_window_fails_its_transfer_but_keeps_its_connection()
+    public async Task A_sender_that_ignores_the_window_is_dropped_before_its_data_piles_up()
     {
+        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
         await using var raw = await RawClient.JoinAsync(_server.Port, "flooder");
         await raw.SendAsync(OfferOf(404, "flood.bin", 50_000_000));
         var accept = await raw.Expect<Accept>(a => a.Id == 404);
-        await raw.SendAsync(new Start(404, 0));
+        await raw.SendAsync(new Start(404, 0, accept.Window));
         var chunk = new byte[accept.MaxChunk];
         for (long offset = 0; offset <= accept.Window + accept.MaxChunk; offset += chunk.Length)
             await raw.SendAsync(new Chunk(404, offset, chunk));
-        var fail = await raw.Expect<Fail>(f => f.Id == 404);
-        Assert.Contains("window", fail.Reason, StringComparison.Ordinal);
-        await raw.SendAsync(new Protocol.Say("", "still connected"));
-        await _serverLog.WaitFor<ChatReceived>(c => c.Text == "still connected");
-        Assert.Empty(Files.Partials(_downloads));
+        var frames = await raw.ReceiveUntilClosedAsync();
+        var bye = Assert.IsType<Goodbye>(frames.Last(f => f is Goodbye));
+        Assert.Equal(WireCode.ProtocolViolation, bye.Code);
+        Assert.Contains("ignored the flow-control window", bye.Reason, StringComparison.Ordinal);
+        Assert.Contains("send the file again", (await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(404))).Reason, StringComparison.Ordinal);
+        // Everyone else carries on.
+        alice.Commands.Tell(new NodeCommands.Say("unaffected"));
+        await _serverLog.WaitFor<ChatReceived>(c => c.Text == "unaffected");
     }
 
     [Fact]
@@ -157,7 +161,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         await using var raw = await RawClient.JoinAsync(_server.Port, "carol");
         await raw.SendAsync(OfferOf(505, "halfway.bin", 1_000_000));
         await raw.Expect<Accept>(a => a.Id == 505);
-        await raw.SendAsync(new Start(505, 0));
+        await raw.SendAsync(new Start(505, 0, 4 * 65536));
         await raw.SendAsync(new Chunk(505, 0, new byte[65536]));
         await raw.Expect<Ack>(a => a.Id == 505);
         Assert.Single(Files.Partials(_downloads));

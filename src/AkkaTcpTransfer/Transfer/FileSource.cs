@@ -1,0 +1,120 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>The file a <see cref="SenderActor"/> sends: positional reads of whole chunks, SHA-256 over the bytes in
+/// order as they are read, the hash of a resume prefix in slices, and a last check that the file did not change or
+/// vanish while it was sent. Blocking I/O: used only by actors on the file-io dispatcher.</summary>
+internal sealed class FileSource : IDisposable
+{
+    private readonly string _path;
+    private readonly long _size;
+    private readonly long _fingerprint;
+    private readonly SafeFileHandle _handle;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private byte[]? _slice;
+    private long _hashed;
+
+    /// <exception cref="TransferException">The file cannot be opened.</exception>
+    public FileSource(string path, long size, long fingerprint)
+    {
+        _path = path;
+        _size = size;
+        _fingerprint = fingerprint;
+        try
+        {
+            _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _hash.Dispose();
+            throw new TransferException($"cannot open '{path}': {e.Message}", e);
+        }
+    }
+
+    private string Name => Path.GetFileName(_path);
+
+    /// <summary>Bytes [offset, offset + count), which must follow the bytes hashed so far, in an array rented from
+    /// <see cref="ArrayPool{T}.Shared"/>: the caller returns it once the bytes can no longer be needed.</summary>
+    public byte[] Read(long offset, int count)
+    {
+        if (offset != _hashed) throw new InvalidOperationException($"read at {offset} while the hash is at {_hashed}");
+        var data = ArrayPool<byte>.Shared.Rent(count);
+        if (ReadFully(offset, data.AsSpan(0, count)) < count)
+        {
+            ArrayPool<byte>.Shared.Return(data);
+            throw new TransferException($"'{Name}' changed while it was being sent (it became shorter)");
+        }
+        _hash.AppendData(data.AsSpan(0, count));
+        _hashed += count;
+        return data;
+    }
+
+    /// <summary>Hashes the next slice of the first <paramref name="length"/> bytes (from 0 the first time).
+    /// True once all are hashed; <see cref="CurrentHash"/> then is their SHA-256.</summary>
+    public bool HashPrefix(long length, int slice)
+    {
+        _slice ??= new byte[64 * 1024];
+        var end = Math.Min(length, _hashed + slice);
+        while (_hashed < end)
+        {
+            var want = (int)Math.Min(_slice.Length, end - _hashed);
+            if (ReadFully(_hashed, _slice.AsSpan(0, want)) < want)
+                throw new TransferException($"'{Name}' is shorter than the receiver's partial copy");
+            _hash.AppendData(_slice.AsSpan(0, want));
+            _hashed += want;
+        }
+        return _hashed >= length;
+    }
+
+    public byte[] CurrentHash => _hash.GetCurrentHash();
+
+    public void RestartHash()
+    {
+        _hash.GetHashAndReset();
+        _hashed = 0;
+    }
+
+    /// <summary>All bytes are read: checks the file is still there and unchanged, returns the SHA-256 of the whole.</summary>
+    public byte[] Finish()
+    {
+        try
+        {
+            var info = new FileInfo(_path);
+            if (!info.Exists) throw new TransferException($"'{Name}' vanished while it was being sent");
+            if (info.Length != _size || info.LastWriteTimeUtc.Ticks != _fingerprint) throw new TransferException($"'{Name}' changed while it was being sent");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TransferException($"cannot check '{_path}': {e.Message}", e);
+        }
+        return _hash.GetHashAndReset();
+    }
+
+    private int ReadFully(long offset, Span<byte> buffer)
+    {
+        var total = 0;
+        try
+        {
+            while (total < buffer.Length)
+            {
+                var n = RandomAccess.Read(_handle, buffer[total..], offset + total);
+                if (n == 0) break;
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TransferException($"cannot read '{_path}': {e.Message}", e);
+        }
+        return total;
+    }
+
+    public void Dispose()
+    {
+        _handle.Dispose();
+        _hash.Dispose();
+    }
+}
