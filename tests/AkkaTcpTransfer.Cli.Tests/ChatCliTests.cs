@@ -14,10 +14,11 @@ public sealed class ChatCliTests
         var port = await server.Listening();
         Assert.NotEqual(0, port);
         await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
-        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json");
         var connected = await alice.WaitFor("connected");
         Assert.Equal("server", connected.GetProperty("server").GetString());
         Assert.Equal("alice", connected.GetProperty("name").GetString());
+        // bob only after alice is in, so that alice sees him join (an earlier bob would be in her Welcome instead).
+        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json");
         await bob.WaitFor("connected");
         await alice.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "bob");
 
