@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Text;
 using AkkaTcpTransfer.Settings;
 
@@ -67,6 +68,8 @@ internal static class Program
         server.SetAction((r, _) => RunNode(NodeRole.Server, r, name));
         client.SetAction((r, _) => RunNode(NodeRole.Client, r, clientName));
         demo.SetAction((_, _) => Demo.RunAsync(Console.Out, Console.Error));
-        return await parsed.InvokeAsync();
+        // Signals are ours (NodeRunner stops the node cleanly): System.CommandLine's own SIGINT/SIGTERM handler would
+        // race ours and, once its token source is disposed, crash the process with SIGABRT.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 }

@@ -75,7 +75,8 @@ public sealed class ChatCliTests
             await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
             await alice.WaitFor("connected");
             server.Signal(signal);
-            Assert.Equal(0, await server.WaitForExit());
+            var code = await server.WaitForExit();
+            Assert.True(code == 0, $"signal {signal}: exit {code}\n{server.Stderr}");
             await alice.WaitFor("disconnected");
         }
     }

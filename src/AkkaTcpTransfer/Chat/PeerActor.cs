@@ -16,7 +16,7 @@ namespace AkkaTcpTransfer.Chat;
 /// registry's answers into frames. Transfers with the server itself are its children (<see cref="TransferEndpoint"/>);
 /// transfers between this client and another pass through its <see cref="RelayTable"/>. Lives as long as its
 /// connection, plus the moment its transfers need to wind down.</summary>
-internal sealed class PeerActor : ReceiveActor, IWithTimers
+internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private sealed class HandshakeTimedOut
     {
@@ -40,6 +40,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers
     private string? _closeReason;
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
 
     public static Props Props(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers, IActorRef partials) =>
         Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials));
@@ -71,7 +73,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers
     {
         Receive<SessionMessages.Joined>(OnJoined);
         Receive<SessionMessages.JoinRefused>(r => Refuse(r.Code, r.Reason));
-        Receive<ConnectionMessages.FrameReceived>(f => Refuse(WireCode.ProtocolViolation, $"expected nothing before Welcome, got {f.Frame.Type}"));
+        // The registry has sent the Welcome; a quick client may answer before Joined reaches us. Keep its frames.
+        Receive<ConnectionMessages.FrameReceived>(_ => Stash.Stash());
         CommonWhileHandshaking();
     }
 
@@ -200,10 +203,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers
         Timers.Cancel(nameof(HandshakeTimedOut));
         _name = joined.Name;
         _relays.Attach(_connection, _name);
-        _connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _settings.Name,
-            joined.Name, joined.ResumeKey, joined.Online)));
         _log.Info("{0} joined from {1}", _name, _remote);
         Become(Online);
+        Stash.UnstashAll();
     }
 
     private void OnFrame(Frame frame)

@@ -11,7 +11,8 @@ public static class SessionMessages
     /// <paramref name="Connection"/>. Answered with <see cref="Joined"/> or <see cref="JoinRefused"/>.</summary>
     public sealed record Join(string Name, byte[] ResumeKey, IActorRef Connection);
 
-    public sealed record Joined(string Name, byte[] ResumeKey, IReadOnlyList<string> Online);
+    /// <summary>Registry to peer: you are in (the registry has sent the Welcome).</summary>
+    public sealed record Joined(string Name);
 
     public sealed record JoinRefused(WireCode Code, string Reason);
 

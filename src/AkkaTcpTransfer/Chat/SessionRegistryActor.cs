@@ -17,6 +17,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private sealed record Session(string Name, IActorRef Peer, IActorRef Connection, byte[] ResumeKey);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeSettings _settings;
     private readonly string _serverName;
     private readonly int _maxClients;
     private readonly Dictionary<string, Session> _byName = new(PeerNames.Comparer);
@@ -27,6 +28,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
 
     public SessionRegistryActor(NodeSettings settings)
     {
+        _settings = settings;
         _serverName = settings.Name;
         _maxClients = settings.Server.MaxClients;
         Receive<SessionMessages.Join>(OnJoin);
@@ -72,7 +74,11 @@ internal sealed class SessionRegistryActor : ReceiveActor
         _byName[session.Name] = session;
         _byPeer[peer] = session;
         Context.Watch(peer);
-        peer.Tell(new SessionMessages.Joined(session.Name, session.ResumeKey, Names()));
+        // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
+        // one sender, so the client sees its Welcome before anything addressed to it as a member.
+        session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
+            session.Name, session.ResumeKey, Names())));
+        peer.Tell(new SessionMessages.Joined(session.Name));
         if (replacing) return;
         var joined = FrameEncoder.Encode(new PeerJoined(session.Name));
         foreach (var other in _byName.Values)

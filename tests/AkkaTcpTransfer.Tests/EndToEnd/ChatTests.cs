@@ -182,4 +182,15 @@ public sealed class ChatTests : IAsyncLifetime
         _bob.Node.Commands.Tell(new NodeCommands.SayTo("alice", "still you?"));
         await _alice.Log.WaitFor<ChatReceived>(c => c.Text == "still you?");
     }
+
+    [Fact]
+    public async Task Many_clients_joining_at_once_each_get_their_welcome_before_anything_else()
+    {
+        // Presence frames for the others race each newcomer's own Welcome; a client that saw one first would drop
+        // the connection ("expected Welcome"). Thirty at once make that race near certain if it exists.
+        var clients = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => _nodes.StartClient($"crowd{i}", _server.Port)));
+        foreach (var (_, log) in clients) Assert.Empty(log.All<Disconnected>());
+        _alice.Node.Commands.Tell(new NodeCommands.Say("hello crowd"));
+        foreach (var (_, log) in clients) await log.WaitFor<ChatReceived>(c => c.Text == "hello crowd");
+    }
 }
