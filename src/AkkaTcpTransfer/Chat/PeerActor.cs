@@ -188,7 +188,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             return;
         }
         _connection.Tell(new ConnectionMessages.PeerLimits(hello.MaxFrameLength));
-        _registry.Tell(new SessionMessages.Join(name, hello.ResumeKey, _connection));
+        _registry.Tell(new SessionMessages.Join(name, hello.ResumeKey, _connection, hello.MaxFrameLength));
         Become(Joining);
     }
 

@@ -9,7 +9,7 @@ public static class SessionMessages
 {
     /// <summary>Peer to registry: claim <paramref name="Name"/>. The sender is the peer actor; its frames go to
     /// <paramref name="Connection"/>. Answered with <see cref="Joined"/> or <see cref="JoinRefused"/>.</summary>
-    public sealed record Join(string Name, byte[] ResumeKey, IActorRef Connection);
+    public sealed record Join(string Name, byte[] ResumeKey, IActorRef Connection, int PeerMaxFrameLength);
 
     /// <summary>Registry to peer: you are in (the registry has sent the Welcome).</summary>
     public sealed record Joined(string Name);
@@ -29,7 +29,7 @@ public static class SessionMessages
 
     public sealed record SayFailed(WireCode Code, string Reason);
 
-    /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first.</summary>
+    /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first (trimmed to fit the asker's frames).</summary>
     public sealed record Who
     {
         public static readonly Who Instance = new();

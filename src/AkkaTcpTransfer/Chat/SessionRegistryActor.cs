@@ -14,7 +14,7 @@ namespace AkkaTcpTransfer.Chat;
 /// <see cref="Events.ChatReceived"/>; direct messages between clients are relayed, not published.</summary>
 internal sealed class SessionRegistryActor : ReceiveActor
 {
-    private sealed record Session(string Name, IActorRef Peer, IActorRef Connection, byte[] ResumeKey);
+    private sealed record Session(string Name, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
@@ -34,7 +34,8 @@ internal sealed class SessionRegistryActor : ReceiveActor
         Receive<SessionMessages.Join>(OnJoin);
         Receive<Terminated>(OnPeerTerminated);
         Receive<SessionMessages.Say>(OnSay);
-        Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(Names())));
+        Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(NameList.Fit(Names(),
+            NamesBudget(_byPeer.TryGetValue(Sender, out var asker) ? asker.MaxFrame : _settings.MaxFrameSize)))));
         Receive<SessionMessages.Lookup>(l => Sender.Tell(new SessionMessages.LookupResult(l.Name,
             _byName.TryGetValue(l.Name, out var session) ? session.Peer : null, l.Tag)));
         Receive<SessionMessages.Leave>(_ => Left(Sender));
@@ -70,22 +71,23 @@ internal sealed class SessionRegistryActor : ReceiveActor
             return;
         }
 
-        var session = new Session(join.Name, peer, join.Connection, RandomNumberGenerator.GetBytes(16));
+        var session = new Session(join.Name, peer, join.Connection, RandomNumberGenerator.GetBytes(16), join.PeerMaxFrameLength);
         _byName[session.Name] = session;
         _byPeer[peer] = session;
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
         session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
-            session.Name, session.ResumeKey, Names())));
+            session.Name, session.ResumeKey, NameList.Fit(Names(), NamesBudget(session.MaxFrame)))));
         peer.Tell(new SessionMessages.Joined(session.Name));
         if (replacing) return;
+        Context.System.EventStream.Publish(new Events.PeerJoined(session.Name));
+        if (_byName.Count > _settings.Chat.PresenceLimit) return;
         var joined = FrameEncoder.Encode(new PeerJoined(session.Name));
         foreach (var other in _byName.Values)
         {
             if (!ReferenceEquals(other, session)) other.Connection.Tell(new ConnectionMessages.SendEncoded(joined));
         }
-        Context.System.EventStream.Publish(new Events.PeerJoined(session.Name));
     }
 
     private void OnPeerTerminated(Terminated t)
@@ -98,9 +100,10 @@ internal sealed class SessionRegistryActor : ReceiveActor
     {
         if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
+        Context.System.EventStream.Publish(new Events.PeerLeft(session.Name));
+        if (_byName.Count >= _settings.Chat.PresenceLimit) return;
         var left = FrameEncoder.Encode(new PeerLeft(session.Name));
         foreach (var other in _byName.Values) other.Connection.Tell(new ConnectionMessages.SendEncoded(left));
-        Context.System.EventStream.Publish(new Events.PeerLeft(session.Name));
     }
 
     private void Remove(Session session)
@@ -139,6 +142,10 @@ internal sealed class SessionRegistryActor : ReceiveActor
         }
         Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
     }
+
+    /// <summary>Bytes of names a Welcome or WhoReply may carry: what fits the recipient's frame limit (and ours) with
+    /// room for the frame's other fields.</summary>
+    private int NamesBudget(int peerMaxFrame) => Math.Min(peerMaxFrame, _settings.MaxFrameSize) - 256;
 
     private List<string> Names()
     {

@@ -66,7 +66,9 @@ public sealed record NodeSettings(
             MinBackoff: minBackoff,
             MaxBackoff: maxBackoff);
 
-        var chat = new ChatSettings(MaxMessageBytes: (int)r.Bytes($"{S}.chat.max-message-bytes", 1, ProtocolLimits.MaxStringBytes));
+        var chat = new ChatSettings(
+            MaxMessageBytes: (int)r.Bytes($"{S}.chat.max-message-bytes", 1, ProtocolLimits.MaxStringBytes),
+            PresenceLimit: r.Int($"{S}.chat.presence-limit", 0, 10_000_000));
         // A chat frame carries the text plus two names and a time stamp: it must fit the peer's frame limit.
         if (chat.MaxMessageBytes + 1024 > maxFrame)
             throw new ConfigException($"{S}.chat.max-message-bytes ({chat.MaxMessageBytes}) must be at least 1 KiB below protocol.max-frame-size ({maxFrame})");
@@ -114,7 +116,7 @@ public sealed record ServerSettings(TimeSpan HandshakeTimeout, int MaxClients, i
 
 public sealed record ClientSettings(TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
 
-public sealed record ChatSettings(int MaxMessageBytes);
+public sealed record ChatSettings(int MaxMessageBytes, int PresenceLimit);
 
 public sealed record TransferSettings(
     int ChunkSize,

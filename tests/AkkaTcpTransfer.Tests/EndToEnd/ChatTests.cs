@@ -193,4 +193,20 @@ public sealed class ChatTests : IAsyncLifetime
         _alice.Node.Commands.Tell(new NodeCommands.Say("hello crowd"));
         foreach (var (_, log) in clients) await log.WaitFor<ChatReceived>(c => c.Text == "hello crowd");
     }
+
+    [Fact]
+    public async Task Above_the_presence_limit_joins_are_not_announced_but_the_server_still_sees_them()
+    {
+        await using var nodes = new TestNodes();
+        var (server, serverLog) = await nodes.StartServer(("chat.presence-limit", "2"));
+        var (_, firstLog) = await nodes.StartClient("first", server.Port);
+        var (_, secondLog) = await nodes.StartClient("second", server.Port);
+        await firstLog.WaitFor<PeerJoined>(p => p.Name == "second");   // 2 online: announced
+        var (third, _) = await nodes.StartClient("third", server.Port);  // 3 online: quiet
+        await serverLog.WaitFor<PeerJoined>(p => p.Name == "third");
+        third.Commands.Tell(new NodeCommands.Say("I am here"));
+        await firstLog.WaitFor<ChatReceived>(c => c.Text == "I am here");
+        Assert.DoesNotContain(firstLog.All<PeerJoined>(), p => p.Name == "third");
+        Assert.DoesNotContain(secondLog.All<PeerJoined>(), p => p.Name == "third");
+    }
 }

@@ -65,3 +65,23 @@ public sealed class HelperTests
         Assert.False(TransferIds.TryParse("xyz", out _));
     }
 }
+
+public sealed class NameListTests
+{
+    [Fact]
+    public void A_short_list_is_kept_whole()
+    {
+        string[] names = ["server", "alice", "bob"];
+        Assert.Equal(names, Chat.NameList.Fit(names, 1000));
+    }
+
+    [Fact]
+    public void A_crowd_is_trimmed_to_the_budget_and_says_how_many_are_left_out()
+    {
+        var names = Enumerable.Range(0, 10_000).Select(i => $"client{i:00000}").ToList();
+        var fit = Chat.NameList.Fit(names, 4096);
+        Assert.True(fit.Sum(n => 2 + System.Text.Encoding.UTF8.GetByteCount(n)) <= 4096);
+        Assert.Equal(names.Take(fit.Count - 1), fit.Take(fit.Count - 1));
+        Assert.Equal($"(+{10_000 - (fit.Count - 1)} more)", fit[^1]);
+    }
+}
