@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace AkkaTcpTransfer.Benchmarks;
+
+/// <summary>A .NET program (the akka-tcp-transfer CLI, or this benchmark in a helper role) as a child process: write
+/// its stdin, await JSON events from its stdout (one object per line with an "event" field), read its stderr, exit
+/// code and peak memory. Every wait times out. Shared by the benchmark and the CLI tests.</summary>
+public sealed partial class JsonEventProcess : IAsyncDisposable
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The path of an assembly recorded at build time in an AssemblyMetadata attribute of
+    /// <paramref name="carrier"/> (so a test or the benchmark finds the CLI it was built with).</summary>
+    public static string AssemblyFromMetadata(Assembly carrier, string key) => Path.GetFullPath(carrier
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!.Replace('\\', '/'));
+
+    private readonly Process _process;
+    private readonly object _gate = new();
+    private readonly List<JsonElement> _events = [];
+    private readonly List<string> _stdout = [];
+    private readonly StringBuilder _stderr = new();
+    private readonly List<(Func<JsonElement, bool> Match, int From, TaskCompletionSource<JsonElement> Done)> _waiters = [];
+    private readonly List<(string Name, Action<JsonElement> Handler)> _subscribers = [];
+    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private JsonEventProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c>.</summary>
+    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            StandardInputEncoding = new UTF8Encoding(false),
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        info.ArgumentList.Add(assembly);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        var process = new Process { StartInfo = info };
+        var cli = new JsonEventProcess(process) { Timeout = timeout };
+        process.OutputDataReceived += (_, e) => cli.OnStdout(e.Data);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (cli._gate) cli._stderr.AppendLine(e.Data);
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return cli;
+    }
+
+    public string Stderr
+    {
+        get { lock (_gate) return _stderr.ToString(); }
+    }
+
+    public IReadOnlyList<string> StdoutLines
+    {
+        get { lock (_gate) return [.. _stdout]; }
+    }
+
+    public int Mark()
+    {
+        lock (_gate) return _events.Count;
+    }
+
+    private void OnStdout(string? line)
+    {
+        if (line is null)
+        {
+            _stdoutClosed.TrySetResult();
+            return;
+        }
+        lock (_gate)
+        {
+            _stdout.Add(line);
+            JsonElement e;
+            try
+            {
+                e = JsonDocument.Parse(line).RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                return; // non-JSON output is reported by NonEventLines
+            }
+            _events.Add(e);
+            foreach (var (name, handler) in _subscribers)
+            {
+                if (Is(e, name)) handler(e);
+            }
+            var index = _events.Count - 1;
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (index >= _waiters[i].From && _waiters[i].Match(e))
+                {
+                    _waiters[i].Done.TrySetResult(e);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    /// <summary>Calls <paramref name="handler"/> for every later event named <paramref name="name"/> (on the reader
+    /// thread, in order). Dispose the result to stop.</summary>
+    public IDisposable Subscribe(string name, Action<JsonElement> handler)
+    {
+        var entry = (name, handler);
+        lock (_gate) _subscribers.Add(entry);
+        return new Unsubscribe(() =>
+        {
+            lock (_gate) _subscribers.Remove(entry);
+        });
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
+    public static bool Is(JsonElement e, string name) => e.TryGetProperty("event", out var v) && v.GetString() == name;
+
+    /// <summary>The first event named <paramref name="name"/> (at or after <paramref name="after"/>) that matches.</summary>
+    public async Task<JsonElement> WaitFor(string name, Func<JsonElement, bool>? match = null, int after = 0)
+    {
+        bool Matches(JsonElement e) => Is(e, name) && (match?.Invoke(e) ?? true);
+        TaskCompletionSource<JsonElement> done;
+        lock (_gate)
+        {
+            for (var i = after; i < _events.Count; i++)
+            {
+                if (Matches(_events[i])) return _events[i];
+            }
+            done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((Matches, after, done));
+        }
+        if (await Task.WhenAny(done.Task, Task.Delay(Timeout)) != done.Task)
+            throw new TimeoutException($"no '{name}' event within {Timeout.TotalSeconds} s.\nstdout:\n{string.Join("\n", StdoutLines)}\nstderr:\n{Stderr}");
+        return await done.Task;
+    }
+
+    public async Task<int> Listening() => (await WaitFor("listening")).GetProperty("port").GetInt32();
+
+    public async Task SendLine(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    public void CloseStdin() => _process.StandardInput.Close();
+
+    public async Task<int> WaitForExit()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"process did not exit within {Timeout.TotalSeconds} s.\nstdout:\n{string.Join("\n", StdoutLines)}\nstderr:\n{Stderr}");
+        }
+        await Task.WhenAny(_stdoutClosed.Task, Task.Delay(Timeout));
+        return _process.ExitCode;
+    }
+
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+    }
+
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Lines of stdout that are not a JSON object with an "event" field (there should be none).</summary>
+    public IReadOnlyList<string> NonEventLines()
+    {
+        var bad = new List<string>();
+        foreach (var line in StdoutLines)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("event", out _)) bad.Add(line);
+            }
+            catch (JsonException)
+            {
+                bad.Add(line);
+            }
+        }
+        return bad;
+    }
+
+    /// <summary>The process's peak resident memory (VmHWM) in bytes, from /proc; null where there is no /proc.</summary>
+    public long? PeakResidentBytes()
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            if (line is null) return null;
+            var kb = long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            return kb * 1024;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CPU time (user + system) the process has used so far, from /proc; null where there is no /proc.</summary>
+    public TimeSpan? CpuTime()
+    {
+        try
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}

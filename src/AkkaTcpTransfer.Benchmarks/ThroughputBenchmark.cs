@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace AkkaTcpTransfer.Benchmarks;
+
+/// <summary>1. A file from a client process to a server process, written to disk and SHA-256-verified end to end,
+/// beside a plain .NET socket copy and nc piping the same file to a file, in the same run, interleaved.</summary>
+public static class ThroughputBenchmark
+{
+    private const string Section = "1. file throughput (client process -> server process, to disk)";
+
+    public static async Task Run(Bench bench, long size, int runs)
+    {
+        var source = bench.SourceFile(size);
+        var sha = Bench.Sha256(source);
+        var mib = size / 1048576.0;
+        var nc = Bench.Which("nc");
+        var results = new Dictionary<string, List<double>>();
+        void Note(string variant, double seconds) => (results.TryGetValue(variant, out var l) ? l : results[variant] = []).Add(mib / seconds);
+        var cores = new List<double>();
+
+        for (var run = 1; run <= runs; run++)
+        {
+            Console.Error.WriteLine($"throughput run {run}/{runs} ({mib:0} MiB)");
+            Note("raw", await RawSocket(bench, source, size));
+            Bench.Sync();
+            Note("akka", await BareAkka(bench, size, sha: false));
+            Note("akka-sha", await BareAkka(bench, size, sha: true));
+            if (nc is not null)
+            {
+                Note("nc", await Netcat(bench, source, size));
+                Bench.Sync();
+            }
+            var (seconds, cpu) = await Ours(bench, source, sha, sync: false);
+            Note("ours", seconds);
+            cores.Add(cpu / seconds);
+            Bench.Sync();
+            Note("ours-fsync", (await Ours(bench, source, sha, sync: true)).Seconds);
+            Bench.Sync();
+        }
+
+        var raw = Stats.Median(results["raw"]);
+        var ours = Stats.Median(results["ours"]);
+        string Range(string v) => $"median of {results[v].Count}, range {Report.Format(results[v].Min())}-{Report.Format(results[v].Max())}";
+        bench.Report.Add(Section, "plain .NET socket copy to file (baseline)", raw, "MiB/s", Range("raw"));
+        if (nc is not null) bench.Report.Add(Section, "nc -> file (baseline)", Stats.Median(results["nc"]), "MiB/s", Range("nc"));
+        bench.Report.Add(Section, "bare Akka.IO, 64 KiB writes, no file, no hash (bound)", Stats.Median(results["akka"]), "MiB/s", Range("akka"));
+        bench.Report.Add(Section, "bare Akka.IO + SHA-256 both ends, no file (bound)", Stats.Median(results["akka-sha"]), "MiB/s", Range("akka-sha"));
+        bench.Report.Add(Section, "akka-tcp-transfer, SHA-256 both ends", ours, "MiB/s", Range("ours") + "; sync-on-complete off, as the baselines");
+        bench.Report.Add(Section, "akka-tcp-transfer, default settings", Stats.Median(results["ours-fsync"]), "MiB/s", Range("ours-fsync") + "; fsync before the rename");
+        bench.Report.Add(Section, "CPU used by sender + receiver", Stats.Median(cores), "cores", "of 2");
+        bench.Report.Add(Section, "ratio: akka-tcp-transfer / plain socket copy", ours / raw, "x", "target >= 0.6");
+        if (nc is not null) bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", ours / Stats.Median(results["nc"]), "x", "target >= 1.2");
+        else bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", double.NaN, "x", "nc not installed (apt-get install netcat-openbsd)");
+        bench.Report.Add(Section, "ratio: akka-tcp-transfer / bare Akka.IO + SHA-256", ours / Stats.Median(results["akka-sha"]), "x", "how much of the bound we use");
+    }
+
+    private static async Task<double> RawSocket(Bench bench, string source, long size)
+    {
+        var output = Path.Combine(bench.Dir("raw"), "out.bin");
+        await using var receiver = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait, "raw-receive", "--out", output);
+        var port = await receiver.Listening();
+        await using var sender = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait, "raw-send", "--port", Bench.I(port), "--file", source);
+        var received = await receiver.WaitFor("received");
+        if (received.GetProperty("bytes").GetInt64() != size) throw new InvalidOperationException("raw copy lost bytes");
+        await sender.WaitForExit();
+        return received.GetProperty("seconds").GetDouble();
+    }
+
+    private static async Task<double> Netcat(Bench bench, string source, long size)
+    {
+        var output = Path.Combine(bench.Dir("nc"), "out.bin");
+        var port = Bench.FreePort();
+        using var receiver = Process.Start(new ProcessStartInfo("sh", ["-c", $"exec nc -l 127.0.0.1 {port} > '{output}' < /dev/null"]))!;
+        // nc cannot say when it listens: connect attempts are retried by the sender below until one succeeds.
+        var clock = Stopwatch.StartNew();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var sender = Process.Start(new ProcessStartInfo("sh", ["-c", $"exec nc -N 127.0.0.1 {port} < '{source}'"]) { RedirectStandardError = true })!;
+            await sender.WaitForExitAsync();
+            if (sender.ExitCode == 0) break;
+            if (attempt > 200) throw new InvalidOperationException("nc receiver never listened");
+            clock.Restart();
+            await Task.Delay(10);
+        }
+        using var cts = new CancellationTokenSource(Bench.LongWait);
+        await receiver.WaitForExitAsync(cts.Token);
+        var seconds = clock.Elapsed.TotalSeconds;
+        if (new FileInfo(output).Length != size) throw new InvalidOperationException("nc lost bytes");
+        return seconds;
+    }
+
+    private static async Task<double> BareAkka(Bench bench, long size, bool sha)
+    {
+        string[] hash = sha ? ["--sha"] : [];
+        await using var receiver = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait, ["akka-receive", "--bytes", Bench.I(size), .. hash]);
+        var port = await receiver.Listening();
+        await using var sender = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait, ["akka-send", "--port", Bench.I(port), "--bytes", Bench.I(size), .. hash]);
+        var received = await receiver.WaitFor("received");
+        await Task.WhenAll(sender.WaitForExit(), receiver.WaitForExit());
+        return received.GetProperty("seconds").GetDouble();
+    }
+
+    /// <summary>Fresh server and client processes; timed from the /send command to the receiver's
+    /// transfer-completed (which means: written, size and SHA-256 compared, renamed into place).</summary>
+    private static async Task<(double Seconds, double CpuSeconds)> Ours(Bench bench, string source, string sha, bool sync)
+    {
+        var syncSetting = $"transfer.sync-on-complete={(sync ? "on" : "off")}";
+        var (server, port) = await bench.StartServer(bench.Dir("server-downloads"), "--set", syncSetting);
+        await using var _ = server;
+        await using var client = await bench.StartClient(port, "sender", bench.Dir("client-downloads"), "--set", syncSetting);
+        var cpu0 = (server.CpuTime() ?? TimeSpan.Zero) + (client.CpuTime() ?? TimeSpan.Zero);
+        var clock = Stopwatch.StartNew();
+        await client.SendLine($"/send \"{source}\"");
+        var done = await server.WaitFor("transfer-completed");
+        var seconds = clock.Elapsed.TotalSeconds;
+        var cpu = ((server.CpuTime() ?? TimeSpan.Zero) + (client.CpuTime() ?? TimeSpan.Zero) - cpu0).TotalSeconds;
+        if (done.GetProperty("sha256").GetString() != sha) throw new InvalidOperationException("SHA-256 mismatch");
+        File.Delete(done.GetProperty("path").GetString()!);
+        await client.SendLine("/quit");
+        await server.SendLine("/quit");
+        await Task.WhenAll(client.WaitForExit(), server.WaitForExit());
+        return (seconds, cpu);
+    }
+
+    internal static int Port(JsonElement e) => e.GetProperty("port").GetInt32();
+}

@@ -1,0 +1,25 @@
+using System.Text.Json;
+using AkkaTcpTransfer.Benchmarks;
+
+namespace AkkaTcpTransfer.Cli.Tests;
+
+/// <summary>CI runs the benchmark program only as a smoke run (tiny sizes, seconds): it proves every scenario still
+/// works end to end. It asserts no performance figure; performance is measured by the full run, not by tests.</summary>
+public sealed class BenchmarkSmokeTests
+{
+    [Fact]
+    public async Task The_benchmark_runs_every_scenario_and_reports_every_section()
+    {
+        var bench = JsonEventProcess.AssemblyFromMetadata(typeof(BenchmarkSmokeTests).Assembly, "BenchAssembly");
+        await using var run = JsonEventProcess.Start(bench, null, TimeSpan.FromMinutes(3), "--smoke", "--json");
+        var exit = await run.WaitForExit();
+        Assert.True(exit == 0, $"exit {exit}\n{run.Stderr}");
+        using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
+        Assert.Equal(5, sections.Count);
+        Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("ratio: akka-tcp-transfer / plain socket copy", StringComparison.Ordinal)
+            && r.GetProperty("value").GetDouble() > 0);
+        Assert.Contains(results, r => r.GetProperty("name").GetString()!.Contains("one broadcast reaches all", StringComparison.Ordinal));
+    }
+}
