@@ -11,19 +11,24 @@ namespace AkkaTcpTransfer.Protocol;
 public sealed class FrameDecoder
 {
     private readonly int _maxFrameLength;
+    private readonly bool _poolChunks;
     private readonly byte[] _header = new byte[ProtocolLimits.FrameHeaderSize];
     private int _headerFilled;
     private byte[]? _payload;
+    private int _payloadLength;
     private int _payloadFilled;
     private FrameType _type;
     private bool _poisoned;
 
-    public FrameDecoder(int maxFrameLength)
+    /// <param name="poolChunks">Chunk payloads come from <see cref="System.Buffers.ArrayPool{T}.Shared"/> and are
+    /// handed back by their consumer (<see cref="Chunk.Release"/>): no allocation per chunk.</param>
+    public FrameDecoder(int maxFrameLength, bool poolChunks = false)
     {
         if (maxFrameLength < ProtocolLimits.MinFrameLength || maxFrameLength > ProtocolLimits.AbsoluteMaxFrameLength)
             throw new ArgumentOutOfRangeException(nameof(maxFrameLength), maxFrameLength,
                 $"must be between {ProtocolLimits.MinFrameLength} and {ProtocolLimits.AbsoluteMaxFrameLength}");
         _maxFrameLength = maxFrameLength;
+        _poolChunks = poolChunks;
     }
 
     public int MaxFrameLength => _maxFrameLength;
@@ -52,7 +57,7 @@ public sealed class FrameDecoder
                 }
 
                 var payload = _payload!;
-                var need = payload.Length - _payloadFilled;
+                var need = _payloadLength - _payloadFilled;
                 if (need > 0)
                 {
                     var take = Math.Min(need, input.Length);
@@ -60,9 +65,9 @@ public sealed class FrameDecoder
                     _payloadFilled += take;
                     input = input[take..];
                 }
-                if (_payloadFilled == payload.Length)
+                if (_payloadFilled == _payloadLength)
                 {
-                    output.Add(Parse(_type, payload));
+                    output.Add(Parse(_type, payload, _payloadLength, pooled: _poolChunks && _type == FrameType.Chunk));
                     _headerFilled = 0;
                     _payload = null;
                     _payloadFilled = 0;
@@ -85,16 +90,21 @@ public sealed class FrameDecoder
         if (!Enum.IsDefined((FrameType)type)) throw new UnknownFrameTypeException(type);
         _type = (FrameType)type;
         var payloadLength = (int)length - 1;
+        _payloadLength = payloadLength;
         // Not zeroed: every byte is overwritten before the frame is parsed.
-        _payload = payloadLength == 0 ? [] : GC.AllocateUninitializedArray<byte>(payloadLength);
+        _payload = payloadLength == 0 ? []
+            : _poolChunks && _type == FrameType.Chunk ? System.Buffers.ArrayPool<byte>.Shared.Rent(payloadLength)
+            : GC.AllocateUninitializedArray<byte>(payloadLength);
         _payloadFilled = 0;
     }
 
     /// <summary>Parses one complete payload. Public so tests and other tools can decode a frame body directly.</summary>
-    public static Frame Parse(FrameType type, byte[] payload)
+    public static Frame Parse(FrameType type, byte[] payload) => Parse(type, payload, payload?.Length ?? 0, pooled: false);
+
+    private static Frame Parse(FrameType type, byte[] payload, int length, bool pooled)
     {
         ArgumentNullException.ThrowIfNull(payload);
-        var r = new WireReader(payload, type);
+        var r = new WireReader(payload.AsSpan(0, length), type);
         Frame frame;
         switch (type)
         {
@@ -182,7 +192,7 @@ public sealed class FrameDecoder
                 var offset = r.I64NonNegative("offset");
                 if (r.Remaining == 0) throw new MalformedFrameException(type, "no data");
                 // Zero-copy: the data is the tail of the payload array this frame owns.
-                return new Chunk(id, offset, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining));
+                return new Chunk(id, offset, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining)) { Pooled = pooled };
             }
             case FrameType.Ack:
                 frame = new Ack(TransferId(ref r, type), r.I64NonNegative("written"));

@@ -123,6 +123,18 @@ public sealed record Start(uint Id, long Offset, int Window) : TransferFrame(Id)
 public sealed record Chunk(uint Id, long Offset, ReadOnlyMemory<byte> Data) : TransferFrame(Id)
 {
     public override FrameType Type => FrameType.Chunk;
+
+    /// <summary>True when <see cref="Data"/> lives in an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>
+    /// (a decoder built with pooled chunks): whoever is last to need the bytes calls <see cref="Release"/>. A chunk that
+    /// is dropped instead is simply left to the garbage collector.</summary>
+    public bool Pooled { get; init; }
+
+    /// <summary>Returns a pooled chunk's array; the chunk must not be used afterwards. Does nothing for others.</summary>
+    public void Release()
+    {
+        if (Pooled && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Data, out var segment))
+            System.Buffers.ArrayPool<byte>.Shared.Return(segment.Array!);
+    }
 }
 
 /// <summary>Receiver to sender: the first <paramref name="Written"/> bytes are on the receiver's disk.</summary>

@@ -84,4 +84,42 @@ public class SplitTests
         Assert.False(decoder.HasPartialFrame);
         Assert.Equal("dave", Assert.IsType<PeerJoined>(Assert.Single(output)).Name);
     }
+
+    [Fact]
+    public void A_pooling_decoder_gives_exact_chunk_data_in_rented_arrays_across_any_split()
+    {
+        var random = new Random(7);
+        var data = new byte[65_536];
+        random.NextBytes(data);
+        var stream = Enumerable.Range(0, 8).SelectMany(i => FrameEncoder.Encode(new Chunk(5, i * 65_536L, data))
+            .Concat(FrameEncoder.Encode(new PeerJoined($"p{i}")))).ToArray();
+        var output = new List<Frame>();
+        var decoder = new FrameDecoder(70_000, poolChunks: true);
+        for (var pos = 0; pos < stream.Length;)
+        {
+            var n = Math.Min(random.Next(1, 100_000), stream.Length - pos);
+            decoder.Decode(stream.AsSpan(pos, n), output);
+            pos += n;
+        }
+        var chunks = output.OfType<Chunk>().ToList();
+        Assert.Equal(8, chunks.Count);
+        Assert.Equal(8, output.OfType<PeerJoined>().Count());
+        foreach (var c in chunks)
+        {
+            Assert.True(c.Pooled);
+            Assert.True(c.Data.Span.SequenceEqual(data)); // exactly the data, though the rented array is larger
+            c.Release();
+        }
+    }
+
+    [Fact]
+    public void A_plain_decoder_does_not_mark_chunks_pooled_and_release_is_harmless()
+    {
+        var output = new List<Frame>();
+        new FrameDecoder(1024).Decode(FrameEncoder.Encode(new Chunk(1, 0, new byte[] { 1, 2, 3 })), output);
+        var chunk = Assert.IsType<Chunk>(Assert.Single(output));
+        Assert.False(chunk.Pooled);
+        chunk.Release();
+        Assert.Equal([1, 2, 3], chunk.Data.ToArray());
+    }
 }

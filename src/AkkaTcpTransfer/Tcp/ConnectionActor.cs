@@ -33,11 +33,15 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         public static readonly CloseTimedOut Instance = new();
     }
 
-    /// <summary>A queued frame: its head bytes and, for a chunk, the data it carries without a copy.</summary>
-    private readonly record struct Outbound(byte[] Head, ArraySegment<byte> Body)
+    /// <summary>A queued frame: its head bytes and, for a chunk, the data it carries without a copy (and the chunk
+    /// itself when its buffer is pooled and ours to release once written: a relayed chunk).</summary>
+    private readonly record struct Outbound(byte[] Head, ArraySegment<byte> Body, Chunk? Release = null)
     {
         public int Length => Head.Length + Body.Count;
     }
+
+    /// <summary>Per write handed to Akka.IO, in order (acks come back in order): the pooled chunk to release on its ack.</summary>
+    private readonly Queue<Chunk?> _inFlightReleases = new();
 
     /// <summary>Most control bytes coalesced into one write: one Akka.IO maximum-frame-size socket send.</summary>
     private const int BatchBytes = 64 * 1024;
@@ -86,7 +90,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     public ConnectionActor(IActorRef? tcpConnection, EndPoint? remote, EndPoint? connectTo, NodeSettings settings)
     {
         _settings = settings.Connection;
-        _decoder = new FrameDecoder(settings.MaxFrameSize);
+        _decoder = new FrameDecoder(settings.MaxFrameSize, poolChunks: true);
         _peerMaxFrame = settings.MaxFrameSize;
         _tcp = tcpConnection;
         _remote = remote;
@@ -265,7 +269,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         bool control;
         if (frame is Chunk chunk)
         {
-            item = new Outbound(FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), AsSegment(chunk.Data));
+            item = new Outbound(FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), AsSegment(chunk.Data),
+                chunk.Pooled ? chunk : null);
             control = false;
         }
         else
@@ -298,6 +303,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void OnWriteAck()
     {
         _inFlight--;
+        // The bytes are in the kernel: a relayed chunk's pooled buffer can go back.
+        if (_inFlightReleases.TryDequeue(out var written)) written?.Release();
         TrySend();
     }
 
@@ -307,15 +314,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         while (_inFlight < _settings.WritesInFlight && (_control.Count > 0 || _data.Count > 0))
         {
-            var write = NextWrite(BatchBytes);
+            var (write, release) = NextWrite(BatchBytes);
             _tcp!.Tell(Akka.IO.Tcp.Write.Create(write, WriteAck.Instance));
+            _inFlightReleases.Enqueue(release);
             _inFlight++;
             _sentSinceTick = true;
         }
     }
 
-    private ByteString NextWrite(int budget)
+    private (ByteString Write, Chunk? Release) NextWrite(int budget)
     {
+        Chunk? release = null;
         var segments = new List<ArraySegment<byte>>(3);
         var taken = 0;
         if (_control.Count > 0)
@@ -352,9 +361,10 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
             segments.Add(d.Head);
             segments.Add(d.Body);
             taken += d.Length;
+            release = d.Release;
         }
         _queuedBytes -= taken;
-        return ByteString.FromBytes(segments);
+        return (ByteString.FromBytes(segments), release);
     }
 
     private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
@@ -387,7 +397,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _queuedBytes = 0;
         _data.Clear();
         _control.Enqueue(new Outbound(FrameEncoder.Encode(new Goodbye(code, reason)), default));
-        while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes), WriteAck.Instance));
+        while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes).Write, WriteAck.Instance));
         _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
         Timers.Cancel(nameof(Tick));
         Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);

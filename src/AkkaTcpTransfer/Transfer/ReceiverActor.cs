@@ -224,6 +224,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
         if (!Try(() => { _file!.Write(chunk.Offset, chunk.Data.Span); return true; }, out _)) return;
+        chunk.Release(); // written and hashed: the decoder's pooled buffer can go back
         _written = _file!.Length;
         _lastMovement = _clock.Elapsed;
         if (_written - _lastAck >= _ackEvery || _written == _offer.Size)
