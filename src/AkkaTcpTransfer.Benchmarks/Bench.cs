@@ -8,8 +8,13 @@ using System.Security.Cryptography;
 namespace AkkaTcpTransfer.Benchmarks;
 
 /// <summary>What every scenario shares: where things are, how to start the CLI, test files, and the OS knobs.</summary>
-public sealed partial class Bench(string workDir, Report report, bool smoke)
+public sealed partial class Bench(string workDir, Report report, bool smoke, IReadOnlyList<(string Key, string Value)> overrides)
 {
+    /// <summary>Settings (--set key=value) applied to every node this run starts.</summary>
+    public IReadOnlyList<(string Key, string Value)> Overrides { get; } = overrides;
+
+    private string[] SetArgs => [.. Overrides.SelectMany(o => new[] { "--set", $"{o.Key}={o.Value}" })];
+
     public string WorkDir { get; } = workDir;
     public Report Report { get; } = report;
     public bool Smoke { get; } = smoke;
@@ -34,7 +39,7 @@ public sealed partial class Bench(string workDir, Report report, bool smoke)
     public async Task<(JsonEventProcess Process, int Port)> StartServer(string downloads, params string[] extra)
     {
         var server = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
-            ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. extra]);
+            ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs, .. extra]);
         var port = await server.Listening();
         return (server, port);
     }
@@ -42,7 +47,7 @@ public sealed partial class Bench(string workDir, Report report, bool smoke)
     public async Task<JsonEventProcess> StartClient(int port, string name, string downloads, params string[] extra)
     {
         var client = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
-            ["client", "--port", I(port), "--name", name, "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. extra]);
+            ["client", "--port", I(port), "--name", name, "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs, .. extra]);
         await client.WaitFor("connected");
         return client;
     }

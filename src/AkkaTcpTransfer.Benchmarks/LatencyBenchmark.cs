@@ -16,14 +16,14 @@ public static class ChatBenchmarks
     private const string Latency = "3. chat latency (client -> server -> client)";
     private const string Fanout = "4. chat fan-out (broadcast to every client)";
 
-    public static async Task<List<ClientNode>> Connect(int port, int count, string downloads)
+    public static async Task<List<ClientNode>> Connect(Bench bench, int port, int count, string downloads)
     {
         var clients = new List<ClientNode>();
         for (var i = 0; i < count; i++)
         {
             clients.Add(await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client,
-                ("port", port.ToString(CultureInfo.InvariantCulture)), ("name", $"c{i}"), ("downloads", downloads),
-                ("akka.loglevel", "ERROR"), ("akka.stdout-loglevel", "ERROR"))));
+                [("port", port.ToString(CultureInfo.InvariantCulture)), ("name", $"c{i}"), ("downloads", downloads),
+                ("akka.loglevel", "ERROR"), ("akka.stdout-loglevel", "ERROR"), .. bench.Overrides])));
         }
         return clients;
     }
@@ -34,7 +34,7 @@ public static class ChatBenchmarks
             "--set", "chat.presence-limit=100000");
         await using (server)
         {
-            var nodes = await Connect(port, clients, bench.Dir("client-downloads"));
+            var nodes = await Connect(bench, port, clients, bench.Dir("client-downloads"));
             try
             {
                 var (a, b) = (nodes[0], nodes[1]);
@@ -104,7 +104,7 @@ public static class ChatBenchmarks
         var (server, port) = await bench.StartServer(bench.Dir("server-downloads"), "--set", "chat.presence-limit=100000");
         await using (server)
         {
-            var nodes = await Connect(port, clients, bench.Dir("client-downloads"));
+            var nodes = await Connect(bench, port, clients, bench.Dir("client-downloads"));
             try
             {
                 var receivers = nodes.Skip(1).ToList();

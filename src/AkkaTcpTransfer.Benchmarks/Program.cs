@@ -22,8 +22,9 @@ internal static class Program
         var dir = new Option<string>("--dir") { Description = "work folder for files (default: a new folder in the system temp folder; removed afterwards)" };
         var json = new Option<bool>("--json") { Description = "print the results as one JSON object instead of tables" };
         var smoke = new Option<bool>("--smoke") { Description = "tiny sizes and counts: proves every scenario works, measures nothing" };
+        var sets = new Option<string[]>("--set") { Description = "a setting for every node started, key=value as for akka-tcp-transfer (repeatable)" };
         var root = new RootCommand("akka-tcp-transfer-bench: throughput, memory, latency, fan-out and connections, beside baselines from the same run")
-            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke };
+            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke, sets };
 
         var output = new Option<string>("--out") { Required = true };
         var port = new Option<int>("--port") { Required = true };
@@ -52,7 +53,9 @@ internal static class Program
             var ownsWork = r.GetValue(dir) is null;
             Directory.CreateDirectory(work);
             var report = new Report();
-            var bench = new Bench(work, report, isSmoke);
+            var overrides = (r.GetValue(sets) ?? []).Select(kv => kv.Split('=', 2)).Select(kv => (kv[0], kv.Length > 1 ? kv[1] : "")).ToList();
+            var bench = new Bench(work, report, isSmoke, overrides);
+            if (overrides.Count > 0) report.Facts["settings"] = string.Join(", ", overrides.Select(o => $"{o.Item1}={o.Item2}"));
             var fileLimit = Bench.RaiseOpenFileLimit();
             report.Facts["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
             report.Facts["machine"] = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, open-file limit {fileLimit}";

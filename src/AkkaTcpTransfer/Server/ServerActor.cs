@@ -31,7 +31,7 @@ internal sealed class ServerActor : ReceiveActor
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer.FileIoDispatcher), "partials");
         var registry = _registry;
         var transfers = _transfers;
-        _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings.Server.Backlog,
+        _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings.Server.Backlog, settings.Connection.UnsentLowWatermark,
             (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials)), "listener");
         Context.Watch(_listener);
 

@@ -44,6 +44,7 @@ public sealed record NodeSettings(
         var connection = new ConnectionSettings(
             MaxSendQueue: r.Bytes($"{S}.connection.max-send-queue", 64 * 1024, 1L << 34),
             WritesInFlight: r.Int($"{S}.connection.writes-in-flight", 1, 64),
+            UnsentLowWatermark: (int)r.Bytes($"{S}.connection.unsent-lowat", 0, 1L << 30),
             KeepaliveInterval: r.Duration($"{S}.connection.keepalive-interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1)),
             IdleTimeout: r.Duration($"{S}.connection.idle-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24)),
             CloseTimeout: r.Duration($"{S}.connection.close-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)));
@@ -110,7 +111,7 @@ public sealed record NodeSettings(
     }
 }
 
-public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);
+public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, int UnsentLowWatermark, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);
 
 public sealed record ServerSettings(TimeSpan HandshakeTimeout, int MaxClients, int Backlog);
 

@@ -97,7 +97,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _connectTo = connectTo;
         if (connectTo is not null)
         {
-            Context.System.Tcp().Tell(new Akka.IO.Tcp.Connect(connectTo, timeout: settings.Client.ConnectTimeout));
+            Context.System.Tcp().Tell(new Akka.IO.Tcp.Connect(connectTo,
+                options: [new UnsentLowWatermark(settings.Connection.UnsentLowWatermark)], timeout: settings.Client.ConnectTimeout));
             Become(Connecting);
         }
         else

@@ -16,14 +16,15 @@ internal sealed class ListenerActor : ReceiveActor
     private bool _unbinding;
     private long _accepted;
 
-    public static Props Props(IPEndPoint endpoint, int backlog, Func<IActorRef, EndPoint, Props> ownerProps) =>
-        Akka.Actor.Props.Create(() => new ListenerActor(endpoint, backlog, ownerProps));
+    public static Props Props(IPEndPoint endpoint, int backlog, int unsentLowWatermark, Func<IActorRef, EndPoint, Props> ownerProps) =>
+        Akka.Actor.Props.Create(() => new ListenerActor(endpoint, backlog, unsentLowWatermark, ownerProps));
 
-    public ListenerActor(IPEndPoint endpoint, int backlog, Func<IActorRef, EndPoint, Props> ownerProps)
+    public ListenerActor(IPEndPoint endpoint, int backlog, int unsentLowWatermark, Func<IActorRef, EndPoint, Props> ownerProps)
     {
         _ownerProps = ownerProps;
+        // Bind options reach every accepted connection too (AfterConnect).
         Context.System.Tcp().Tell(new Akka.IO.Tcp.Bind(Self, endpoint, backlog,
-            options: [ReuseAddressOnly.Instance]));
+            options: [ReuseAddressOnly.Instance, new UnsentLowWatermark(unsentLowWatermark)]));
         Become(Binding);
     }
 
