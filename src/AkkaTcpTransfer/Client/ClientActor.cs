@@ -75,7 +75,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(nameof(HandshakeTimedOut), HandshakeTimedOut.Instance, _settings.Client.HandshakeTimeout);
             Become(Handshaking);
         });
-        Receive<ConnectionMessages.ConnectFailed>(f => Lost(f.Reason, StartFailure.CannotConnect));
+        Receive<ConnectionMessages.ConnectFailed>(f => Lost(f.Reason));
         Offline();
     }
 
@@ -96,14 +96,14 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             _connection?.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, $"expected Welcome, got {f.Frame.Type}")));
         Receive<HandshakeTimedOut>(_ => _connection?.Tell(new ConnectionMessages.Close(WireCode.HandshakeTimeout,
             $"no answer to the handshake within {_settings.Client.HandshakeTimeout.TotalSeconds:0.###} s")));
-        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason, StartFailure.CannotConnect));
+        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason));
         Offline();
     }
 
     private void Online()
     {
         Receive<ConnectionMessages.FrameReceived>(f => OnFrame(f.Frame));
-        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason, StartFailure.CannotConnect));
+        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason));
         Receive<NodeCommands.Say>(s => Say("", s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => Send(WhoRequest.Instance));
@@ -238,14 +238,14 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     /// <summary>The connection is gone. Before the first success that ends the client (start failed); after it,
     /// reconnect with backoff unless reconnecting is switched off.</summary>
-    private void Lost(string reason, StartFailure kind)
+    private void Lost(string reason)
     {
         Timers.Cancel(nameof(HandshakeTimedOut));
         _connection = null;
         _endpoint.ConnectionLost(reason);
         if (!_everOnline)
         {
-            Started(new NodeLifecycle.StartFailed(kind, reason));
+            Started(new NodeLifecycle.StartFailed(StartFailure.CannotConnect, reason));
             Context.Stop(Self);
             return;
         }

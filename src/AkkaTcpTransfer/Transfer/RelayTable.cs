@@ -12,11 +12,10 @@ namespace AkkaTcpTransfer.Transfer;
 /// queued towards the recipient; the sender's connection enforces that window (<see cref="Tcp.ConnectionActor"/>).</summary>
 internal sealed class RelayTable
 {
-    private sealed class Relay(bool clientSends, string otherName)
+    private sealed class Relay(bool clientSends)
     {
         /// <summary>True on the sending client's side, false on the receiving client's side.</summary>
         public bool ClientSends { get; } = clientSends;
-        public string OtherName { get; } = otherName;
         public IActorRef? OtherPeer { get; set; }
         public bool Started { get; set; }
     }
@@ -54,7 +53,7 @@ internal sealed class RelayTable
             ToClient(new Reject(offer.Id, "transfer id already in use; offer again"));
             return;
         }
-        _relays[offer.Id] = new Relay(clientSends: true, offer.To);
+        _relays[offer.Id] = new Relay(clientSends: true);
         _registry.Tell(new Chat.SessionMessages.Lookup(offer.To, offer with { From = _clientName }), _context.Self);
     }
 
@@ -79,7 +78,7 @@ internal sealed class RelayTable
             offer.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(offer.Offer.Id, "transfer id collision at the recipient; offer again")), _context.Self);
             return;
         }
-        _relays[offer.Offer.Id] = new Relay(clientSends: false, offer.Offer.From) { OtherPeer = offer.SenderPeer };
+        _relays[offer.Offer.Id] = new Relay(clientSends: false) { OtherPeer = offer.SenderPeer };
         ToClient(offer.Offer);
     }
 
