@@ -158,8 +158,8 @@ public sealed class FrameDecoder
                 frame = new WhoReply(ReadNames(ref r, type));
                 break;
             case FrameType.Offer:
-                frame = new Offer(TransferId(ref r, type), r.Str("from"), r.Str("to"), r.Str("file"),
-                    r.I64NonNegative("size"), r.I64("fingerprint"));
+                frame = new Offer(TransferId(ref r, type), r.Str("from"), r.Bin8("sender id", ProtocolLimits.SenderIdLength * 2),
+                    r.Str("to"), r.Str("file"), r.I64NonNegative("size"), r.I64("fingerprint"));
                 break;
             case FrameType.Accept:
             {

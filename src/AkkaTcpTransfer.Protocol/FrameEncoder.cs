@@ -7,6 +7,10 @@ public static class FrameEncoder
 {
     /// <summary>The complete frame: length prefix, type, payload. A <see cref="Chunk"/> is copied here; the hot path
     /// uses <see cref="EncodeChunkHeader"/> and sends the data bytes without copying them.</summary>
+    /// <remarks>Free-text fields (reasons and error messages) are cut to <see cref="ProtocolLimits.MaxReasonBytes"/>
+    /// at a character boundary, ending in "…", so text a peer chose and we echo can never make a frame unencodable.
+    /// Every other string (names, file names, chat text) must be validated by the caller: one longer than a string
+    /// field can carry (65,535 UTF-8 bytes) is a programming error and throws.</remarks>
     public static byte[] Encode(Frame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
@@ -21,16 +25,16 @@ public static class FrameEncoder
                 foreach (var p in m.Peers) w.Str(p);
                 break;
             case Refused r:
-                w.U16((ushort)r.Code).Str(r.Reason);
+                w.U16((ushort)r.Code).Text(r.Reason);
                 break;
             case Ping:
             case WhoRequest:
                 break;
             case Goodbye g:
-                w.U16((ushort)g.Code).Str(g.Reason);
+                w.U16((ushort)g.Code).Text(g.Reason);
                 break;
             case Error e:
-                w.U16((ushort)e.Code).Str(e.Message);
+                w.U16((ushort)e.Code).Text(e.Message);
                 break;
             case Say s:
                 w.Str(s.To).Str(s.Text);
@@ -49,13 +53,13 @@ public static class FrameEncoder
                 foreach (var n in r.Names) w.Str(n);
                 break;
             case Offer o:
-                w.U32(o.Id).Str(o.From).Str(o.To).Str(o.File).I64(o.Size).I64(o.Fingerprint);
+                w.U32(o.Id).Str(o.From).Bin8(o.SenderId).Str(o.To).Str(o.File).I64(o.Size).I64(o.Fingerprint);
                 break;
             case Accept a:
                 w.U32(a.Id).I64(a.Offset).Bin8(a.PrefixSha256).U31(a.MaxChunk).U31(a.Window);
                 break;
             case Reject r:
-                w.U32(r.Id).Str(r.Reason);
+                w.U32(r.Id).Text(r.Reason);
                 break;
             case Start s:
                 w.U32(s.Id).I64(s.Offset).U31(s.Window);
@@ -75,10 +79,10 @@ public static class FrameEncoder
                 w.U32(v.Id).Bytes(v.Sha256);
                 break;
             case Cancel c:
-                w.U32(c.Id).Str(c.By).Str(c.Reason);
+                w.U32(c.Id).Str(c.By).Text(c.Reason);
                 break;
             case Fail f:
-                w.U32(f.Id).Str(f.Reason);
+                w.U32(f.Id).Text(f.Reason);
                 break;
             default:
                 throw new ArgumentException($"no encoding for {frame.GetType().Name}", nameof(frame));

@@ -89,9 +89,12 @@ public abstract record TransferFrame(uint Id) : Frame;
 
 /// <summary>Sender to receiver: "may I send you this file?". <paramref name="File"/> is a relative path with '/'
 /// separators; the receiver alone decides where bytes land.</summary>
+/// <param name="SenderId">Empty from a client; the server stamps the sender's identity (16 bytes, a digest of the
+/// sender's resume key, or of the server's own key for its offers), so that a receiver ties a partial file to a person
+/// rather than to a name someone else may take later.</param>
 /// <param name="Fingerprint">The sender's last-write time of the file (UTC ticks), so a resend of an unchanged file
 /// can resume and a changed file starts over.</param>
-public sealed record Offer(uint Id, string From, string To, string File, long Size, long Fingerprint) : TransferFrame(Id)
+public sealed record Offer(uint Id, string From, byte[] SenderId, string To, string File, long Size, long Fingerprint) : TransferFrame(Id)
 {
     public override FrameType Type => FrameType.Offer;
 }

@@ -35,4 +35,17 @@ public static class ProtocolLimits
 
     /// <summary>Longest resume key in bytes.</summary>
     public const int MaxResumeKeyLength = 64;
+
+    /// <summary>Shortest non-empty resume key a server accepts (a key is a bearer secret: it must not be guessable).</summary>
+    public const int MinResumeKeyLength = 16;
+
+    /// <summary>Length of <see cref="Offer.SenderId"/> when the server stamps it.</summary>
+    public const int SenderIdLength = 16;
+
+    /// <summary>Longest free-text field (reasons, error messages) an encoder writes: longer text is cut, ending in "…".</summary>
+    public const int MaxReasonBytes = 1024;
+
+    /// <summary>Longest file name (a relative path) an Offer may carry, in UTF-8 bytes: the usual PATH_MAX. Longer
+    /// offers are rejected before they travel further.</summary>
+    public const int MaxFileNameBytes = 4096;
 }

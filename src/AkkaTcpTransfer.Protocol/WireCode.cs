@@ -22,4 +22,7 @@ public enum WireCode : ushort
     UnknownPeer = 12,
     MessageTooLong = 13,
     InvalidMessage = 14,
+    /// <summary>The peer sent requests faster than its rate limit: an Error for one refused request; a Goodbye when the
+    /// excess persists.</summary>
+    RateLimited = 15,
 }

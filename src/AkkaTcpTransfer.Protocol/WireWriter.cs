@@ -44,6 +44,14 @@ internal sealed class WireWriter
         return this;
     }
 
+    /// <summary>A free-text string (a reason, an error message): longer than <paramref name="maxBytes"/> UTF-8 bytes,
+    /// it is cut at a character boundary and ends in "…" (the whole is then exactly at most maxBytes).</summary>
+    public WireWriter Text(string value, int maxBytes = ProtocolLimits.MaxReasonBytes)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return Str(WireText.Cap(value, maxBytes));
+    }
+
     public WireWriter Bytes(ReadOnlySpan<byte> value) { value.CopyTo(Grab(value.Length)); return this; }
 
     public WireWriter Bin8(ReadOnlySpan<byte> value)

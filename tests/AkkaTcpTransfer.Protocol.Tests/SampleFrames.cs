@@ -22,7 +22,7 @@ internal static class SampleFrames
         new PeerLeft("carol"),
         WhoRequest.Instance,
         new WhoReply(["server", "alice", "bob"]),
-        new Offer(0x0a0b0c0d, "alice", "bob", "album/sub/b.bin", 5_000_000_000, 638_000_000_000_000_000),
+        new Offer(0x0a0b0c0d, "alice", [0x5e, 0x1d, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd], "bob", "album/sub/b.bin", 5_000_000_000, 638_000_000_000_000_000),
         new Accept(7, 65536, Sha, 65536, 524288),
         new Reject(7, "too big"),
         new Start(7, 65536, 524288),

@@ -78,7 +78,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Failed(e.Message);
             return;
         }
-        Send(new Offer(_spec.Id, _localName, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+        Send(new Offer(_spec.Id, _localName, [], _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
     }
 
     protected override void PostStop() => _source?.Dispose();

@@ -139,7 +139,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
         var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer.FileIoDispatcher));
-        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000));
+        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000));
         var accept = Assert.IsType<Accept>(Sent(connection));
         Assert.Equal((0L, 1000), (accept.Offset, accept.MaxChunk));
         receiver.Tell(new Start(5, 0, 4000)); // acks at least every 1000 bytes

@@ -39,7 +39,7 @@ public sealed class ResumeTests : IAsyncLifetime
     {
         var raw = await RawClient.JoinAsync(port, "alice");
         var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
-        await raw.SendAsync(new Offer(77, "", "server", Path.GetFileName(source), new FileInfo(source).Length, fingerprint));
+        await raw.SendAsync(new Offer(77, "", [], "server", Path.GetFileName(source), new FileInfo(source).Length, fingerprint));
         var accept = await raw.Expect<Accept>();
         Assert.Equal(0, accept.Offset);
         await raw.SendAsync(new Start(77, 0, 4 * 65536)); // one ack per 64 KiB chunk

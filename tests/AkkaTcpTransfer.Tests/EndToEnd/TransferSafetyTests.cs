@@ -29,7 +29,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         _files.Dispose();
     }
 
-    private static Offer OfferOf(uint id, string file, long size, long fingerprint = 1) => new(id, "", "server", file, size, fingerprint);
+    private static Offer OfferOf(uint id, string file, long size, long fingerprint = 1) => new(id, "", [], "server", file, size, fingerprint);
 
     public static TheoryData<string> HostileNames => new()
     {
