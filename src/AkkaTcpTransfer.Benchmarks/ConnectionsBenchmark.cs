@@ -31,7 +31,7 @@ public static class ConnectionsBenchmark
                     await gate.WaitAsync();
                     try
                     {
-                        var client = await Client.JoinAsync(port, $"u{i}");
+                        var client = await Client.JoinAsync(port, $"u{i}", i);
                         lock (clients) clients.Add(client);
                     }
                     finally
@@ -63,10 +63,12 @@ public static class ConnectionsBenchmark
         }
     }
 
-    /// <summary>A minimal protocol client: Hello, Welcome, then read frames until the one it waits for.</summary>
+    /// <summary>A minimal protocol client: Hello, Welcome, then read frames until the one it waits for. Clients come
+    /// from 250 loopback addresses (127.0.0.1 to 127.0.0.250), as a crowd would come from many hosts: the server
+    /// admits at most server.max-connections-per-address from one.</summary>
     private sealed class Client : IDisposable
     {
-        private const int MaxFrame = 4096;
+        private const int MaxFrame = 73728;
         private readonly Socket _socket;
         private readonly FrameDecoder _decoder = new(MaxFrame);
         private readonly List<Frame> _frames = [];
@@ -74,9 +76,10 @@ public static class ConnectionsBenchmark
 
         private Client(Socket socket) => _socket = socket;
 
-        public static async Task<Client> JoinAsync(int port, string name)
+        public static async Task<Client> JoinAsync(int port, string name, int index)
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.Bind(new IPEndPoint(new IPAddress([127, 0, 0, (byte)(1 + (index % 250))]), 0));
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
             var client = new Client(socket);
             await socket.SendAsync(FrameEncoder.Encode(new Hello(ProtocolLimits.Version, MaxFrame, name, "", [])));

@@ -32,6 +32,11 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    /// <summary>The per-user data folder every child process gets ($XDG_DATA_HOME), so that what the programs keep
+    /// between runs (resume keys, identities) lands in a temporary folder, never in the home folder of whoever runs
+    /// the tests or the benchmark. One per run of this process: a restarted child finds its own state again.</summary>
+    public static string DataHome { get; } = Directory.CreateTempSubdirectory("att-data-home-").FullName;
+
     /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c>.</summary>
     public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, params string[] args)
     {
@@ -45,6 +50,7 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
             StandardInputEncoding = new UTF8Encoding(false),
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
+        info.Environment["XDG_DATA_HOME"] = DataHome;
         info.ArgumentList.Add(assembly);
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = new Process { StartInfo = info };

@@ -3,21 +3,27 @@ using System.Text;
 
 namespace AkkaTcpTransfer.Chat;
 
-/// <summary>What a peer name may be: 1 to 32 characters, no whitespace, no control or format characters, no
-/// quotes or slashes (names are typed in commands such as <c>/msg NAME</c>). Unicode letters are welcome.
-/// Names compare case-insensitively, so "Bob" and "bob" cannot both be online.</summary>
+/// <summary>What a peer name may be: 1 to 32 characters, no whitespace, no control, format or private-use characters,
+/// no quotes or slashes (names are typed in commands such as <c>/msg NAME</c>). Unicode letters are welcome. Names that
+/// people cannot tell apart are the same name: they compare by their confusable skeleton (<see cref="NameSkeleton"/>),
+/// which also folds case, so "Bob", "bob" and "Ь0b"-style look-alikes cannot be online at once.</summary>
 public static class PeerNames
 {
     public const int MaxLength = 32;
 
-    public static StringComparer Comparer { get; } = StringComparer.OrdinalIgnoreCase;
+    /// <summary>Compares names by skeleton. Hashing computes a skeleton: where a name is compared often, keep its
+    /// <see cref="Key"/> instead.</summary>
+    public static IEqualityComparer<string> Comparer { get; } = new SkeletonComparer();
+
+    /// <summary>The form names are compared in: equal keys, same name.</summary>
+    public static string Key(string name) => NameSkeleton.Of(name);
 
     /// <summary>Null when <paramref name="name"/> is acceptable, else why not. The empty name is accepted here
     /// (it means "not set"); callers that need a name check for it.</summary>
     public static string? Validate(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (name.Length > MaxLength) return $"a name is at most {MaxLength} characters, '{name[..MaxLength]}...' is longer";
+        if (name.Length > MaxLength) return $"a name is at most {MaxLength} characters";
         foreach (var rune in name.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -27,6 +33,15 @@ public static class PeerNames
             if (rune.Value is '"' or '\'' or '/' or '\\' or '`')
                 return $"a name may not contain {(char)rune.Value}";
         }
+        if (name.Length > 0 && Key(name).Length == 0) return "a name must have something visible in it";
         return null;
+    }
+
+    private sealed class SkeletonComparer : IEqualityComparer<string>
+    {
+        public bool Equals(string? x, string? y) =>
+            ReferenceEquals(x, y) || (x is not null && y is not null && (string.Equals(x, y, StringComparison.Ordinal) || Key(x) == Key(y)));
+
+        public int GetHashCode(string obj) => StringComparer.Ordinal.GetHashCode(Key(obj));
     }
 }

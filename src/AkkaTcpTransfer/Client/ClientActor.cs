@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
@@ -15,7 +16,10 @@ namespace AkkaTcpTransfer.Client;
 /// <summary>Root of a client node: connects (through a <see cref="ConnectionActor"/> child), runs the client half of
 /// the handshake, turns commands into frames and frames into events, and reconnects with exponential backoff when
 /// an established connection is lost. A refused handshake (bad token, name taken) or a first connection that cannot
-/// be made ends the client: retrying would not help.</summary>
+/// be made ends the client: retrying would not help. Its resume key (its identity to the server: partial files of its
+/// uploads belong to it) is kept in the state folder, one per server and name, and presented in every Hello.</summary>
+/// <remarks>Supervision: the connection and the transfer actors are stopped on failure, never restarted: a stopped
+/// connection is a lost connection (reconnect with backoff), a stopped transfer actor fails its transfer itself.</remarks>
 internal sealed class ClientActor : ReceiveActor, IWithTimers
 {
     private sealed class Reconnect
@@ -34,11 +38,15 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private readonly List<IActorRef> _readyWaiters = [];
     private readonly IActorRef _transfers;
     private readonly TransferEndpoint _endpoint;
+    private readonly StateFolder _state;
+    private readonly string _keyFile;
+    private readonly IDisposable? _keyLock;
     private object? _startResult;
     private IActorRef? _connection;
     private IActorRef? _stopRequester;
     private byte[] _resumeKey = [];
     private string _serverName = "";
+    private string? _refusal;
     private bool _everOnline;
     private int _attempt;
     private int _connectionNumber;
@@ -53,10 +61,22 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         _settings = settings;
         _server = server;
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
-        var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer.FileIoDispatcher), "partials");
+        var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
+        _transfers.Tell(new TransfersActor.UsePartials(partials));
         _endpoint = new TransferEndpoint(Context, settings, _transfers, partials, settings.Name);
+        _state = new StateFolder(settings.StateDir);
+        _keyFile = StateFolder.ResumeKeyFile(settings.Host, settings.Port, settings.Name);
+        // One running client per identity: a second client of the same name, server and state folder gets a new
+        // identity for this run instead (and so is refused the name while the first is online, rather than taking it).
+        _keyLock = _state.TryLock(_keyFile);
+        if (_keyLock is not null) _resumeKey = _state.ReadSecret(_keyFile) ?? [];
+        else _log.Warning("another client named {0} for {1}:{2} is running from {3}; this one uses a new identity", settings.Name, settings.Host, settings.Port, _state.Path);
         Connect();
     }
+
+    protected override void PostStop() => _keyLock?.Dispose();
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     private void Connect()
     {
@@ -87,6 +107,13 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             var refused = (Refused)f.Frame;
             var reason = $"refused by the server: {refused.Reason}";
             _log.Info(reason);
+            if (_everOnline && refused.Code == WireCode.ServerFull)
+            {
+                // Transient (the server is full, or busy with connections from our address): try again with backoff
+                // once the server has closed this connection.
+                _refusal = reason;
+                return;
+            }
             // Before the first Welcome the refusal is the start's failure (NodeStartException); after it, an event.
             if (_everOnline) Context.System.EventStream.Publish(new ConnectionRefused(reason));
             Started(new NodeLifecycle.StartFailed(StartFailure.Refused, reason));
@@ -94,20 +121,24 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         });
         Receive<ConnectionMessages.FrameReceived>(f =>
             _connection?.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, $"expected Welcome, got {f.Frame.Type}")));
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
         Receive<HandshakeTimedOut>(_ => _connection?.Tell(new ConnectionMessages.Close(WireCode.HandshakeTimeout,
             $"no answer to the handshake within {_settings.Client.HandshakeTimeout.TotalSeconds:0.###} s")));
-        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason));
+        Receive<ConnectionMessages.Closed>(c => Lost(_refusal ?? c.Reason));
         Offline();
     }
 
     private void Online()
     {
         Receive<ConnectionMessages.FrameReceived>(f => OnFrame(f.Frame));
-        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason));
+        // Replaced: a newer connection of this same identity took over, so another client of ours is running (from a
+        // copy of this state folder, say). Reconnecting would only take the name back and start a tug of war.
+        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason, reconnect: c.PeerCode != WireCode.Replaced));
         Receive<NodeCommands.Say>(s => Say("", s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => Send(WhoRequest.Instance));
-        Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection!));
+        Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection!, senderId: []));
+        Receive<ConnectionMessages.SendFailed>(f => _log.Warning("a {0} frame could not be sent: {1}", f.Frame.Type, f.Reason));
         Receive<NodeLifecycle.Stop>(s =>
         {
             _stopRequester = Sender;
@@ -165,6 +196,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
         Receive<ConnectionMessages.FrameReceived>(_ => { });
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
         Receive<HandshakeTimedOut>(_ => { });
     }
 
@@ -180,9 +212,15 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         }
         _everOnline = true;
         _attempt = 0;
-        _resumeKey = welcome.ResumeKey;
+        if (!welcome.ResumeKey.AsSpan().SequenceEqual(_resumeKey))
+        {
+            _resumeKey = welcome.ResumeKey;
+            if (_keyLock is not null && !_state.WriteSecret(_keyFile, _resumeKey))
+                _log.Warning("cannot keep the resume key in {0}: partial uploads can be resumed only until this client stops", _state.Path);
+        }
         _serverName = welcome.ServerName;
         _connection?.Tell(new ConnectionMessages.PeerLimits(welcome.MaxFrameLength));
+        _connection?.Tell(ConnectionMessages.HandshakeDone.Instance);
         _log.Info("connected to {0} at {1} as {2}", _serverName, _server, welcome.YourName);
         Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName));
         Started(new NodeLifecycle.Ready(_server.Address.ToString(), _server.Port, welcome.YourName, _serverName));
@@ -210,7 +248,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
                 events.Publish(new ErrorOccurred(e.Message));
                 break;
             case Offer offer:
-                _endpoint.Offer(offer, _connection!, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead);
+                _endpoint.Offer(offer, _connection!, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: _server.ToString());
                 break;
             case TransferFrame transfer:
                 if (!_endpoint.Route(transfer)) _log.Debug("dropping {0} for unknown or finished transfer {1}", transfer.Type, TransferIds.Format(transfer.Id));
@@ -238,10 +276,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     /// <summary>The connection is gone. Before the first success that ends the client (start failed); after it,
     /// reconnect with backoff unless reconnecting is switched off.</summary>
-    private void Lost(string reason)
+    private void Lost(string reason, bool reconnect = true)
     {
         Timers.Cancel(nameof(HandshakeTimedOut));
         _connection = null;
+        _refusal = null;
         _endpoint.ConnectionLost(reason);
         if (!_everOnline)
         {
@@ -249,7 +288,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        var willReconnect = _settings.Client.Reconnect;
+        var willReconnect = _settings.Client.Reconnect && reconnect;
         Context.System.EventStream.Publish(new Disconnected(reason, willReconnect));
         if (!willReconnect)
         {

@@ -75,3 +75,10 @@ public sealed record TransferSummary(string Id, string File, TransferDirection D
 
 /// <summary><c>transfers</c>: the answer to a ListTransfers command: every transfer of this node not yet over.</summary>
 public sealed record TransfersListed(IReadOnlyList<TransferSummary> Transfers) : NodeEvent;
+
+/// <summary>One line of <see cref="PartialsListed"/>: a partial file kept so that <paramref name="From"/> can resume
+/// sending <paramref name="File"/>; <paramref name="Expires"/> is when it is removed if nobody resumes it.</summary>
+public sealed record PartialSummary(string File, string From, long Bytes, long Total, DateTimeOffset Expires, bool InUse);
+
+/// <summary><c>partials</c>: with the answer to a ListTransfers command, the partial files this node keeps for a resume.</summary>
+public sealed record PartialsListed(IReadOnlyList<PartialSummary> Partials) : NodeEvent;

@@ -35,6 +35,9 @@ public static class HumanEventFormatter
             TransfersListed l when l.Transfers.Count == 0 => "no transfers",
             TransfersListed l => string.Join("\n           ", ["transfers:", .. l.Transfers.Select(t =>
                 $"{t.Id} {(t.Direction == TransferDirection.Send ? "to" : "from")} {Safe(t.Peer)} {Safe(t.File)} {t.State} {Units.Bytes(t.Bytes)}/{Units.Bytes(t.Total)}")]),
+            PartialsListed l when l.Partials.Count == 0 => null,
+            PartialsListed l => string.Join("\n           ", ["kept for a resume:", .. l.Partials.Select(p =>
+                $"{Safe(p.File)} from {Safe(p.From)} {Units.Bytes(p.Bytes)}/{Units.Bytes(p.Total)}{(p.InUse ? " (resuming now)" : "")}, removed after {p.Expires.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}")]),
             _ => null,
         };
         return body is null ? null : $"[{now.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}] {body}";

@@ -140,6 +140,22 @@ public static class JsonEventFormatter
                 }
                 w.WriteEndArray();
                 return true;
+            case PartialsListed l:
+                w.WriteString("event", "partials");
+                w.WriteStartArray("partials");
+                foreach (var p in l.Partials)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("file", p.File);
+                    w.WriteString("from", p.From);
+                    w.WriteNumber("bytes", p.Bytes);
+                    w.WriteNumber("total", p.Total);
+                    w.WriteString("expires", Timestamp(p.Expires));
+                    w.WriteBoolean("in_use", p.InUse);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                return true;
             default:
                 return false;
         }

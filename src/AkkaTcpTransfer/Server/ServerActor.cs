@@ -1,17 +1,23 @@
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
 using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Server;
 
-/// <summary>Root of a server node: starts the session registry and the listener, reports the bound port, and
-/// carries out the server operator's own commands (chat as the server, who).</summary>
+/// <summary>Root of a server node: starts the session registry, the transfer table, the partial files and the listener,
+/// reports the bound port, and carries out the server operator's own commands (chat as the server, who, send).</summary>
+/// <remarks>Supervision: its children are the node's singletons; one that fails is stopped and the failure is logged.
+/// The listener's end ends the node's service (the server stops); the others are not restarted into a half state.</remarks>
 internal sealed class ServerActor : ReceiveActor
 {
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IActorRef _registry;
     private readonly IActorRef _listener;
@@ -26,13 +32,24 @@ internal sealed class ServerActor : ReceiveActor
     public ServerActor(NodeSettings settings, IPEndPoint bindTo)
     {
         _settings = settings;
-        _registry = Context.ActorOf(SessionRegistryActor.Props(settings), "sessions");
+        var descriptors = DescriptorBudget.Get(Context.System);
+        descriptors.Initialise(settings.Server.DescriptorReserve);
+        var maxClients = settings.Server.MaxClients
+            ?? (int)Math.Clamp(descriptors.ConnectionCapacity == long.MaxValue ? 20_000 : descriptors.ConnectionCapacity, 1, 1_000_000);
+        if (descriptors.ProcessLimit > 0)
+            _log.Info("file descriptor limit {0}: up to {1} clients (server.max-clients), {2} descriptors for connections and files",
+                descriptors.ProcessLimit, maxClients, descriptors.Capacity);
+        // The server's own identity for the offers it sends: a receiver ties partial files to it.
+        var serverId = ClientIdentity.Of(new StateFolder(settings.StateDir).ReadOrCreateSecret("server-identity.key", 32));
+
+        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients), "sessions");
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
-        var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer.FileIoDispatcher), "partials");
+        var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
+        _transfers.Tell(new TransfersActor.UsePartials(partials));
         var registry = _registry;
         var transfers = _transfers;
-        _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings.Server.Backlog, settings.Connection.UnsentLowWatermark,
-            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials)), "listener");
+        _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
+            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId)), "listener");
         Context.Watch(_listener);
 
         Receive<ListenerMessages.Bound>(b =>
@@ -61,12 +78,11 @@ internal sealed class ServerActor : ReceiveActor
         Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
         // An outgoing transfer is started by the peer actor of its recipient, found through the registry.
-        Receive<TransferMessages.StartSend>(spec => _registry.Tell(new SessionMessages.Lookup(spec.To, spec)));
-        Receive<SessionMessages.LookupResult>(r => r.Tag is TransferMessages.StartSend, r =>
+        Receive<TransferMessages.StartSend>(spec => _registry.Tell(new SessionMessages.FindSendRecipient(spec)));
+        Receive<SessionMessages.SendRecipient>(r =>
         {
-            var spec = (TransferMessages.StartSend)r.Tag;
-            if (r.Peer is null) _transfers.Tell(new TransferMessages.SendRefused(spec.Id, $"no one named '{spec.To}' is online"));
-            else r.Peer.Tell(spec with { To = r.Name });
+            if (r.Peer is null) _transfers.Tell(new TransferMessages.SendRefused(r.Spec.Id, $"no one named '{r.Spec.To}' is online"));
+            else r.Peer.Tell(r.Spec with { To = r.Name });
         });
         Receive<NodeLifecycle.Stop>(s =>
         {
@@ -76,6 +92,12 @@ internal sealed class ServerActor : ReceiveActor
         Receive<ListenerMessages.Drained>(_ => ReplyStopped());
         Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => ReplyStopped());
     }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _log.Error(e, "a part of the server failed and was stopped");
+        return Directive.Stop;
+    });
 
     private void ReplyStopped()
     {
@@ -113,6 +135,6 @@ internal sealed class ServerActor : ReceiveActor
             Context.System.EventStream.Publish(new ErrorOccurred(problem.Reason));
             return;
         }
-        _registry.Tell(new SessionMessages.Say(_settings.Name, to, text));
+        _registry.Tell(new SessionMessages.Say(to, text));
     }
 }

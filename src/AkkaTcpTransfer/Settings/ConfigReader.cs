@@ -29,6 +29,10 @@ internal sealed class ConfigReader(Config config)
         return value;
     }
 
+    /// <summary>A whole number, or "auto" (null): the node works the value out at start.</summary>
+    public int? IntOrAuto(string path, int min, int max) =>
+        string.Equals(String(path).Trim(), "auto", StringComparison.OrdinalIgnoreCase) ? null : Int(path, min, max);
+
     public bool Bool(string path)
     {
         var raw = String(path).Trim().ToLowerInvariant();

@@ -17,7 +17,9 @@ public sealed record NodeSettings(
     ServerSettings Server,
     ClientSettings Client,
     ChatSettings Chat,
-    TransferSettings Transfer)
+    TransferSettings Transfer,
+    LimitSettings Limits,
+    string StateDir)
 {
     private const string S = NodeConfig.Section;
 
@@ -45,6 +47,10 @@ public sealed record NodeSettings(
             MaxSendQueue: r.Bytes($"{S}.connection.max-send-queue", 64 * 1024, 1L << 34),
             WritesInFlight: r.Int($"{S}.connection.writes-in-flight", 1, 64),
             UnsentLowWatermark: (int)r.Bytes($"{S}.connection.unsent-lowat", 0, 1L << 30),
+            ReadAhead: r.Int($"{S}.connection.read-ahead", 1, 64),
+            MaxFramesPerSecond: r.Int($"{S}.connection.max-frames-per-second", 10, 10_000_000),
+            WriteTimeout: r.Duration($"{S}.connection.write-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+            NodeSendBudget: r.Bytes($"{S}.connection.node-send-budget", 64 * 1024, 1L << 40),
             KeepaliveInterval: r.Duration($"{S}.connection.keepalive-interval", TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1)),
             IdleTimeout: r.Duration($"{S}.connection.idle-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(24)),
             CloseTimeout: r.Duration($"{S}.connection.close-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)));
@@ -53,8 +59,15 @@ public sealed record NodeSettings(
 
         var server = new ServerSettings(
             HandshakeTimeout: r.Duration($"{S}.server.handshake-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
-            MaxClients: r.Int($"{S}.server.max-clients", 1, 1_000_000),
-            Backlog: r.Int($"{S}.server.backlog", 1, 65535));
+            MaxClients: r.IntOrAuto($"{S}.server.max-clients", 1, 1_000_000),
+            Backlog: r.Int($"{S}.server.backlog", 1, 65535),
+            MaxConnectionsPerAddress: r.Int($"{S}.server.max-connections-per-address", 1, 1_000_000),
+            MaxHandshakesPerAddress: r.Int($"{S}.server.max-handshakes-per-address", 1, 1_000_000),
+            AuthBackoffMin: r.Duration($"{S}.server.auth-backoff-min", TimeSpan.Zero, TimeSpan.FromHours(1)),
+            AuthBackoffMax: r.Duration($"{S}.server.auth-backoff-max", TimeSpan.Zero, TimeSpan.FromDays(1)),
+            DescriptorReserve: r.Int($"{S}.server.descriptor-reserve", 16, 1_000_000));
+        if (server.AuthBackoffMax < server.AuthBackoffMin)
+            throw new ConfigException($"{S}.server.auth-backoff-max ({server.AuthBackoffMax}) must not be below auth-backoff-min ({server.AuthBackoffMin})");
 
         var minBackoff = r.Duration($"{S}.client.reconnect.min-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
         var maxBackoff = r.Duration($"{S}.client.reconnect.max-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
@@ -82,6 +95,9 @@ public sealed record NodeSettings(
             MaxConcurrentReceives: r.Int($"{S}.transfer.max-concurrent-receives", 1, 1024),
             AutoAccept: r.Bool($"{S}.transfer.auto-accept"),
             OfferTimeout: r.Duration($"{S}.transfer.offer-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
+            AnswerTimeout: r.Duration($"{S}.transfer.answer-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
+            StartTimeout: r.Duration($"{S}.transfer.start-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
+            PartialMaxAge: r.Duration($"{S}.transfer.partial-max-age", TimeSpan.FromSeconds(1), TimeSpan.FromDays(3650)),
             MaxFileSize: r.Bytes($"{S}.transfer.max-file-size", 0, long.MaxValue),
             CheckFreeSpace: r.Bool($"{S}.transfer.check-free-space"),
             MinFreeSpace: r.Bytes($"{S}.transfer.min-free-space", 0, long.MaxValue),
@@ -97,6 +113,18 @@ public sealed record NodeSettings(
         if ((long)transfer.Window * transfer.MaxConcurrentReceives > connection.MaxSendQueue / 2)
             throw new ConfigException($"{S}.transfer.window x max-concurrent-receives ({(long)transfer.Window * transfer.MaxConcurrentReceives}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
 
+        var limits = new LimitSettings(
+            ChatPerSecond: r.Int($"{S}.limits.chat-per-second", 1, 1_000_000),
+            ChatBurst: r.Int($"{S}.limits.chat-burst", 1, 1_000_000),
+            WhoPerSecond: r.Int($"{S}.limits.who-per-second", 1, 1_000_000),
+            WhoBurst: r.Int($"{S}.limits.who-burst", 1, 1_000_000),
+            OffersPerSecond: r.Int($"{S}.limits.offers-per-second", 1, 1_000_000),
+            OffersBurst: r.Int($"{S}.limits.offers-burst", 1, 1_000_000),
+            FanoutPerSecond: r.Int($"{S}.limits.fanout-per-second", 1, 100_000_000),
+            FanoutBurst: r.Int($"{S}.limits.fanout-burst", 1, 100_000_000),
+            ExcessTolerance: r.Int($"{S}.limits.excess-tolerance", 1, 1_000_000),
+            RelaysPerClient: r.Int($"{S}.limits.relays-per-client", 1, 100_000));
+
         string downloadsPath;
         try
         {
@@ -107,13 +135,39 @@ public sealed record NodeSettings(
             throw new ConfigException($"{S}.downloads: '{downloads}' is not a usable path ({e.Message})", e);
         }
 
-        return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer);
+        var stateDir = r.String($"{S}.state-dir").Trim();
+        try
+        {
+            stateDir = Path.GetFullPath(stateDir.Length > 0 ? stateDir : DefaultStateDir());
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ConfigException($"{S}.state-dir: '{stateDir}' is not a usable path ({e.Message})", e);
+        }
+
+        return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
+            limits, stateDir);
+    }
+
+    /// <summary>The per-user data folder of the platform: $XDG_DATA_HOME or ~/.local/share on Linux, Application
+    /// Support on macOS, %LOCALAPPDATA% on Windows; then akka-tcp-transfer.</summary>
+    public static string DefaultStateDir()
+    {
+        var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        if (root.Length == 0) root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        return Path.Combine(root, "akka-tcp-transfer");
     }
 }
 
-public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, int UnsentLowWatermark, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);
+public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, int UnsentLowWatermark, int ReadAhead, int MaxFramesPerSecond,
+    TimeSpan WriteTimeout, long NodeSendBudget, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);
 
-public sealed record ServerSettings(TimeSpan HandshakeTimeout, int MaxClients, int Backlog);
+/// <param name="MaxClients">Null for "auto": worked out from the process's descriptor limit at start.</param>
+public sealed record ServerSettings(TimeSpan HandshakeTimeout, int? MaxClients, int Backlog, int MaxConnectionsPerAddress, int MaxHandshakesPerAddress,
+    TimeSpan AuthBackoffMin, TimeSpan AuthBackoffMax, int DescriptorReserve);
+
+public sealed record LimitSettings(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
+    int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient);
 
 public sealed record ClientSettings(TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
 
@@ -127,6 +181,9 @@ public sealed record TransferSettings(
     int MaxConcurrentReceives,
     bool AutoAccept,
     TimeSpan OfferTimeout,
+    TimeSpan AnswerTimeout,
+    TimeSpan StartTimeout,
+    TimeSpan PartialMaxAge,
     long MaxFileSize,
     bool CheckFreeSpace,
     long MinFreeSpace,

@@ -4,18 +4,28 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using AkkaTcpTransfer.Limits;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Transfer;
 using static AkkaTcpTransfer.Tcp.ConnectionMessages;
 
 namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>One TCP connection, and the only code besides <see cref="ListenerActor"/> that touches Akka.IO. It turns
 /// Akka.IO's byte stream into frames for its parent (decoding across any <c>Tcp.Received</c> boundaries) and the
-/// parent's frames into writes, with ack-based flow control and two bounded queues: control frames (chat, acks,
-/// offers) always go before file chunks, so chat waits behind at most the writes already handed to Akka.IO.
-/// It keeps the connection alive with pings, closes it when nothing arrives for the idle timeout, and closes it on
-/// any protocol violation, telling the peer why in a Goodbye.</summary>
+/// parent's frames into writes, with ack-based flow control and two bounded queues.
+/// <list type="bullet">
+/// <item>Reading is pulled (Akka.IO pull mode): the next read is asked for only while the owner has handled all but
+/// <c>connection.read-ahead</c> of the batches delivered to it, and while the peer's frame rate is within
+/// <c>connection.max-frames-per-second</c>. A fast or hostile peer is slowed down by TCP, never buffered here.</item>
+/// <item>Writes: control frames (chat, presence, acks, offers) go before file data; a transfer's own Start, Chunk and
+/// Done frames share the data queue, so they keep their order on the wire. Everything held for the peer counts against
+/// <c>connection.max-send-queue</c> and the node's <see cref="SendBudget"/>; a peer that takes nothing for
+/// <c>connection.write-timeout</c> is dropped.</item>
+/// <item>It keeps the connection alive with pings, closes it when nothing arrives for the idle timeout, and closes it
+/// on any protocol violation, telling the peer why in a Goodbye.</item>
+/// </list></summary>
 internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
     private sealed class WriteAck : Akka.IO.Tcp.Event
@@ -33,6 +43,11 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         public static readonly CloseTimedOut Instance = new();
     }
 
+    private sealed class ThrottleOver
+    {
+        public static readonly ThrottleOver Instance = new();
+    }
+
     /// <summary>A queued frame: its head bytes and, for a chunk, the data it carries without a copy (and the chunk
     /// itself when its buffer is pooled and ours to release once written: a relayed chunk).</summary>
     private readonly record struct Outbound(byte[] Head, ArraySegment<byte> Body, Chunk? Release = null)
@@ -40,8 +55,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         public int Length => Head.Length + Body.Count;
     }
 
-    /// <summary>Per write handed to Akka.IO, in order (acks come back in order): the pooled chunk to release on its ack.</summary>
-    private readonly Queue<Chunk?> _inFlightReleases = new();
+    /// <summary>Per write handed to Akka.IO, in order (acks come back in order): its size, and the pooled chunk to
+    /// release on its ack.</summary>
+    private readonly Queue<(int Bytes, Chunk? Release)> _inFlightWrites = new();
 
     /// <summary>Most control bytes coalesced into one write: one Akka.IO maximum-frame-size socket send.</summary>
     private const int BatchBytes = 64 * 1024;
@@ -54,32 +70,31 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<Outbound> _data = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly EndPoint? _connectTo;
+    private readonly TokenBucket _frameRate;
+    private readonly SendBudget _budget;
+    private SendBudget.Gauge? _gauge;
     private IActorRef? _tcp;
     private EndPoint? _remote;
-    private long _queuedBytes;
+    private long _held;              // bytes queued or handed to Akka.IO and not yet acknowledged
     private int _inFlight;
     private int _peerMaxFrame;
+    private bool _readPending;       // a ResumeReading is outstanding
+    private int _batchesUnhandled;   // batches delivered to the owner that it has not yet confirmed
+    private bool _throttled;
     private TimeSpan _lastReceived;
+    private TimeSpan _lastWriteProgress;
     private bool _sentSinceTick;
+    private readonly bool _accepted;
+    private bool _handshakeDone;
     private bool _tcpClosed;
     private bool _ownerNotified;
     private string? _closeReason;
     private WireCode? _peerCode;
     private string? _peerReason;
-    private readonly Dictionary<uint, Grant> _grants = [];
-
-    /// <summary>What we allowed the peer for one incoming transfer: its largest chunk, its window, and how far we
-    /// have acknowledged.</summary>
-    private sealed class Grant(int maxChunk, int window, long acked)
-    {
-        public int MaxChunk { get; } = maxChunk;
-        public int Window { get; } = window;
-        public long Acked { get; set; } = acked;
-    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>A connection Akka.IO accepted for our listener: register with it at once.</summary>
+    /// <summary>A connection Akka.IO accepted for our listener (bound in pull mode): register with it at once.</summary>
     public static Props Accepted(IActorRef tcpConnection, EndPoint remote, NodeSettings settings) =>
         Props.Create(() => new ConnectionActor(tcpConnection, remote, null, settings));
 
@@ -92,13 +107,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _settings = settings.Connection;
         _decoder = new FrameDecoder(settings.MaxFrameSize, poolChunks: true);
         _peerMaxFrame = settings.MaxFrameSize;
+        _frameRate = new TokenBucket(_settings.MaxFramesPerSecond, _settings.MaxFramesPerSecond, _clock.Elapsed);
+        _budget = SendBudget.For(Context.System, _settings.NodeSendBudget);
         _tcp = tcpConnection;
         _remote = remote;
         _connectTo = connectTo;
+        _accepted = tcpConnection is not null;
         if (connectTo is not null)
         {
             Context.System.Tcp().Tell(new Akka.IO.Tcp.Connect(connectTo,
-                options: [new UnsentLowWatermark(settings.Connection.UnsentLowWatermark)], timeout: settings.Client.ConnectTimeout));
+                options: [new UnsentLowWatermark(settings.Connection.UnsentLowWatermark)], timeout: settings.Client.ConnectTimeout,
+                pullMode: true));
             Become(Connecting);
         }
         else
@@ -109,6 +128,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        _gauge = _budget.Register(Self);
         if (_tcp is not null) Register(_tcp, _remote!);
     }
 
@@ -120,8 +140,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         // This actor is the handler. For an outgoing connection it is also the commander, which Akka.IO 1.5.74 does
         // not death-pact (AKKA-IO.md 3.7): PostStop aborts the connection explicitly to cover that.
         tcp.Tell(new Akka.IO.Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
-        _lastReceived = _clock.Elapsed;
+        _lastReceived = _lastWriteProgress = _clock.Elapsed;
         Timers.StartPeriodicTimer(nameof(Tick), Tick.Instance, _settings.KeepaliveInterval);
+        MaybeRead();
     }
 
     private void Connecting()
@@ -141,7 +162,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
             NotifyOwner(new ConnectFailed($"cannot connect to {_connectTo}: {cause}"));
             Context.Stop(Self);
         });
-        Receive<Send>(_ => _log.Warning("dropping a frame sent before the connection was established"));
+        Receive<Send>(s => Sender.Tell(new SendFailed(s.Frame, "not connected yet")));
         Receive<SendEncoded>(_ => _log.Warning("dropping a frame sent before the connection was established"));
         Receive<Close>(_ =>
         {
@@ -153,11 +174,24 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void Open()
     {
         Receive<Akka.IO.Tcp.Received>(OnReceived);
+        Receive<ReadMore>(_ =>
+        {
+            _batchesUnhandled--;
+            MaybeRead();
+        });
+        Receive<ThrottleOver>(_ =>
+        {
+            _throttled = false;
+            MaybeRead();
+        });
         Receive<WriteAck>(_ => OnWriteAck());
-        Receive<Send>(s => Enqueue(s.Frame));
-        Receive<SendEncoded>(s => Enqueue(new Outbound(s.Frame, default), control: true));
+        Receive<Send>(s => Enqueue(s.Frame, Sender));
+        Receive<SendEncoded>(s => Enqueue(new Outbound(s.Frame, default), data: false));
         Receive<Close>(c => BeginClose(c.Code, c.Reason));
+        Receive<Shed>(_ => BeginClose(WireCode.SlowConsumer,
+            $"the server is short of memory for unsent data and this connection held the most ({Units.Bytes(_held)}) or was not reading"));
         Receive<PeerLimits>(l => _peerMaxFrame = l.MaxFrameLength);
+        Receive<HandshakeDone>(_ => _handshakeDone = true);
         Receive<Tick>(_ => OnTick());
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
@@ -171,12 +205,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void Closing()
     {
-        Receive<Akka.IO.Tcp.Received>(_ => { });
+        // Keep reading (and discarding) so that Akka.IO sees the peer's FIN and completes the ConfirmedClose.
+        Receive<Akka.IO.Tcp.Received>(_ => _tcp!.Tell(Akka.IO.Tcp.ResumeReading.Instance));
         Receive<WriteAck>(_ => _inFlight--);
         Receive<Send>(_ => { });
         Receive<SendEncoded>(_ => { });
         Receive<Close>(_ => { });
+        Receive<Shed>(_ => { });
+        Receive<ReadMore>(_ => { });
+        Receive<ThrottleOver>(_ => { });
         Receive<PeerLimits>(_ => { });
+        Receive<HandshakeDone>(_ => { });
         Receive<Tick>(_ => { });
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
         Receive<Akka.IO.Tcp.CommandFailed>(_ => { });
@@ -186,8 +225,26 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     // ---------------------------------------------------------------- inbound
 
+    /// <summary>Asks Akka.IO for the next read, unless one is pending, the owner is behind, or the peer is over its
+    /// frame rate (then a timer asks again when the rate allows).</summary>
+    private void MaybeRead()
+    {
+        if (_readPending || _closeReason is not null || _tcp is null || _batchesUnhandled >= _settings.ReadAhead) return;
+        var wait = _frameRate.WaitFor(_clock.Elapsed);
+        if (wait > TimeSpan.Zero)
+        {
+            if (_throttled) return;
+            _throttled = true;
+            Timers.StartSingleTimer(nameof(ThrottleOver), ThrottleOver.Instance, wait);
+            return;
+        }
+        _readPending = true;
+        _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
+    }
+
     private void OnReceived(Akka.IO.Tcp.Received received)
     {
+        _readPending = false;
         _lastReceived = _clock.Elapsed;
         _decoded.Clear();
         try
@@ -203,127 +260,122 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
             BeginClose(WireCode.ProtocolViolation, $"protocol violation: {e.Message}");
             return;
         }
+        _frameRate.Charge(_clock.Elapsed, _decoded.Count);
         Deliver();
+        MaybeRead();
     }
 
     private void Deliver()
     {
+        var delivered = 0;
         foreach (var frame in _decoded)
         {
             switch (frame)
             {
-                case Ping:
+                case Ping when _handshakeDone:
                     break;
                 case Goodbye g:
                     _peerCode = g.Code;
                     _peerReason = g.Reason;
                     break;
-                case Chunk chunk when Exceeds(chunk) is { } violation:
-                    _decoded.Clear();
-                    BeginClose(WireCode.ProtocolViolation, $"protocol violation: {violation}");
-                    return;
                 default:
-                    if (frame is Cancel or Fail) _grants.Remove(((TransferFrame)frame).Id);
                     Context.Parent.Tell(new FrameReceived(frame));
+                    delivered++;
                     break;
             }
         }
         _decoded.Clear();
-    }
-
-    /// <summary>Flow control enforced where the bytes enter: a peer may send at most the window we granted beyond
-    /// the last Ack we sent, in chunks no larger than granted. Checked before the chunk is queued for any actor, so a
-    /// sender that ignores the window is dropped before its data can pile up (whoever receives: this node, or a
-    /// client the server relays to).</summary>
-    private string? Exceeds(Chunk chunk)
-    {
-        if (!_grants.TryGetValue(chunk.Id, out var grant)) return null; // not ours to judge: the owner drops unknown ids
-        if (chunk.Data.Length > grant.MaxChunk)
-            return $"a {chunk.Data.Length}-byte chunk of transfer {chunk.Id:x8} is larger than the {grant.MaxChunk} bytes granted";
-        if (chunk.Offset + chunk.Data.Length - grant.Acked > grant.Window)
-            return $"transfer {chunk.Id:x8} ignored the flow-control window of {grant.Window} bytes";
-        return null;
-    }
-
-    /// <summary>Notes the grants and acknowledgements we send for incoming transfers.</summary>
-    private void Observe(Frame frame)
-    {
-        switch (frame)
-        {
-            case Accept a:
-                _grants[a.Id] = new Grant(a.MaxChunk, a.Window, a.Offset);
-                break;
-            case Ack a when _grants.TryGetValue(a.Id, out var grant):
-                grant.Acked = Math.Max(grant.Acked, a.Written);
-                break;
-            case Reject or Verified or Cancel or Fail:
-                _grants.Remove(((TransferFrame)frame).Id);
-                break;
-        }
+        if (delivered == 0) return;
+        // The owner answers this with ReadMore once it has handled every frame before it (its mailbox is in order).
+        Context.Parent.Tell(Delivered.Instance);
+        _batchesUnhandled++;
     }
 
     // ---------------------------------------------------------------- outbound
 
-    private void Enqueue(Frame frame)
+    /// <summary>A transfer's sender-side frames that must stay in order with its chunks.</summary>
+    private static bool IsData(Frame frame) => frame is Chunk or Start or Done;
+
+    private void Enqueue(Frame frame, IActorRef requester)
     {
         Outbound item;
-        bool control;
-        if (frame is Chunk chunk)
+        try
         {
-            item = new Outbound(FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), AsSegment(chunk.Data),
-                chunk.Pooled ? chunk : null);
-            control = false;
+            item = frame is Chunk chunk
+                ? new Outbound(FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), AsSegment(chunk.Data), chunk.Pooled ? chunk : null)
+                : new Outbound(FrameEncoder.Encode(frame), default);
         }
-        else
+        catch (ArgumentException e)
         {
-            Observe(frame);
-            item = new Outbound(FrameEncoder.Encode(frame), default);
-            control = true;
+            // Peer-chosen text is capped or validated before it reaches a frame; this is a bug, not a peer's doing.
+            _log.Error(e, "cannot encode a {0} frame for {1}", frame.Type, _remote);
+            requester.Tell(new SendFailed(frame, $"cannot encode the {frame.Type} frame: {e.Message}"));
+            return;
         }
-        Enqueue(item, control);
-    }
-
-    private void Enqueue(Outbound item, bool control)
-    {
         var frameLength = item.Length - ProtocolLimits.LengthPrefixSize;
         if (frameLength > _peerMaxFrame)
         {
-            _log.Warning("not sending a {0}-byte frame to {1}: its limit is {2} bytes", frameLength, _remote, _peerMaxFrame);
+            _log.Warning("not sending a {0}-byte {1} frame to {2}: its limit is {3} bytes", frameLength, frame.Type, _remote, _peerMaxFrame);
+            requester.Tell(new SendFailed(frame, $"the {frame.Type} frame ({frameLength} bytes) is larger than the peer accepts ({_peerMaxFrame} bytes)"));
             return;
         }
-        if (_queuedBytes + item.Length > _settings.MaxSendQueue)
+        Enqueue(item, IsData(frame));
+    }
+
+    private void Enqueue(Outbound item, bool data)
+    {
+        if (_held + item.Length > _settings.MaxSendQueue)
         {
-            BeginClose(WireCode.SlowConsumer, $"send queue for this peer exceeded {_settings.MaxSendQueue} bytes: it reads too slowly");
+            BeginClose(WireCode.SlowConsumer, $"more than {Units.Bytes(_settings.MaxSendQueue)} waited to be sent to this peer: it reads too slowly");
             return;
         }
-        (control ? _control : _data).Enqueue(item);
-        _queuedBytes += item.Length;
+        (data ? _data : _control).Enqueue(item);
+        _held += item.Length;
+        if (_gauge!.Add(item.Length)) Shed();
         TrySend();
+    }
+
+    /// <summary>The node is over its send budget: tell the connections chosen to give way (perhaps this one).</summary>
+    private void Shed()
+    {
+        var victims = _budget.ChooseVictims();
+        if (victims.Count == 0) return;
+        _log.Warning("over the node's send budget ({0} held, limit {1}): closing {2} connection(s) with the most unsent data",
+            Units.Bytes(_budget.Total), Units.Bytes(_budget.Limit), victims.Count);
+        foreach (var victim in victims) victim.Connection.Tell(ConnectionMessages.Shed.Instance);
     }
 
     private void OnWriteAck()
     {
         _inFlight--;
-        // The bytes are in the kernel: a relayed chunk's pooled buffer can go back.
-        if (_inFlightReleases.TryDequeue(out var written)) written?.Release();
+        _lastWriteProgress = _clock.Elapsed;
+        _gauge!.Progress();
+        if (_inFlightWrites.TryDequeue(out var written))
+        {
+            _held -= written.Bytes;
+            _gauge.Add(-written.Bytes);
+            // The bytes are in the kernel: a relayed chunk's pooled buffer can go back.
+            written.Release?.Release();
+        }
         TrySend();
     }
 
     /// <summary>Hands writes to Akka.IO while fewer than writes-in-flight are outstanding. Each write is every queued
-    /// control frame (copied together, up to one socket send) plus at most one chunk, whose data is not copied.</summary>
+    /// control frame (copied together, up to one socket send) plus at most one data frame, whose bytes are not copied.</summary>
     private void TrySend()
     {
         while (_inFlight < _settings.WritesInFlight && (_control.Count > 0 || _data.Count > 0))
         {
-            var (write, release) = NextWrite(BatchBytes);
+            var (write, bytes, release) = NextWrite(BatchBytes);
+            if (_inFlight == 0) _lastWriteProgress = _clock.Elapsed; // the write timeout counts from here
             _tcp!.Tell(Akka.IO.Tcp.Write.Create(write, WriteAck.Instance));
-            _inFlightReleases.Enqueue(release);
+            _inFlightWrites.Enqueue((bytes, release));
             _inFlight++;
             _sentSinceTick = true;
         }
     }
 
-    private (ByteString Write, Chunk? Release) NextWrite(int budget)
+    private (ByteString Write, int Bytes, Chunk? Release) NextWrite(int budget)
     {
         Chunk? release = null;
         var segments = new List<ArraySegment<byte>>(3);
@@ -360,12 +412,11 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             var d = _data.Dequeue();
             segments.Add(d.Head);
-            segments.Add(d.Body);
+            if (d.Body.Count > 0) segments.Add(d.Body);
             taken += d.Length;
             release = d.Release;
         }
-        _queuedBytes -= taken;
-        return (ByteString.FromBytes(segments), release);
+        return (ByteString.FromBytes(segments), taken, release);
     }
 
     private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
@@ -375,19 +426,30 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnTick()
     {
-        var silent = _clock.Elapsed - _lastReceived;
-        if (silent > _settings.IdleTimeout)
+        var now = _clock.Elapsed;
+        var silent = now - _lastReceived;
+        // Only a peer we are waiting to read from can be silent; while the owner is behind or the peer is throttled,
+        // its bytes wait in the kernel.
+        if (silent > _settings.IdleTimeout && _readPending)
         {
             BeginClose(WireCode.IdleTimeout, $"nothing received for {silent.TotalSeconds:0.#} s: the peer is gone");
             return;
         }
-        if (!_sentSinceTick) Enqueue(Ping.Instance);
+        if (_inFlight > 0 && now - _lastWriteProgress > _settings.WriteTimeout)
+        {
+            BeginClose(WireCode.SlowConsumer,
+                $"the peer took nothing for {(now - _lastWriteProgress).TotalSeconds:0.#} s ({Units.Bytes(_held)} waiting for it)");
+            return;
+        }
+        // No ping before the handshake is done: until then each side may send only its handshake frames.
+        if (!_sentSinceTick && _handshakeDone) Enqueue(Ping.Instance, Self);
         _sentSinceTick = false;
     }
 
     // ---------------------------------------------------------------- closing
 
-    /// <summary>Graceful close: drop file data, send the remaining control frames and a Goodbye, then half-close
+    /// <summary>Graceful close: drop file data, send the remaining control frames and a Goodbye (a Refused, from a server
+    /// before the handshake is done), then half-close
     /// (ConfirmedClose: flush, FIN, keep reading until the peer's FIN). Closing the socket outright would answer
     /// any bytes still arriving from the peer with an RST, which can overtake the Goodbye and lose the reason.
     /// A peer that does not finish within close-timeout gets the socket aborted.</summary>
@@ -395,12 +457,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         if (_closeReason is not null) return;
         _closeReason = reason;
-        _queuedBytes = 0;
         _data.Clear();
-        _control.Enqueue(new Outbound(FrameEncoder.Encode(new Goodbye(code, reason)), default));
+        // This connection no longer counts against the node's budget: what it still holds is small and on its way out.
+        _gauge?.Release();
+        // Before the handshake is done a server answers with Refused (the client is not in yet), else both say Goodbye.
+        Frame farewell = _accepted && !_handshakeDone ? new Refused(code, reason) : new Goodbye(code, reason);
+        _control.Enqueue(new Outbound(FrameEncoder.Encode(farewell), default));
         while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes).Write, WriteAck.Instance));
         _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
+        if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
         Timers.Cancel(nameof(Tick));
+        Timers.Cancel(nameof(ThrottleOver));
         Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);
         Become(Closing);
     }
@@ -447,6 +514,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        _gauge?.Release();
         if (_tcp is not null && !_tcpClosed) _tcp.Tell(Akka.IO.Tcp.Abort.Instance);
         NotifyOwner(new Closed(_closeReason ?? "connection stopped", _peerCode));
     }

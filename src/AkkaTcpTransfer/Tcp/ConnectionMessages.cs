@@ -8,8 +8,9 @@ public static class ConnectionMessages
 {
     // ---- owner -> connection ----
 
-    /// <summary>Encode and send a frame. Chunk frames wait in the data queue; every other frame goes ahead of
-    /// all queued chunks.</summary>
+    /// <summary>Encode and send a frame. A transfer's Start, Chunk and Done frames wait in the data queue, in order;
+    /// every other frame goes ahead of all queued data. A frame that cannot be sent is answered with
+    /// <see cref="SendFailed"/>.</summary>
     public sealed record Send(Frame Frame);
 
     /// <summary>Send a control frame that was encoded once for many connections (a broadcast).</summary>
@@ -21,6 +22,31 @@ public static class ConnectionMessages
     /// <summary>The peer's own frame limit, learned in the handshake; frames above it are never sent.</summary>
     public sealed record PeerLimits(int MaxFrameLength);
 
+    /// <summary>Owner -> connection: the handshake is complete. From now on both sides may ping, Pings are consumed
+    /// here instead of passed on (before, a Ping is a frame out of place and goes to the owner), and a close says
+    /// Goodbye rather than Refused.</summary>
+    public sealed record HandshakeDone
+    {
+        public static readonly HandshakeDone Instance = new();
+        private HandshakeDone() { }
+    }
+
+    /// <summary>Owner -> connection, in answer to <see cref="Delivered"/>: every frame delivered before it is handled;
+    /// the connection may read further.</summary>
+    public sealed record ReadMore
+    {
+        public static readonly ReadMore Instance = new();
+        private ReadMore() { }
+    }
+
+    /// <summary>The node is over its send budget and this connection is among those that must give way: close as a slow
+    /// consumer (sent by another connection, see <see cref="SendBudget"/>).</summary>
+    public sealed record Shed
+    {
+        public static readonly Shed Instance = new();
+        private Shed() { }
+    }
+
     // ---- connection -> owner ----
 
     /// <summary>The TCP connection is up and registered; frames may be sent.</summary>
@@ -31,6 +57,19 @@ public static class ConnectionMessages
 
     /// <summary>A whole frame arrived. Pings and Goodbyes are handled by the connection and never passed on.</summary>
     public sealed record FrameReceived(Frame Frame);
+
+    /// <summary>Connection -> owner after each batch of <see cref="FrameReceived"/>: answer with <see cref="ReadMore"/>
+    /// once they are handled (simply on receiving this: the mailbox keeps order). Reading waits for the answer, so an
+    /// owner that falls behind slows the peer down instead of piling frames up in its mailbox.</summary>
+    public sealed record Delivered
+    {
+        public static readonly Delivered Instance = new();
+        private Delivered() { }
+    }
+
+    /// <summary>Connection -> whoever asked it to <see cref="Send"/> <paramref name="Frame"/>: it was not sent (too
+    /// large for the peer's frame limit, or the connection is not up). Nothing else was affected.</summary>
+    public sealed record SendFailed(Frame Frame, string Reason);
 
     /// <summary>The connection is gone. <paramref name="Reason"/> is fit to show a user; <paramref name="PeerCode"/>
     /// is the code of the peer's Goodbye if it sent one. The actor stops after sending this.</summary>

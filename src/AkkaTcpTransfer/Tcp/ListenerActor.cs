@@ -1,30 +1,52 @@
+using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Settings;
 using static AkkaTcpTransfer.Tcp.ListenerMessages;
 
 namespace AkkaTcpTransfer.Tcp;
 
-/// <summary>Binds the server's listening socket with Akka.IO and gives every accepted connection its own owner
-/// actor (made by <c>ownerProps</c>) as a child. A failing child is stopped, never restarted, and never affects
-/// the listener or its siblings. Binds with SO_REUSEADDR only (see <see cref="ReuseAddressOnly"/>).</summary>
+/// <summary>Binds the server's listening socket with Akka.IO and decides, for every accepted connection, whether it
+/// gets in: per-address limits and token backoff (<see cref="Admission"/>) and the node's file descriptors
+/// (<see cref="DescriptorBudget"/>). Admitted connections get their own owner actor (made by <c>ownerProps</c>) as a
+/// child; the others are refused at once with a reason (<see cref="RefusingConnectionActor"/>). Binds with SO_REUSEADDR
+/// only (see <see cref="ReuseAddressOnly"/>), in pull mode (each connection reads only when its actor asks).</summary>
+/// <remarks>Supervision: a child that fails is stopped, never restarted, and never affects the listener or its
+/// siblings; its connection closes with it.</remarks>
 internal sealed class ListenerActor : ReceiveActor
 {
+    private sealed record Child(IPAddress Address, bool Counted)
+    {
+        public bool Admitted { get; set; }
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Func<IActorRef, EndPoint, Props> _ownerProps;
+    private readonly Admission _admission;
+    private readonly DescriptorBudget _descriptors;
+    private readonly Dictionary<IActorRef, Child> _children = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private IActorRef? _akkaListener;
     private IActorRef? _drainRequester;
     private bool _unbinding;
+    private bool _outOfDescriptors;
     private long _accepted;
 
-    public static Props Props(IPEndPoint endpoint, int backlog, int unsentLowWatermark, Func<IActorRef, EndPoint, Props> ownerProps) =>
-        Akka.Actor.Props.Create(() => new ListenerActor(endpoint, backlog, unsentLowWatermark, ownerProps));
+    public static Props Props(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Props> ownerProps) =>
+        Akka.Actor.Props.Create(() => new ListenerActor(endpoint, settings, ownerProps));
 
-    public ListenerActor(IPEndPoint endpoint, int backlog, int unsentLowWatermark, Func<IActorRef, EndPoint, Props> ownerProps)
+    public ListenerActor(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Props> ownerProps)
     {
         _ownerProps = ownerProps;
-        // Bind options reach every accepted connection too (AfterConnect).
-        Context.System.Tcp().Tell(new Akka.IO.Tcp.Bind(Self, endpoint, backlog,
-            options: [ReuseAddressOnly.Instance, new UnsentLowWatermark(unsentLowWatermark)]));
+        _admission = new Admission(settings.Server);
+        _descriptors = DescriptorBudget.Get(Context.System);
+        // Bind options reach every accepted connection too (AfterConnect). Pull mode: each connection reads only when
+        // its ConnectionActor asks (ResumeReading), which is how a peer is slowed rather than buffered.
+        Context.System.Tcp().Tell(new Akka.IO.Tcp.Bind(Self, endpoint, settings.Server.Backlog,
+            options: [ReuseAddressOnly.Instance, new UnsentLowWatermark(settings.Connection.UnsentLowWatermark)], pullMode: true));
         Become(Binding);
     }
 
@@ -53,22 +75,69 @@ internal sealed class ListenerActor : ReceiveActor
 
     private void Listening()
     {
-        Receive<Akka.IO.Tcp.Connected>(c =>
+        Receive<Akka.IO.Tcp.Connected>(c => OnConnected(Sender, c.RemoteAddress));
+        Receive<AuthFailed>(f =>
         {
-            _accepted++;
-            Context.ActorOf(_ownerProps(Sender, c.RemoteAddress), $"peer-{_accepted}");
+            if (f.Remote is IPEndPoint ip) _admission.AuthFailed(ip.Address, _clock.Elapsed);
         });
+        Receive<Admitted>(_ =>
+        {
+            if (!_children.TryGetValue(Sender, out var child) || child.Admitted) return;
+            child.Admitted = true;
+            _admission.Admitted(child.Address);
+        });
+        Receive<Terminated>(t => ChildGone(t.ActorRef));
         Receive<Drain>(d =>
         {
             _drainRequester = Sender;
-            foreach (var child in Context.GetChildren())
-            {
-                Context.Watch(child);
-                child.Tell(new ShutdownNotice(d.Reason));
-            }
+            foreach (var child in Context.GetChildren()) child.Tell(new ShutdownNotice(d.Reason));
             Become(Draining);
             CheckDrained();
         });
+    }
+
+    private void OnConnected(IActorRef tcp, EndPoint remote)
+    {
+        var address = remote is IPEndPoint ip ? ip.Address : IPAddress.None;
+        if (!_descriptors.TryAcquireConnection())
+        {
+            if (!_outOfDescriptors)
+            {
+                _outOfDescriptors = true;
+                _log.Warning("not admitting new connections: {0} of the {1} file descriptors this server may use are taken (limit {2}); admitting again when some are freed",
+                    _descriptors.InUse, _descriptors.Capacity, _descriptors.ProcessLimit);
+            }
+            Refuse(tcp, WireCode.ServerFull, "the server is out of connections for now (file descriptors); try again later");
+            return;
+        }
+        if (_admission.Admit(address, _clock.Elapsed) is { } refusal)
+        {
+            _descriptors.Release();
+            Refuse(tcp, refusal.Code, refusal.Reason);
+            return;
+        }
+        if (_outOfDescriptors)
+        {
+            _outOfDescriptors = false;
+            _log.Warning("admitting new connections again ({0} of {1} file descriptors in use)", _descriptors.InUse, _descriptors.Capacity);
+        }
+        _accepted++;
+        var owner = Context.ActorOf(_ownerProps(tcp, remote), $"peer-{_accepted}");
+        Context.Watch(owner);
+        _children[owner] = new Child(address, Counted: true);
+    }
+
+    private void Refuse(IActorRef tcp, WireCode code, string reason)
+    {
+        _accepted++;
+        Context.Watch(Context.ActorOf(RefusingConnectionActor.Props(tcp, code, reason), $"refused-{_accepted}"));
+    }
+
+    private void ChildGone(IActorRef actor)
+    {
+        if (!_children.Remove(actor, out var child)) return;
+        _admission.Closed(child.Address, child.Admitted);
+        if (child.Counted) _descriptors.Release();
     }
 
     /// <summary>Closing every connection gracefully, then unbinding. The order matters: in Akka.NET 1.5.74 accepted
@@ -77,13 +146,19 @@ internal sealed class ListenerActor : ReceiveActor
     private void Draining()
     {
         Receive<Akka.IO.Tcp.Connected>(_ => Sender.Tell(Akka.IO.Tcp.Abort.Instance));
-        Receive<Terminated>(_ => CheckDrained());
+        Receive<Terminated>(t =>
+        {
+            ChildGone(t.ActorRef);
+            CheckDrained();
+        });
         Receive<Akka.IO.Tcp.Unbound>(_ =>
         {
             _drainRequester?.Tell(Drained.Instance);
             Context.Stop(Self);
         });
         Receive<Drain>(_ => _drainRequester = Sender);
+        Receive<AuthFailed>(_ => { });
+        Receive<Admitted>(_ => { });
     }
 
     private void CheckDrained()

@@ -20,6 +20,16 @@ public static class ListenerMessages
         private Drained() { }
     }
 
+    /// <summary>Connection owner to listener: the client presented a wrong token (the address is made to wait).</summary>
+    public sealed record AuthFailed(EndPoint Remote);
+
+    /// <summary>Connection owner to listener: the client is in (its handshake no longer counts as in progress).</summary>
+    public sealed record Admitted
+    {
+        public static readonly Admitted Instance = new();
+        private Admitted() { }
+    }
+
     /// <summary>Listener to each of its connection owners during <see cref="Drain"/>.</summary>
     public sealed record ShutdownNotice(string Reason);
 }

@@ -24,12 +24,16 @@ internal sealed class PartialFile : IDisposable
     /// <summary>Opens or creates the partial file. Returns true when ready at <see cref="Length"/> (0, or the parked
     /// state matched an untouched file); false when an existing partial must first be re-hashed with
     /// <see cref="Rehash"/>.</summary>
-    public bool Open(long expectedSize, ParkedPartial? parked, bool checkFreeSpace, long minFreeSpace)
+    /// <exception cref="TransferException">With <see cref="TransferException.InUseElsewhere"/> when another process
+    /// holds the partial file open (its lock): the caller then takes a private partial instead.</exception>
+    public bool Open(long expectedSize, ParkedPartial? parked)
     {
         long existing;
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+            // FileShare.None is an exclusive lock (flock on Unix): another process using the same downloads folder
+            // cannot open this partial while we write it, and we cannot open one it writes.
             _handle = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             existing = RandomAccess.GetLength(_handle);
             if (existing > expectedSize)
@@ -37,13 +41,10 @@ internal sealed class PartialFile : IDisposable
                 RandomAccess.SetLength(_handle, 0);
                 existing = 0;
             }
-            if (checkFreeSpace)
-            {
-                var free = new DriveInfo(Path.GetDirectoryName(_path)!).AvailableFreeSpace;
-                var needed = expectedSize - existing;
-                if (free - needed < minFreeSpace)
-                    throw new TransferException($"not enough free space: {Units.Bytes(needed)} needed, {Units.Bytes(free)} free (keeping {Units.Bytes(minFreeSpace)} spare)");
-            }
+        }
+        catch (IOException e) when ((e.HResult & 0xFFFF) == 32 /* sharing violation: locked by another process */)
+        {
+            throw new TransferException("the partial file is in use by another process", e) { InUseElsewhere = true };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

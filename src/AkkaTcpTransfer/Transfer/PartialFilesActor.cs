@@ -1,40 +1,75 @@
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
+using AkkaTcpTransfer.Events;
 
 namespace AkkaTcpTransfer.Transfer;
 
-/// <summary>Keeps a node's partial files in order: one transfer at a time per partial, the hash states of
-/// interrupted transfers (so that a resume in the same process never re-reads the partial file), and removal of
-/// stale partials when a changed version of a file arrives. Runs on the file-io dispatcher.</summary>
-internal sealed class PartialFilesActor : ReceiveActor
+/// <summary>Keeps a node's partial files in order, in <c>downloads/.akka-tcp-transfer</c>:
+/// <list type="bullet">
+/// <item>one transfer at a time per partial (a second concurrent transfer of the same file gets a private partial
+/// that is not kept for a resume), also across processes sharing the folder: partial files are locked while open, and
+/// a partial another process holds is never touched;</item>
+/// <item>free space reserved for every accepted offer, so two offers cannot both count on the same free bytes;</item>
+/// <item>the hash states of interrupted transfers (a resume in the same process never re-reads the partial file);</item>
+/// <item>a description of each resumable partial beside it (<c>.meta</c>), so partials can be listed;</item>
+/// <item>expiry: partials untouched for <c>transfer.partial-max-age</c> are removed at start and every hour after.</item>
+/// </list>
+/// Runs on the file-io dispatcher. It has no children.</summary>
+internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
 {
-    /// <summary>Claim the partial file for <paramref name="Key"/>; answered with <see cref="Claimed"/>.</summary>
-    public sealed record Claim(string Key, uint TransferId);
+    /// <summary>Claim the partial file for <paramref name="Key"/>, reserving space for <paramref name="Size"/> bytes;
+    /// answered with <see cref="Claimed"/> or <see cref="ClaimRefused"/>. <paramref name="Private"/>: the shared
+    /// partial is held by another process, use a private one.</summary>
+    public sealed record Claim(string Key, uint TransferId, long Size, bool Private, DiskReservation Reservation, PartialMeta Meta);
 
-    /// <summary><paramref name="Resumable"/> false: another transfer holds the key, so this one gets a private partial
-    /// file that is not kept for a resume.</summary>
+    /// <summary><paramref name="Resumable"/> false: the partial is private to this transfer and not kept for a resume.</summary>
     public sealed record Claimed(string Path, ParkedPartial? Parked, bool Resumable);
 
-    /// <summary>The transfer stopped with its partial file kept: remember its hash state, release the key.</summary>
+    public sealed record ClaimRefused(string Reason);
+
+    /// <summary>The transfer stopped with its partial file kept: remember its hash state, release the key and the space.</summary>
     public sealed record Park(string Key, ParkedPartial State);
 
-    /// <summary>The transfer is over and its partial file gone (moved into place or deleted): release the key.</summary>
-    public sealed record Release(string Key);
+    /// <summary>The transfer is over and its partial file gone (moved into place or deleted): release key and space.</summary>
+    public sealed record Release(string Key, uint TransferId);
+
+    /// <summary>Publish <see cref="PartialsListed"/>.</summary>
+    public sealed record List
+    {
+        public static readonly List Instance = new();
+        private List() { }
+    }
+
+    private sealed record Sweep
+    {
+        public static readonly Sweep Instance = new();
+        private Sweep() { }
+    }
+
+    /// <summary>What a resumable partial is: the offered name, who sent it, its size, when it began.</summary>
+    public sealed record PartialMeta(string File, string From, long Size, DateTimeOffset Started);
 
     private const int MaxParked = 256;
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromHours(1);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _folder;
+    private readonly Settings.TransferSettings _settings;
     private readonly HashSet<string> _inUse = [];
+    private readonly Dictionary<uint, DiskReservation> _reservations = [];
     private readonly Dictionary<string, (ParkedPartial State, long Sequence)> _parked = [];
     private long _sequence;
 
-    public static Props Props(string downloads, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new PartialFilesActor(downloads)).WithDispatcher(dispatcher);
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    public PartialFilesActor(string downloads)
+    public static Props Props(string downloads, Settings.TransferSettings settings) =>
+        Akka.Actor.Props.Create(() => new PartialFilesActor(downloads, settings)).WithDispatcher(settings.FileIoDispatcher);
+
+    public PartialFilesActor(string downloads, Settings.TransferSettings settings)
     {
         _folder = Path.Combine(Path.GetFullPath(downloads), SafeNames.PartialsFolder);
+        _settings = settings;
         Receive<Claim>(OnClaim);
         Receive<Park>(p =>
         {
@@ -48,22 +83,80 @@ internal sealed class PartialFilesActor : ReceiveActor
                 _parked.Remove(oldest.Key);
             }
         });
-        Receive<Release>(r => _inUse.Remove(r.Key));
+        Receive<Release>(r =>
+        {
+            _reservations.Remove(r.TransferId);
+            if (!_inUse.Remove(r.Key)) return;
+            var part = PartPath(r.Key);
+            if (!File.Exists(part)) TryDelete(MetaPath(r.Key));
+        });
+        Receive<List>(_ => Context.System.EventStream.Publish(new PartialsListed(ListPartials())));
+        Receive<Sweep>(_ => RemoveExpired());
     }
+
+    protected override void PreStart()
+    {
+        RemoveExpired();
+        Timers.StartPeriodicTimer(nameof(Sweep), Sweep.Instance, SweepInterval);
+    }
+
+    private string PartPath(string key) => Path.Combine(_folder, $"{key}.part");
+
+    private string MetaPath(string key) => Path.Combine(_folder, $"{key}.meta");
 
     private void OnClaim(Claim claim)
     {
-        if (!_inUse.Add(claim.Key))
+        var privatePartial = claim.Private || !_inUse.Add(claim.Key);
+        var path = privatePartial
+            ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{TransferIds.Format(claim.TransferId)}.tmp")
+            : PartPath(claim.Key);
+        if (Reserve(claim, path) is { } problem)
         {
-            Sender.Tell(new Claimed(Path.Combine(_folder, $"{claim.Key}-{TransferIds.Format(claim.TransferId)}.tmp"), null, Resumable: false));
+            if (!privatePartial) _inUse.Remove(claim.Key);
+            Sender.Tell(new ClaimRefused(problem));
+            return;
+        }
+        if (privatePartial)
+        {
+            Sender.Tell(new Claimed(path, null, Resumable: false));
             return;
         }
         RemoveStaleVersions(claim.Key);
         _parked.Remove(claim.Key, out var parked);
-        Sender.Tell(new Claimed(Path.Combine(_folder, $"{claim.Key}.part"), parked.State, Resumable: true));
+        WriteMeta(claim.Key, claim.Meta);
+        Sender.Tell(new Claimed(path, parked.State, Resumable: true));
     }
 
-    /// <summary>Partials of the same sender and file name but another size or time stamp can never resume.</summary>
+    /// <summary>Checks that the file system keeps transfer.min-free-space after this offer and every other accepted
+    /// one have written all they still need, and reserves what this one needs. Null when reserved, else why not.</summary>
+    private string? Reserve(Claim claim, string path)
+    {
+        if (!_settings.CheckFreeSpace) return null;
+        long existing = 0, free;
+        try
+        {
+            Directory.CreateDirectory(_folder);
+            if (File.Exists(path)) existing = new FileInfo(path).Length;
+            free = new DriveInfo(_folder).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return $"cannot use the downloads folder: {e.Message}";
+        }
+        var needed = Math.Max(0, claim.Size - existing);
+        var promised = _reservations.Values.Sum(r => r.Remaining);
+        if (free - promised - needed < _settings.MinFreeSpace)
+        {
+            var others = promised > 0 ? $", {Units.Bytes(promised)} of it promised to transfers in progress" : "";
+            return $"not enough free space: {Units.Bytes(needed)} needed, {Units.Bytes(free)} free{others} (keeping {Units.Bytes(_settings.MinFreeSpace)} spare)";
+        }
+        claim.Reservation.Reserve(needed);
+        _reservations[claim.TransferId] = claim.Reservation;
+        return null;
+    }
+
+    /// <summary>Partials of the same sender and file name but another size or time stamp can never resume. One that
+    /// another process holds open (locked) is left alone.</summary>
     private void RemoveStaleVersions(string key)
     {
         var stem = key[..key.IndexOf('-', StringComparison.Ordinal)];
@@ -73,8 +166,8 @@ internal sealed class PartialFilesActor : ReceiveActor
             foreach (var file in Directory.EnumerateFiles(_folder, $"{stem}-*.part"))
             {
                 var otherKey = Path.GetFileNameWithoutExtension(file);
-                if (otherKey == key || _inUse.Contains(otherKey)) continue;
-                File.Delete(file);
+                if (otherKey == key || _inUse.Contains(otherKey) || !DeleteUnlessLocked(file)) continue;
+                TryDelete(MetaPath(otherKey));
                 if (_parked.Remove(otherKey, out var stale)) stale.State.Hash.Dispose();
                 _log.Info("removed the partial file of an older version: {0}", file);
             }
@@ -85,8 +178,118 @@ internal sealed class PartialFilesActor : ReceiveActor
         }
     }
 
+    /// <summary>Partials untouched for longer than transfer.partial-max-age (and not in use here or elsewhere) are
+    /// removed, with their descriptions; so are descriptions whose partial is gone.</summary>
+    private void RemoveExpired()
+    {
+        if (!Directory.Exists(_folder)) return;
+        var cutoff = DateTime.UtcNow - _settings.PartialMaxAge;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(_folder))
+            {
+                var name = Path.GetFileName(file);
+                var key = Path.GetFileNameWithoutExtension(file);
+                if (name.EndsWith(".meta", StringComparison.Ordinal))
+                {
+                    if (!File.Exists(PartPath(key))) TryDelete(file);
+                    continue;
+                }
+                if (_inUse.Contains(key) || File.GetLastWriteTimeUtc(file) > cutoff || !DeleteUnlessLocked(file)) continue;
+                TryDelete(MetaPath(key));
+                if (_parked.Remove(key, out var parked)) parked.State.Hash.Dispose();
+                _log.Info("removed an abandoned partial file (untouched for more than {0}): {1}", _settings.PartialMaxAge, file);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("cannot tidy the partials folder: {0}", e.Message);
+        }
+    }
+
+    private List<PartialSummary> ListPartials()
+    {
+        var list = new List<PartialSummary>();
+        if (!Directory.Exists(_folder)) return list;
+        foreach (var part in Directory.EnumerateFiles(_folder, "*.part"))
+        {
+            var key = Path.GetFileNameWithoutExtension(part);
+            try
+            {
+                var meta = JsonSerializer.Deserialize<PartialMeta>(File.ReadAllText(MetaPath(key)));
+                if (meta is null) continue;
+                var info = new FileInfo(part);
+                list.Add(new PartialSummary(meta.File, meta.From, info.Length, meta.Size, info.LastWriteTimeUtc + _settings.PartialMaxAge,
+                    _inUse.Contains(key)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+            {
+                // no description (an older version's partial, or one being written): not listed
+            }
+        }
+        return [.. list.OrderBy(p => p.File, StringComparer.Ordinal)];
+    }
+
+    private void WriteMeta(string key, PartialMeta meta)
+    {
+        try
+        {
+            if (File.Exists(MetaPath(key))) return;
+            Directory.CreateDirectory(_folder);
+            File.WriteAllText(MetaPath(key), JsonSerializer.Serialize(meta));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("cannot describe the partial file {0}: {1}", key, e.Message);
+        }
+    }
+
+    /// <summary>Deletes <paramref name="path"/> unless another process holds it open with a lock; true if deleted.</summary>
+    private static bool DeleteUnlessLocked(string path)
+    {
+        try
+        {
+            using (File.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+            {
+                // nobody else holds it: safe to remove
+            }
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // harmless: the next sweep tries again
+        }
+    }
+
     protected override void PostStop()
     {
         foreach (var (state, _) in _parked.Values) state.Hash.Dispose();
     }
+}
+
+/// <summary>Space an accepted offer still needs on the receiver's disk: reserved at the claim, reduced as the
+/// receiver writes (by the receiver, on its own thread), released when the transfer ends.</summary>
+public sealed class DiskReservation
+{
+    private long _needed;
+    private long _written;
+
+    public void Reserve(long bytes) => Volatile.Write(ref _needed, bytes);
+
+    public void Wrote(long bytes) => Interlocked.Add(ref _written, bytes);
+
+    public long Remaining => Math.Max(0, Volatile.Read(ref _needed) - Volatile.Read(ref _written));
 }

@@ -9,6 +9,16 @@ namespace AkkaTcpTransfer.Transfer;
 /// the same file (a changed file starts over, and its stale partial is removed); the whole names this version.</summary>
 public static class PartialKey
 {
+    /// <summary>The key of a partial sent by the identity <paramref name="senderId"/> (a digest vouched for by the server
+    /// at <paramref name="origin"/>; empty "origin" on the server itself), or, from a peer that stamps no identity, by
+    /// the name <paramref name="from"/>.</summary>
+    public static string For(string origin, byte[] senderId, string from, string file, long size, long fingerprint)
+    {
+        ArgumentNullException.ThrowIfNull(senderId);
+        var sender = senderId.Length > 0 ? Convert.ToHexStringLower(senderId) : $"name:{from}";
+        return For($"{origin}/{sender}", file, size, fingerprint);
+    }
+
     public static string For(string from, string file, long size, long fingerprint) =>
         $"{Stem(from, file)}-{Hash($"{size.ToString(CultureInfo.InvariantCulture)}\n{fingerprint.ToString(CultureInfo.InvariantCulture)}")}";
 

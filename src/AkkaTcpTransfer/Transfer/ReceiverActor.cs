@@ -7,11 +7,13 @@ using AkkaTcpTransfer.Tcp;
 
 namespace AkkaTcpTransfer.Transfer;
 
-/// <summary>Receives one file. Decides on the offer (a safe name, size and free space, auto-accept or a person's
-/// decision), proposes a resume when a partial copy exists, writes and hashes each chunk (<see cref="PartialFile"/>)
-/// and acknowledges written bytes, which is the sender's flow control. At the end it compares size and SHA-256 with
-/// the sender's, moves the file into place under a name that replaces nothing, and confirms. A lost connection or a
-/// stall keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes it.
+/// <summary>Receives one file. Decides on the offer (a safe name that fits the file system, size, free space reserved,
+/// auto-accept or a person's decision), proposes a resume when a partial copy from the same sender exists, writes and
+/// hashes each chunk (<see cref="PartialFile"/>) and acknowledges written bytes, which is the sender's flow control
+/// (enforced by the router, <see cref="InboundWindow"/>). At the end it compares size and SHA-256 with the sender's,
+/// moves the file into place under a name that replaces nothing, and confirms. A lost connection or a stall keeps the
+/// partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes it. Every wait is
+/// bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
 /// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher.</summary>
 internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 {
@@ -30,6 +32,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly DecisionTimedOut Instance = new();
     }
 
+    private sealed class StartTimedOut
+    {
+        public static readonly StartTimedOut Instance = new();
+    }
+
     private const int HashSlice = 8 * 1024 * 1024;
 
     private readonly Offer _offer;
@@ -41,10 +48,14 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly string _id;
     private readonly string _key;
     private readonly int _maxChunk;
+    private readonly InboundWindow _window;
+    private readonly DiskReservation _reservation = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private string[] _parts = [];
     private PartialFile? _file;
+    private bool _claimed;
     private bool _resumable;
+    private bool _ended;
     private long _offered;     // offset proposed in Accept
     private long _written;     // bytes on disk
     private long _lastAck;
@@ -56,11 +67,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings, string localName, int maxChunk) =>
-        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk))
+    /// <param name="origin">Where <c>Offer.SenderId</c> was vouched for (the server, on a client): part of the partial
+    /// file's key, so that only the same sender, through the same server, can ever resume it.</param>
+    public static Props Props(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings,
+        string localName, int maxChunk, string origin, InboundWindow window) =>
+        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk, origin, window))
             .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
-    public ReceiverActor(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings, string localName, int maxChunk)
+    public ReceiverActor(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings,
+        string localName, int maxChunk, string origin, InboundWindow window)
     {
         _offer = offer;
         _connection = connection;
@@ -69,8 +84,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _settings = settings;
         _localName = localName;
         _maxChunk = maxChunk;
+        _window = window;
         _id = TransferIds.Format(offer.Id);
-        _key = PartialKey.For(offer.From, offer.File, offer.Size, offer.Fingerprint);
+        // A partial belongs to the sender's identity (a digest of its secret resume key), not to its name, which
+        // someone else may take once the sender has left.
+        _key = PartialKey.For(origin, offer.SenderId, offer.From, offer.File, offer.Size, offer.Fingerprint);
         Become(Deciding);
     }
 
@@ -83,6 +101,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Refuse($"unsafe file name: {unsafeReason}");
             return;
         }
+        if (SafeNames.FitsFileSystem(_settings.Downloads, parts) is { } tooLong)
+        {
+            Refuse(tooLong);
+            return;
+        }
         _parts = parts;
         if (_offer.Size > _settings.Transfer.MaxFileSize)
         {
@@ -93,7 +116,22 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         else Timers.StartSingleTimer(nameof(DecisionTimedOut), DecisionTimedOut.Instance, _settings.Transfer.OfferTimeout);
     }
 
-    protected override void PostStop() => _file?.Dispose();
+    /// <summary>Stopped without having ended (its parent stopped it after a failure, or it was killed): fail the transfer
+    /// at both ends and remove the partial file, so that nothing is left locked or half done. Never restarted.</summary>
+    protected override void PostStop()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            const string reason = "the receiving transfer actor stopped unexpectedly";
+            Send(new Fail(_offer.Id, reason));
+            _file?.Discard();
+            ReleaseClaim();
+            Publish(new TransferFailed(_id, _offer.File, reason));
+            _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, Delivered: false));
+        }
+        _file?.Dispose();
+    }
 
     // ---------------------------------------------------------------- states
 
@@ -105,17 +143,40 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             if (d.Accept) AcceptOffer();
             else Refuse(d.Reason);
         });
-        Receive<DecisionTimedOut>(_ => Refuse("nobody accepted the offer in time"));
+        Receive<DecisionTimedOut>(_ => Refuse($"nobody accepted the offer within {_settings.Transfer.OfferTimeout.TotalSeconds:0} s"));
         Common();
     }
 
-    private void Opening()
+    private void Opening(bool privatePartial)
     {
+        Receive<PartialFilesActor.ClaimRefused>(r =>
+        {
+            _claimed = false;
+            Refuse(r.Reason);
+        });
         Receive<PartialFilesActor.Claimed>(c =>
         {
             _resumable = c.Resumable;
             _file = new PartialFile(c.Path);
-            if (!Try(() => _file.Open(_offer.Size, c.Parked, _settings.Transfer.CheckFreeSpace, _settings.Transfer.MinFreeSpace), out var ready, refuse: true)) return;
+            bool ready;
+            try
+            {
+                ready = _file.Open(_offer.Size, c.Parked);
+            }
+            catch (TransferException e) when (e.InUseElsewhere && !privatePartial)
+            {
+                // Another process that shares this downloads folder is receiving the same file: write our own copy.
+                _file.Dispose();
+                _file = null;
+                ReleaseClaim();
+                Claim(privatePartial: true);
+                return;
+            }
+            catch (TransferException e)
+            {
+                Refuse(e.Message);
+                return;
+            }
             if (ready) SendAccept();
             else Self.Tell(RehashStep.Instance);
         });
@@ -133,14 +194,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         Receive<Start>(s =>
         {
+            Timers.Cancel(nameof(StartTimedOut));
             if (s.Offset != _offered && s.Offset != 0)
             {
                 Violation($"the sender started at byte {s.Offset}, neither 0 nor the offered {_offered}");
-                return;
-            }
-            if (s.Window > _settings.Transfer.Window)
-            {
-                Violation($"the sender's window of {s.Window} bytes is larger than the {_settings.Transfer.Window} granted");
                 return;
             }
             if (s.Offset == 0 && _offered > 0 && !Try(() => { _file!.Restart(); return true; }, out _)) return;
@@ -154,6 +211,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Become(Streaming);
             MaybeComplete();
         });
+        Receive<StartTimedOut>(_ =>
+            FailBoth($"the sender did not start within {_settings.Transfer.StartTimeout.TotalSeconds:0} s of the acceptance"));
         Common();
     }
 
@@ -189,47 +248,54 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Discard(new TransferCancelled(_id, _offer.File, c.By));
         });
         Receive<TransferMessages.ConnectionLost>(l => Suspend($"connection lost ({l.Reason}); send the file again to resume"));
+        Receive<TransferMessages.Violation>(v => Violation(v.What));
         Receive<TransferMessages.Decide>(_ => { });
+        Receive<ConnectionMessages.SendFailed>(f => Discard(new TransferFailed(_id, _offer.File, $"could not send {f.Frame.Type}: {f.Reason}")));
         Receive<TransferFrame>(f => Violation($"unexpected {f.Type} frame"));
         Receive<StallCheck>(_ => { });
         Receive<RehashStep>(_ => { });
         Receive<DecisionTimedOut>(_ => { });
+        Receive<StartTimedOut>(_ => { });
     }
 
     // ---------------------------------------------------------------- handlers
 
-    private void AcceptOffer()
+    private void AcceptOffer() => Claim(privatePartial: false);
+
+    private void Claim(bool privatePartial)
     {
-        _partials.Tell(new PartialFilesActor.Claim(_key, _offer.Id));
-        Become(Opening);
+        _claimed = true;
+        _partials.Tell(new PartialFilesActor.Claim(_key, _offer.Id, _offer.Size, privatePartial, _reservation,
+            new PartialFilesActor.PartialMeta(_offer.File, _offer.From, _offer.Size, DateTimeOffset.UtcNow)));
+        Become(() => Opening(privatePartial));
     }
 
     private void SendAccept()
     {
         _offered = _file!.Length;
+        _window.Grant(_maxChunk, _settings.Transfer.Window);
         Send(new Accept(_offer.Id, _offered, _offered > 0 ? _file.CurrentHash : [], _maxChunk, _settings.Transfer.Window));
+        Timers.StartSingleTimer(nameof(StartTimedOut), StartTimedOut.Instance, _settings.Transfer.StartTimeout);
         Become(AwaitingStart);
     }
 
     private void OnChunk(Chunk chunk)
     {
-        if (chunk.Offset != _written)
+        // The router has checked order, size and window already (InboundWindow); these checks guard the file itself.
+        if (chunk.Offset != _written || _written + chunk.Data.Length > _offer.Size)
         {
-            Violation($"chunk at byte {chunk.Offset}, expected byte {_written}");
-            return;
-        }
-        if (chunk.Data.Length > _maxChunk || _written + chunk.Data.Length > _offer.Size)
-        {
-            Violation($"chunk of {chunk.Data.Length} bytes at {chunk.Offset} does not fit (max chunk {_maxChunk}, size {_offer.Size})");
+            Violation($"chunk of {chunk.Data.Length} bytes at {chunk.Offset} does not fit (written {_written}, size {_offer.Size})");
             return;
         }
         if (!Try(() => { _file!.Write(chunk.Offset, chunk.Data.Span); return true; }, out _)) return;
+        _reservation.Wrote(chunk.Data.Length);
         chunk.Release(); // written and hashed: the decoder's pooled buffer can go back
         _written = _file!.Length;
         _lastMovement = _clock.Elapsed;
         if (_written - _lastAck >= _ackEvery || _written == _offer.Size)
         {
             _lastAck = _written;
+            _window.Acknowledged(_written);
             Send(new Ack(_offer.Id, _written));
         }
         if (_meter!.Due(_clock.Elapsed) && _written < _offer.Size) ReportProgress();
@@ -247,7 +313,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         }
         if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
         Send(new Verified(_offer.Id, sha));
-        if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
+        ReleaseClaim();
         ReportProgress();
         Publish(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds));
         End(null);
@@ -298,12 +364,17 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     /// <summary>Removes the partial file, then ends with <paramref name="ending"/>.</summary>
     private void Discard(NodeEvent ending)
     {
-        if (_file is not null)
-        {
-            _file.Discard();
-            if (_resumable) _partials.Tell(new PartialFilesActor.Release(_key));
-        }
+        _file?.Discard();
+        ReleaseClaim();
         End(ending);
+    }
+
+    /// <summary>Gives back the partial's key and the reserved space (the partial is gone or moved into place).</summary>
+    private void ReleaseClaim()
+    {
+        if (!_claimed) return;
+        _claimed = false;
+        _partials.Tell(new PartialFilesActor.Release(_resumable ? _key : "", _offer.Id));
     }
 
     /// <summary>Keeps the partial file and its hash state for a resume (only the resumable, shared partial: a private
@@ -312,6 +383,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         if (_file is null)
         {
+            ReleaseClaim();
             End(new TransferFailed(_id, _offer.File, reason));
             return;
         }
@@ -320,12 +392,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Discard(new TransferFailed(_id, _offer.File, reason.Replace("; send the file again to resume", "", StringComparison.Ordinal)));
             return;
         }
+        _claimed = false;
         _partials.Tell(new PartialFilesActor.Park(_key, _file.Suspend()));
+        _partials.Tell(new PartialFilesActor.Release("", _offer.Id));
         End(new TransferFailed(_id, _offer.File, reason));
     }
 
     private void End(NodeEvent? ending)
     {
+        _ended = true;
         Timers.CancelAll();
         if (ending is not null) Publish(ending);
         _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is null));

@@ -34,8 +34,10 @@ public static class SafeNames
             return Refuse(out reason, "the file name starts with a drive letter");
         foreach (var c in offered)
         {
-            if (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u202E' or '\u202D')
+            if (char.IsControl(c) || c is '\u2028' or '\u2029')
                 return Refuse(out reason, $"the file name contains a control character (U+{(int)c:X4})");
+            if (IsInvisibleOrBidi(c))
+                return Refuse(out reason, $"the file name contains an invisible or text-direction character (U+{(int)c:X4}), which can disguise it");
             if (c == ':') return Refuse(out reason, "the file name contains ':'");
         }
         var parts = offered.Split('/');
@@ -52,6 +54,31 @@ public static class SafeNames
         if (string.Equals(parts[0], PartialsFolder, StringComparison.OrdinalIgnoreCase))
             return Refuse(out reason, $"'{PartialsFolder}' is reserved for partial files");
         return parts;
+    }
+
+    /// <summary>Format characters that make a name look like something else: bidirectional embeddings, overrides,
+    /// isolates and marks ("invoice\u202Efdp.exe" shows as "invoiceexe.pdf"), zero-width spaces and joiners' misuse
+    /// (U+200B, U+2060, U+FEFF), the Arabic letter mark, the Mongolian vowel separator, soft hyphens. The zero-width
+    /// (non-)joiners U+200C and U+200D are allowed: scripts such as Persian and emoji sequences need them.</summary>
+    public static bool IsInvisibleOrBidi(char c) =>
+        c is '\u061C' or '\u00AD' or '\u180E' or '\u200B' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E')
+            or (>= '\u2060' and <= '\u2064') or (>= '\u2066' and <= '\u2069') or '\uFEFF'
+        || (System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format && c is not ('\u200C' or '\u200D'));
+
+    /// <summary>Most UTF-8 bytes of a full path this node creates (Linux's PATH_MAX is 4,096 including the terminator;
+    /// room is kept for a " (n)" that avoids a clash).</summary>
+    public const int MaxPathBytes = 4000;
+
+    /// <summary>Null when the file can be created under <paramref name="downloads"/>, else why not: checked at the
+    /// offer, so that a name the file system cannot hold is refused before a byte is sent, not after the upload.</summary>
+    public static string? FitsFileSystem(string downloads, IReadOnlyList<string> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var full = Path.Combine([Path.GetFullPath(downloads), .. parts]);
+        var bytes = Encoding.UTF8.GetByteCount(full);
+        return bytes > MaxPathBytes
+            ? $"the path would be {bytes} bytes long here, more than the {MaxPathBytes} this file system allows"
+            : null;
     }
 
     private static string[]? Refuse(out string reason, string why)
@@ -72,12 +99,17 @@ public static class SafeNames
         return full;
     }
 
-    /// <summary>"report.pdf" -> "report (n).pdf"; "README" -> "README (n)"; ".bashrc" -> ".bashrc (n)".</summary>
+    /// <summary>"report.pdf" -> "report (n).pdf"; "README" -> "README (n)"; ".bashrc" -> ".bashrc (n)". The stem is
+    /// shortened if the result would be longer than a file name may be (255 UTF-8 bytes).</summary>
     public static string Numbered(string fileName, int n)
     {
         ArgumentNullException.ThrowIfNull(fileName);
         var dot = fileName.LastIndexOf('.');
-        if (dot <= 0) return $"{fileName} ({n})";
-        return $"{fileName[..dot]} ({n}){fileName[dot..]}";
+        var (stem, extension) = dot <= 0 ? (fileName, "") : (fileName[..dot], fileName[dot..]);
+        var suffix = $" ({n}){extension}";
+        var room = MaxComponentBytes - Encoding.UTF8.GetByteCount(suffix);
+        while (stem.Length > 0 && Encoding.UTF8.GetByteCount(stem) > room)
+            stem = stem[..^(char.IsLowSurrogate(stem[^1]) && stem.Length > 1 ? 2 : 1)];
+        return stem + suffix;
     }
 }

@@ -26,6 +26,11 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         public static readonly StallCheck Instance = new();
     }
 
+    private sealed class AnswerTimedOut
+    {
+        public static readonly AnswerTimedOut Instance = new();
+    }
+
     /// <summary>Bytes of a resume prefix hashed per message, so that a cancel is never stuck behind gigabytes.</summary>
     private const int HashSlice = 8 * 1024 * 1024;
 
@@ -34,6 +39,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private readonly IActorRef _transfers;
     private readonly NodeSettings _settings;
     private readonly string _localName;
+    private readonly byte[] _senderId;
     private readonly string _id;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private FileSource? _source;
@@ -48,15 +54,17 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private byte[]? _sha;
     private TimeSpan _lastMovement;
     private TimeSpan _startedAt;
+    private bool _ended;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName) =>
-        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName))
+    public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId) =>
+        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId))
             .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
-    public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName)
+    public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId)
     {
+        _senderId = senderId;
         _spec = spec;
         _connection = connection;
         _transfers = transfers;
@@ -78,17 +86,34 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Failed(e.Message);
             return;
         }
-        Send(new Offer(_spec.Id, _localName, [], _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+        Send(new Offer(_spec.Id, _localName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+        Timers.StartSingleTimer(nameof(AnswerTimedOut), AnswerTimedOut.Instance, _settings.Transfer.AnswerTimeout);
     }
 
-    protected override void PostStop() => _source?.Dispose();
+    /// <summary>Stopped without having ended (its parent stopped it after a failure, or it was killed): the transfer
+    /// fails at both ends here, so nothing is left half done. A stopped sender is never restarted.</summary>
+    protected override void PostStop()
+    {
+        _source?.Dispose();
+        if (_ended) return;
+        _ended = true;
+        const string reason = "the sending transfer actor stopped unexpectedly";
+        Send(new Fail(_spec.Id, reason));
+        Publish(new TransferFailed(_id, _spec.File, reason));
+        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, Delivered: false));
+    }
 
     // ---------------------------------------------------------------- states
 
     private void AwaitingAnswer()
     {
-        Receive<Accept>(OnAccept);
+        Receive<Accept>(a =>
+        {
+            Timers.Cancel(nameof(AnswerTimedOut));
+            OnAccept(a);
+        });
         Receive<Reject>(r => Failed($"refused by {_spec.To}: {r.Reason}"));
+        Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {_settings.Transfer.AnswerTimeout.TotalSeconds:0} s"));
         Common();
     }
 
@@ -131,10 +156,12 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Cancelled(c.By);
         });
         Receive<TransferMessages.ConnectionLost>(l => Failed($"connection lost ({l.Reason}); send the file again to resume"));
+        Receive<ConnectionMessages.SendFailed>(f => FailBoth($"could not send {f.Frame.Type}: {f.Reason}"));
         // Frames that can no longer matter in this state (a late Ack, say) are dropped.
         Receive<TransferFrame>(_ => { });
         Receive<StallCheck>(_ => { });
         Receive<HashStep>(_ => { });
+        Receive<AnswerTimedOut>(_ => { });
     }
 
     // ---------------------------------------------------------------- handlers
@@ -258,6 +285,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     /// <summary>Publishes how it ended (nothing more when delivered: Completed is already out), tells the node, stops.</summary>
     private void End(NodeEvent? ending)
     {
+        _ended = true;
+        Timers.CancelAll();
         if (ending is not null) Publish(ending);
         _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is null));
         Context.Stop(Self);

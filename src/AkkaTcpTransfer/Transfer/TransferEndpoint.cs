@@ -6,16 +6,22 @@ using AkkaTcpTransfer.Tcp;
 namespace AkkaTcpTransfer.Transfer;
 
 /// <summary>The part of a connection owner (ClientActor, or the server's PeerActor for one client) that makes its
-/// transfer children and routes their frames by transfer id. Not an actor: it works inside its owner's context.</summary>
+/// transfer children and routes their frames by transfer id, enforcing each incoming transfer's flow control
+/// (<see cref="InboundWindow"/>) before a chunk reaches its receiver's mailbox. Ids belong to one connection: an offer
+/// whose id is in use here, in either direction, is rejected without touching the live transfer. Not an actor: it
+/// works inside its owner's context, and its owner supervises the children (they are stopped on failure, never
+/// restarted; a stopped transfer actor fails its transfer at both ends itself).</summary>
 internal sealed class TransferEndpoint
 {
+    private sealed record Entry(uint Id, IActorRef Actor, InboundWindow? Window);
+
     private readonly IActorContext _context;
     private readonly NodeSettings _settings;
     private readonly IActorRef _transfers;
     private readonly IActorRef _partials;
     private readonly string _localName;
-    private readonly Dictionary<uint, IActorRef> _byId = [];
-    private readonly Dictionary<IActorRef, (uint Id, bool Receiving)> _byActor = [];
+    private readonly Dictionary<uint, Entry> _byId = [];
+    private readonly Dictionary<IActorRef, Entry> _byActor = [];
     private int _receiving;
 
     public TransferEndpoint(IActorContext context, NodeSettings settings, IActorRef transfers, IActorRef partials, string localName)
@@ -29,41 +35,64 @@ internal sealed class TransferEndpoint
 
     public bool Owns(uint id) => _byId.ContainsKey(id);
 
-    /// <summary>Start sending <paramref name="spec"/> over <paramref name="connection"/>.</summary>
-    public void StartSend(TransferMessages.StartSend spec, IActorRef connection)
+    /// <summary>Start sending <paramref name="spec"/> over <paramref name="connection"/>; <paramref name="senderId"/>
+    /// is this node's identity as the receiver will see it in the offer (empty from a client: the server stamps it).</summary>
+    public void StartSend(TransferMessages.StartSend spec, IActorRef connection, byte[] senderId)
     {
         if (_byId.ContainsKey(spec.Id))
         {
             _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "transfer id already in use"));
             return;
         }
-        Add(spec.Id, _context.ActorOf(SenderActor.Props(spec, connection, _transfers, _settings, _localName), $"send-{TransferIds.Format(spec.Id)}"), receiving: false);
+        var actor = _context.ActorOf(SenderActor.Props(spec, connection, _transfers, _settings, _localName, senderId),
+            $"send-{TransferIds.Format(spec.Id)}");
+        Add(new Entry(spec.Id, actor, null), receiving: false);
     }
 
-    /// <summary>An offer arrived (its From already authenticated): make a receiver, or refuse at once.</summary>
+    /// <summary>An offer arrived (its From and SenderId already vouched for): make a receiver, or refuse at once.</summary>
     /// <param name="maxChunk">The largest chunk this node (and any relay in between) accepts.</param>
-    public void Offer(Offer offer, IActorRef connection, int maxChunk)
+    /// <param name="origin">Where the sender's identity comes from (the server's address, on a client), so that partial
+    /// files of different servers never mix.</param>
+    public void Offer(Offer offer, IActorRef connection, int maxChunk, string origin)
     {
         if (_byId.ContainsKey(offer.Id))
         {
-            connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use here; offer again")));
+            connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
             return;
         }
         if (_receiving >= _settings.Transfer.MaxConcurrentReceives)
         {
-            connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"too many incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
+            connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id,
+                $"too many incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
             return;
         }
-        var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk),
+        var window = new InboundWindow();
+        var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk, origin, window),
             $"recv-{TransferIds.Format(offer.Id)}");
-        Add(offer.Id, actor, receiving: true);
+        Add(new Entry(offer.Id, actor, window), receiving: true);
     }
 
-    /// <summary>Passes a frame to the transfer it belongs to; false if no transfer here has that id.</summary>
+    /// <summary>Passes a frame to the transfer it belongs to; false if no transfer here has that id. A Start or Chunk
+    /// that breaks the receiver's flow control is not passed on: the receiver is told to fail the transfer.</summary>
     public bool Route(TransferFrame frame)
     {
-        if (!_byId.TryGetValue(frame.Id, out var actor)) return false;
-        actor.Tell(frame);
+        if (!_byId.TryGetValue(frame.Id, out var entry)) return false;
+        if (entry.Window is { } window)
+        {
+            var problem = frame switch
+            {
+                Start start => window.Start(start),
+                Chunk chunk => window.Admit(chunk),
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                (frame as Chunk)?.Release();
+                if (problem.Length > 0) entry.Actor.Tell(new TransferMessages.Violation(problem));
+                return true;
+            }
+        }
+        entry.Actor.Tell(frame);
         return true;
     }
 
@@ -72,20 +101,20 @@ internal sealed class TransferEndpoint
     {
         if (!_byActor.Remove(actor, out var entry)) return false;
         _byId.Remove(entry.Id);
-        if (entry.Receiving) _receiving--;
+        if (entry.Window is not null) _receiving--;
         return true;
     }
 
     public void ConnectionLost(string reason)
     {
-        foreach (var actor in _byId.Values) actor.Tell(new TransferMessages.ConnectionLost(reason));
+        foreach (var entry in _byId.Values) entry.Actor.Tell(new TransferMessages.ConnectionLost(reason));
     }
 
-    private void Add(uint id, IActorRef actor, bool receiving)
+    private void Add(Entry entry, bool receiving)
     {
-        _byId[id] = actor;
-        _byActor[actor] = (id, receiving);
+        _byId[entry.Id] = entry;
+        _byActor[entry.Actor] = entry;
         if (receiving) _receiving++;
-        _context.Watch(actor);
+        _context.Watch(entry.Actor);
     }
 }

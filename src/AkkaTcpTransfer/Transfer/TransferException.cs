@@ -7,4 +7,7 @@ public sealed class TransferException : Exception
     public TransferException(string message, Exception? inner = null, bool diskFull = false) : base(message, inner) => DiskFull = diskFull;
 
     public bool DiskFull { get; }
+
+    /// <summary>The partial file is locked by another process that shares the downloads folder.</summary>
+    public bool InUseElsewhere { get; init; }
 }

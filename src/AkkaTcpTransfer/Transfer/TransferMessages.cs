@@ -28,4 +28,8 @@ public static class TransferMessages
 
     /// <summary>TransfersActor -> receiver waiting for a decision (auto-accept off).</summary>
     public sealed record Decide(bool Accept, string Reason);
+
+    /// <summary>Owner -> receiver: the sender broke the flow control this receiver granted (the offending chunk was
+    /// dropped before it reached the receiver); fail the transfer at both ends.</summary>
+    public sealed record Violation(string What);
 }

@@ -12,6 +12,9 @@ internal sealed class TransfersActor : ReceiveActor
     /// <summary>Root -> here: send <paramref name="Path"/> to <paramref name="To"/> (already resolved to a name).</summary>
     public sealed record Send(string To, string Path);
 
+    /// <summary>Root -> here, once: the node's <see cref="PartialFilesActor"/>, asked to list partials with the transfers.</summary>
+    public sealed record UsePartials(IActorRef Partials);
+
     private sealed class Entry(uint id, string file, TransferDirection direction, string peer, long size)
     {
         public uint Id { get; } = id;
@@ -29,6 +32,7 @@ internal sealed class TransfersActor : ReceiveActor
     private readonly Dictionary<uint, Entry> _entries = [];
     private readonly Queue<uint> _queued = new();
     private readonly List<IActorRef> _drainWaiters = [];
+    private IActorRef? _partials;
     private int _activeSends;
     private int _scans;
     private int _sent;
@@ -57,8 +61,13 @@ internal sealed class TransfersActor : ReceiveActor
         Receive<NodeCommands.CancelTransfer>(c => WithEntry(c.Id, e => Cancel(e)));
         Receive<NodeCommands.AcceptTransfer>(a => WithEntry(a.Id, e => Decide(e, true)));
         Receive<NodeCommands.RejectTransfer>(r => WithEntry(r.Id, e => Decide(e, false)));
-        Receive<NodeCommands.ListTransfers>(_ => Context.System.EventStream.Publish(new TransfersListed(
-            [.. _entries.Values.Select(e => new TransferSummary(TransferIds.Format(e.Id), e.File, e.Direction, e.Peer, e.Bytes, e.Size, e.State))])));
+        Receive<UsePartials>(u => _partials = u.Partials);
+        Receive<NodeCommands.ListTransfers>(_ =>
+        {
+            Context.System.EventStream.Publish(new TransfersListed(
+                [.. _entries.Values.Select(e => new TransferSummary(TransferIds.Format(e.Id), e.File, e.Direction, e.Peer, e.Bytes, e.Size, e.State))]));
+            _partials?.Tell(PartialFilesActor.List.Instance);
+        });
         Receive<NodeLifecycle.DrainOutgoing>(_ =>
         {
             _drainWaiters.Add(Sender);
@@ -67,6 +76,9 @@ internal sealed class TransfersActor : ReceiveActor
         Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? "sending" : "receiving"));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
+
+    /// <summary>Its children are path scanners: one that fails is stopped (its send fails with the reason it reports).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     protected override void PreStart()
     {

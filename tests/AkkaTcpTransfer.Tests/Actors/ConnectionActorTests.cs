@@ -1,4 +1,5 @@
 using System.Net;
+using Akka.Actor;
 using Akka.IO;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
@@ -10,7 +11,7 @@ using Xunit.Abstractions;
 namespace AkkaTcpTransfer.Tests.Actors;
 
 /// <summary>The connection actor against a TestProbe playing Akka.IO's connection: exact control over what is
-/// "received" and when writes are acknowledged.</summary>
+/// "received", when a read is asked for, and when writes are acknowledged.</summary>
 public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("akka.loglevel = WARNING", output)
 {
     private static readonly EndPoint Remote = new IPEndPoint(IPAddress.Loopback, 40000);
@@ -18,15 +19,21 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     private static NodeSettings Settings(params (string, string)[] overrides) =>
         NodeSettings.Read(NodeConfig.Build(NodeRole.Server, overrides), NodeRole.Server);
 
-    private (IActorRef Connection, TestProbe Tcp) Start(params (string, string)[] overrides)
+    /// <summary>An accepted connection, its handshake done unless <paramref name="handshakeDone"/> is false. The test
+    /// actor is the parent (the connection's owner) and receives what the owner would.</summary>
+    private (IActorRef Connection, TestProbe Tcp) Start(bool handshakeDone = true, params (string, string)[] overrides)
     {
         var tcp = CreateTestProbe();
-        // The test actor is the parent (the connection's owner) and receives what the owner would.
         var connection = ChildActorOf(ConnectionActor.Accepted(tcp.Ref, Remote, Settings(overrides)));
         var register = tcp.ExpectMsg<Akka.IO.Tcp.Register>();
         Assert.Equal(connection, register.Handler);
+        // Pull mode: nothing is read until the connection asks.
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
+        if (handshakeDone) connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         return (connection, tcp);
     }
+
+    private (IActorRef Connection, TestProbe Tcp) Start(params (string, string)[] overrides) => Start(true, overrides);
 
     private static List<Frame> Decode(params Akka.IO.Tcp.Write[] writes)
     {
@@ -36,22 +43,62 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         return frames;
     }
 
+    private static Akka.IO.Tcp.Received Received(params Frame[] frames) =>
+        new(ByteString.FromBytes(frames.SelectMany(FrameEncoder.Encode).ToArray()));
+
+    /// <summary>The next frame delivered to the owner; read barriers on the way are answered as an owner does.</summary>
+    private Frame NextFrame()
+    {
+        while (true)
+        {
+            var message = ExpectMsg<object>();
+            if (message is ConnectionMessages.FrameReceived f) return f.Frame;
+            if (message is ConnectionMessages.Delivered) LastSender.Tell(ConnectionMessages.ReadMore.Instance);
+        }
+    }
+
     private static byte[] Chunk(int n) => new byte[n];
 
     [Fact]
     public void Frames_split_across_arbitrary_received_boundaries_reach_the_owner_whole_and_in_order()
     {
-        var (connection, _) = Start();
+        var (connection, _) = Start(("connection.read-ahead", "64"));
         var bytes = FrameEncoder.Encode(new Protocol.Say("", "first"))
             .Concat(FrameEncoder.Encode(new Protocol.Chunk(3, 0, Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray())))
             .Concat(FrameEncoder.Encode(new Protocol.Say("bob", "third"))).ToArray();
         foreach (var piece in bytes.Chunk(7))
             connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(piece)));
 
-        Assert.Equal("first", ((Protocol.Say)ExpectMsg<ConnectionMessages.FrameReceived>().Frame).Text);
-        var chunk = (Protocol.Chunk)ExpectMsg<ConnectionMessages.FrameReceived>().Frame;
+        Assert.Equal("first", ((Protocol.Say)NextFrame()).Text);
+        var chunk = (Protocol.Chunk)NextFrame();
         Assert.Equal(Enumerable.Range(0, 3000).Select(i => (byte)i), chunk.Data.ToArray());
-        Assert.Equal("third", ((Protocol.Say)ExpectMsg<ConnectionMessages.FrameReceived>().Frame).Text);
+        Assert.Equal("third", ((Protocol.Say)NextFrame()).Text);
+    }
+
+    [Fact]
+    public void The_next_read_waits_until_the_owner_has_handled_what_was_delivered()
+    {
+        var (connection, tcp) = Start(("connection.read-ahead", "1"));
+        connection.Tell(Received(new Protocol.Say("", "one"), new Protocol.Say("", "two")));
+        Assert.IsType<ConnectionMessages.FrameReceived>(ExpectMsg<ConnectionMessages.FrameReceived>());
+        ExpectMsg<ConnectionMessages.FrameReceived>();
+        ExpectMsg<ConnectionMessages.Delivered>();
+        // The owner has not confirmed: the socket is left unread, so TCP slows the peer down.
+        tcp.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        connection.Tell(ConnectionMessages.ReadMore.Instance);
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
+    }
+
+    [Fact]
+    public void A_peer_over_its_frame_rate_is_read_more_slowly_and_loses_nothing()
+    {
+        var (connection, tcp) = Start(("connection.max-frames-per-second", "20"), ("connection.read-ahead", "64"));
+        // 60 frames at once: three seconds' worth at 20 per second. Every one is delivered...
+        connection.Tell(Received([.. Enumerable.Range(0, 60).Select(i => new Protocol.Say("", $"{i}"))]));
+        for (var i = 0; i < 60; i++) Assert.Equal($"{i}", ((Protocol.Say)NextFrame()).Text);
+        // ...but the next read is asked for only once the rate allows (the bucket is 40 frames in debt: 2 s).
+        tcp.ExpectNoMsg(TimeSpan.FromMilliseconds(1500));
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>(TimeSpan.FromSeconds(3));
     }
 
     [Fact]
@@ -69,17 +116,25 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     }
 
     [Fact]
-    public void Chat_overtakes_every_queued_file_chunk()
+    public void Chat_overtakes_queued_file_data_but_a_transfers_done_never_overtakes_its_chunks()
     {
         var (connection, tcp) = Start(("connection.writes-in-flight", "1"));
-        for (var i = 0; i < 5; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chunk(1, i * 60_000L, Chunk(60_000))));
-        var first = tcp.ExpectMsg<Akka.IO.Tcp.Write>();
+        connection.Tell(new ConnectionMessages.Send(new Start(1, 0, 300_000)));
+        for (var i = 0; i < 4; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chunk(1, i * 60_000L, Chunk(60_000))));
+        connection.Tell(new ConnectionMessages.Send(new Done(1, 240_000, new byte[32])));
         connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("alice", "", 1, "urgent")));
-        tcp.Reply(first.Ack);
-        // The very next write starts with the chat frame, although four chunks were queued before it.
-        var next = Decode(tcp.ExpectMsg<Akka.IO.Tcp.Write>());
-        Assert.IsType<Protocol.Chat>(next[0]);
-        Assert.Equal(60_000L, Assert.IsType<Protocol.Chunk>(next[1]).Offset);
+        var frames = new List<Frame>();
+        while (frames.Count < 7)
+        {
+            var write = tcp.ExpectMsg<Akka.IO.Tcp.Write>();
+            frames.AddRange(Decode(write));
+            connection.Tell(write.Ack, tcp.Ref);
+        }
+        // The chat line went ahead of the chunks queued before it...
+        Assert.True(frames.FindIndex(f => f is Protocol.Chat) < frames.FindLastIndex(f => f is Protocol.Chunk));
+        // ...while the transfer's own frames kept their order: Start, the four chunks, then Done.
+        Assert.Equal([FrameType.Start, FrameType.Chunk, FrameType.Chunk, FrameType.Chunk, FrameType.Chunk, FrameType.Done],
+            frames.Where(f => f is not Protocol.Chat).Select(f => f.Type));
     }
 
     [Fact]
@@ -103,10 +158,24 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         Assert.Equal(WireCode.ProtocolViolation, bye.Code);
         Assert.Contains("unknown frame type 0x7f", bye.Reason, StringComparison.Ordinal);
         tcp.ExpectMsg<Akka.IO.Tcp.ConfirmedClose>();
+        // Closing keeps reading, so that the peer's FIN is seen and the close completes.
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
         tcp.Reply(Akka.IO.Tcp.ConfirmedClosed.Instance);
         var closed = ExpectMsg<ConnectionMessages.Closed>();
         Assert.Contains("unknown frame type", closed.Reason, StringComparison.Ordinal);
         ExpectTerminated(connection);
+    }
+
+    [Fact]
+    public void Before_the_handshake_a_ping_goes_to_the_owner_and_a_violation_is_answered_with_refused()
+    {
+        var (connection, tcp) = Start(handshakeDone: false);
+        connection.Tell(Received(Ping.Instance));
+        // Nothing but the handshake may come first: the owner sees the Ping and refuses it.
+        Assert.IsType<Ping>(NextFrame());
+        connection.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, "expected Hello first, got Ping"));
+        var refused = Assert.IsType<Refused>(Assert.Single(Decode(tcp.FishForMessage<Akka.IO.Tcp.Write>(_ => true))));
+        Assert.Equal(WireCode.ProtocolViolation, refused.Code);
     }
 
     [Fact]
@@ -129,18 +198,58 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         tcp.ExpectMsg<Akka.IO.Tcp.Write>();
         var bye = (Goodbye)Decode(tcp.ExpectMsg<Akka.IO.Tcp.Write>())[0];
         Assert.Equal(WireCode.SlowConsumer, bye.Code);
-        Assert.Contains("exceeded 65536 bytes", bye.Reason, StringComparison.Ordinal);
+        Assert.Contains("more than 64.0 KiB waited", bye.Reason, StringComparison.Ordinal);
         tcp.ExpectMsg<Akka.IO.Tcp.ConfirmedClose>();
     }
 
     [Fact]
-    public void Frames_above_the_peers_limit_are_not_sent()
+    public void A_peer_that_takes_nothing_for_the_write_timeout_is_dropped()
+    {
+        var (connection, tcp) = Start(("connection.keepalive-interval", "50ms"), ("connection.idle-timeout", "10s"), ("connection.write-timeout", "300ms"));
+        connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("a", "", 0, "hello?")));
+        tcp.ExpectMsg<Akka.IO.Tcp.Write>(); // never acknowledged
+        var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye), TimeSpan.FromSeconds(5));
+        var goodbye = Decode(bye).OfType<Goodbye>().Single();
+        Assert.Equal(WireCode.SlowConsumer, goodbye.Code);
+        Assert.Contains("took nothing", goodbye.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_frame_above_the_peers_limit_is_refused_to_whoever_asked_and_later_frames_still_go()
     {
         var (connection, tcp) = Start();
         connection.Tell(new ConnectionMessages.PeerLimits(1024));
-        connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("a", "", 0, new string('x', 2000))));
+        var asker = CreateTestProbe();
+        var big = new Protocol.Chat("a", "", 0, new string('x', 2000));
+        connection.Tell(new ConnectionMessages.Send(big), asker.Ref);
+        var failed = asker.ExpectMsg<ConnectionMessages.SendFailed>();
+        Assert.Same(big, failed.Frame);
+        Assert.Contains("larger than the peer accepts (1024 bytes)", failed.Reason, StringComparison.Ordinal);
         connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("a", "", 0, "fits")));
         Assert.Equal("fits", ((Protocol.Chat)Decode(tcp.ExpectMsg<Akka.IO.Tcp.Write>())[0]).Text);
+    }
+
+    [Fact]
+    public void Over_the_node_budget_the_stalled_connection_holding_most_is_closed_and_the_reader_is_not()
+    {
+        // Two connections of one node; budget 200 KiB. The stalled one never gets an ack; the reader acks everything.
+        var settings = new (string, string)[] { ("connection.node-send-budget", "200k"), ("connection.writes-in-flight", "1") };
+        var (stalled, stalledTcp) = Start(settings);
+        var (reader, readerTcp) = Start(settings);
+        for (var i = 0; i < 3; i++) stalled.Tell(new ConnectionMessages.Send(new Protocol.Chunk(1, i * 50_000L, Chunk(50_000))));
+        stalledTcp.ExpectMsg<Akka.IO.Tcp.Write>();
+        // The stall must be older than a second before it counts as one.
+        stalledTcp.ExpectNoMsg(TimeSpan.FromMilliseconds(1100));
+        // The reader takes a burst that crosses the budget; each write is acknowledged at once.
+        for (var i = 0; i < 2; i++)
+        {
+            reader.Tell(new ConnectionMessages.Send(new Protocol.Chunk(2, i * 60_000L, Chunk(60_000))));
+            var w = readerTcp.ExpectMsg<Akka.IO.Tcp.Write>();
+            reader.Tell(w.Ack, readerTcp.Ref);
+        }
+        var bye = stalledTcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye), TimeSpan.FromSeconds(5));
+        Assert.Equal(WireCode.SlowConsumer, Decode(bye).OfType<Goodbye>().Single().Code);
+        readerTcp.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
@@ -148,14 +257,21 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     {
         var (connection, tcp) = Start(("connection.keepalive-interval", "100ms"), ("connection.idle-timeout", "10s"));
         Assert.IsType<Ping>(Decode(tcp.ExpectMsg<Akka.IO.Tcp.Write>(TimeSpan.FromSeconds(5)))[0]);
-        connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(FrameEncoder.Encode(Ping.Instance))));
+        connection.Tell(Received(Ping.Instance));
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void No_ping_is_sent_before_the_handshake_is_done()
+    {
+        var (_, tcp) = Start(handshakeDone: false, ("connection.keepalive-interval", "50ms"), ("connection.idle-timeout", "10s"));
+        tcp.ExpectNoMsg(TimeSpan.FromMilliseconds(400));
     }
 
     [Fact]
     public void Silence_longer_than_the_idle_timeout_closes_the_connection()
     {
-        var (connection, tcp) = Start(("connection.keepalive-interval", "50ms"), ("connection.idle-timeout", "300ms"));
+        var (_, tcp) = Start(("connection.keepalive-interval", "50ms"), ("connection.idle-timeout", "300ms"));
         var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye), TimeSpan.FromSeconds(5));
         Assert.Equal(WireCode.IdleTimeout, Decode(bye).OfType<Goodbye>().Single().Code);
     }
@@ -177,7 +293,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     public void Peer_goodbye_reason_is_reported_when_the_connection_closes()
     {
         var (connection, _) = Start();
-        connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(FrameEncoder.Encode(new Goodbye(WireCode.ServerShutdown, "maintenance")))));
+        connection.Tell(Received(new Goodbye(WireCode.ServerShutdown, "maintenance")));
         connection.Tell(Akka.IO.Tcp.PeerClosed.Instance);
         var closed = ExpectMsg<ConnectionMessages.Closed>();
         Assert.Equal(WireCode.ServerShutdown, closed.PeerCode);
@@ -190,37 +306,5 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         var (connection, tcp) = Start();
         Sys.Stop(connection);
         tcp.ExpectMsg<Akka.IO.Tcp.Abort>();
-    }
-
-    [Fact]
-    public void Incoming_chunks_beyond_the_granted_window_close_the_connection_before_reaching_anyone()
-    {
-        var (connection, tcp) = Start();
-        static Akka.IO.Tcp.Received Frame(Frame f) => new(ByteString.FromBytes(FrameEncoder.Encode(f)));
-        connection.Tell(new ConnectionMessages.Send(new Accept(7, 0, [], 1000, 2000)));
-        tcp.ExpectMsg<Akka.IO.Tcp.Write>();
-        connection.Tell(Frame(new Protocol.Chunk(7, 0, new byte[1000])));
-        connection.Tell(Frame(new Protocol.Chunk(7, 1000, new byte[1000])));
-        ExpectMsg<ConnectionMessages.FrameReceived>();
-        ExpectMsg<ConnectionMessages.FrameReceived>();
-        // We acknowledge 1000 bytes: the window now reaches byte 3000, so one more chunk is fine...
-        connection.Tell(new ConnectionMessages.Send(new Ack(7, 1000)));
-        connection.Tell(Frame(new Protocol.Chunk(7, 2000, new byte[1000])));
-        Assert.IsType<Protocol.Chunk>(ExpectMsg<ConnectionMessages.FrameReceived>().Frame);
-        // ...and the next is not.
-        connection.Tell(Frame(new Protocol.Chunk(7, 3000, new byte[1000])));
-        var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye));
-        Assert.Contains("ignored the flow-control window of 2000 bytes", Decode(bye).OfType<Goodbye>().Single().Reason, StringComparison.Ordinal);
-        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the offending chunk was never passed on
-    }
-
-    [Fact]
-    public void A_chunk_larger_than_granted_closes_the_connection()
-    {
-        var (connection, tcp) = Start();
-        connection.Tell(new ConnectionMessages.Send(new Accept(8, 0, [], 1000, 8000)));
-        connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(FrameEncoder.Encode(new Protocol.Chunk(8, 0, new byte[1001])))));
-        var bye = tcp.FishForMessage<Akka.IO.Tcp.Write>(w => Decode(w).Any(f => f is Goodbye));
-        Assert.Contains("larger than the 1000 bytes granted", Decode(bye).OfType<Goodbye>().Single().Reason, StringComparison.Ordinal);
     }
 }

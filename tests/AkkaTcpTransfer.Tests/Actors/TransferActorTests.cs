@@ -36,7 +36,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
         var spec = new TransferMessages.StartSend(9, path, "window.bin", "bob", size, info.LastWriteTimeUtc.Ticks);
-        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(("transfer.chunk-size", "1k"), ("transfer.window", "4k")), "tester"));
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(("transfer.chunk-size", "1k"), ("transfer.window", "4k")), "tester", []));
 
         Assert.IsType<Offer>(Sent(connection));
         sender.Tell(new Accept(9, 0, [], chunk, window));
@@ -78,7 +78,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var parked = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         parked.AppendData(new byte[4096]);
         using var partial = new PartialFile(path);
-        Assert.True(partial.Open(10_000, new ParkedPartial(4096, parked, File.GetLastWriteTimeUtc(path)), checkFreeSpace: false, 0));
+        Assert.True(partial.Open(10_000, new ParkedPartial(4096, parked, File.GetLastWriteTimeUtc(path))));
         Assert.Equal(4096, partial.Length);
         Assert.Equal(SHA256.HashData(new byte[4096]), partial.CurrentHash);
         Assert.NotEqual(SHA256.HashData(bytes), partial.CurrentHash);
@@ -92,7 +92,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var parked = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         parked.AppendData(new byte[300_000]);
         using var partial = new PartialFile(path);
-        Assert.False(partial.Open(1_000_000, new ParkedPartial(300_000, parked, File.GetLastWriteTimeUtc(path).AddSeconds(-5)), checkFreeSpace: false, 0));
+        Assert.False(partial.Open(1_000_000, new ParkedPartial(300_000, parked, File.GetLastWriteTimeUtc(path).AddSeconds(-5))));
         var slices = 0;
         while (!partial.Rehash(100_000)) slices++;
         Assert.Equal(2, slices); // re-read in slices of 100,000 bytes: 3 calls
@@ -108,7 +108,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(downloads, "a (1).txt"), "mine too");
         var path = Path.Combine(downloads, ".akka-tcp-transfer", "x.part");
         using var partial = new PartialFile(path);
-        Assert.True(partial.Open(3, null, checkFreeSpace: false, 0));
+        Assert.True(partial.Open(3, null));
         partial.Write(0, "new"u8);
         partial.Complete(sync: true);
         Assert.Equal(Path.Combine(downloads, "a (2).txt"), partial.Place(downloads, ["a.txt"]));
@@ -123,7 +123,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var outside = _files.Dir("outside");
         Directory.CreateSymbolicLink(Path.Combine(downloads, "album"), outside);
         using var partial = new PartialFile(Path.Combine(downloads, ".akka-tcp-transfer", "y.part"));
-        Assert.True(partial.Open(1, null, checkFreeSpace: false, 0));
+        Assert.True(partial.Open(1, null));
         partial.Write(0, "x"u8);
         partial.Complete(sync: false);
         var ex = Assert.Throws<TransferException>(() => partial.Place(downloads, ["album", "song.flac"]));
@@ -138,16 +138,16 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var settings = Settings(("downloads", downloads));
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
-        var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer.FileIoDispatcher));
-        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000));
+        var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));
+        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000, "", new InboundWindow()));
         var accept = Assert.IsType<Accept>(Sent(connection));
         Assert.Equal((0L, 1000), (accept.Offset, accept.MaxChunk));
         receiver.Tell(new Start(5, 0, 4000)); // acks at least every 1000 bytes
         receiver.Tell(new Chunk(5, 0, new byte[1000]));
         Assert.Equal(1000, Assert.IsType<Ack>(Sent(connection)).Written);
-        Assert.Equal(1000, new FileInfo(Directory.GetFiles(Path.Combine(downloads, SafeNames.PartialsFolder)).Single()).Length);
+        Assert.Equal(1000, new FileInfo(Directory.GetFiles(Path.Combine(downloads, SafeNames.PartialsFolder), "*.part").Single()).Length);
         receiver.Tell(new Chunk(5, 2000, new byte[1000])); // skips bytes 1000..1999
         var fail = Assert.IsType<Fail>(Sent(connection));
-        Assert.Contains("expected byte 1000", fail.Reason, StringComparison.Ordinal);
+        Assert.Contains("at 2000 does not fit (written 1000", fail.Reason, StringComparison.Ordinal);
     }
 }

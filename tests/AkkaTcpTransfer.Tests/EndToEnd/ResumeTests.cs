@@ -33,11 +33,12 @@ public sealed class ResumeTests : IAsyncLifetime
         _files.Dispose();
     }
 
-    /// <summary>"alice" as a raw peer sends the first <paramref name="bytes"/> of <paramref name="data"/> (as offered
-    /// for <paramref name="source"/>), waits until they are written, then her connection dies (RST).</summary>
-    private static async Task SendPartThenVanish(int port, EventLog serverLog, string source, byte[] data, int bytes)
+    /// <summary>"alice" as a raw peer with resume key <paramref name="key"/> sends the first <paramref name="bytes"/> of
+    /// <paramref name="data"/> (as offered for <paramref name="source"/>), waits until they are written, then her
+    /// connection dies (RST).</summary>
+    private static async Task SendPartThenVanish(int port, EventLog serverLog, string source, byte[] data, int bytes, byte[] key)
     {
-        var raw = await RawClient.JoinAsync(port, "alice");
+        var raw = await RawClient.JoinAsync(port, "alice", resumeKey: key);
         var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
         await raw.SendAsync(new Offer(77, "", [], "server", Path.GetFileName(source), new FileInfo(source).Length, fingerprint));
         var accept = await raw.Expect<Accept>();
@@ -60,12 +61,14 @@ public sealed class ResumeTests : IAsyncLifetime
     {
         var source = _files.Create("src/resume.bin", Size, seed: 42);
         var data = await File.ReadAllBytesAsync(source);
-        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial);
+        var aliceState = _files.Dir("alice-state");
+        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, Identities.Seed(aliceState, _server.Port, "alice"));
         Assert.Single(Files.Partials(_downloads));
         Assert.Empty(Files.List(_downloads)); // nothing under the final name
 
         var mark = _serverLog.Mark();
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        // alice again, as the client program she runs: the same resume key, kept in her state folder.
+        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "resume.bin", after: mark);
         Assert.Equal(Partial, started.Offset);
@@ -81,13 +84,16 @@ public sealed class ResumeTests : IAsyncLifetime
     {
         var source = _files.Create("src/restart.bin", Size, seed: 43);
         var data = await File.ReadAllBytesAsync(source);
-        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial);
+        var aliceState = _files.Dir("alice-state");
+        var port = _server.Port;
+        await SendPartThenVanish(port, _serverLog, source, data, Partial, Identities.Seed(aliceState, port, "alice"));
         await _server.StopAsync();
 
-        // A new server process (no hash state in memory) on the same downloads folder.
+        // A new server process (no hash state in memory) on the same downloads folder and, as a restarted server
+        // would be, on the same port.
         await using var nodes = new TestNodes();
-        var (server, serverLog) = await nodes.StartServer(("downloads", _downloads));
-        var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")));
+        var (server, serverLog) = await nodes.StartServer(("downloads", _downloads), ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await serverLog.WaitFor<TransferStarted>(s => s.File == "restart.bin");
         Assert.Equal(Partial, started.Offset);
@@ -96,14 +102,51 @@ public sealed class ResumeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_partial_belongs_to_its_senders_identity_not_to_her_name()
+    {
+        var source = _files.Create("src/identity.bin", Size, seed: 46);
+        var data = await File.ReadAllBytesAsync(source);
+        var aliceState = _files.Dir("alice-state");
+        var key = Identities.Seed(aliceState, _server.Port, "alice");
+        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, key);
+        var partial = Assert.Single(Files.Partials(_downloads));
+
+        // mallory takes the free name "alice" and offers the same file (name, size, time stamp): she is another person
+        // (another key), so she neither resumes alice's partial, nor learns its hash, nor removes it.
+        await using (var mallory = await RawClient.JoinAsync(_server.Port, "alice"))
+        {
+            var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
+            await mallory.SendAsync(new Offer(78, "", [], "server", "identity.bin", Size, fingerprint));
+            var accept = await mallory.Expect<Accept>(a => a.Id == 78);
+            Assert.Equal(0, accept.Offset);
+            Assert.Empty(accept.PrefixSha256);
+            await mallory.SendAsync(new Start(78, 0, 65536));
+            await mallory.SendAsync(new Chunk(78, 0, RandomNumberGenerator.GetBytes(65536)));
+            await mallory.SendAsync(new Cancel(78, "", "never mind"));
+            await _serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(78));
+        }
+        Assert.Contains(partial, Files.Partials(_downloads));
+
+        // alice herself, with her key, resumes where her data ends.
+        var mark = _serverLog.Mark();
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "identity.bin", after: mark);
+        Assert.Equal(Partial, started.Offset);
+        var done = await _serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.Equal(data, await File.ReadAllBytesAsync(done.Path));
+    }
+
+    [Fact]
     public async Task A_partial_that_does_not_match_the_senders_bytes_is_started_over()
     {
         var source = _files.Create("src/mismatch.bin", Size, seed: 44);
         var wrong = RandomNumberGenerator.GetBytes(Size); // same name, size and time stamp; other bytes
-        await SendPartThenVanish(_server.Port, _serverLog, source, wrong, Partial);
+        var aliceState = _files.Dir("alice-state");
+        await SendPartThenVanish(_server.Port, _serverLog, source, wrong, Partial, Identities.Seed(aliceState, _server.Port, "alice"));
 
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "mismatch.bin", after: mark);
         Assert.Equal(0, started.Offset);
@@ -115,12 +158,13 @@ public sealed class ResumeTests : IAsyncLifetime
     public async Task A_changed_file_starts_over_and_its_stale_partial_is_removed()
     {
         var source = _files.Create("src/changed.bin", Size, seed: 45);
-        await SendPartThenVanish(_server.Port, _serverLog, source, await File.ReadAllBytesAsync(source), Partial);
+        var aliceState = _files.Dir("alice-state");
+        await SendPartThenVanish(_server.Port, _serverLog, source, await File.ReadAllBytesAsync(source), Partial, Identities.Seed(aliceState, _server.Port, "alice"));
         var stale = Assert.Single(Files.Partials(_downloads));
 
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddHours(-1)); // a new version as far as anyone can tell
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "changed.bin", after: mark);
         Assert.Equal(0, started.Offset);
@@ -162,13 +206,16 @@ public sealed class LargeOffsetTests : IAsyncLifetime
         var size = Prefix + Tail;
         var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
 
-        // The receiver already holds the first 4 GiB + 4 KiB (zeros, like the source) as a partial file.
-        var partial = Path.Combine(downloads, SafeNames.PartialsFolder, PartialKey.For("alice", "big-sparse.bin", size, fingerprint) + ".part");
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var aliceState = _files.Dir("alice-state");
+        var identity = Identities.Of(Identities.Seed(aliceState, server.Port, "alice"));
+
+        // The receiver already holds the first 4 GiB + 4 KiB (zeros, like the source) as alice's partial file.
+        var partial = Path.Combine(downloads, SafeNames.PartialsFolder, PartialKey.For("", identity, "alice", "big-sparse.bin", size, fingerprint) + ".part");
         Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
         await using (var p = new FileStream(partial, FileMode.CreateNew, FileAccess.Write)) p.SetLength(Prefix);
 
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")));
+        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
 
         var started = await serverLog.WaitFor<TransferStarted>(timeout: TimeSpan.FromMinutes(2));

@@ -98,7 +98,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_sender_that_ignores_the_window_is_dropped_before_its_data_piles_up()
+    public async Task A_sender_that_ignores_the_window_has_its_transfer_failed_before_its_data_piles_up()
     {
         var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
         await using var raw = await RawClient.JoinAsync(_server.Port, "flooder");
@@ -106,13 +106,17 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         var accept = await raw.Expect<Accept>(a => a.Id == 404);
         await raw.SendAsync(new Start(404, 0, accept.Window));
         var chunk = new byte[accept.MaxChunk];
-        for (long offset = 0; offset <= accept.Window + accept.MaxChunk; offset += chunk.Length)
+        // One chunk beyond the window (no ack can have come: the flooder never waits for one), then 16 MiB more.
+        for (long offset = 0; offset <= accept.Window + (16L << 20); offset += chunk.Length)
             await raw.SendAsync(new Chunk(404, offset, chunk));
-        var frames = await raw.ReceiveUntilClosedAsync();
-        var bye = Assert.IsType<Goodbye>(frames.Last(f => f is Goodbye));
-        Assert.Equal(WireCode.ProtocolViolation, bye.Code);
-        Assert.Contains("ignored the flow-control window", bye.Reason, StringComparison.Ordinal);
-        Assert.Contains("send the file again", (await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(404))).Reason, StringComparison.Ordinal);
+        var fail = await raw.Expect<Fail>(f => f.Id == 404);
+        Assert.Contains("more than the flow-control window", fail.Reason, StringComparison.Ordinal);
+        Assert.Contains("flow-control window", (await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(404))).Reason, StringComparison.Ordinal);
+        // The receiver never saw a byte beyond the window: what came after was dropped where it was read.
+        Assert.All(_serverLog.All<TransferProgress>().Where(p => p.Id == TransferIds.Format(404)), p => Assert.True(p.Bytes <= accept.Window));
+        // The connection itself is fine (the 16 MiB were read and dropped, not left to block it).
+        await raw.SendAsync(WhoRequest.Instance);
+        await raw.Expect<WhoReply>();
         // Everyone else carries on.
         alice.Commands.Tell(new NodeCommands.Say("unaffected"));
         await _serverLog.WaitFor<ChatReceived>(c => c.Text == "unaffected");

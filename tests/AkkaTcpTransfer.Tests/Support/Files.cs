@@ -51,7 +51,10 @@ public sealed class Files : IDisposable
     public static List<string> Partials(string downloads)
     {
         var dir = Path.Combine(downloads, ".akka-tcp-transfer");
-        return Directory.Exists(dir) ? [.. Directory.EnumerateFiles(dir).Select(f => Path.GetFileName(f))] : [];
+        // Partial files (.part, resumable; .tmp, private); not their descriptions (.meta).
+        return Directory.Exists(dir)
+            ? [.. Directory.EnumerateFiles(dir).Where(f => !f.EndsWith(".meta", StringComparison.Ordinal)).Select(f => Path.GetFileName(f))]
+            : [];
     }
 
     public void Dispose()

@@ -21,13 +21,16 @@ public sealed class RawClient : IAsyncDisposable
         return new RawClient(socket);
     }
 
-    public static async Task<RawClient> JoinAsync(int port, string name, string token = "")
+    public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null)
     {
         var client = await ConnectAsync(port);
-        await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, []));
-        Assert.IsType<Welcome>(await client.ReceiveAsync());
+        await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, resumeKey ?? []));
+        client.Welcome = Assert.IsType<Welcome>(await client.ReceiveAsync());
         return client;
     }
+
+    /// <summary>The server's Welcome, for a client that joined.</summary>
+    public Welcome? Welcome { get; private set; }
 
     public Task SendAsync(Frame frame) => SendRawAsync(FrameEncoder.Encode(frame));
 

@@ -9,6 +9,11 @@ public sealed class TestNodes : IAsyncDisposable
 {
     private readonly List<NodeHost> _nodes = [];
     private readonly List<EventLog> _logs = [];
+    private readonly string _stateRoot = Directory.CreateTempSubdirectory("att-state-").FullName;
+    private int _stateDirs;
+
+    /// <summary>A fresh state folder for the next node (nodes never share resume keys or identities by accident).</summary>
+    private (string, string) StateDir() => ("state-dir", Path.Combine(_stateRoot, $"node-{Interlocked.Increment(ref _stateDirs)}"));
 
     /// <summary>Overrides every test node gets: quick reconnects and timeouts, quiet logging.</summary>
     public static readonly (string, string)[] Fast =
@@ -24,7 +29,7 @@ public sealed class TestNodes : IAsyncDisposable
     public async Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides)
     {
         var log = new EventLog("server");
-        var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), .. overrides]);
+        var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. overrides]);
         var node = await ServerNode.StartAsync(config, log.Attach);
         _nodes.Add(node);
         _logs.Add(log);
@@ -34,7 +39,7 @@ public sealed class TestNodes : IAsyncDisposable
     public async Task<(ClientNode Node, EventLog Log)> StartClient(string name, int port, params (string, string)[] overrides)
     {
         var log = new EventLog(name);
-        var config = NodeConfig.Build(NodeRole.Client, [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), .. overrides]);
+        var config = NodeConfig.Build(NodeRole.Client, [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. overrides]);
         var node = await ClientNode.StartAsync(config, log.Attach);
         _nodes.Add(node);
         _logs.Add(log);
@@ -45,5 +50,13 @@ public sealed class TestNodes : IAsyncDisposable
     {
         await Task.WhenAll(_nodes.Select(n => n.StopAsync()));
         foreach (var log in _logs) log.Dispose();
+        try
+        {
+            Directory.Delete(_stateRoot, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: it is a temporary folder
+        }
     }
 }

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Protocol;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Server.Relay;
 
 /// <summary>Between two of the server's PeerActors relaying a transfer from one client to another.</summary>
 public static class RelayMessages

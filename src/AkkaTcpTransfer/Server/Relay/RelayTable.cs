@@ -1,0 +1,288 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server.Sessions;
+using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Tcp;
+
+namespace AkkaTcpTransfer.Server.Relay;
+
+/// <summary>The server's relay for transfers between two clients, kept by each client's PeerActor (not an actor of its
+/// own: it works in its owner's context). Frames pass from one client's connection to the other's unchanged except for
+/// what the server vouches for (Offer.From and Offer.SenderId, Cancel.By) and the limits it may lower (Accept's chunk
+/// size, to what both clients and the server accept, and its window). The server never stores the file:
+/// <list type="bullet">
+/// <item>on the sending client's side it enforces the flow control the recipient granted (order, chunk size, window),
+/// so at most one window of a transfer is ever queued towards the recipient;</item>
+/// <item>a client may have at most <c>limits.relays-per-client</c> transfers relayed at once;</item>
+/// <item>every phase has a time bound (an answer, a Start, data), a little longer than the clients' own, after which
+/// the relay fails at both ends; a lost or misbehaving end fails the other.</item>
+/// </list></summary>
+internal sealed class RelayTable
+{
+    private enum Phase
+    {
+        Finding,
+        Offered,
+        Accepted,
+        Streaming,
+    }
+
+    private sealed class Relay(bool clientSends, TimeSpan now)
+    {
+        /// <summary>True on the sending client's side, false on the receiving client's side.</summary>
+        public bool ClientSends { get; } = clientSends;
+        public IActorRef? OtherPeer { get; set; }
+        public Phase Phase { get; set; }
+        public TimeSpan LastActivity { get; set; } = now;
+        // Sending side: the flow control the recipient granted, as the server relays it, and where the stream is.
+        public int MaxChunk { get; set; }
+        public int Window { get; set; }
+        public long Acked { get; set; }
+        public long Next { get; set; }
+    }
+
+    private static readonly FrameType[] FromSender = [FrameType.Start, FrameType.Chunk, FrameType.Done, FrameType.Cancel, FrameType.Fail];
+    private static readonly FrameType[] FromReceiver = [FrameType.Accept, FrameType.Reject, FrameType.Ack, FrameType.Verified, FrameType.Cancel, FrameType.Fail];
+
+    /// <summary>Added to the clients' own timeouts: the clients normally give up first, with a better reason.</summary>
+    private static readonly TimeSpan Margin = TimeSpan.FromSeconds(10);
+
+    private readonly IActorContext _context;
+    private readonly NodeSettings _settings;
+    private readonly IActorRef _registry;
+    private readonly Dictionary<uint, Relay> _relays = [];
+    private IActorRef _connection = ActorRefs.Nobody;
+    private string _clientName = "";
+    private byte[] _identity = [];
+    private int _clientMaxFrame;
+    private int _sending;
+
+    public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry)
+    {
+        _context = context;
+        _settings = settings;
+        _registry = registry;
+    }
+
+    /// <summary>Our client is online as <paramref name="clientName"/> with identity digest <paramref name="identity"/>
+    /// and accepts frames of up to <paramref name="clientMaxFrame"/> bytes.</summary>
+    public void Attach(IActorRef connection, string clientName, byte[] identity, int clientMaxFrame)
+    {
+        _connection = connection;
+        _clientName = clientName;
+        _identity = identity;
+        _clientMaxFrame = clientMaxFrame;
+    }
+
+    public bool Owns(uint id) => _relays.ContainsKey(id);
+
+    /// <summary>Our client offers a file to another client: find the recipient, then hand the offer over.</summary>
+    public void BeginOffer(Offer offer, TimeSpan now)
+    {
+        if (_relays.ContainsKey(offer.Id))
+        {
+            ToClient(new Reject(offer.Id, "transfer id already in use; offer again"));
+            return;
+        }
+        if (_sending >= _settings.Limits.RelaysPerClient)
+        {
+            ToClient(new Reject(offer.Id, $"you have {_sending} transfers going through the server already (at most {_settings.Limits.RelaysPerClient}); try again when one is done"));
+            return;
+        }
+        _relays[offer.Id] = new Relay(clientSends: true, now);
+        _sending++;
+        _registry.Tell(new SessionMessages.FindOfferRecipient(offer with { From = _clientName, SenderId = _identity }), _context.Self);
+    }
+
+    public void OnRecipient(SessionMessages.OfferRecipient found, TimeSpan now)
+    {
+        var offer = found.Offer;
+        if (!_relays.TryGetValue(offer.Id, out var relay) || relay.Phase != Phase.Finding) return;
+        if (found.Peer is null || found.Peer.Equals(_context.Self))
+        {
+            Remove(offer.Id);
+            ToClient(new Reject(offer.Id, found.Peer is null ? $"no one named '{found.Name}' is online" : "you cannot send a file to yourself"));
+            return;
+        }
+        relay.OtherPeer = found.Peer;
+        relay.Phase = Phase.Offered;
+        relay.LastActivity = now;
+        found.Peer.Tell(new RelayMessages.RelayOffer(offer with { To = found.Name }, _context.Self), _context.Self);
+    }
+
+    /// <summary>Another client's offer for ours.</summary>
+    public void OnRelayOffer(RelayMessages.RelayOffer offer, bool idTakenHere, TimeSpan now)
+    {
+        if (idTakenHere || _relays.ContainsKey(offer.Offer.Id))
+        {
+            offer.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(offer.Offer.Id, "transfer id collision at the recipient; offer again")), _context.Self);
+            return;
+        }
+        _relays[offer.Offer.Id] = new Relay(clientSends: false, now) { OtherPeer = offer.SenderPeer, Phase = Phase.Offered };
+        ToClient(offer.Offer);
+    }
+
+    /// <summary>A transfer frame from our client; false if it is not for a relayed transfer.</summary>
+    public bool OnClientFrame(TransferFrame frame, TimeSpan now)
+    {
+        if (!_relays.TryGetValue(frame.Id, out var relay)) return false;
+        var allowed = relay.ClientSends ? FromSender : FromReceiver;
+        if (!allowed.Contains(frame.Type))
+        {
+            Break(frame.Id, relay, $"protocol violation: {frame.Type} is not for this end of the transfer");
+            return true;
+        }
+        if (relay.OtherPeer is null)
+        {
+            // Still looking for the recipient: only an end of the transfer can come this early.
+            if (frame is Cancel or Fail) Remove(frame.Id);
+            else Break(frame.Id, relay, $"protocol violation: {frame.Type} before the offer was answered");
+            return true;
+        }
+        if (Check(frame, relay) is { } violation)
+        {
+            (frame as Chunk)?.Release();
+            Break(frame.Id, relay, $"protocol violation: {violation}");
+            return true;
+        }
+        switch (frame)
+        {
+            case Accept accept:
+                // What our client accepts may not exceed what it can receive in one frame, nor what the server reads.
+                frame = accept with { MaxChunk = Math.Min(accept.MaxChunk, Math.Min(_clientMaxFrame, _settings.MaxFrameSize) - ProtocolLimits.ChunkOverhead) };
+                relay.Phase = Phase.Accepted;
+                break;
+            case Cancel cancel:
+                frame = cancel with { By = _clientName };
+                break;
+        }
+        relay.LastActivity = now;
+        relay.OtherPeer.Tell(new RelayMessages.RelayFrame(frame), _context.Self);
+        if (IsTerminal(frame)) Remove(frame.Id);
+        return true;
+    }
+
+    /// <summary>The sending client's Start and chunks against the flow control the recipient granted; null if fine.</summary>
+    private static string? Check(TransferFrame frame, Relay relay)
+    {
+        switch (frame)
+        {
+            case Accept when relay.Phase != Phase.Offered:
+                return "Accept for an offer that is not waiting for an answer";
+            case Start when relay.Phase != Phase.Accepted:
+                return "Start before Accept, or a second Start";
+            case Start start when start.Window > relay.Window:
+                return $"the sender's window of {start.Window} bytes is larger than the {relay.Window} granted";
+            case Start start:
+                relay.Phase = Phase.Streaming;
+                relay.Window = start.Window;
+                relay.Acked = relay.Next = start.Offset;
+                return null;
+            case Chunk when relay.Phase != Phase.Streaming:
+                return "a chunk before Start";
+            case Chunk chunk when chunk.Offset != relay.Next:
+                return $"a chunk at byte {chunk.Offset}, expected byte {relay.Next}";
+            case Chunk chunk when chunk.Data.Length > relay.MaxChunk:
+                return $"a {chunk.Data.Length}-byte chunk, larger than the {relay.MaxChunk} bytes granted";
+            case Chunk chunk when chunk.Offset + chunk.Data.Length - relay.Acked > relay.Window:
+                return $"more than the flow-control window of {relay.Window} bytes unacknowledged";
+            case Chunk chunk:
+                relay.Next += chunk.Data.Length;
+                return null;
+            case Done when relay.Phase != Phase.Streaming:
+                return "Done before Start";
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>A frame from the other client's side, for ours.</summary>
+    public void OnRelayFrame(RelayMessages.RelayFrame relayed, TimeSpan now)
+    {
+        var frame = relayed.Frame;
+        if (!_relays.TryGetValue(frame.Id, out var relay)) return;
+        switch (frame)
+        {
+            case Accept accept when relay.ClientSends:
+                // Our client's chunks must fit the server's frame limit; the server's window caps what it may ever have
+                // to queue for this transfer. The chunks that come back are checked against both (Check).
+                frame = accept with
+                {
+                    MaxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead),
+                    Window = Math.Min(accept.Window, _settings.Transfer.Window),
+                };
+                relay.MaxChunk = ((Accept)frame).MaxChunk;
+                relay.Window = ((Accept)frame).Window;
+                relay.Phase = Phase.Accepted;
+                break;
+            case Ack ack when relay.ClientSends:
+                relay.Acked = Math.Max(relay.Acked, ack.Written);
+                break;
+            case Start when !relay.ClientSends:
+                relay.Phase = Phase.Streaming;
+                break;
+        }
+        relay.LastActivity = now;
+        ToClient(frame);
+        if (IsTerminal(frame)) Remove(frame.Id);
+    }
+
+    public void OnGone(RelayMessages.RelayGone gone)
+    {
+        if (!Remove(gone.Id)) return;
+        ToClient(new Fail(gone.Id, gone.Reason));
+    }
+
+    /// <summary>A frame we relayed could not be sent to our client (it is too large for it): the transfer fails.</summary>
+    public bool OnSendFailed(ConnectionMessages.SendFailed failed)
+    {
+        if (failed.Frame is not TransferFrame frame || !_relays.TryGetValue(frame.Id, out var relay)) return false;
+        Break(frame.Id, relay, $"the server could not pass {frame.Type} on to {_clientName}: {failed.Reason}");
+        return true;
+    }
+
+    /// <summary>Fails every relay that has waited longer than its phase allows.</summary>
+    public void Sweep(TimeSpan now)
+    {
+        foreach (var (id, relay) in _relays.ToList())
+        {
+            var (limit, waitingFor) = relay.Phase switch
+            {
+                Phase.Finding or Phase.Offered => (_settings.Transfer.AnswerTimeout + Margin, "an answer to the offer"),
+                Phase.Accepted => (_settings.Transfer.StartTimeout + Margin, "the sender to start"),
+                _ => (_settings.Transfer.StallTimeout + Margin, "data"),
+            };
+            if (now - relay.LastActivity > limit)
+                Break(id, relay, $"the server waited {limit.TotalSeconds:0} s for {waitingFor}");
+        }
+    }
+
+    /// <summary>Our client disconnected: every relay through it fails at the other end.</summary>
+    public void ClientGone(string reason)
+    {
+        foreach (var (id, relay) in _relays)
+        {
+            relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, $"{_clientName} disconnected ({reason})"), _context.Self);
+        }
+        _relays.Clear();
+        _sending = 0;
+    }
+
+    private void Break(uint id, Relay relay, string reason)
+    {
+        Remove(id);
+        ToClient(new Fail(id, reason));
+        relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, $"the server stopped the transfer at {_clientName}'s end: {reason}"), _context.Self);
+    }
+
+    private bool Remove(uint id)
+    {
+        if (!_relays.Remove(id, out var relay)) return false;
+        if (relay.ClientSends) _sending--;
+        return true;
+    }
+
+    private static bool IsTerminal(TransferFrame frame) => frame is Reject or Verified or Cancel or Fail;
+
+    private void ToClient(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame), _context.Self);
+}

@@ -1,0 +1,373 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Akka.Actor;
+using Akka.Event;
+using AkkaTcpTransfer.Chat;
+using AkkaTcpTransfer.Limits;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer;
+using ErrorFrame = AkkaTcpTransfer.Protocol.Error;
+
+namespace AkkaTcpTransfer.Server.Sessions;
+
+/// <summary>The server's side of one client, its session: owns that client's <see cref="ConnectionActor"/>, runs the
+/// server half of the handshake (version, frame limit, token, name, resume key), then turns the client's frames into
+/// registry requests and the registry's answers into frames, within the client's rate limits. Transfers with the
+/// server itself are its children (<see cref="TransferEndpoint"/>); transfers between this client and another pass
+/// through its <see cref="RelayTable"/>. Lives as long as its connection, plus the moment its transfers need to wind
+/// down.</summary>
+/// <remarks>Supervision: every child (the connection, transfer actors) is stopped on failure, never restarted. A
+/// stopped connection ends the session; a stopped transfer actor fails its own transfer at both ends.</remarks>
+internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
+{
+    private sealed class HandshakeTimedOut
+    {
+        public static readonly HandshakeTimedOut Instance = new();
+    }
+
+    private sealed class WindDownTimedOut
+    {
+        public static readonly WindDownTimedOut Instance = new();
+    }
+
+    private sealed class SweepRelays
+    {
+        public static readonly SweepRelays Instance = new();
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeSettings _settings;
+    private readonly IActorRef _registry;
+    private readonly EndPoint _remote;
+    private readonly IActorRef _connection;
+    private readonly IActorRef _transfers;
+    private readonly TransferEndpoint _endpoint;
+    private readonly RelayTable _relays;
+    private readonly byte[] _serverId;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly TokenBucket _chatRate;
+    private readonly TokenBucket _whoRate;
+    private readonly TokenBucket _offerRate;
+    private readonly TokenBucket _tolerance;
+    private TimeSpan _lastRateError = TimeSpan.MinValue;
+    private string _name = "";
+    private byte[] _identity = [];
+    private int _peerMaxFrame;
+    private string? _closeReason;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
+
+    /// <param name="serverId">The server's identity digest, stamped on the offers it sends this client.</param>
+    public static Props Props(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
+        IActorRef partials, byte[] serverId) =>
+        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId));
+
+    public PeerActor(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
+        IActorRef partials, byte[] serverId)
+    {
+        _serverId = serverId;
+        _settings = settings;
+        _registry = registry;
+        _remote = remote;
+        _transfers = transfers;
+        var limits = settings.Limits;
+        var now = _clock.Elapsed;
+        _chatRate = new TokenBucket(limits.ChatPerSecond, limits.ChatBurst, now);
+        _whoRate = new TokenBucket(limits.WhoPerSecond, limits.WhoBurst, now);
+        _offerRate = new TokenBucket(limits.OffersPerSecond, limits.OffersBurst, now);
+        _tolerance = new TokenBucket(1, limits.ExcessTolerance, now);
+        _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings), "connection");
+        Context.Watch(_connection);
+        _endpoint = new TransferEndpoint(Context, settings, transfers, partials, settings.Name);
+        _relays = new RelayTable(Context, settings, registry);
+        Become(AwaitingHello);
+    }
+
+    /// <summary>A connection, a session or a transfer that fails is over: stop it, never restart it into a half state.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override void PreStart() =>
+        Timers.StartSingleTimer(nameof(HandshakeTimedOut), HandshakeTimedOut.Instance, _settings.Server.HandshakeTimeout);
+
+    private void AwaitingHello()
+    {
+        Receive<ConnectionMessages.FrameReceived>(f => f.Frame is Hello, f => OnHello((Hello)f.Frame));
+        Receive<ConnectionMessages.FrameReceived>(f => Refuse(WireCode.ProtocolViolation, $"expected Hello first, got {f.Frame.Type}"));
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
+        CommonWhileHandshaking();
+    }
+
+    private void Joining()
+    {
+        Receive<SessionMessages.Joined>(OnJoined);
+        Receive<SessionMessages.JoinRefused>(r => Refuse(r.Code, r.Reason));
+        // The registry has sent the Welcome; a quick client may answer before Joined reaches us. Keep its frames (and
+        // the read barrier after them: the connection reads no more until they are handled, so this stash is bounded).
+        Receive<ConnectionMessages.FrameReceived>(_ => Stash.Stash());
+        Receive<ConnectionMessages.Delivered>(_ => Stash.Stash());
+        CommonWhileHandshaking();
+    }
+
+    private void CommonWhileHandshaking()
+    {
+        Receive<HandshakeTimedOut>(_ => Refuse(WireCode.HandshakeTimeout,
+            $"no handshake within {_settings.Server.HandshakeTimeout.TotalSeconds:0.###} s"));
+        Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
+        CommonAlways();
+    }
+
+    private void Online()
+    {
+        Receive<ConnectionMessages.FrameReceived>(f => OnFrame(f.Frame));
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
+        Receive<SessionMessages.WhoResult>(w => _connection.Tell(new ConnectionMessages.Send(new WhoReply(w.Names))));
+        Receive<SessionMessages.SayFailed>(f =>
+        {
+            if (f.Code == WireCode.RateLimited) Excess(f.Reason);
+            else _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(f.Code, f.Reason)));
+        });
+        Receive<SessionMessages.Replaced>(_ => Close(WireCode.Replaced, "this client reconnected on a new connection"));
+        Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
+        Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection, _serverId));
+        Receive<RelayMessages.RelayOffer>(o => _relays.OnRelayOffer(o, _endpoint.Owns(o.Offer.Id), _clock.Elapsed));
+        Receive<RelayMessages.RelayFrame>(f => _relays.OnRelayFrame(f, _clock.Elapsed));
+        Receive<RelayMessages.RelayGone>(_relays.OnGone);
+        Receive<SessionMessages.OfferRecipient>(r => _relays.OnRecipient(r, _clock.Elapsed));
+        Receive<SweepRelays>(_ => _relays.Sweep(_clock.Elapsed));
+        Receive<ConnectionMessages.SendFailed>(f =>
+        {
+            if (!_relays.OnSendFailed(f)) _log.Warning("{0}: a {1} frame could not be sent: {2}", _name, f.Frame.Type, f.Reason);
+        });
+        CommonAlways();
+    }
+
+    private void Closing()
+    {
+        Receive<ConnectionMessages.FrameReceived>(_ => { });
+        Receive<ConnectionMessages.Delivered>(_ => { });
+        Receive<ConnectionMessages.SendFailed>(_ => { });
+        Receive<SessionMessages.Joined>(_ => { });
+        Receive<SessionMessages.JoinRefused>(_ => { });
+        Receive<SessionMessages.WhoResult>(_ => { });
+        Receive<SessionMessages.SayFailed>(_ => { });
+        Receive<SessionMessages.Replaced>(_ => { });
+        Receive<SessionMessages.OfferRecipient>(_ => { });
+        Receive<RelayMessages.RelayFrame>(_ => { });
+        Receive<RelayMessages.RelayGone>(_ => { });
+        Receive<HandshakeTimedOut>(_ => { });
+        Receive<SweepRelays>(_ => { });
+        Receive<ListenerMessages.ShutdownNotice>(_ => { });
+        NotTakingTransfers();
+        CommonAlways();
+    }
+
+    /// <summary>The connection is gone; the transfer children are handling ConnectionLost (a receiver parks its
+    /// partial file for a resume). Stop once they have, or after a grace period.</summary>
+    private void WindingDown()
+    {
+        Receive<Terminated>(t =>
+        {
+            _endpoint.Terminated(t.ActorRef);
+            if (!Context.GetChildren().Any()) Context.Stop(Self);
+        });
+        Receive<WindDownTimedOut>(_ => Context.Stop(Self));
+        NotTakingTransfers();
+        ReceiveAny(_ => { });
+    }
+
+    private void NotTakingTransfers()
+    {
+        Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, $"{DisplayName} disconnected")));
+        Receive<RelayMessages.RelayOffer>(o => o.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(o.Offer.Id, $"{DisplayName} disconnected"))));
+    }
+
+    private string DisplayName => _name.Length > 0 ? _name : _remote.ToString()!;
+
+    private void CommonAlways()
+    {
+        Receive<ConnectionMessages.Closed>(c =>
+        {
+            _closeReason = c.Reason;
+            if (_name.Length > 0) _log.Info("{0} ({1}) disconnected: {2}", _name, _remote, c.Reason);
+            else _log.Debug("{0} disconnected before joining: {1}", _remote, c.Reason);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => ConnectionGone());
+        Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
+    }
+
+    private void ConnectionGone()
+    {
+        var reason = _closeReason ?? "connection closed";
+        _relays.ClientGone(reason);
+        _endpoint.ConnectionLost(reason);
+        _registry.Tell(SessionMessages.Leave.Instance);
+        if (!Context.GetChildren().Any())
+        {
+            Context.Stop(Self);
+            return;
+        }
+        Timers.StartSingleTimer(nameof(WindDownTimedOut), WindDownTimedOut.Instance, TimeSpan.FromSeconds(10));
+        Become(WindingDown);
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    private void OnHello(Hello hello)
+    {
+        if (hello.Version != ProtocolLimits.Version)
+        {
+            Refuse(WireCode.UnsupportedVersion, $"protocol version {hello.Version} is not supported; this server speaks version {ProtocolLimits.Version}");
+            return;
+        }
+        // Every frame the server may send this client must fit its limit: the longest chat line with its names.
+        var minFrame = _settings.Chat.MaxMessageBytes + 1024;
+        if (hello.MaxFrameLength < minFrame)
+        {
+            Refuse(WireCode.ProtocolViolation, $"a frame limit of {hello.MaxFrameLength} bytes is too small: this server sends frames of up to {minFrame} bytes");
+            return;
+        }
+        if (ClientIdentity.Validate(hello.ResumeKey) is { } badKey)
+        {
+            Refuse(WireCode.ProtocolViolation, badKey);
+            return;
+        }
+        if (!TokenMatches(hello.Token))
+        {
+            Context.Parent.Tell(new ListenerMessages.AuthFailed(_remote));
+            Refuse(WireCode.BadToken, hello.Token.Length == 0 ? "this server requires a token" : "wrong token");
+            return;
+        }
+        var name = hello.Name.Trim();
+        if (name.Length == 0 || PeerNames.Validate(name) is { } invalid)
+        {
+            Refuse(WireCode.InvalidName, name.Length == 0 ? "a name is required" : $"invalid name: {PeerNames.Validate(name)}");
+            return;
+        }
+        _peerMaxFrame = hello.MaxFrameLength;
+        _connection.Tell(new ConnectionMessages.PeerLimits(hello.MaxFrameLength));
+        _registry.Tell(new SessionMessages.Join(name, hello.ResumeKey, _connection, hello.MaxFrameLength));
+        Become(Joining);
+    }
+
+    private bool TokenMatches(string presented)
+    {
+        if (_settings.Token.Length == 0) return true;
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(_settings.Token));
+    }
+
+    private void OnJoined(SessionMessages.Joined joined)
+    {
+        Timers.Cancel(nameof(HandshakeTimedOut));
+        _name = joined.Name;
+        _identity = joined.Identity;
+        _relays.Attach(_connection, _name, _identity, _peerMaxFrame);
+        _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
+        Context.Parent.Tell(ListenerMessages.Admitted.Instance);
+        Timers.StartPeriodicTimer(nameof(SweepRelays), SweepRelays.Instance, TimeSpan.FromSeconds(1));
+        _log.Info("{0} joined from {1}", _name, _remote);
+        Become(Online);
+        Stash.UnstashAll();
+    }
+
+    // ---------------------------------------------------------------- online
+
+    private void OnFrame(Frame frame)
+    {
+        var now = _clock.Elapsed;
+        switch (frame)
+        {
+            case Protocol.Say say when !_chatRate.TryTake(now):
+                Excess($"chat refused: at most {_settings.Limits.ChatPerSecond} messages per second");
+                break;
+            case Protocol.Say say:
+                OnSay(say);
+                break;
+            case WhoRequest when !_whoRate.TryTake(now):
+                Excess($"who refused: at most {_settings.Limits.WhoPerSecond} per second");
+                break;
+            case WhoRequest:
+                _registry.Tell(SessionMessages.Who.Instance);
+                break;
+            case Offer offer when !_offerRate.TryTake(now):
+                Excess($"offer refused: at most {_settings.Limits.OffersPerSecond} offers per second");
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "too many offers at once; slow down")));
+                break;
+            case Offer offer when Encoding.UTF8.GetByteCount(offer.File) > ProtocolLimits.MaxFileNameBytes:
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"the file name is longer than {ProtocolLimits.MaxFileNameBytes} bytes")));
+                break;
+            case Offer offer when offer.To.Length == 0 || PeerNames.Comparer.Equals(offer.To, _settings.Name):
+                // For the server itself. The sender is who this connection authenticated, whatever the frame says.
+                _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
+                    _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
+                break;
+            case Offer offer when PeerNames.Validate(offer.To) is not null:
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"no one named '{offer.To}' is online")));
+                break;
+            case Offer offer:
+                _relays.BeginOffer(offer, now);
+                break;
+            case TransferFrame transfer:
+                if (!_endpoint.Route(transfer) && !_relays.OnClientFrame(transfer, now))
+                {
+                    (transfer as Chunk)?.Release();
+                    _log.Debug("{0}: dropping {1} for unknown or finished transfer {2}", _name, transfer.Type, TransferIds.Format(transfer.Id));
+                }
+                break;
+            default:
+                Close(WireCode.ProtocolViolation, $"a client may not send {frame.Type} frames (a Ping only after the Welcome)");
+                break;
+        }
+    }
+
+    private void OnSay(Protocol.Say say)
+    {
+        var problem = ChatText.Validate(say.Text, _settings.Chat.MaxMessageBytes);
+        if (problem is not null)
+        {
+            _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(problem.Value.Code, problem.Value.Reason)));
+            return;
+        }
+        var to = say.To.Trim();
+        if (to.Length > 0 && PeerNames.Validate(to) is not null)
+        {
+            _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.UnknownPeer, $"no one named '{to}' is online")));
+            return;
+        }
+        _registry.Tell(new SessionMessages.Say(to, say.Text));
+    }
+
+    /// <summary>A request over the client's rate limit was refused. The client hears of it at most once a second; once
+    /// it has used up its tolerance (limits.excess-tolerance refusals, refilling at one per second) it is disconnected.</summary>
+    private void Excess(string reason)
+    {
+        var now = _clock.Elapsed;
+        if (!_tolerance.TryTake(now))
+        {
+            Close(WireCode.RateLimited, $"disconnected for sending too fast: {reason}");
+            return;
+        }
+        if (now - _lastRateError < TimeSpan.FromSeconds(1)) return;
+        _lastRateError = now;
+        _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.RateLimited, $"{reason}; slow down")));
+    }
+
+    private void Refuse(WireCode code, string reason)
+    {
+        _log.Info("refusing {0}: {1}", _remote, reason);
+        // Before the Welcome the connection says goodbye with a Refused frame.
+        Close(code, reason);
+    }
+
+    private void Close(WireCode code, string reason)
+    {
+        _connection.Tell(new ConnectionMessages.Close(code, reason));
+        Become(Closing);
+    }
+}

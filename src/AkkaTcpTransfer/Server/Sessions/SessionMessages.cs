@@ -1,0 +1,64 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Transfer;
+
+namespace AkkaTcpTransfer.Server.Sessions;
+
+/// <summary>Between the server's per-client <see cref="PeerActor"/>s, the server itself and the
+/// <see cref="SessionRegistryActor"/>.</summary>
+public static class SessionMessages
+{
+    /// <summary>Peer to registry: claim <paramref name="Name"/>. The sender is the peer actor; its frames go to
+    /// <paramref name="Connection"/>. <paramref name="ResumeKey"/> is the client's (already validated), or empty for a
+    /// new one. Answered with <see cref="Joined"/> or <see cref="JoinRefused"/>.</summary>
+    public sealed record Join(string Name, byte[] ResumeKey, IActorRef Connection, int PeerMaxFrameLength);
+
+    /// <summary>Registry to peer: you are in (the registry has sent the Welcome). <paramref name="Identity"/> is the
+    /// client's identity digest (<see cref="ClientIdentity.Of"/>).</summary>
+    public sealed record Joined(string Name, byte[] Identity);
+
+    public sealed record JoinRefused(WireCode Code, string Reason);
+
+    /// <summary>Registry to an older peer actor: the same client reconnected with its resume key; close.</summary>
+    public sealed record Replaced
+    {
+        public static readonly Replaced Instance = new();
+        private Replaced() { }
+    }
+
+    /// <summary>A chat message from the sending peer (or the server) to everyone (<paramref name="To"/> empty) or to
+    /// one name. A failure is answered with <see cref="SayFailed"/>.</summary>
+    public sealed record Say(string To, string Text);
+
+    public sealed record SayFailed(WireCode Code, string Reason);
+
+    /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first (trimmed to fit the asker's frames).</summary>
+    public sealed record Who
+    {
+        public static readonly Who Instance = new();
+        private Who() { }
+    }
+
+    public sealed record WhoResult(IReadOnlyList<string> Names);
+
+    /// <summary>A client's offer to another client: answered with <see cref="OfferRecipient"/>.</summary>
+    public sealed record FindOfferRecipient(Offer Offer);
+
+    /// <summary><paramref name="Peer"/> is null when nobody called <c>Offer.To</c> is online; else
+    /// <paramref name="Name"/> is the recipient's name as registered and <paramref name="MaxFrame"/> its frame limit.</summary>
+    public sealed record OfferRecipient(Offer Offer, string Name, IActorRef? Peer, int MaxFrame);
+
+    /// <summary>The server sends a file to a client: answered with <see cref="SendRecipient"/>.</summary>
+    public sealed record FindSendRecipient(TransferMessages.StartSend Spec);
+
+    /// <summary><paramref name="Peer"/> is null when nobody of that name is online.</summary>
+    public sealed record SendRecipient(TransferMessages.StartSend Spec, string Name, IActorRef? Peer);
+
+    /// <summary>Peer to registry: my connection is gone; announce my leaving now (the actor may live on briefly
+    /// while its transfers wind down).</summary>
+    public sealed record Leave
+    {
+        public static readonly Leave Instance = new();
+        private Leave() { }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Akka.Actor;
+
+namespace AkkaTcpTransfer.Tcp;
+
+/// <summary>The node-wide cap on bytes waiting to be sent, over every connection: what peers that read slowly (or
+/// not at all) can make this node hold. Each <see cref="ConnectionActor"/> reports what it holds (queued and handed to
+/// Akka.IO but not yet acknowledged) through its <see cref="Gauge"/>. When the total passes the limit, the connection
+/// that pushed it over picks victims and tells them to close: stalled connections (no write acknowledged for a second)
+/// with the most bytes first, then the largest queues, until a quarter of the limit is free again. A fast reader's queue
+/// drains and stays small, so it is never among them.</summary>
+/// <remarks>Shared between connection actors through interlocked counters rather than messages: the check sits on the
+/// hot path of every send, and a message to a budget actor per frame would cost more than the frame.</remarks>
+public sealed class SendBudget : IExtension
+{
+    /// <summary>One connection's holdings, written by its actor, read by whoever sheds.</summary>
+    public sealed class Gauge(IActorRef connection, SendBudget budget)
+    {
+        private long _held;
+        private long _lastProgress = Stopwatch.GetTimestamp();
+        private int _released;
+
+        public IActorRef Connection { get; } = connection;
+        public long Held => Volatile.Read(ref _held);
+        public TimeSpan SinceProgress => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress));
+
+        /// <summary>This connection now holds <paramref name="delta"/> more (or fewer) bytes; true when the node is over
+        /// its budget after the change.</summary>
+        public bool Add(long delta)
+        {
+            if (Volatile.Read(ref _released) != 0) return false;
+            Interlocked.Add(ref _held, delta);
+            return budget.Add(delta);
+        }
+
+        /// <summary>A write was acknowledged: the peer is reading.</summary>
+        public void Progress() => Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+
+        /// <summary>The connection is gone: its bytes no longer count.</summary>
+        public void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) != 0) return;
+            budget.Add(-Interlocked.Exchange(ref _held, 0));
+            budget._gauges.TryRemove(Connection, out _);
+        }
+    }
+
+    private static readonly TimeSpan StalledAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ShedInterval = TimeSpan.FromMilliseconds(500);
+
+    private readonly ConcurrentDictionary<IActorRef, Gauge> _gauges = new();
+    private long _total;
+    private long _lastShed;
+
+    public SendBudget(long limit) => Limit = limit;
+
+    public long Limit { get; private set; }
+
+    public long Total => Volatile.Read(ref _total);
+
+    public static SendBudget For(ActorSystem system, long limit)
+    {
+        var budget = system.WithExtension<SendBudget, SendBudgetProvider>();
+        budget.Limit = limit;
+        return budget;
+    }
+
+    public Gauge Register(IActorRef connection) => _gauges.GetOrAdd(connection, c => new Gauge(c, this));
+
+    private bool Add(long delta) => Interlocked.Add(ref _total, delta) > Limit;
+
+    /// <summary>Chooses connections to close so that the node gets back under its budget; empty if another caller shed
+    /// moments ago (its victims are still closing).</summary>
+    public IReadOnlyList<Gauge> ChooseVictims()
+    {
+        var last = Volatile.Read(ref _lastShed);
+        var now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(last, now) < ShedInterval || Interlocked.CompareExchange(ref _lastShed, now, last) != last) return [];
+        var excess = Total - (Limit * 3 / 4);
+        var victims = new List<Gauge>();
+        foreach (var gauge in _gauges.Values.Where(g => g.Held > 0)
+                     .OrderByDescending(g => g.SinceProgress >= StalledAfter).ThenByDescending(g => g.Held))
+        {
+            if (excess <= 0) break;
+            victims.Add(gauge);
+            excess -= gauge.Held;
+        }
+        return victims;
+    }
+
+    public sealed class SendBudgetProvider : ExtensionIdProvider<SendBudget>
+    {
+        public override SendBudget CreateExtension(ExtendedActorSystem system) => new(long.MaxValue);
+    }
+}

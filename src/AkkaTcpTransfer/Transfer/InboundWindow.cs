@@ -1,0 +1,68 @@
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>The flow control a receiver granted, enforced where chunks are routed, before they reach any mailbox: a
+/// sender may have at most the window it declared in Start (never more than granted) beyond the last Ack, in order,
+/// without gaps, in chunks no larger than granted. A sender that breaks it has its transfer failed and its further
+/// chunks dropped; its data never piles up here.</summary>
+/// <remarks>The router (the connection's owner) admits chunks; the receiver actor, on another thread, records what it
+/// grants and acknowledges. Each field has one writer; readers see it through <see cref="Volatile"/>.</remarks>
+internal sealed class InboundWindow
+{
+    private long _acked;
+    private int _maxChunk;
+    private int _granted;
+    private int _window;
+    private long _next = -1;
+    private bool _broken;
+
+    /// <summary>Receiver, before it sends Accept: the largest chunk and the window it grants.</summary>
+    public void Grant(int maxChunk, int window)
+    {
+        Volatile.Write(ref _maxChunk, maxChunk);
+        Volatile.Write(ref _granted, window);
+    }
+
+    /// <summary>Receiver, whenever it sends an Ack.</summary>
+    public void Acknowledged(long written)
+    {
+        if (written > Volatile.Read(ref _acked)) Volatile.Write(ref _acked, written);
+    }
+
+    /// <summary>Router, for the Start frame: chunks begin at its offset, within its window. Null if acceptable, else why
+    /// not (the router then fails the transfer).</summary>
+    public string? Start(Start start)
+    {
+        var granted = Volatile.Read(ref _granted);
+        if (granted == 0) return "Start before Accept";
+        if (_next >= 0) return "a second Start";
+        if (start.Window > granted) return $"the sender's window of {start.Window} bytes is larger than the {granted} granted";
+        _window = start.Window;
+        _next = start.Offset;
+        Volatile.Write(ref _acked, start.Offset);
+        return null;
+    }
+
+    /// <summary>Router, for every chunk: null to pass it on, else why it breaks the transfer's flow control (once; a
+    /// transfer already broken answers <see cref="Broken"/> and its chunks are dropped without another report).</summary>
+    public string? Admit(Chunk chunk)
+    {
+        if (_broken) return Broken;
+        var problem = _next < 0 ? "a chunk before Start"
+            : chunk.Offset != _next ? $"a chunk at byte {chunk.Offset}, expected byte {_next}"
+            : chunk.Data.Length > Volatile.Read(ref _maxChunk) ? $"a {chunk.Data.Length}-byte chunk, larger than the {_maxChunk} bytes granted"
+            : chunk.Offset + chunk.Data.Length - Volatile.Read(ref _acked) > _window ? $"more than the flow-control window of {_window} bytes unacknowledged"
+            : null;
+        if (problem is not null)
+        {
+            _broken = true;
+            return problem;
+        }
+        _next += chunk.Data.Length;
+        return null;
+    }
+
+    /// <summary>What <see cref="Admit"/> answers once the transfer has been failed.</summary>
+    public const string Broken = "";
+}
