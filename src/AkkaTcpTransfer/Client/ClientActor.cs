@@ -163,6 +163,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             _stopRequester?.Tell(NodeLifecycle.Stopped.Instance);
             Context.Stop(Self);
         });
+        Receive<TransferMessages.Finished>(_endpoint.Finished);
         ReceiveAny(_ => { });
     }
 
@@ -195,6 +196,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             else _readyWaiters.Add(Sender);
         });
         Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
+        Receive<TransferMessages.Finished>(_endpoint.Finished);
         Receive<ConnectionMessages.FrameReceived>(_ => { });
         Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
         Receive<HandshakeTimedOut>(_ => { });

@@ -404,8 +404,17 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Timers.CancelAll();
         if (ending is not null) Publish(ending);
         _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is null));
-        Context.Stop(Self);
-        Become(() => ReceiveAny(_ => { }));
+        // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
+        // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
+        Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Become(Finishing);
+    }
+
+    private void Finishing()
+    {
+        Receive<TransferMessages.Release>(_ => Context.Stop(Self));
+        Receive<Chunk>(c => c.Release());
+        ReceiveAny(_ => { });
     }
 
     private void Send(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame));

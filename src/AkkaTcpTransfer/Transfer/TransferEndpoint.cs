@@ -96,8 +96,18 @@ internal sealed class TransferEndpoint
         return true;
     }
 
+    /// <summary>A transfer actor is over: route nothing more to it, then let it stop (frames routed before this
+    /// reach it first, so none is lost to dead letters).</summary>
+    public void Finished(TransferMessages.Finished finished)
+    {
+        Forget(finished.Transfer);
+        finished.Transfer.Tell(TransferMessages.Release.Instance);
+    }
+
     /// <summary>Forget a child that stopped; true if it was one of ours.</summary>
-    public bool Terminated(IActorRef actor)
+    public bool Terminated(IActorRef actor) => Forget(actor);
+
+    private bool Forget(IActorRef actor)
     {
         if (!_byActor.Remove(actor, out var entry)) return false;
         _byId.Remove(entry.Id);

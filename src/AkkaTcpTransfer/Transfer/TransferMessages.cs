@@ -29,6 +29,16 @@ public static class TransferMessages
     /// <summary>TransfersActor -> receiver waiting for a decision (auto-accept off).</summary>
     public sealed record Decide(bool Accept, string Reason);
 
+    /// <summary>Transfer actor -> its owner: I am over; stop routing frames to me, then <see cref="Release"/> me.</summary>
+    public sealed record Finished(IActorRef Transfer);
+
+    /// <summary>Owner -> a finished transfer actor: nothing more is routed to you; stop.</summary>
+    public sealed record Release
+    {
+        public static readonly Release Instance = new();
+        private Release() { }
+    }
+
     /// <summary>Owner -> receiver: the sender broke the flow control this receiver granted (the offending chunk was
     /// dropped before it reached the receiver); fail the transfer at both ends.</summary>
     public sealed record Violation(string What);

@@ -9,6 +9,10 @@ public sealed class TestNodes : IAsyncDisposable
 {
     private readonly List<NodeHost> _nodes = [];
     private readonly List<EventLog> _logs = [];
+    private readonly List<SystemHealth> _health = [];
+
+    /// <summary>Set by a test that provokes failures on purpose (an actor killed, say): its ERROR logs are expected.</summary>
+    public bool ExpectErrors { get; set; }
     private readonly string _stateRoot = Directory.CreateTempSubdirectory("att-state-").FullName;
     private int _stateDirs;
 
@@ -30,7 +34,9 @@ public sealed class TestNodes : IAsyncDisposable
     {
         var log = new EventLog("server");
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. overrides]);
-        var node = await ServerNode.StartAsync(config, log.Attach);
+        var health = new SystemHealth("server");
+        var node = await ServerNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
+        _health.Add(health);
         _nodes.Add(node);
         _logs.Add(log);
         return (node, log);
@@ -40,7 +46,9 @@ public sealed class TestNodes : IAsyncDisposable
     {
         var log = new EventLog(name);
         var config = NodeConfig.Build(NodeRole.Client, [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. overrides]);
-        var node = await ClientNode.StartAsync(config, log.Attach);
+        var health = new SystemHealth(name);
+        var node = await ClientNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
+        _health.Add(health);
         _nodes.Add(node);
         _logs.Add(log);
         return (node, log);
@@ -48,6 +56,9 @@ public sealed class TestNodes : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // What went wrong while the test ran (not while stopping, when late messages are normal).
+        foreach (var h in _health) h.Close();
+        var problems = _health.SelectMany(h => h.Problems.Select(p => $"[{h.Name}] {p}")).ToList();
         await Task.WhenAll(_nodes.Select(n => n.StopAsync()));
         foreach (var log in _logs) log.Dispose();
         try
@@ -58,5 +69,6 @@ public sealed class TestNodes : IAsyncDisposable
         {
             // best effort: it is a temporary folder
         }
+        if (!ExpectErrors) Assert.True(problems.Count == 0, "the nodes reported problems:\n" + string.Join("\n", problems));
     }
 }

@@ -178,6 +178,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             if (!Context.GetChildren().Any()) Context.Stop(Self);
         });
         Receive<WindDownTimedOut>(_ => Context.Stop(Self));
+        Receive<TransferMessages.Finished>(_endpoint.Finished);
         NotTakingTransfers();
         ReceiveAny(_ => { });
     }
@@ -200,6 +201,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => ConnectionGone());
         Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
+        Receive<TransferMessages.Finished>(_endpoint.Finished);
     }
 
     private void ConnectionGone()
@@ -368,6 +370,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void Close(WireCode code, string reason)
     {
         _connection.Tell(new ConnectionMessages.Close(code, reason));
+        // Frames kept while joining are moot now (and would become dead letters when this actor stops).
+        Stash.ClearStash();
         Become(Closing);
     }
 }
