@@ -41,6 +41,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private readonly StateFolder _state;
     private readonly string _keyFile;
     private readonly IDisposable? _keyLock;
+    private readonly List<(IActorRef Connection, HashSet<IActorRef> Waiting)> _retiring = [];
     private object? _startResult;
     private IActorRef? _connection;
     private IActorRef? _stopRequester;
@@ -124,7 +125,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
         Receive<HandshakeTimedOut>(_ => _connection?.Tell(new ConnectionMessages.Close(WireCode.HandshakeTimeout,
             $"no answer to the handshake within {_settings.Client.HandshakeTimeout.TotalSeconds:0.###} s")));
-        Receive<ConnectionMessages.Closed>(c => Lost(_refusal ?? c.Reason));
+        Receive<ConnectionMessages.Closed>(c =>
+        {
+            Retire(Sender);
+            Lost(_refusal ?? c.Reason);
+        });
         Offline();
     }
 
@@ -133,7 +138,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<ConnectionMessages.FrameReceived>(f => OnFrame(f.Frame));
         // Replaced: a newer connection of this same identity took over, so another client of ours is running (from a
         // copy of this state folder, say). Reconnecting would only take the name back and start a tug of war.
-        Receive<ConnectionMessages.Closed>(c => Lost(c.Reason, reconnect: c.PeerCode != WireCode.Replaced));
+        Receive<ConnectionMessages.Closed>(c =>
+        {
+            Retire(Sender);
+            Lost(c.Reason, reconnect: c.PeerCode != WireCode.Replaced);
+        });
         Receive<NodeCommands.Say>(s => Say("", s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => Send(WhoRequest.Instance));
@@ -157,14 +166,38 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Leaving()
     {
-        Receive<ConnectionMessages.Closed>(_ => { });
+        Receive<ConnectionMessages.Closed>(_ => Retire(Sender));
         Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ =>
         {
             _stopRequester?.Tell(NodeLifecycle.Stopped.Instance);
             Context.Stop(Self);
         });
-        Receive<TransferMessages.Finished>(_endpoint.Finished);
+        Receive<TransferMessages.Finished>(f =>
+        {
+            _endpoint.Finished(f);
+            TransferGone(f.Transfer);
+        });
         ReceiveAny(_ => { });
+    }
+
+    /// <summary>A connection that closed is let go once the transfers that were using it have ended (they were told
+    /// ConnectionLost), so that nothing they sent it on the way is left to dead letters.</summary>
+    private void Retire(IActorRef connection)
+    {
+        var waiting = new HashSet<IActorRef>(_endpoint.Actors);
+        if (waiting.Count == 0) connection.Tell(ConnectionMessages.Release.Instance);
+        else _retiring.Add((connection, waiting));
+    }
+
+    private void TransferGone(IActorRef transfer)
+    {
+        for (var i = _retiring.Count - 1; i >= 0; i--)
+        {
+            var (connection, waiting) = _retiring[i];
+            if (!waiting.Remove(transfer) || waiting.Count > 0) continue;
+            connection.Tell(ConnectionMessages.Release.Instance);
+            _retiring.RemoveAt(i);
+        }
     }
 
     /// <summary>Not connected: commands fail with an error event; a stop request ends the client.</summary>
@@ -195,8 +228,16 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             if (_startResult is not null) Sender.Tell(_startResult);
             else _readyWaiters.Add(Sender);
         });
-        Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
-        Receive<TransferMessages.Finished>(_endpoint.Finished);
+        Receive<Terminated>(t =>
+        {
+            _endpoint.Terminated(t.ActorRef);
+            TransferGone(t.ActorRef);
+        });
+        Receive<TransferMessages.Finished>(f =>
+        {
+            _endpoint.Finished(f);
+            TransferGone(f.Transfer);
+        });
         Receive<ConnectionMessages.FrameReceived>(_ => { });
         Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
         Receive<HandshakeTimedOut>(_ => { });

@@ -477,22 +477,36 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _closeReason ??= reason;
         _tcp?.Tell(Akka.IO.Tcp.Abort.Instance);
         _tcpClosed = true;
-        NotifyOwner(new Closed(reason, _peerCode));
-        Context.Stop(Self);
+        Finish(new Closed(reason, _peerCode));
     }
 
     private void OnTcpClosed(Akka.IO.Tcp.ConnectionClosed closed)
     {
         _tcpClosed = true;
-        NotifyOwner(new Closed(DescribeClose(closed), _peerCode));
-        Context.Stop(Self);
+        Finish(new Closed(DescribeClose(closed), _peerCode));
     }
 
     private void LostTcpActor()
     {
         _tcpClosed = true;
-        NotifyOwner(new Closed(_closeReason ?? "the connection stopped", _peerCode));
-        Context.Stop(Self);
+        Finish(new Closed(_closeReason ?? "the connection stopped", _peerCode));
+    }
+
+    /// <summary>The socket is gone: tell the owner, then wait for it to <see cref="Release"/> this actor. Stopping at
+    /// once would turn what the owner is still sending here (a ReadMore, a last frame) into dead letters; waiting,
+    /// those arrive first and are dropped. A stop after a few seconds covers an owner that never answers.</summary>
+    private void Finish(Closed closed)
+    {
+        NotifyOwner(closed);
+        _gauge?.Release();
+        Timers.CancelAll();
+        Timers.StartSingleTimer(nameof(Release), Release.Instance, TimeSpan.FromSeconds(5));
+        Become(() =>
+        {
+            Receive<Release>(_ => Context.Stop(Self));
+            Receive<Send>(s => (s.Frame as Chunk)?.Release());
+            ReceiveAny(_ => { });
+        });
     }
 
     private string DescribeClose(Akka.IO.Tcp.ConnectionClosed closed)

@@ -31,6 +31,13 @@ public static class ConnectionMessages
         private HandshakeDone() { }
     }
 
+    /// <summary>Owner -> connection, in answer to <see cref="Closed"/>: nothing more will be sent to it; it stops.</summary>
+    public sealed record Release
+    {
+        public static readonly Release Instance = new();
+        private Release() { }
+    }
+
     /// <summary>Owner -> connection, in answer to <see cref="Delivered"/>: every frame delivered before it is handled;
     /// the connection may read further.</summary>
     public sealed record ReadMore
@@ -72,6 +79,6 @@ public static class ConnectionMessages
     public sealed record SendFailed(Frame Frame, string Reason);
 
     /// <summary>The connection is gone. <paramref name="Reason"/> is fit to show a user; <paramref name="PeerCode"/>
-    /// is the code of the peer's Goodbye if it sent one. The actor stops after sending this.</summary>
+    /// is the code of the peer's Goodbye if it sent one. Answer with <see cref="Release"/>: the actor then stops.</summary>
     public sealed record Closed(string Reason, WireCode? PeerCode);
 }

@@ -42,7 +42,7 @@ internal sealed class PartialFile : IDisposable
                 existing = 0;
             }
         }
-        catch (IOException e) when ((e.HResult & 0xFFFF) == 32 /* sharing violation: locked by another process */)
+        catch (IOException e) when (IsLocked(e))
         {
             throw new TransferException("the partial file is in use by another process", e) { InUseElsewhere = true };
         }
@@ -224,6 +224,11 @@ internal sealed class PartialFile : IDisposable
             throw new TransferException($"file error: {e.Message}", e);
         }
     }
+
+    /// <summary>The file is locked by another open handle: ERROR_SHARING_VIOLATION on Windows; on Unix .NET reports the
+    /// flock's EWOULDBLOCK (11 on Linux, 35 on macOS and BSD).</summary>
+    private static bool IsLocked(IOException e) =>
+        (e.HResult & 0xFFFF) == 32 || (!OperatingSystem.IsWindows() && e.HResult is 11 or 35);
 
     private static bool IsDiskFull(IOException e) =>
         e.HResult == 28 /* ENOSPC */ || (e.HResult & 0xFFFF) is 0x70 or 0x27 /* Windows disk full */

@@ -143,7 +143,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             if (d.Accept) AcceptOffer();
             else Refuse(d.Reason);
         });
-        Receive<DecisionTimedOut>(_ => Refuse($"nobody accepted the offer within {_settings.Transfer.OfferTimeout.TotalSeconds:0} s"));
+        Receive<DecisionTimedOut>(_ => Refuse($"nobody accepted the offer within {Units.Seconds(_settings.Transfer.OfferTimeout)}"));
         Common();
     }
 
@@ -212,7 +212,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             MaybeComplete();
         });
         Receive<StartTimedOut>(_ =>
-            FailBoth($"the sender did not start within {_settings.Transfer.StartTimeout.TotalSeconds:0} s of the acceptance"));
+            FailBoth($"the sender did not start within {Units.Seconds(_settings.Transfer.StartTimeout)} of the acceptance"));
         Common();
     }
 
@@ -233,7 +233,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         {
             if (_clock.Elapsed - _lastMovement <= _settings.Transfer.StallTimeout) return;
             Send(new Fail(_offer.Id, "no data arrived for too long"));
-            Suspend($"no data arrived for {_settings.Transfer.StallTimeout.TotalSeconds:0} s; send the file again to resume");
+            Suspend($"no data arrived for {Units.Seconds(_settings.Transfer.StallTimeout)}; send the file again to resume");
         });
         Common();
     }

@@ -113,7 +113,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             OnAccept(a);
         });
         Receive<Reject>(r => Failed($"refused by {_spec.To}: {r.Reason}"));
-        Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {_settings.Transfer.AnswerTimeout.TotalSeconds:0} s"));
+        Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {Units.Seconds(_settings.Transfer.AnswerTimeout)}"));
         Common();
     }
 
@@ -141,7 +141,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         Receive<StallCheck>(_ =>
         {
             if (_clock.Elapsed - _lastMovement > _settings.Transfer.StallTimeout)
-                FailBoth($"no progress for {_settings.Transfer.StallTimeout.TotalSeconds:0} s: the receiver stalled");
+                FailBoth($"no progress for {Units.Seconds(_settings.Transfer.StallTimeout)}: the receiver stalled");
         });
         Common();
     }

@@ -35,6 +35,9 @@ internal sealed class TransferEndpoint
 
     public bool Owns(uint id) => _byId.ContainsKey(id);
 
+    /// <summary>The transfer actors that may still send frames (those that have not finished).</summary>
+    public IEnumerable<IActorRef> Actors => _byActor.Keys;
+
     /// <summary>Start sending <paramref name="spec"/> over <paramref name="connection"/>; <paramref name="senderId"/>
     /// is this node's identity as the receiver will see it in the offer (empty from a client: the server stamps it).</summary>
     public void StartSend(TransferMessages.StartSend spec, IActorRef connection, byte[] senderId)

@@ -18,6 +18,9 @@ public static class Units
         return i == 0 ? $"{bytes.ToString("0", CultureInfo.InvariantCulture)} B" : $"{bytes.ToString("0.0", CultureInfo.InvariantCulture)} {Suffixes[i]}";
     }
 
+    /// <summary>A setting's duration in seconds for a message: "30 s", "0.5 s".</summary>
+    public static string Seconds(TimeSpan t) => $"{t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s";
+
     public static string Duration(double seconds)
     {
         if (double.IsNaN(seconds) || double.IsInfinity(seconds)) return "?";

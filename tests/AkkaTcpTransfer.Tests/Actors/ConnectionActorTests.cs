@@ -163,6 +163,9 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         tcp.Reply(Akka.IO.Tcp.ConfirmedClosed.Instance);
         var closed = ExpectMsg<ConnectionMessages.Closed>();
         Assert.Contains("unknown frame type", closed.Reason, StringComparison.Ordinal);
+        // The connection waits for its owner to let it go (what the owner still sends it is not lost to dead letters).
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        connection.Tell(ConnectionMessages.Release.Instance);
         ExpectTerminated(connection);
     }
 
@@ -286,6 +289,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         tcp.Reply(write.FailureMessage.WithCause(new IOException("Dropping write because queue is full")));
         tcp.ExpectMsg<Akka.IO.Tcp.Abort>();
         Assert.Contains("write failed", ExpectMsg<ConnectionMessages.Closed>().Reason, StringComparison.Ordinal);
+        connection.Tell(ConnectionMessages.Release.Instance);
         ExpectTerminated(connection);
     }
 

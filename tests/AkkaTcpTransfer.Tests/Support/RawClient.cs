@@ -60,6 +60,27 @@ public sealed class RawClient : IAsyncDisposable
         return _pending.Dequeue();
     }
 
+    /// <summary>Every frame that arrives until none has come for <paramref name="quiet"/> (for asserting what did not
+    /// come, like TestKit's ExpectNoMsg). Stops early if the server closes.</summary>
+    public async Task<List<Frame>> ReceiveUntilQuietAsync(TimeSpan quiet)
+    {
+        var frames = new List<Frame>();
+        while (true)
+        {
+            Frame? frame;
+            try
+            {
+                frame = await ReceiveAsync(quiet);
+            }
+            catch (OperationCanceledException)
+            {
+                return frames;
+            }
+            if (frame is null) return frames;
+            frames.Add(frame);
+        }
+    }
+
     /// <summary>The next frame of type <typeparamref name="T"/> (matching, if given), skipping others (presence, pings).</summary>
     public async Task<T> Expect<T>(Func<T, bool>? match = null, TimeSpan? timeout = null) where T : Frame
     {

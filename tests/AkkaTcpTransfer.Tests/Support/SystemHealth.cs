@@ -45,7 +45,13 @@ public sealed class SystemHealth
         public Watcher(SystemHealth health)
         {
             Receive<Error>(e => health.Record($"ERROR from {e.LogSource}: {e.Message}{(e.Cause is null ? "" : $" ({e.Cause.GetType().Name}: {e.Cause.Message})")}"));
-            Receive<UnhandledMessage>(u => health.Record($"unhandled {u.Message.GetType().Name} at {u.Recipient.Path}: {u.Message}"));
+            // Unhandled messages of ours, or at any of our actors (Akka.IO's own listener drops an accept completion
+            // after an unbind as unhandled: that is Akka's, not ours).
+            Receive<UnhandledMessage>(u =>
+            {
+                if (Ours(u.Message) || u.Recipient.Path.Elements is [ "user", .. ])
+                    health.Record($"unhandled {u.Message.GetType().Name} at {u.Recipient.Path}: {u.Message}");
+            });
             Receive<DeadLetter>(d =>
             {
                 if (Ours(d.Message)) health.Record($"dead letter {d.Message.GetType().Name} to {d.Recipient.Path}: {d.Message}");

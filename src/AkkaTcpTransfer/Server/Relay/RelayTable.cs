@@ -3,6 +3,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Server.Relay;
 
@@ -253,7 +254,7 @@ internal sealed class RelayTable
                 _ => (_settings.Transfer.StallTimeout + Margin, "data"),
             };
             if (now - relay.LastActivity > limit)
-                Break(id, relay, $"the server waited {limit.TotalSeconds:0} s for {waitingFor}");
+                Break(id, relay, $"the server waited {Units.Seconds(limit)} for {waitingFor}");
         }
     }
 

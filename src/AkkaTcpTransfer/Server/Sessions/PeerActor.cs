@@ -54,11 +54,15 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly TokenBucket _whoRate;
     private readonly TokenBucket _offerRate;
     private readonly TokenBucket _tolerance;
-    private TimeSpan _lastRateError = TimeSpan.MinValue;
+    private TimeSpan _lastRateError = TimeSpan.FromHours(-1);
     private string _name = "";
     private byte[] _identity = [];
     private int _peerMaxFrame;
     private string? _closeReason;
+    private bool _joinSent;
+    private bool _left;
+    private bool _connectionStopped;
+    private bool _released;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -168,19 +172,41 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         CommonAlways();
     }
 
-    /// <summary>The connection is gone; the transfer children are handling ConnectionLost (a receiver parks its
-    /// partial file for a resume). Stop once they have, or after a grace period.</summary>
+    /// <summary>The connection is gone: the transfer children are handling ConnectionLost (a receiver parks its
+    /// partial file for a resume) and the registry is announcing the leave. The connection actor is let go only after
+    /// both (the registry's Left, the last transfer child stopped), so that nothing either of them sent it is left to
+    /// dead letters; then this actor stops. A grace period bounds it all.</summary>
     private void WindingDown()
     {
+        Receive<SessionMessages.Left>(_ =>
+        {
+            _left = true;
+            MaybeStop();
+        });
         Receive<Terminated>(t =>
         {
-            _endpoint.Terminated(t.ActorRef);
-            if (!Context.GetChildren().Any()) Context.Stop(Self);
+            if (t.ActorRef.Equals(_connection)) _connectionStopped = true;
+            else _endpoint.Terminated(t.ActorRef);
+            MaybeStop();
         });
+        Receive<ConnectionMessages.Closed>(_ => { });
         Receive<WindDownTimedOut>(_ => Context.Stop(Self));
         Receive<TransferMessages.Finished>(_endpoint.Finished);
         NotTakingTransfers();
         ReceiveAny(_ => { });
+    }
+
+    private void MaybeStop()
+    {
+        if (!_left || Context.GetChildren().Any(c => !c.Equals(_connection))) return;
+        if (_connectionStopped)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        if (_released) return;
+        _released = true;
+        _connection.Tell(ConnectionMessages.Release.Instance);
     }
 
     private void NotTakingTransfers()
@@ -198,8 +224,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _closeReason = c.Reason;
             if (_name.Length > 0) _log.Info("{0} ({1}) disconnected: {2}", _name, _remote, c.Reason);
             else _log.Debug("{0} disconnected before joining: {1}", _remote, c.Reason);
+            ConnectionGone();
         });
-        Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => ConnectionGone());
+        Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ =>
+        {
+            _connectionStopped = true;
+            ConnectionGone();
+        });
         Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
         Receive<TransferMessages.Finished>(_endpoint.Finished);
     }
@@ -209,14 +240,14 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         var reason = _closeReason ?? "connection closed";
         _relays.ClientGone(reason);
         _endpoint.ConnectionLost(reason);
-        _registry.Tell(SessionMessages.Leave.Instance);
-        if (!Context.GetChildren().Any())
-        {
-            Context.Stop(Self);
-            return;
-        }
+        // Leave also after a Join the registry may not have answered yet: it handles them in order.
+        if (_joinSent) _registry.Tell(SessionMessages.Leave.Instance);
+        else _left = true;
+        Timers.Cancel(nameof(SweepRelays));
         Timers.StartSingleTimer(nameof(WindDownTimedOut), WindDownTimedOut.Instance, TimeSpan.FromSeconds(10));
+        Stash.ClearStash();
         Become(WindingDown);
+        MaybeStop();
     }
 
     // ---------------------------------------------------------------- handshake
@@ -255,6 +286,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _peerMaxFrame = hello.MaxFrameLength;
         _connection.Tell(new ConnectionMessages.PeerLimits(hello.MaxFrameLength));
         _registry.Tell(new SessionMessages.Join(name, hello.ResumeKey, _connection, hello.MaxFrameLength));
+        _joinSent = true;
         Become(Joining);
     }
 

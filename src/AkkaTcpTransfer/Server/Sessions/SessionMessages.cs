@@ -61,4 +61,11 @@ public static class SessionMessages
         public static readonly Leave Instance = new();
         private Leave() { }
     }
+
+    /// <summary>Registry to peer, in answer to <see cref="Leave"/>: nothing more will be sent to its connection.</summary>
+    public sealed record Left
+    {
+        public static readonly Left Instance = new();
+        private Left() { }
+    }
 }

@@ -55,7 +55,12 @@ internal sealed class SessionRegistryActor : ReceiveActor
             var found = Find(f.Spec.To);
             Sender.Tell(new SessionMessages.SendRecipient(f.Spec, found?.Name ?? f.Spec.To, found?.Peer));
         });
-        Receive<SessionMessages.Leave>(_ => Left(Sender));
+        Receive<SessionMessages.Leave>(_ =>
+        {
+            Left(Sender);
+            // After everything this registry sent that session's connection: it may now let the connection go.
+            Sender.Tell(SessionMessages.Left.Instance);
+        });
     }
 
     private Session? Find(string name) =>
@@ -157,7 +162,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
             if (from is not null && recipients > 0 && !from.Fanout.TryTake(_clock.Elapsed, recipients))
             {
                 Sender.Tell(new SessionMessages.SayFailed(WireCode.RateLimited,
-                    $"message to everyone refused: you may reach {_settings.Limits.FanoutPerSecond} people per second, and {recipients} are online"));
+                    $"message to everyone refused: you may reach {_settings.Limits.FanoutPerSecond} people per second, and it would reach {recipients}"));
                 return;
             }
             var frame = FrameEncoder.Encode(new ChatFrame(fromName, "", atMs, say.Text));

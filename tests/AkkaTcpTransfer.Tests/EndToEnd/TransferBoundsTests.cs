@@ -1,0 +1,228 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer;
+
+namespace AkkaTcpTransfer.Tests.EndToEnd;
+
+/// <summary>Every wait of a transfer ends; a transfer id cannot be used to touch another transfer; disk space is
+/// promised per accepted offer; partial files nobody resumes expire and can be listed; two programs can share one
+/// downloads folder.</summary>
+public sealed class TransferBoundsTests : IAsyncLifetime
+{
+    private readonly TestNodes _nodes = new();
+    private readonly Files _files = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _nodes.DisposeAsync();
+        _files.Dispose();
+    }
+
+    private static Offer OfferOf(uint id, string file, long size, long fingerprint = 1) => new(id, "", [], "server", file, size, fingerprint);
+
+    [Fact]
+    public async Task An_accept_never_followed_by_start_expires_at_both_ends_and_frees_the_slot()
+    {
+        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")), ("transfer.start-timeout", "500ms"),
+            ("transfer.max-concurrent-receives", "1"));
+        await using var raw = await RawClient.JoinAsync(server.Port, "idler");
+        await raw.SendAsync(OfferOf(11, "never.bin", 1000));
+        await raw.Expect<Accept>(a => a.Id == 11);
+        // The only receive slot is taken: a second offer is refused...
+        await raw.SendAsync(OfferOf(12, "second.bin", 1000));
+        Assert.Contains("too many incoming transfers", (await raw.Expect<Reject>(r => r.Id == 12)).Reason, StringComparison.Ordinal);
+        // ...until the first expires, at both ends, with the reason.
+        var fail = await raw.Expect<Fail>(f => f.Id == 11);
+        Assert.Contains("did not start within 0.5 s", fail.Reason, StringComparison.Ordinal);
+        await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(11));
+        await raw.SendAsync(OfferOf(13, "third.bin", 1000));
+        await raw.Expect<Accept>(a => a.Id == 13);
+    }
+
+    [Fact]
+    public async Task An_offer_nobody_answers_expires_at_both_ends_and_the_sender_is_done()
+    {
+        var (server, _) = await _nodes.StartServer();
+        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("transfer.answer-timeout", "1s"));
+        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port, ("transfer.auto-accept", "off"), ("downloads", _files.Dir("bob")));
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", _files.Create("src/ignored.bin", 1000)));
+        var offered = await bobLog.WaitFor<TransferOffered>();
+        // Nobody at bob's end decides. alice gives up after her answer timeout, and bob hears of it.
+        var failed = await aliceLog.WaitFor<TransferFailed>(f => f.Id == offered.Id);
+        Assert.Contains("bob did not answer the offer within 1 s", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains("did not answer", (await bobLog.WaitFor<TransferFailed>(f => f.Id == offered.Id)).Reason, StringComparison.Ordinal);
+        // Nothing outgoing is left: a script whose input ended would exit now.
+        var summary = await alice.OutgoingDoneAsync().WaitAsync(EventLog.DefaultTimeout);
+        Assert.Equal(new OutgoingSummary(1, 1), summary);
+    }
+
+    [Fact]
+    public async Task A_duplicate_transfer_id_is_refused_and_the_live_transfer_with_that_id_is_untouched()
+    {
+        var downloads = _files.Dir("dl");
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.window", "128k"));
+        await using var raw = await RawClient.JoinAsync(server.Port, "twice");
+        var data = RandomNumberGenerator.GetBytes(512 * 1024);
+        await raw.SendAsync(OfferOf(21, "live.bin", data.Length));
+        var accept = await raw.Expect<Accept>(a => a.Id == 21);
+        await raw.SendAsync(new Start(21, 0, accept.Window));
+        await raw.SendAsync(new Chunk(21, 0, data.AsMemory(0, 65536)));
+        // The same id again, for a bigger file: refused, and the live transfer keeps its window and its state.
+        await raw.SendAsync(OfferOf(21, "impostor.bin", 1L << 30));
+        Assert.Contains("already in use", (await raw.Expect<Reject>(r => r.Id == 21)).Reason, StringComparison.Ordinal);
+        long sent = 65536, acked = 0;
+        while (sent < data.Length)
+        {
+            while (sent - acked < accept.Window && sent < data.Length)
+            {
+                await raw.SendAsync(new Chunk(21, sent, data.AsMemory((int)sent, 65536)));
+                sent += 65536;
+            }
+            acked = (await raw.Expect<Ack>(a => a.Id == 21)).Written;
+        }
+        await raw.SendAsync(new Done(21, data.Length, SHA256.HashData(data)));
+        await raw.Expect<Verified>(v => v.Id == 21);
+        var done = await serverLog.WaitFor<TransferCompleted>(c => c.Id == TransferIds.Format(21));
+        Assert.Equal(data, await File.ReadAllBytesAsync(done.Path));
+        Assert.False(File.Exists(Path.Combine(downloads, "impostor.bin")));
+    }
+
+    [Fact]
+    public async Task A_relayed_duplicate_id_is_refused_to_its_sender_and_the_recipient_is_not_dropped()
+    {
+        var (server, _) = await _nodes.StartServer();
+        await using var bob = await RawClient.JoinAsync(server.Port, "bob");
+        await using var alice = await RawClient.JoinAsync(server.Port, "alice");
+        var data = RandomNumberGenerator.GetBytes(200_000);
+        await alice.SendAsync(new Offer(31, "", [], "bob", "r.bin", data.Length, 1));
+        await bob.Expect<Offer>(o => o.Id == 31);
+        await bob.SendAsync(new Accept(31, 0, [], 65536, 65536));
+        var accept = await alice.Expect<Accept>(a => a.Id == 31);
+        await alice.SendAsync(new Offer(31, "", [], "bob", "again.bin", 5, 1));
+        Assert.Contains("already in use", (await alice.Expect<Reject>(r => r.Id == 31)).Reason, StringComparison.Ordinal);
+        // The first transfer goes on, one window at a time, and bob stays connected throughout.
+        await alice.SendAsync(new Start(31, 0, accept.Window));
+        var received = new List<byte>();
+        long sent = 0;
+        while (received.Count < data.Length)
+        {
+            while (sent - received.Count < accept.Window && sent < data.Length)
+            {
+                var n = (int)Math.Min(accept.MaxChunk, data.Length - sent);
+                await alice.SendAsync(new Chunk(31, sent, data.AsMemory((int)sent, n)));
+                sent += n;
+            }
+            while (received.Count < sent) received.AddRange((await bob.Expect<Chunk>(c => c.Id == 31)).Data.ToArray());
+            await bob.SendAsync(new Ack(31, received.Count));
+            await alice.Expect<Ack>(a => a.Id == 31 && a.Written == received.Count);
+        }
+        Assert.Equal(data, received.ToArray());
+        Assert.DoesNotContain(await bob.ReceiveUntilQuietAsync(TimeSpan.FromMilliseconds(200)), f => f is Goodbye or Offer);
+    }
+
+    [Fact]
+    public async Task Two_offers_cannot_both_count_on_the_same_free_space()
+    {
+        var downloads = _files.Dir("dl");
+        // Pretend the disk has 300 MiB to spare: keep all but that free.
+        var free = new DriveInfo(downloads).AvailableFreeSpace;
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads),
+            ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var raw = await RawClient.JoinAsync(server.Port, "big");
+        await raw.SendAsync(OfferOf(41, "first.bin", 200L << 20));
+        await raw.Expect<Accept>(a => a.Id == 41);
+        // 200 MiB are promised to the first: the second 200 MiB would not fit beside it.
+        await raw.SendAsync(OfferOf(42, "second.bin", 200L << 20));
+        var reject = await raw.Expect<Reject>(r => r.Id == 42);
+        Assert.Contains("not enough free space", reject.Reason, StringComparison.Ordinal);
+        Assert.Contains("promised to transfers in progress", reject.Reason, StringComparison.Ordinal);
+        // When the first is cancelled its promise is released, and the second fits.
+        await raw.SendAsync(new Cancel(41, "", "changed my mind"));
+        await serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(41));
+        await raw.SendAsync(OfferOf(43, "second.bin", 200L << 20));
+        await raw.Expect<Accept>(a => a.Id == 43);
+    }
+
+    [Fact]
+    public async Task An_abandoned_partial_expires_at_start_and_a_kept_one_is_listed_with_its_sender()
+    {
+        var downloads = _files.Dir("dl");
+        var partials = Path.Combine(downloads, SafeNames.PartialsFolder);
+        Directory.CreateDirectory(partials);
+        // Two partials with their descriptions: one untouched for ten days, one from an hour ago.
+        foreach (var (key, age, file) in new[] { ("aaaaaaaaaaaaaaaa-1111111111111111", 10, "old.bin"), ("bbbbbbbbbbbbbbbb-2222222222222222", 0, "recent.bin") })
+        {
+            var part = Path.Combine(partials, key + ".part");
+            await File.WriteAllBytesAsync(part, new byte[1000]);
+            await File.WriteAllTextAsync(Path.Combine(partials, key + ".meta"),
+                JsonSerializer.Serialize(new PartialFilesActor.PartialMeta(file, "alice", 5000, DateTimeOffset.UtcNow.AddDays(-age))));
+            File.SetLastWriteTimeUtc(part, DateTime.UtcNow.AddDays(-age).AddHours(-1));
+        }
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.partial-max-age", "7d"));
+        server.Commands.Tell(NodeCommands.ListTransfers.Instance);
+        var listed = await serverLog.WaitFor<PartialsListed>();
+        var kept = Assert.Single(listed.Partials);
+        Assert.Equal(("recent.bin", "alice", 1000L, 5000L, false), (kept.File, kept.From, kept.Bytes, kept.Total, kept.InUse));
+        Assert.InRange(kept.Expires, DateTimeOffset.UtcNow.AddDays(6.9), DateTimeOffset.UtcNow.AddDays(7));
+        Assert.Equal(["bbbbbbbbbbbbbbbb-2222222222222222.meta", "bbbbbbbbbbbbbbbb-2222222222222222.part"],
+            Directory.GetFiles(partials).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Two_programs_receiving_the_same_file_into_one_folder_both_land_it()
+    {
+        // Two clients (think: two processes run from the same folder) share one downloads folder; the server sends the
+        // same file to both at once. Their partials would have the same name: the second finds it locked and writes
+        // its own. Both transfers land, under two names, and nothing is left behind.
+        var shared = _files.Dir("shared-downloads");
+        var (server, serverLog) = await _nodes.StartServer();
+        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port, ("downloads", shared));
+        var (carol, carolLog) = await _nodes.StartClient("bob2", server.Port, ("downloads", shared));
+        var source = _files.Create("src/same.bin", 8 << 20, seed: 5);
+        // A fingerprint both sides agree on and the same sender: the same partial key at both receivers.
+        server.Commands.Tell(new NodeCommands.SendFile("bob", source));
+        server.Commands.Tell(new NodeCommands.SendFile("bob2", source));
+        var one = await bobLog.WaitFor<TransferCompleted>(timeout: TimeSpan.FromSeconds(60));
+        var two = await carolLog.WaitFor<TransferCompleted>(timeout: TimeSpan.FromSeconds(60));
+        Assert.NotEqual(one.Path, two.Path);
+        Assert.Equal(["same (1).bin", "same.bin"], new[] { Path.GetFileName(one.Path), Path.GetFileName(two.Path) }.Order(StringComparer.Ordinal));
+        Assert.Equal(Files.Sha256(source), Files.Sha256(one.Path));
+        Assert.Equal(Files.Sha256(source), Files.Sha256(two.Path));
+        Assert.Empty(Files.Partials(shared));
+    }
+
+    [Fact]
+    public async Task A_partial_locked_by_another_program_is_neither_used_nor_removed()
+    {
+        var downloads = _files.Dir("dl");
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        await using var raw = await RawClient.JoinAsync(server.Port, "alice", resumeKey: RandomNumberGenerator.GetBytes(32));
+        var identity = Identities.Of((await Task.FromResult(raw.Welcome!.ResumeKey)));
+        var key = PartialKey.For("", identity, "alice", "held.bin", 1000, 1);
+        var partials = Path.Combine(downloads, SafeNames.PartialsFolder);
+        Directory.CreateDirectory(partials);
+        var held = Path.Combine(partials, key + ".part");
+        await File.WriteAllBytesAsync(held, new byte[500]);
+        // Another program holds the partial open, with its lock, as a receiver does.
+        await using (var other = new FileStream(held, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            await raw.SendAsync(OfferOf(51, "held.bin", 1000));
+            var accept = await raw.Expect<Accept>(a => a.Id == 51);
+            Assert.Equal(0, accept.Offset); // a private partial, not the other program's 500 bytes
+            await raw.SendAsync(new Start(51, 0, accept.Window));
+            var data = RandomNumberGenerator.GetBytes(1000);
+            await raw.SendAsync(new Chunk(51, 0, data));
+            await raw.SendAsync(new Done(51, 1000, SHA256.HashData(data)));
+            await raw.Expect<Verified>(v => v.Id == 51);
+            Assert.Equal(500, other.Length);
+        }
+        Assert.True(File.Exists(held));
+        Assert.Equal(1000, new FileInfo(Path.Combine(downloads, "held.bin")).Length);
+    }
+}
