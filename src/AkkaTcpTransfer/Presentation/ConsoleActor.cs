@@ -1,11 +1,14 @@
 using System.Globalization;
+using System.Text;
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
 
 namespace AkkaTcpTransfer.Presentation;
 
 /// <summary>Subscribes to a node's events and writes each as one line (human-readable or JSON) to a writer, in
-/// publication order; being one actor, its lines never interleave. On a terminal (<c>live</c>) the transfers in
+/// publication order; being one actor, its lines never interleave. It never waits for the writer: text goes through a
+/// bounded queue to a thread of its own (<see cref="BoundedOutput"/>), so a terminal or pipe that stops reading costs
+/// lines (counted and reported), never memory or the node's progress. On a terminal (<c>live</c>) the transfers in
 /// flight are drawn as progress bars below the scrolling lines and redrawn in place; elsewhere progress is printed
 /// as ordinary lines, at most one every few seconds per transfer, and always the last.</summary>
 public sealed class ConsoleActor : ReceiveActor
@@ -25,7 +28,10 @@ public sealed class ConsoleActor : ReceiveActor
 
     private static readonly TimeSpan PlainProgressInterval = TimeSpan.FromSeconds(2);
 
-    private readonly TextWriter _output;
+    /// <summary>Pieces of text (a line, a redraw) the output may hold while nobody reads it; beyond, they are dropped.</summary>
+    public const int OutputCapacity = 10_000;
+
+    private readonly BoundedOutput _output;
     private readonly bool _json;
     private readonly bool _live;
     private readonly string _prefix;
@@ -38,12 +44,12 @@ public sealed class ConsoleActor : ReceiveActor
 
     public ConsoleActor(TextWriter output, bool json, string prefix, bool live)
     {
-        _output = output;
+        _output = new BoundedOutput(output, OutputCapacity);
         _json = json;
         _live = live && !json;
         _prefix = prefix;
         Receive<NodeEvent>(OnEvent);
-        Receive<Flush>(_ => Sender.Tell(Flushed.Instance));
+        Receive<Flush>(_ => _output.DrainedAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => Flushed.Instance, TaskScheduler.Default).PipeTo(Sender));
     }
 
     private void OnEvent(NodeEvent e)
@@ -79,32 +85,39 @@ public sealed class ConsoleActor : ReceiveActor
 
     private void WriteLine(string line)
     {
-        if (_live) EraseStatus();
-        _output.WriteLine(_prefix + line);
-        if (_live) DrawStatus();
-        _output.Flush();
+        var text = new StringBuilder();
+        if (_live) EraseStatus(text);
+        text.Append(_prefix).Append(line).Append(Environment.NewLine);
+        var drawn = _live ? DrawStatus(text) : 0;
+        Write(text, drawn);
     }
 
     private void Redraw()
     {
-        EraseStatus();
-        DrawStatus();
-        _output.Flush();
+        var text = new StringBuilder();
+        EraseStatus(text);
+        Write(text, DrawStatus(text));
+    }
+
+    /// <summary>Hands the text to the output thread; if the output is not being read and its queue is full, the text
+    /// is dropped (and counted), and the progress bars are taken to be what they were before.</summary>
+    private void Write(StringBuilder text, int statusLines)
+    {
+        if (_output.TryWrite(text.ToString())) _statusLines = statusLines;
     }
 
     /// <summary>Moves up over the progress bars drawn last time and clears them (ANSI: cursor up, erase line).</summary>
-    private void EraseStatus()
+    private void EraseStatus(StringBuilder text)
     {
-        for (var i = 0; i < _statusLines; i++) _output.Write("\u001b[1A\u001b[2K");
-        _statusLines = 0;
+        for (var i = 0; i < _statusLines; i++) text.Append("\u001b[1A\u001b[2K");
     }
 
-    private void DrawStatus()
+    private int DrawStatus(StringBuilder text)
     {
         foreach (var p in _inFlight.Values)
-        {
-            _output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_prefix}  {p.Id} {HumanEventFormatter.Progress(p)}"));
-            _statusLines++;
-        }
+            text.Append(CultureInfo.InvariantCulture, $"{_prefix}  {p.Id} {HumanEventFormatter.Progress(p)}").Append(Environment.NewLine);
+        return _inFlight.Count;
     }
+
+    protected override void PostStop() => _output.Dispose();
 }

@@ -52,4 +52,36 @@ public sealed class ConsoleActorTests(ITestOutputHelper output) : TestKit("akka.
         await console.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, TimeSpan.FromSeconds(5));
         Assert.Equal("{\"event\":\"transfer-progress\",\"id\":\"0badcafe\",\"file\":\"big.bin\",\"bytes\":500,\"total\":1000,\"rate\":100,\"eta\":5}" + Environment.NewLine, writer.ToString());
     }
+
+    /// <summary>A terminal stopped with Ctrl-S: every write blocks until it is let go.</summary>
+    private sealed class StalledWriter : StringWriter
+    {
+        public ManualResetEventSlim Go { get; } = new(false);
+
+        public override void Write(string? value)
+        {
+            Go.Wait();
+            base.Write(value);
+        }
+    }
+
+    [Fact]
+    public async Task Output_nobody_reads_costs_lines_not_memory_and_never_stalls_the_actor()
+    {
+        using var writer = new StalledWriter();
+        var console = Sys.ActorOf(ConsoleActor.Props(writer, json: false));
+        const int Events = ConsoleActor.OutputCapacity * 3;
+        for (var i = 0; i < Events; i++) console.Tell(new ChatReceived("bob", null, $"line {i}", DateTimeOffset.UtcNow));
+        // The actor keeps taking events although nothing is written: it answers at once.
+        var identity = await console.Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(10));
+        Assert.Equal(1, identity.MessageId);
+        writer.Go.Set();
+        await console.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, TimeSpan.FromSeconds(10));
+        var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // At most the queue's worth (and the one being written) came out, then one line saying how many did not.
+        Assert.InRange(lines.Length, ConsoleActor.OutputCapacity, ConsoleActor.OutputCapacity + 3);
+        var note = Assert.Single(lines, l => l.Contains("lines not shown", StringComparison.Ordinal));
+        var dropped = long.Parse(note[1..note.IndexOf(' ', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(Events, lines.Length - 1 + dropped);
+    }
 }
