@@ -20,14 +20,15 @@ internal static class Program
         var clientName = new Option<string>("--name") { Description = "this client's name in chat and transfers", Required = true };
         var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents" };
         var downloads = new Option<string>("--downloads") { Description = "folder where received files land" };
+        var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
 
         var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
-            { host, port, name, token, downloads, configFiles, sets, json };
+            { host, port, name, token, downloads, stateDir, configFiles, sets, json };
         var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
-            { host, port, clientName, token, downloads, configFiles, sets, json };
+            { host, port, clientName, token, downloads, stateDir, configFiles, sets, json };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
 
@@ -51,6 +52,7 @@ internal static class Program
             Add(nameOption, "name");
             Add(token, "token");
             Add(downloads, "downloads");
+            Add(stateDir, "state-dir");
             foreach (var set in r.GetValue(sets) ?? [])
             {
                 var eq = set.IndexOf('=', StringComparison.Ordinal);

@@ -66,6 +66,9 @@ public sealed class SendBudget : IExtension
         return budget;
     }
 
+    /// <summary>The budget of <paramref name="system"/> as it is (for figures and tests).</summary>
+    public static SendBudget Get(ActorSystem system) => system.WithExtension<SendBudget, SendBudgetProvider>();
+
     public Gauge Register(IActorRef connection) => _gauges.GetOrAdd(connection, c => new Gauge(c, this));
 
     private bool Add(long delta) => Interlocked.Add(ref _total, delta) > Limit;

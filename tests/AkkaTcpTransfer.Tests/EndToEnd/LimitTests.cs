@@ -221,3 +221,43 @@ public sealed class LimitTests : IAsyncDisposable
         }
     }
 }
+
+/// <summary>Peers that never read, while others broadcast: what the server holds for them is bounded by the node's
+/// send budget; they are dropped, stalled ones first, and the readers lose nothing.</summary>
+public sealed class SlowReaderTests : IAsyncDisposable
+{
+    private readonly TestNodes _nodes = new();
+
+    public async ValueTask DisposeAsync() => await _nodes.DisposeAsync();
+
+    [Fact]
+    public async Task Readers_that_never_read_are_dropped_at_the_node_budget_and_the_others_get_everything()
+    {
+        var (server, serverLog) = await _nodes.StartServer(("connection.node-send-budget", "2m"), ("connection.max-send-queue", "64m"), ("connection.write-timeout", "120s"),
+            ("transfer.window", "64k"), ("limits.chat-per-second", "100000"), ("limits.chat-burst", "100000"),
+            ("limits.fanout-per-second", "1000000"), ("limits.fanout-burst", "1000000"));
+        var (alice, _) = await _nodes.StartClient("alice", server.Port);
+        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port);
+        var sleepers = new List<RawClient>();
+        for (var i = 0; i < 6; i++) sleepers.Add(await RawClient.JoinAsync(server.Port, $"sleeper{i}", receiveBuffer: 4096));
+        try
+        {
+            await bobLog.WaitFor<Events.PeerJoined>(p => p.Name == "sleeper5");
+            var text = new string('z', 16_000);
+            const int Messages = 300; // 4.8 MB to each sleeper: more than the whole budget
+            for (var i = 0; i < Messages; i++) alice.Commands.Tell(new NodeCommands.Say($"{i:000} {text}"));
+            await bobLog.WaitFor<ChatReceived>(c => c.Text.StartsWith($"{Messages - 1:000} ", StringComparison.Ordinal), timeout: TimeSpan.FromSeconds(60));
+            for (var i = 0; i < 6; i++) await serverLog.WaitFor<Events.PeerLeft>(p => p.Name == $"sleeper{i}", timeout: TimeSpan.FromSeconds(30));
+            // bob read everything, in order, and was never dropped.
+            Assert.Equal(Enumerable.Range(0, Messages).Select(i => $"{i:000}"),
+                bobLog.All<ChatReceived>().Where(c => c.From == "alice").Select(c => c.Text[..3]));
+            Assert.Empty(bobLog.All<Disconnected>());
+            // What is left held is within the budget.
+            Assert.True(Tcp.SendBudget.Get(server.System).Total <= 2L << 20);
+        }
+        finally
+        {
+            foreach (var s in sleepers) await s.DisposeAsync();
+        }
+    }
+}

@@ -14,16 +14,18 @@ public sealed class RawClient : IAsyncDisposable
 
     private RawClient(Socket socket) => _socket = socket;
 
-    public static async Task<RawClient> ConnectAsync(int port)
+    /// <param name="receiveBuffer">A small kernel receive buffer makes a peer that does not read fill up quickly.</param>
+    public static async Task<RawClient> ConnectAsync(int port, int? receiveBuffer = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBuffer is { } size) socket.ReceiveBufferSize = size;
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
         return new RawClient(socket);
     }
 
-    public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null)
+    public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null, int? receiveBuffer = null)
     {
-        var client = await ConnectAsync(port);
+        var client = await ConnectAsync(port, receiveBuffer);
         await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, resumeKey ?? []));
         client.Welcome = Assert.IsType<Welcome>(await client.ReceiveAsync());
         return client;
