@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using AkkaTcpTransfer.Protocol;
 
 namespace AkkaTcpTransfer.Benchmarks;
 
@@ -20,7 +17,7 @@ public static class ConnectionsBenchmark
         await using (server)
         {
             var baseline = server.PeakResidentBytes() ?? 0;
-            var clients = new List<Client>(count);
+            var clients = new List<WireClient>(count);
             try
             {
                 var connect = Stopwatch.StartNew();
@@ -31,7 +28,7 @@ public static class ConnectionsBenchmark
                     await gate.WaitAsync();
                     try
                     {
-                        var client = await Client.JoinAsync(port, $"u{i}", i);
+                        var client = await WireClient.JoinAsync(port, $"u{i}", WireClient.Loopback(i));
                         lock (clients) clients.Add(client);
                     }
                     finally
@@ -42,7 +39,7 @@ public static class ConnectionsBenchmark
                 await Task.WhenAll(joins);
                 var connectSeconds = connect.Elapsed.TotalSeconds;
 
-                var listening = clients.Select(c => c.WaitForChat("hello everyone")).ToList();
+                var listening = clients.Select(c => c.WaitForChatAsync("hello everyone")).ToList();
                 var broadcast = Stopwatch.StartNew();
                 await server.SendLine("hello everyone");
                 await Task.WhenAll(listening).WaitAsync(TimeSpan.FromMinutes(2));
@@ -61,54 +58,5 @@ public static class ConnectionsBenchmark
                 await server.WaitForExit();
             }
         }
-    }
-
-    /// <summary>A minimal protocol client: Hello, Welcome, then read frames until the one it waits for. Clients come
-    /// from 250 loopback addresses (127.0.0.1 to 127.0.0.250), as a crowd would come from many hosts: the server
-    /// admits at most server.max-connections-per-address from one.</summary>
-    private sealed class Client : IDisposable
-    {
-        private const int MaxFrame = 73728;
-        private readonly Socket _socket;
-        private readonly FrameDecoder _decoder = new(MaxFrame);
-        private readonly List<Frame> _frames = [];
-        private readonly byte[] _buffer = new byte[MaxFrame];
-
-        private Client(Socket socket) => _socket = socket;
-
-        public static async Task<Client> JoinAsync(int port, string name, int index)
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            socket.Bind(new IPEndPoint(new IPAddress([127, 0, 0, (byte)(1 + (index % 250))]), 0));
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-            var client = new Client(socket);
-            await socket.SendAsync(FrameEncoder.Encode(new Hello(ProtocolLimits.Version, MaxFrame, name, "", [])));
-            var first = await client.NextAsync();
-            if (first is not Welcome) throw new InvalidOperationException($"{name}: expected Welcome, got {first}");
-            return client;
-        }
-
-        private async Task<Frame> NextAsync()
-        {
-            while (_frames.Count == 0)
-            {
-                var n = await _socket.ReceiveAsync(_buffer);
-                if (n == 0) throw new InvalidOperationException("server closed the connection");
-                _decoder.Decode(_buffer.AsSpan(0, n), _frames);
-            }
-            var frame = _frames[0];
-            _frames.RemoveAt(0);
-            return frame;
-        }
-
-        public async Task WaitForChat(string text)
-        {
-            while (await NextAsync() is not Protocol.Chat c || c.Text != text)
-            {
-                // pings and presence: keep reading
-            }
-        }
-
-        public void Dispose() => _socket.Dispose();
     }
 }

@@ -38,9 +38,14 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
     public static string DataHome { get; } = Directory.CreateTempSubdirectory("att-data-home-").FullName;
 
     /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c>.</summary>
-    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, params string[] args)
+    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, params string[] args) =>
+        Start(assembly, workingDirectory, timeout, openFileLimit: null, args);
+
+    /// <summary>As <see cref="Start(string, string?, TimeSpan, string[])"/>, with the process's open-file limit (soft and
+    /// hard) set to <paramref name="openFileLimit"/> first, through the shell's ulimit, as an operator would.</summary>
+    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, int? openFileLimit, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "/bin/sh")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -51,6 +56,10 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         info.Environment["XDG_DATA_HOME"] = DataHome;
+        if (openFileLimit is { } limit)
+        {
+            foreach (var a in new[] { "-c", $"ulimit -n {limit.ToString(CultureInfo.InvariantCulture)} && exec dotnet \"$@\"", "sh" }) info.ArgumentList.Add(a);
+        }
         info.ArgumentList.Add(assembly);
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = new Process { StartInfo = info };
@@ -226,6 +235,22 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
             return null;
         }
     }
+
+    /// <summary>The process's resident memory now (VmRSS) in bytes, from /proc; null where there is no /proc.</summary>
+    public long? ResidentBytes()
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>CPU time (user + system) the process has used so far, from /proc; null where there is no /proc.</summary>
     public TimeSpan? CpuTime()

@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, connections", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, connections, floods, readers, descriptors, fuzz", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -23,8 +23,11 @@ internal static class Program
         var json = new Option<bool>("--json") { Description = "print the results as one JSON object instead of tables" };
         var smoke = new Option<bool>("--smoke") { Description = "tiny sizes and counts: proves every scenario works, measures nothing" };
         var sets = new Option<string[]>("--set") { Description = "a setting for every node started, key=value as for akka-tcp-transfer (repeatable)" };
-        var root = new RootCommand("akka-tcp-transfer-bench: throughput, memory, latency, fan-out and connections, beside baselines from the same run")
-            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke, sets };
+        var floodSeconds = new Option<int>("--flood-seconds") { Description = "how long each flood runs (default 10)", DefaultValueFactory = _ => 10 };
+        var fuzzFrames = new Option<long>("--fuzz-frames") { Description = "mutated frames the fuzzer sends (default 1000000)", DefaultValueFactory = _ => 1_000_000 };
+        var fuzzConnections = new Option<int>("--fuzz-connections") { Description = "fuzzer connections at a time (default 50)", DefaultValueFactory = _ => 50 };
+        var root = new RootCommand("akka-tcp-transfer-bench: throughput, memory, latency, fan-out, connections and attacks, beside baselines from the same run")
+            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke, sets, floodSeconds, fuzzFrames, fuzzConnections };
 
         var output = new Option<string>("--out") { Required = true };
         var port = new Option<int>("--port") { Required = true };
@@ -43,6 +46,11 @@ internal static class Program
         akkaSend.SetAction((r, _) => AkkaIoBound.Send(r.GetValue(port), r.GetValue(bytes), r.GetValue(hashing)));
         root.Subcommands.Add(akkaReceive);
         root.Subcommands.Add(akkaSend);
+        var kind = new Option<string>("--kind") { Required = true };
+        var seconds = new Option<int>("--seconds") { Required = true };
+        var flooder = new Command("flooder", "(helper) floods a server: chat, who or offers") { port, kind, seconds };
+        flooder.SetAction((r, _) => AttackBenchmarks.FloodProcess(r.GetValue(port), r.GetValue(kind)!, r.GetValue(seconds)));
+        root.Subcommands.Add(flooder);
 
         root.SetAction(async (r, _) =>
         {
@@ -75,6 +83,14 @@ internal static class Program
                     var counts = isSmoke ? [20] : r.GetValue(connections) is { Length: > 0 } c ? c : fileLimit >= 10_000 + 512 ? [2000, 10_000] : [2000];
                     foreach (var count in counts) await ConnectionsBenchmark.Run(bench, count);
                 }
+                if (Wants("floods"))
+                    await AttackBenchmarks.RunFloods(bench, isSmoke ? 3 : r.GetValue(clients), TimeSpan.FromSeconds(isSmoke ? 1 : r.GetValue(floodSeconds)));
+                if (Wants("readers"))
+                    await AttackBenchmarks.RunSlowReaders(bench, isSmoke ? 5 : 60, isSmoke ? 2 : 5, TimeSpan.FromSeconds(isSmoke ? 3 : 40));
+                if (Wants("descriptors"))
+                    await AttackBenchmarks.RunDescriptors(bench, isSmoke ? 256 : 1024, isSmoke ? 300 : 1100);
+                if (Wants("fuzz"))
+                    await AttackBenchmarks.RunFuzz(bench, isSmoke ? 20_000 : r.GetValue(fuzzFrames), isSmoke ? 8 : r.GetValue(fuzzConnections));
             }
             finally
             {

@@ -17,9 +17,16 @@ public sealed class BenchmarkSmokeTests
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
-        Assert.Equal(5, sections.Count);
+        Assert.Equal(6, sections.Count);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("ratio: akka-tcp-transfer / plain socket copy", StringComparison.Ordinal)
             && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.Contains("one broadcast reaches all", StringComparison.Ordinal));
+        // The attacks: the server lived through each, and nothing crashed it.
+        double Value(string name) => results.Single(r => r.GetProperty("name").GetString() == name).GetProperty("value").GetDouble();
+        Assert.Equal(1, Value("300 silent connections at a 256-descriptor limit: server alive"));
+        Assert.Equal(1, Value("300 silent connections at a 256-descriptor limit: a client during the attack"));
+        Assert.Equal(50, Value("300 silent connections at a 256-descriptor limit: clients in after they left"));
+        Assert.Equal(0, Value("fuzz: server crashes"));
+        Assert.Equal(0, Value("chat flood: well-behaved clients dropped"));
     }
 }

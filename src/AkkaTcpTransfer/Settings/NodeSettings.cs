@@ -63,11 +63,11 @@ public sealed record NodeSettings(
             Backlog: r.Int($"{S}.server.backlog", 1, 65535),
             MaxConnectionsPerAddress: r.Int($"{S}.server.max-connections-per-address", 1, 1_000_000),
             MaxHandshakesPerAddress: r.Int($"{S}.server.max-handshakes-per-address", 1, 1_000_000),
-            AuthBackoffMin: r.Duration($"{S}.server.auth-backoff-min", TimeSpan.Zero, TimeSpan.FromHours(1)),
-            AuthBackoffMax: r.Duration($"{S}.server.auth-backoff-max", TimeSpan.Zero, TimeSpan.FromDays(1)),
+            PenaltyMin: r.Duration($"{S}.server.penalty-min", TimeSpan.Zero, TimeSpan.FromHours(1)),
+            PenaltyMax: r.Duration($"{S}.server.penalty-max", TimeSpan.Zero, TimeSpan.FromDays(1)),
             DescriptorReserve: r.Int($"{S}.server.descriptor-reserve", 16, 1_000_000));
-        if (server.AuthBackoffMax < server.AuthBackoffMin)
-            throw new ConfigException($"{S}.server.auth-backoff-max ({server.AuthBackoffMax}) must not be below auth-backoff-min ({server.AuthBackoffMin})");
+        if (server.PenaltyMax < server.PenaltyMin)
+            throw new ConfigException($"{S}.server.penalty-max ({server.PenaltyMax}) must not be below penalty-min ({server.PenaltyMin})");
 
         var minBackoff = r.Duration($"{S}.client.reconnect.min-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
         var maxBackoff = r.Duration($"{S}.client.reconnect.max-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
@@ -164,7 +164,7 @@ public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, i
 
 /// <param name="MaxClients">Null for "auto": worked out from the process's descriptor limit at start.</param>
 public sealed record ServerSettings(TimeSpan HandshakeTimeout, int? MaxClients, int Backlog, int MaxConnectionsPerAddress, int MaxHandshakesPerAddress,
-    TimeSpan AuthBackoffMin, TimeSpan AuthBackoffMax, int DescriptorReserve);
+    TimeSpan PenaltyMin, TimeSpan PenaltyMax, int DescriptorReserve);
 
 public sealed record LimitSettings(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
     int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient);

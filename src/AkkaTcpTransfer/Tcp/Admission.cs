@@ -5,9 +5,9 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>Who may open a connection, per address: at most <c>server.max-connections-per-address</c> open, of which at
-/// most <c>max-handshakes-per-address</c> still in their handshake, and none from an address that presented a wrong
-/// token until its backoff has passed (doubling per failure, from auth-backoff-min to auth-backoff-max). Pure: the
-/// listener owns it and passes the time in.</summary>
+/// most <c>max-handshakes-per-address</c> still in their handshake, and none from an address that misbehaved (a wrong
+/// token, a client disconnected for flooding) until its backoff has passed (doubling per offence, from
+/// penalty-min to penalty-max). Pure: the listener owns it and passes the time in.</summary>
 internal sealed class Admission(ServerSettings settings)
 {
     private sealed class State
@@ -17,6 +17,7 @@ internal sealed class Admission(ServerSettings settings)
         public int Failures;
         public TimeSpan BlockedUntil;
         public TimeSpan LastFailure;
+        public ListenerMessages.Misbehaviour Last;
     }
 
     private readonly Dictionary<IPAddress, State> _byAddress = [];
@@ -32,7 +33,12 @@ internal sealed class Admission(ServerSettings settings)
         {
             Forget(state, now);
             if (now < state.BlockedUntil)
-                return (WireCode.BadToken, $"too many wrong tokens from {address}; try again in {Math.Ceiling((state.BlockedUntil - now).TotalSeconds):0} s");
+            {
+                var wait = Math.Ceiling((state.BlockedUntil - now).TotalSeconds);
+                return state.Last == ListenerMessages.Misbehaviour.WrongToken
+                    ? (WireCode.BadToken, $"too many wrong tokens from {address}; try again in {wait:0} s")
+                    : (WireCode.RateLimited, $"a client from {address} was disconnected for sending too fast; try again in {wait:0} s");
+            }
             if (state.Open >= settings.MaxConnectionsPerAddress)
                 return (WireCode.ServerFull, $"too many connections from {address} (at most {settings.MaxConnectionsPerAddress})");
             if (state.Handshaking >= settings.MaxHandshakesPerAddress)
@@ -64,20 +70,21 @@ internal sealed class Admission(ServerSettings settings)
         if (state.Open == 0 && state.Failures == 0) _byAddress.Remove(address);
     }
 
-    public void AuthFailed(IPAddress address, TimeSpan now)
+    public void Penalize(IPAddress address, ListenerMessages.Misbehaviour what, TimeSpan now)
     {
         if (!_byAddress.TryGetValue(address, out var state)) return;
         Forget(state, now);
         state.Failures++;
         state.LastFailure = now;
-        var wait = settings.AuthBackoffMin * Math.Pow(2, Math.Min(state.Failures - 1, 30));
-        state.BlockedUntil = now + (wait > settings.AuthBackoffMax ? settings.AuthBackoffMax : wait);
+        state.Last = what;
+        var wait = settings.PenaltyMin * Math.Pow(2, Math.Min(state.Failures - 1, 30));
+        state.BlockedUntil = now + (wait > settings.PenaltyMax ? settings.PenaltyMax : wait);
     }
 
     /// <summary>Failures older than the longest backoff are forgotten.</summary>
     private void Forget(State state, TimeSpan now)
     {
-        if (state.Failures > 0 && now - state.LastFailure > settings.AuthBackoffMax + settings.AuthBackoffMax)
+        if (state.Failures > 0 && now - state.LastFailure > settings.PenaltyMax + settings.PenaltyMax)
         {
             state.Failures = 0;
             state.BlockedUntil = TimeSpan.Zero;

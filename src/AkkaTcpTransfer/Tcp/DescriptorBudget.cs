@@ -33,7 +33,9 @@ public sealed class DescriptorBudget : IExtension
         var limit = RaiseLimit();
         if (limit <= 0) return;
         ProcessLimit = limit;
-        Capacity = Math.Max(0, limit - OpenNow() - reserve);
+        // The reserve, but never more than a quarter of what is left: a low limit still admits some clients.
+        var open = OpenNow();
+        Capacity = Math.Max(0, limit - open - Math.Min(reserve, Math.Max(0, limit - open) / 4));
     }
 
     public bool TryAcquireConnection() => TryAcquire(ConnectionCapacity);
@@ -41,6 +43,10 @@ public sealed class DescriptorBudget : IExtension
     public bool TryAcquireFile() => TryAcquire(Capacity);
 
     public void Release() => Interlocked.Decrement(ref _inUse);
+
+    /// <summary>Takes one even beyond the capacity (the reserve absorbs it): for a connection admitted in place of one
+    /// that is being closed.</summary>
+    public void ForceAcquire() => Interlocked.Increment(ref _inUse);
 
     private bool TryAcquire(long capacity)
     {

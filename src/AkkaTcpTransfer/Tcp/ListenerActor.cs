@@ -18,10 +18,15 @@ namespace AkkaTcpTransfer.Tcp;
 /// siblings; its connection closes with it.</remarks>
 internal sealed class ListenerActor : ReceiveActor
 {
-    private sealed record Child(IPAddress Address, bool Counted)
+    private sealed record Child(IPAddress Address, bool Counted, TimeSpan Since)
     {
         public bool Admitted { get; set; }
+        public bool Evicted { get; set; }
     }
+
+    /// <summary>A connection still in its handshake after this long may be closed to make room for a new one when the
+    /// server is out of descriptors.</summary>
+    private static readonly TimeSpan EvictableAfter = TimeSpan.FromSeconds(1);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Func<IActorRef, EndPoint, Props> _ownerProps;
@@ -34,6 +39,7 @@ internal sealed class ListenerActor : ReceiveActor
     private bool _unbinding;
     private bool _outOfDescriptors;
     private long _accepted;
+    private long _evictions;
 
     public static Props Props(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Props> ownerProps) =>
         Akka.Actor.Props.Create(() => new ListenerActor(endpoint, settings, ownerProps));
@@ -76,9 +82,9 @@ internal sealed class ListenerActor : ReceiveActor
     private void Listening()
     {
         Receive<Akka.IO.Tcp.Connected>(c => OnConnected(Sender, c.RemoteAddress));
-        Receive<AuthFailed>(f =>
+        Receive<Misbehaved>(m =>
         {
-            if (f.Remote is IPEndPoint ip) _admission.AuthFailed(ip.Address, _clock.Elapsed);
+            if (m.Remote is IPEndPoint ip) _admission.Penalize(ip.Address, m.What, _clock.Elapsed);
         });
         Receive<Admitted>(_ =>
         {
@@ -99,7 +105,7 @@ internal sealed class ListenerActor : ReceiveActor
     private void OnConnected(IActorRef tcp, EndPoint remote)
     {
         var address = remote is IPEndPoint ip ? ip.Address : IPAddress.None;
-        if (!_descriptors.TryAcquireConnection())
+        if (!_descriptors.TryAcquireConnection() && !EvictOneForRoom())
         {
             if (!_outOfDescriptors)
             {
@@ -119,12 +125,31 @@ internal sealed class ListenerActor : ReceiveActor
         if (_outOfDescriptors)
         {
             _outOfDescriptors = false;
-            _log.Warning("admitting new connections again ({0} of {1} file descriptors in use)", _descriptors.InUse, _descriptors.Capacity);
+            _log.Warning("admitting new connections again ({0} of {1} file descriptors in use; {2} silent connections were closed to make room)",
+                _descriptors.InUse, _descriptors.Capacity, _evictions);
         }
         _accepted++;
         var owner = Context.ActorOf(_ownerProps(tcp, remote), $"peer-{_accepted}");
         Context.Watch(owner);
-        _children[owner] = new Child(address, Counted: true);
+        _children[owner] = new Child(address, Counted: true, _clock.Elapsed);
+    }
+
+    /// <summary>Out of descriptors: the connection that has been in its handshake longest (at least a second) is closed
+    /// to make room, so that connections which never introduce themselves cannot keep everyone else out. Its descriptor
+    /// is handed on at once; the reserve covers the moment both are open. False if there is none to close.</summary>
+    private bool EvictOneForRoom()
+    {
+        var now = _clock.Elapsed;
+        var oldest = _children.Where(kv => !kv.Value.Admitted && !kv.Value.Evicted && now - kv.Value.Since >= EvictableAfter)
+            .OrderBy(kv => kv.Value.Since).Select(kv => kv.Key).FirstOrDefault();
+        if (oldest is null) return false;
+        var child = _children[oldest];
+        child.Evicted = true;
+        // The evicted child keeps its count until it stops; the newcomer takes a descriptor from the reserve meanwhile.
+        _descriptors.ForceAcquire();
+        oldest.Tell(new Evict("the server is short of connections, and this one had not completed its handshake"));
+        _evictions++;
+        return true;
     }
 
     private void Refuse(IActorRef tcp, WireCode code, string reason)
@@ -157,7 +182,7 @@ internal sealed class ListenerActor : ReceiveActor
             Context.Stop(Self);
         });
         Receive<Drain>(_ => _drainRequester = Sender);
-        Receive<AuthFailed>(_ => { });
+        Receive<Misbehaved>(_ => { });
         Receive<Admitted>(_ => { });
     }
 

@@ -20,8 +20,16 @@ public static class ListenerMessages
         private Drained() { }
     }
 
-    /// <summary>Connection owner to listener: the client presented a wrong token (the address is made to wait).</summary>
-    public sealed record AuthFailed(EndPoint Remote);
+    /// <summary>Connection owner to listener: the client presented a wrong token, or was disconnected for sending too
+    /// fast. Its address is made to wait before its next connection is admitted (<see cref="Admission"/>), so that neither
+    /// guessing tokens nor rejoining for a fresh rate allowance pays.</summary>
+    public sealed record Misbehaved(EndPoint Remote, Misbehaviour What);
+
+    public enum Misbehaviour
+    {
+        WrongToken,
+        RateLimited,
+    }
 
     /// <summary>Connection owner to listener: the client is in (its handshake no longer counts as in progress).</summary>
     public sealed record Admitted
@@ -29,6 +37,10 @@ public static class ListenerMessages
         public static readonly Admitted Instance = new();
         private Admitted() { }
     }
+
+    /// <summary>Listener to a connection owner still in its handshake: close, to make room (the server is out of
+    /// descriptors). An owner whose client is already in ignores it.</summary>
+    public sealed record Evict(string Reason);
 
     /// <summary>Listener to each of its connection owners during <see cref="Drain"/>.</summary>
     public sealed record ShutdownNotice(string Reason);

@@ -13,7 +13,7 @@ public sealed class AccessTests : IAsyncLifetime
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
 
-    public async Task InitializeAsync() => (_server, _serverLog) = await _nodes.StartServer(("token", "open sesame"), ("server.auth-backoff-min", "0s"));
+    public async Task InitializeAsync() => (_server, _serverLog) = await _nodes.StartServer(("token", "open sesame"), ("server.penalty-min", "0s"));
 
     public async Task DisposeAsync() => await _nodes.DisposeAsync();
 

@@ -82,9 +82,10 @@ public sealed class SupervisionTests : IAsyncLifetime
         var connection = await Find(server.System, "/user/server/listener/peer-1/connection");
         connection.Tell(Kill.Instance);
         // alice's session ends (everyone sees her leave), her client notices and reconnects by itself.
+        var aliceMark = aliceLog.Mark();
         await bobLog.WaitFor<Events.PeerLeft>(p => p.Name == "alice", after: mark);
-        await aliceLog.WaitFor<Disconnected>();
-        await bobLog.WaitFor<Events.PeerJoined>(p => p.Name == "alice", after: mark);
+        await aliceLog.WaitFor<Disconnected>(after: aliceMark);
+        await aliceLog.WaitFor<Connected>(after: aliceMark);
         alice.Commands.Tell(new NodeCommands.Say("back"));
         await bobLog.WaitFor<ChatReceived>(c => c.Text == "back");
     }

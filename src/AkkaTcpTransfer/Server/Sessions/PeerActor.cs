@@ -124,6 +124,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<HandshakeTimedOut>(_ => Refuse(WireCode.HandshakeTimeout,
             $"no handshake within {_settings.Server.HandshakeTimeout.TotalSeconds:0.###} s"));
         Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
+        Receive<ListenerMessages.Evict>(e => Refuse(WireCode.ServerFull, e.Reason));
         CommonAlways();
     }
 
@@ -139,6 +140,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<SessionMessages.Replaced>(_ => Close(WireCode.Replaced, "this client reconnected on a new connection"));
         Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
+        Receive<ListenerMessages.Evict>(_ => { });
         Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection, _serverId));
         Receive<RelayMessages.RelayOffer>(o => _relays.OnRelayOffer(o, _endpoint.Owns(o.Offer.Id), _clock.Elapsed));
         Receive<RelayMessages.RelayFrame>(f => _relays.OnRelayFrame(f, _clock.Elapsed));
@@ -168,6 +170,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<HandshakeTimedOut>(_ => { });
         Receive<SweepRelays>(_ => { });
         Receive<ListenerMessages.ShutdownNotice>(_ => { });
+        Receive<ListenerMessages.Evict>(_ => { });
         NotTakingTransfers();
         CommonAlways();
     }
@@ -273,7 +276,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         }
         if (!TokenMatches(hello.Token))
         {
-            Context.Parent.Tell(new ListenerMessages.AuthFailed(_remote));
+            Context.Parent.Tell(new ListenerMessages.Misbehaved(_remote, ListenerMessages.Misbehaviour.WrongToken));
             Refuse(WireCode.BadToken, hello.Token.Length == 0 ? "this server requires a token" : "wrong token");
             return;
         }
@@ -384,6 +387,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         var now = _clock.Elapsed;
         if (!_tolerance.TryTake(now))
         {
+            // Its address waits before it is heard again: rejoining must not buy a fresh allowance.
+            Context.Parent.Tell(new ListenerMessages.Misbehaved(_remote, ListenerMessages.Misbehaviour.RateLimited));
             Close(WireCode.RateLimited, $"disconnected for sending too fast: {reason}");
             return;
         }

@@ -1,0 +1,37 @@
+using AkkaTcpTransfer.Protocol;
+
+namespace AkkaTcpTransfer.Fuzzing;
+
+/// <summary>One well-formed frame of every type, the starting points of mutation. Values are ordinary ones a client
+/// might send (ids, sizes, names), so that mutations land next to real code paths.</summary>
+public static class SeedFrames
+{
+    private static readonly byte[] Sha = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+
+    public static IReadOnlyList<Frame> All(string name, uint id) =>
+    [
+        new Hello(ProtocolLimits.Version, 73728, name, "", []),
+        new Welcome(ProtocolLimits.Version, 73728, "server", name, Sha, ["server", name]),
+        new Refused(WireCode.NameTaken, "taken"),
+        Ping.Instance,
+        new Goodbye(WireCode.Normal, "bye"),
+        new Error(WireCode.UnknownPeer, "nobody"),
+        new Say("", "hello everyone"),
+        new Say("server", "hello server"),
+        new Chat("server", "", 1_700_000_000_000, "hi"),
+        new PeerJoined("x"),
+        new PeerLeft("x"),
+        WhoRequest.Instance,
+        new WhoReply(["server", name]),
+        new Offer(id, "", [], "server", "fuzz.bin", 1000, 1),
+        new Accept(id, 0, [], 65536, 524288),
+        new Reject(id, "no"),
+        new Start(id, 0, 65536),
+        new Chunk(id, 0, new byte[100]),
+        new Ack(id, 100),
+        new Done(id, 1000, Sha),
+        new Verified(id, Sha),
+        new Cancel(id, "", "stop"),
+        new Fail(id, "broken"),
+    ];
+}

@@ -1,0 +1,803 @@
+#!/usr/bin/env python3
+"""Scenarios against a running AkkaTcpTransfer server (token empty, default settings), from docs/PROTOCOL.md alone.
+
+    python3 scenarios.py HOST PORT [--only NAME,...]
+
+Prints one JSON object per scenario, then {"summary": ...}; exit code 0 only if every scenario passed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attp  # noqa: E402
+from attp import Client, Closed, Refused, TransferFailed, encode  # noqa: E402
+
+HOST, PORT = "127.0.0.1", 0
+RUN = random.randint(1000, 9999)
+_seq = 0
+_open: list[Client] = []
+TMP = tempfile.mkdtemp(prefix="attp-")
+
+
+def uname(prefix="t"):
+    global _seq
+    _seq += 1
+    return f"{prefix}{RUN}x{_seq}"
+
+
+def connect(name=None, **kw) -> Client:
+    c = Client.connect(HOST, PORT, uname() if name is None else name, **kw)
+    _open.append(c)
+    return c
+
+
+def raw_open(max_frame=attp.DEFAULT_MAX_FRAME) -> Client:
+    c = Client.open(HOST, PORT, max_frame)
+    _open.append(c)
+    return c
+
+
+def refused(name, **kw):
+    """Expect a Refused for this Hello; returns the Refused frame."""
+    try:
+        c = connect(name, **kw)
+    except Refused as e:
+        return e.frame
+    raise AssertionError(f"Hello as {name!r} {kw} was welcomed, expected Refused")
+
+
+def closing_frame(c: Client, timeout=8.0):
+    """Read until the server closes; return its last Goodbye/Refused (or None)."""
+    frames = c.wait_closed(timeout)
+    ends = [f for f in frames if f.kind in ("Goodbye", "Refused")]
+    return ends[-1] if ends else None
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def no_frame(c: Client, kinds, seconds=0.7):
+    try:
+        f = c.expect(kinds, seconds)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected {f}")
+
+
+def in_thread(fn, *args, **kw):
+    box = {}
+
+    def run():
+        try:
+            box["result"] = fn(*args, **kw)
+        except BaseException as e:  # reported by the scenario
+            box["error"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    box["thread"] = t
+    return box
+
+
+def joined(box, timeout=60):
+    box["thread"].join(timeout)
+    if box["thread"].is_alive():
+        raise AssertionError("thread did not finish")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def offer_and_start(c: Client, data: bytes, file: str, to="", tid=None, fingerprint=1, window=None):
+    """Offer to the server and Start; returns (id, accept)."""
+    tid = tid or attp.new_id()
+    c.send("Offer", id=tid, to=to, file=file, size=len(data), fingerprint=fingerprint)
+    acc = c.expect(lambda f: f.kind in ("Accept", "Reject") and f.id == tid)
+    check(acc.kind == "Accept", f"offer not accepted: {acc}")
+    c.send("Start", id=tid, offset=0, window=window or acc.window)
+    return tid, acc
+
+
+def expect_fail(c: Client, tid, timeout=10):
+    return c.expect(lambda f: f.kind in ("Fail", "Verified", "Cancel") and getattr(f, "id", None) == tid, timeout)
+
+
+# ------------------------------------------------------------------------------------------------------ scenarios
+
+def s_doc_hex_table():
+    """Every row of the document's hex table decodes to the frame named and re-encodes to the same bytes."""
+    doc = open(os.path.join(os.path.dirname(__file__), "../../docs/PROTOCOL.md"), encoding="utf-8").read()
+    rows = re.findall(r"^\| 0x([0-9a-f]{2}) \| (\w+).*?\| `([0-9a-f ]+)` \|$", doc.split("## Every frame in hex")[1],
+                      re.M)
+    check(len(rows) == len(attp.FRAMES), f"{len(rows)} rows for {len(attp.FRAMES)} frame types")
+    for t, name, hx in rows:
+        raw = bytes.fromhex(hx.replace(" ", ""))
+        (f,) = attp.split_frames(bytearray(raw), 1 << 20)
+        check(f.kind == name and int(t, 16) == raw[4], f"row {name} decodes as {f.kind}")
+        check(encode(f.kind, **{k: v for k, v in vars(f).items() if k != "kind"}) == raw, f"{name} re-encodes")
+    # our own decoder is strict
+    for bad in (b"\x00\x00\x00\x06\x10\x00\x00\x00\x01\xff",            # invalid UTF-8
+                b"\x00\x00\x00\x01\x7f",                                # unknown type
+                b"\x00\x00\x00\x07\x10\x00\x00\x00\x01ax",              # a byte after the last field
+                b"\x00\x00\x00\x0c\x25\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00",  # short Ack
+                b"\x00\x00\x00\x0d\x25\x00\x00\x00\x00" + bytes(8)):   # transfer id 0
+        try:
+            attp.split_frames(bytearray(bad), 1 << 20)
+            raise AssertionError(f"our decoder accepted {bad.hex()}")
+        except attp.ProtocolError:
+            pass
+    return f"{len(rows)} rows round-trip"
+
+
+def s_handshake_welcome():
+    name = uname("hé")
+    c = connect(name)
+    w = c.welcome
+    check(w.version == 1, f"version {w.version}")
+    check(w.max_frame >= 17408, f"max_frame {w.max_frame}")
+    check(w.your_name == name, f"your_name {w.your_name!r} != {name!r}")
+    check(len(w.resume_key) == 32, f"resume_key of {len(w.resume_key)} bytes")
+    check(w.online and w.online[0] == w.server_name, f"online {w.online} does not start with {w.server_name!r}")
+    check(name in w.online, f"{name} not in online {w.online}")
+    return f"Welcome version 1, max_frame {w.max_frame}, server {w.server_name!r}, key 32 bytes, online {len(w.online)}"
+
+
+def s_chat_broadcast():
+    a = connect()
+    b = connect()
+    j = a.expect("PeerJoined")
+    check(j.name == b.name, f"PeerJoined {j.name}")
+    text = "héllo 世界 🎉 \u0000 e\u0301 \U0001F9D1\u200D\U0001F4BB"
+    t0 = int(time.time() * 1000)
+    a.say(text)
+    m = b.expect("Chat")
+    t1 = int(time.time() * 1000)
+    check(m.from_ == a.name and m.to == "" and m.text == text, f"got {m}")
+    check(t0 - 5000 <= m.at <= t1 + 5000, f"at {m.at} not near local clock {t0}..{t1}")
+    no_frame(a, "Chat")
+    return f"Chat from {m.from_!r} to '' at {m.at} (local {t0}), {len(text.encode())} bytes intact, no echo to sender"
+
+
+def s_direct_message():
+    a, b = connect(), connect()
+    c = connect()
+    a.say("только тебе", to=b.name)
+    m = b.expect("Chat")
+    check(m.from_ == a.name and m.to == b.name and m.text == "только тебе", f"got {m}")
+    no_frame(c, "Chat")
+    no_frame(a, "Chat", 0.2)
+    a.say("case variant", to=b.name.upper())
+    m2 = b.expect("Chat")
+    check(m2.text == "case variant", f"{m2}")
+    a.say("note to self", to=a.name)
+    try:
+        me = a.expect("Chat", 1)
+        self_note = f"a Say to oneself comes back as Chat(from={me.from_!r}, to={me.to!r})"
+    except TimeoutError:
+        self_note = "a Say to oneself is dropped silently"
+    return (f"direct Chat to {m.to!r}; third client saw nothing; to={b.name.upper()!r} delivered with "
+            f"to={m2.to!r}; {self_note}")
+
+
+def s_who_lists_both():
+    a, b = connect(), connect()
+    names = a.who()
+    check(names[0] == a.server_name, f"server not first: {names}")
+    check(a.name in names and b.name in names, f"{names}")
+    return f"WhoReply {len(names)} names, server first, both present"
+
+
+def s_say_unknown_error12():
+    a = connect()
+    out = []
+    for to in (uname("nobody"), "a b", "x" * 40):
+        a.say("hi", to=to)
+        e = a.expect("Error")
+        check(e.code == 12, f"to {to!r}: {e}")
+        out.append(e.message)
+    return "; ".join(out)
+
+
+def s_say_empty_error14():
+    a = connect()
+    a.say("")
+    e = a.expect("Error")
+    check(e.code == 14, f"{e}")
+    a.say("", to=a.server_name)
+    e2 = a.expect("Error")
+    check(e2.code == 14, f"{e2}")
+    return e.message
+
+
+def s_say_too_long_error13():
+    a, b = connect(), connect()
+    a.say("é" * 8192, to=b.name)            # 16,384 bytes: at the limit
+    m = b.expect("Chat")
+    check(len(m.text.encode()) == 16384, "16 KiB text not delivered whole")
+    a.say("x" * 16385, to=b.name)
+    e = a.expect("Error")
+    check(e.code == 13, f"{e}")
+    return f"16384 bytes delivered; 16385 -> Error 13 ({e.message})"
+
+
+def s_long_error_text_cut():
+    a = connect()
+    a.say("hi", to="z" * 5000)
+    e = a.expect("Error")
+    n = len(e.message.encode())
+    check(e.code == 12 and n <= 1024 and e.message.endswith("…"), f"Error {e.code}, {n} bytes, ends {e.message[-3:]!r}")
+    return f"message cut to {n} bytes ending in …"
+
+
+def s_token_when_none_required():
+    """The server requires no token: a client that sends one anyway (not described by the document)."""
+    try:
+        connect(token="not-needed")
+        return "welcomed (the token is ignored)"
+    except Refused as e:
+        return f"refused {e.code}: {e.frame.reason}"
+
+
+def s_ping_before_hello_refused7():
+    c = raw_open()
+    c.send_raw(encode("Ping"))
+    f = closing_frame(c)
+    check(f and f.kind == "Refused" and f.code == 7, f"got {f}")
+    return f.reason
+
+
+def s_hello_maxframe_4096_refused7():
+    f = refused(uname(), max_frame=4096)
+    check(f.code == 7, f"code {f.code}")
+    check("17408" in f.reason or "17,408" in f.reason, f"reason does not name the minimum: {f.reason!r}")
+    g = refused(uname(), max_frame=17407)
+    check(g.code == 7, f"17407: {g}")
+    connect(max_frame=17408)
+    return f"{f.reason!r}; 17407 refused, 17408 welcomed"
+
+
+def s_name_taken_refused3():
+    base = "alice" + "".join(random.choice("aceghijlopsvxy") for _ in range(8))     # unique, letters only
+    connect(base)
+    variants = [base, base.capitalize(), base.upper(), "а" + base[1:],  # Cyrillic а
+                "".join(chr(ord(ch) + 0xFEE0) for ch in base), "SERVER", "Server"]   # fullwidth; the server's name
+    for v in variants:
+        f = refused(v)
+        check(f.code == 3, f"{v!r}: {f}")
+    return f"refused with 3: {variants}"
+
+
+def s_lookalike_fullwidth_any_letters():
+    """'Names that look alike are the same name': a fullwidth copy of any ASCII name looks alike."""
+    base = "bob" + "".join(random.choice("bdfkmnqrtuwz") for _ in range(8))
+    connect(base)
+    welcomed = []
+    for v in ("".join(chr(ord(ch) + 0xFEE0) for ch in base), base[:-1] + chr(ord(base[-1]) + 0xFEE0),
+              uname("d")[:-1] + "１"):
+        if v.endswith("１"):
+            connect(v[:-1] + "1")
+        try:
+            connect(v)
+            welcomed.append(v)
+        except Refused as e:
+            check(e.code == 3, f"{v!r}: {e}")
+    check(not welcomed, f"welcomed while a look-alike is online: {welcomed}")
+    return "fullwidth variants refused"
+
+
+def s_invalid_names_refused4():
+    out = []
+    for v in ("a b", "x" * 33, "a/b", "a'b", 'a"b', "a\\b", "a`b", "a\x07b", "a\u200bb", "a\ue000b", ""):
+        f = refused(v)
+        out.append(f"{v!r}:{f.code}")
+        check(f.code == 4, f"{v!r} refused with {f.code} ({f.reason}), expected 4")
+    connect(uname("Zoë_日本"))
+    return ", ".join(out)
+
+
+def s_version2_refused1():
+    c = raw_open()
+    c.hello(uname(), version=2)
+    f = closing_frame(c)
+    check(f and f.kind == "Refused" and f.code == 1 and "1" in f.reason, f"{f}")
+    return f.reason
+
+
+def s_bad_magic_refused7():
+    c = raw_open()
+    c.send_raw(encode("Hello", magic=b"HTTP", version=1, max_frame=73728, name=uname()))
+    f = closing_frame(c)
+    check(f and f.kind == "Refused" and f.code == 7, f"{f}")
+    return f.reason
+
+
+def s_resume_key_bounds_refused7():
+    out = []
+    for n in (1, 15, 65, 255):
+        f = refused(uname(), resume_key=os.urandom(n))
+        check(f.code == 7, f"{n}-byte key: {f}")
+        out.append(n)
+    for n in (16, 64):
+        key = os.urandom(n)
+        c = connect(resume_key=key)
+        check(c.welcome.resume_key == key, f"{n}-byte key not echoed")
+    return f"keys of {out} bytes refused with 7; 16 and 64 accepted and echoed"
+
+
+def s_resume_key_reuse():
+    name = uname("rk")
+    a = connect(name)
+    key = a.welcome.resume_key
+    check(len(key) == 32, f"{len(key)} bytes")
+    # same name, other key, while online: taken
+    f = refused(name, resume_key=os.urandom(32))
+    check(f.code == 3, f"other key: {f}")
+    # same name and key while online: takes over, the old one gets Goodbye 11
+    a2 = connect(name, resume_key=key)
+    check(a2.welcome.resume_key == key and a2.welcome.your_name == name, f"{a2.welcome}")
+    g = closing_frame(a)
+    check(g and g.kind == "Goodbye" and g.code == 11, f"old connection got {g}")
+    a2.goodbye()
+    # after leaving: the key again works and is echoed
+    a3 = connect(name, resume_key=key)
+    check(a3.welcome.resume_key == key, "not echoed")
+    return f"32-byte key; other key -> 3; same key -> Welcome + old Goodbye 11 ({g.reason!r}); reconnect echoes key"
+
+
+def s_violations_after_welcome_goodbye7():
+    cases = {
+        "unknown type": b"\x00\x00\x00\x01\x7f",
+        "client Chat": encode("Chat", from_="x", to="", at=1, text="hi"),
+        "client PeerJoined": encode("PeerJoined", name="x"),
+        "invalid UTF-8": b"\x00\x00\x00\x06\x10\x00\x00\x00\x01\xff",
+        "surrogate UTF-8": b"\x00\x00\x00\x08\x10\x00\x00\x00\x03\xed\xa0\x80",
+        "trailing byte": struct.pack(">I", 6) + encode("Say", to="", text="x")[4:] + b"Z",
+        "short payload": struct.pack(">I", 4) + b"\x10\x00\x00\x00",
+        "transfer id 0": encode("Ack", id=0, written=0),
+        "negative written": struct.pack(">I", 13) + b"\x25" + struct.pack(">Iq", 5, -1),
+        "length over limit": struct.pack(">I", 73729) + b"\x10",
+        "length 0 (+ Ping after it)": b"\x00\x00\x00\x00" + encode("Ping"),
+    }
+    bad = []
+    for label, data in cases.items():
+        c = connect()
+        c.send_raw(data)
+        f = closing_frame(c)
+        if not (f and f.kind == "Goodbye" and f.code == 7):
+            bad.append(f"{label}: got {f}")
+    check(not bad, "; ".join(bad))
+    return f"{len(cases)} violations -> Goodbye 7 and close"
+
+
+def s_ping_and_ignored_frames():
+    """A Ping after Welcome, and transfer frames for ids nobody uses, are accepted and ignored."""
+    c = connect()
+    c.send("Ping")
+    c.send("Ack", id=12345, written=5)
+    c.send("Verified", id=777, sha256=bytes(32))
+    c.send("Cancel", id=778, by="", reason="nothing")
+    names = c.who()
+    check(c.name in names, "who after ignored frames")
+    return "connection still answers WhoRequest"
+
+
+def s_goodbye_closes():
+    a, b = connect(), connect()
+    a.expect("PeerJoined")
+    b.send("Goodbye", code=0, reason="leaving")
+    b.sock.shutdown(socket.SHUT_WR)
+    b.wait_closed(5)
+    left = a.expect("PeerLeft")
+    check(left.name == b.name, f"{left}")
+    return f"server closed after Goodbye+FIN ({b.closed}); PeerLeft {left.name}"
+
+
+def s_upload_1mib():
+    c = connect()
+    data = os.urandom(1 << 20)
+    r = c.send_file(data, f"up-{RUN}-1m.bin", to="server")
+    acc = r.accept
+    check(acc.offset == 0 and acc.prefix_sha256 == b"", f"{acc}")
+    check(acc.max_chunk + 13 <= c.welcome.max_frame, f"max_chunk {acc.max_chunk} does not fit max_frame")
+    return f"Verified; Accept max_chunk {acc.max_chunk}, window {acc.window}"
+
+
+def s_upload_0_and_1_byte():
+    c = connect()
+    out = []
+    for n in (0, 1):
+        r = c.send_file(os.urandom(n), f"up-{RUN}-{n}b.bin", to="")
+        out.append(f"{n} bytes Verified sha {r.verified.sha256.hex()[:12]}")
+    return "; ".join(out)
+
+
+def s_relay_3mib_strict():
+    a = connect()
+    b = connect(max_frame=20000)
+    data = os.urandom(3 * 1024 * 1024 + 4321)
+    box = in_thread(b.receive_file, os.path.join(TMP, "relay"), max_chunk=20000 - 13)
+    t = time.monotonic()
+    r = a.send_file(data, f"relay-{RUN}.bin", to=b.name)
+    got = joined(box)
+    secs = time.monotonic() - t
+    check(got.offer.from_ == a.name, f"Offer.from {got.offer.from_!r}")
+    check(len(got.offer.sender_id) == 16, f"sender_id of {len(got.offer.sender_id)} bytes")
+    check(got.largest_chunk <= 20000 - 13, f"chunk of {got.largest_chunk}")
+    check(open(got.path, "rb").read() == data, "file differs")
+    check(r.verified.sha256 == hashlib.sha256(data).digest(), "sender's Verified sha")
+    return (f"{len(data)} bytes in {secs:.2f}s, largest chunk {got.largest_chunk}, Offer.to {got.offer.to!r}, "
+            f"sender saw max_chunk {r.accept.max_chunk}")
+
+
+def s_relay_server_lowers_max_chunk():
+    """A receiver whose Accept.max_chunk does not fit its own max_frame: the server must not send bigger frames."""
+    a, b = connect(), connect(max_frame=20000)
+    data = os.urandom(300_000)
+    box = in_thread(b.receive_file, os.path.join(TMP, "lower"), max_chunk=65536)
+    r = a.send_file(data, f"lower-{RUN}.bin", to=b.name)
+    got = joined(box)
+    check(r.accept.max_chunk <= 20000 - 13, f"sender was told max_chunk {r.accept.max_chunk}")
+    return f"server lowered Accept.max_chunk 65536 -> {r.accept.max_chunk}; largest chunk {got.largest_chunk}"
+
+
+def s_sender_id_stable():
+    """Offer.sender_id: 16 bytes, the same for the same resume key, different for another client."""
+    name = uname("sid")
+    a, b, c = connect(name), connect(), connect()
+    key = a.welcome.resume_key
+    ids = []
+    for who in (a, c):
+        box = in_thread(b.receive_file, os.path.join(TMP, "sid"))
+        who.send_file(b"hello", f"sid-{RUN}-{attp.new_id()}.txt", to=b.name)
+        ids.append(joined(box).offer.sender_id)
+    a.goodbye()
+    a2 = connect(name, resume_key=key)
+    box = in_thread(b.receive_file, os.path.join(TMP, "sid"))
+    a2.send_file(b"again", f"sid-{RUN}-{attp.new_id()}.txt", to=b.name)
+    ids.append(joined(box).offer.sender_id)
+    check(all(len(i) == 16 for i in ids), f"lengths {[len(i) for i in ids]}")
+    check(ids[0] == ids[2] and ids[0] != ids[1], f"{[i.hex() for i in ids]}")
+    return "16-byte sender_id, stable across reconnects with the same key, distinct between clients"
+
+
+def s_duplicate_id_rejected():
+    c = connect()
+    data = os.urandom(1 << 20)
+    tid = attp.new_id()
+    sent_dup = []
+
+    def dup(client, t, sent):
+        if not sent_dup:
+            client.send("Offer", id=t, to="server", file=f"dup-{RUN}.bin", size=10, fingerprint=1)
+            sent_dup.append(sent)
+    c.send_file(data, f"live-{RUN}.bin", to="server", tid=tid, on_chunk=dup)
+    rej = [f for f in c.backlog if f.kind in ("Reject", "Accept") and f.id == tid]
+    check(rej and rej[0].kind == "Reject", f"duplicate offer answered with {rej}")
+    return f"live transfer Verified; duplicate Offer -> Reject ({rej[0].reason!r})"
+
+
+def s_duplicate_id_other_direction_rejected():
+    """An id used by a relayed transfer *to* b is in use on b's connection: b may not offer with it."""
+    a, b = connect(), connect()
+    tid2 = attp.new_id()
+    box = in_thread(a.send_file, os.urandom(200_000), f"rel-{RUN}.bin", to=b.name, tid=tid2)
+    offer = b.expect("Offer")
+    b.send("Offer", id=tid2, to="server", file=f"dup2-{RUN}.bin", size=5, fingerprint=1)
+    ans = b.expect(lambda f: f.kind in ("Accept", "Reject") and f.id == tid2)
+    check(ans.kind == "Reject", f"b's Offer with the id of the live relayed transfer it receives was answered {ans}")
+    b.receive_file(os.path.join(TMP, "dup"), offer=offer)
+    joined(box)
+    return f"Reject ({ans.reason!r}); the live relayed transfer still Verified"
+
+
+def s_unsafe_names_rejected():
+    c = connect()
+    names = ["../x", "a\u202eb.txt", "/etc/passwd", "a\\b", "c:x", "C:/x", "a//b", "./a", "a/./b", "a.", "a ",
+             "CON", "nul.txt", "a\x01b", "a\u200bb", "a\ufeffb", "", "x" * 256, ".akka-tcp-transfer/p.part"]
+    bad = []
+    for n in names:
+        try:
+            c.send_file(b"abc", n, to="server")
+            bad.append(n)
+        except TransferFailed as e:
+            check(e.frame.kind == "Reject", f"{n!r}: {e.frame}")
+    ok_names = [f"album-{RUN}/sub/b.bin", f"zwj-{RUN}-\u200d.txt"]
+    for n in ok_names:
+        c.send_file(b"abc", n, to="server")
+    check(not bad, f"accepted: {bad!r}")
+    return f"{len(names)} unsafe names rejected; {ok_names!r} accepted"
+
+
+def s_offer_unknown_peer_rejected():
+    c = connect()
+    try:
+        c.send_file(b"abc", "x.bin", to=uname("ghost"))
+    except TransferFailed as e:
+        check(e.frame.kind == "Reject", f"{e.frame}")
+        return e.frame.reason
+    raise AssertionError("delivered to nobody")
+
+
+def s_window_violation_fail():
+    c = connect()
+    data = os.urandom(400_000)
+    tid, acc = offer_and_start(c, data, f"win-{RUN}.bin", window=65536)
+    for off in range(0, 200_000, 10_000):         # 200,000 bytes with a window of 65,536 and no Ack awaited
+        c.send("Chunk", id=tid, offset=off, data=data[off:off + 10_000])
+    f = expect_fail(c, tid)
+    check(f.kind == "Fail", f"{f}")
+    check(c.name in c.who(), "connection did not carry on")
+    return f"Fail: {f.reason}"
+
+
+def s_chunk_gap_fail():
+    c = connect()
+    data = os.urandom(1000)
+    tid, _ = offer_and_start(c, data, f"gap-{RUN}.bin")
+    c.send("Chunk", id=tid, offset=10, data=data[10:20])
+    f = expect_fail(c, tid)
+    check(f.kind == "Fail", f"{f}")
+    check(c.name in c.who(), "connection did not carry on")
+    return f"Fail: {f.reason}"
+
+
+def s_chunk_over_max_chunk_fail():
+    a, b = connect(), connect()
+    data = os.urandom(5000)
+    tid = attp.new_id()
+    a.send("Offer", id=tid, to=b.name, file=f"big-{RUN}.bin", size=len(data), fingerprint=1)
+    b.expect("Offer")
+    b.send("Accept", id=tid, offset=0, prefix_sha256=b"", max_chunk=1000, window=65536)
+    acc = a.expect("Accept")
+    a.send("Start", id=tid, offset=0, window=acc.window)
+    b.expect("Start")
+    a.send("Chunk", id=tid, offset=0, data=data[:2000])
+    fa = expect_fail(a, tid)
+    got = b.expect(lambda f: f.kind in ("Chunk", "Fail", "Cancel") and f.id == tid)
+    check(fa.kind == "Fail", f"sender got {fa}")
+    check(got.kind != "Chunk", f"server relayed a {len(getattr(got, 'data', b''))}-byte chunk over max_chunk 1000")
+    return f"sender Fail ({fa.reason!r}); receiver got {got.kind} ({getattr(got, 'reason', '')!r})"
+
+
+def s_done_mismatch_fail():
+    c = connect()
+    out = []
+    for label, size_delta, sha in (("wrong sha", 0, bytes(32)), ("wrong size", 1, None)):
+        data = os.urandom(3000)
+        tid, _ = offer_and_start(c, data, f"bad-{RUN}-{label[-3:]}.bin")
+        c.send("Chunk", id=tid, offset=0, data=data)
+        c.expect(lambda f: f.kind == "Ack" and f.id == tid and f.written == len(data))
+        c.send("Done", id=tid, size=len(data) + size_delta, sha256=sha or hashlib.sha256(data).digest())
+        f = expect_fail(c, tid)
+        check(f.kind == "Fail", f"{label}: {f}")
+        out.append(f"{label}: {f.reason}")
+    return "; ".join(out)
+
+
+def s_cancel_relayed():
+    a, b = connect(), connect()
+    data = os.urandom(2_000_000)
+    tid = attp.new_id()
+    a.send("Offer", id=tid, to=b.name, file=f"cx-{RUN}.bin", size=len(data), fingerprint=1)
+    b.expect("Offer")
+    b.send("Accept", id=tid, offset=0, prefix_sha256=b"", max_chunk=65536, window=131072)
+    acc = a.expect("Accept")
+    a.send("Start", id=tid, offset=0, window=acc.window)
+    a.send("Chunk", id=tid, offset=0, data=data[:1000])
+    a.send("Cancel", id=tid, by="someone-else", reason="changed my mind")
+    f = b.expect(lambda f: f.kind in ("Cancel", "Fail") and f.id == tid)
+    check(f.kind == "Cancel" and f.by == a.name and f.reason == "changed my mind", f"{f}")
+    return f"receiver got Cancel by {f.by!r} (stamped)"
+
+
+def s_resume_partial_upload():
+    name = uname("res")
+    a = connect(name)
+    key = a.welcome.resume_key
+    data = os.urandom(1 << 20)
+    fp = attp.ticks_now()
+    file = f"resume-{RUN}.bin"
+    tid, acc = offer_and_start(a, data, file, fingerprint=fp)
+    w = acc.window
+    for off in range(0, w // 2, 16384):
+        a.send("Chunk", id=tid, offset=off, data=data[off:off + 16384])
+    a.expect(lambda f: f.kind == "Ack" and f.written == w // 2)
+    a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    a.close()                                     # dropped without Goodbye (RST)
+    time.sleep(0.5)
+    a2 = connect(name, resume_key=key)
+    r = a2.send_file(data, file, to="server", fingerprint=fp)
+    check(r.accept.offset > 0, f"no resume offered: {r.accept}")
+    check(r.accept.prefix_sha256 == hashlib.sha256(data[:r.accept.offset]).digest(), "prefix hash differs")
+    return f"resumed at {r.accept.offset} (acked {w // 2}) with a correct prefix hash; Verified"
+
+
+def s_max_16_incoming():
+    c = connect()
+    answers, accepted = [], []
+    for i in range(17):
+        tid = attp.new_id()
+        c.send("Offer", id=tid, to="server", file=f"many-{RUN}-{i}.bin", size=1, fingerprint=1)
+        f = c.expect(lambda f, t=tid: f.kind in ("Accept", "Reject") and f.id == t)
+        answers.append(f.kind)
+        if f.kind == "Accept":
+            accepted.append(tid)
+    for tid in accepted:
+        c.send("Cancel", id=tid, by="", reason="test over")
+    check(answers == ["Accept"] * 16 + ["Reject"], f"{answers}")
+    return "16 accepted, 17th rejected"
+
+
+def s_relay_same_id_two_senders():
+    """Two senders pick the same id for the same receiver: ids are relayed unchanged, so the second is rejected."""
+    a, c, b = connect(), connect(), connect()
+    tid = attp.new_id()
+    a.send("Offer", id=tid, to=b.name, file=f"s1-{RUN}.bin", size=10, fingerprint=1)
+    b.expect("Offer")
+    c.send("Offer", id=tid, to=b.name, file=f"s2-{RUN}.bin", size=10, fingerprint=1)
+    f = c.expect(lambda f: f.kind in ("Accept", "Reject") and f.id == tid)
+    try:
+        g = b.expect("Offer", 1)
+        extra = f"; b received a second Offer with the same id ({g.file})"
+    except TimeoutError:
+        extra = ""
+    check(f.kind == "Reject" and not extra, f"second sender got {f}{extra}")
+    return f"second sender: Reject ({f.reason!r})"
+
+
+def s_rate_limit_500_says():
+    c = connect()
+    c.send_raw(b"".join(encode("Say", to="", text=f"flood {i}") for i in range(500)))
+    try:
+        frames = c.wait_closed(20)
+    except TimeoutError:
+        frames = c.backlog
+    kinds = [(f.kind, getattr(f, "code", None)) for f in frames if f.kind in ("Error", "Goodbye")]
+    errors = [k for k in kinds if k == ("Error", 15)]
+    check(errors, f"no Error 15; got {kinds}, then {c.closed}")
+    check(kinds and kinds[-1] == ("Goodbye", 15), f"no Goodbye 15 at the end; got {kinds}, then {c.closed}")
+    return f"{len(errors)} Error 15 then Goodbye 15"
+
+
+def s_rate_limit_who():
+    """7 WhoRequests at once, bursts of 5: five replies, and one Error 15 (at most one a second)."""
+    c = connect()
+    c.send_raw(encode("WhoRequest") * 7)
+    got = []
+    try:
+        while True:
+            f = c.expect({"WhoReply", "Error"}, 2)
+            got.append(f.kind if f.kind == "WhoReply" else f"Error {f.code}")
+    except TimeoutError:
+        pass
+    check(got.count("WhoReply") == 5 and got.count("Error 15") == 1, f"{got}")
+    check(c.name in c.who(8), "no WhoReply after the allowance refilled")   # waits for the refill
+    return f"in order received: {got}; connection stays open"
+
+
+def s_connect_after_rate_limit_disconnect():
+    """The document names no refusal for an address whose client was just disconnected for flooding."""
+    for _ in range(60):                                # the previous scenario flooded too: wait until let in
+        try:
+            c = connect()
+            break
+        except Refused:
+            time.sleep(1)
+    c.send_raw(b"".join(encode("Say", to="", text=f"flood {i}") for i in range(500)))
+    try:
+        c.wait_closed(20)
+    except TimeoutError:
+        pass
+    try:
+        connect()
+        return "a new connection right after the Goodbye 15 was welcomed"
+    except Refused as e:
+        first = e.frame
+    t0 = time.monotonic()
+    for _ in range(60):
+        time.sleep(0.5)
+        try:
+            connect()
+            break
+        except Refused:
+            continue
+    raise AssertionError(f"undocumented: a new connection from the same address got Refused {first.code} "
+                         f"({first.reason!r}), let in again {time.monotonic() - t0:.1f}s later; the document "
+                         f"mentions no such refusal and calls every refusal except code 5 final")
+
+
+def bg_idle():
+    """Started first, collected last: a client that sends nothing gets Pings and then Goodbye 9 after ~30 s."""
+    c = Client.connect(HOST, PORT, uname("idle"))       # not in _open: it outlives the other scenarios
+    c.keep_pings, c.ping_after = True, None
+    t0, pings = time.monotonic(), []
+    try:
+        while True:
+            f = c.recv(45)
+            if f.kind == "Ping":
+                pings.append(round(time.monotonic() - t0, 1))
+            elif f.kind == "Goodbye":
+                return pings, f, round(time.monotonic() - t0, 1)
+    except (Closed, TimeoutError) as e:
+        return pings, e, round(time.monotonic() - t0, 1)
+
+
+def s_handshake_timeout_refused6():
+    c = raw_open()
+    t = time.monotonic()
+    f = closing_frame(c, 10)
+    secs = time.monotonic() - t
+    check(f and f.kind == "Refused" and f.code == 6 and 4 <= secs <= 7, f"{f} after {secs:.1f}s")
+    return f"{f.reason} after {secs:.1f}s"
+
+
+def s_length0_before_hello_refused7():
+    c = raw_open()
+    c.send_raw(b"\x00\x00\x00\x00")
+    t = time.monotonic()
+    f = closing_frame(c, 10)
+    secs = time.monotonic() - t
+    check(f and f.kind == "Refused" and f.code == 7, f"{f} after {secs:.1f}s")
+    return f"{f.reason} after {secs:.1f}s"
+
+
+SCENARIOS = [v for k, v in list(globals().items()) if k.startswith("s_")]
+SLOW_LAST = ["s_rate_limit_who", "s_rate_limit_500_says", "s_connect_after_rate_limit_disconnect"]
+
+
+def main(argv, extra=()):
+    global HOST, PORT
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    only = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--only=")), None)
+    HOST, PORT = args[0], int(args[1])
+    todo = [s for s in SCENARIOS if s.__name__ not in SLOW_LAST] + list(extra) + [globals()[n] for n in SLOW_LAST]
+    if only:
+        todo = [s for s in todo if s.__name__[2:] in only or s.__name__ in only]
+    idle = in_thread(bg_idle) if not only or "idle_timeout_goodbye9" in only else None
+    passed = failed = 0
+
+    def report(name, ok, detail):
+        nonlocal passed, failed
+        passed, failed = passed + ok, failed + (not ok)
+        print(json.dumps({"scenario": name, "ok": ok, "detail": detail}, ensure_ascii=False), flush=True)
+
+    for s in todo:
+        name = s.__name__[2:]
+        try:
+            report(name, True, str(s()))
+        except AssertionError as e:
+            report(name, False, str(e))
+        except Exception as e:
+            report(name, False, f"{type(e).__name__}: {e} @ {traceback.extract_tb(e.__traceback__)[-1].lineno}")
+        finally:
+            while _open:
+                c = _open.pop()
+                if c.welcome and not c.closed:
+                    c.goodbye(timeout=2)
+                c.close()
+    if idle:
+        try:
+            pings, end, secs = joined(idle, 60)
+            ok = bool(pings) and isinstance(end, attp.Frame) and end.code == 9 and 28 <= secs <= 40
+            report("idle_timeout_goodbye9", ok, f"server Pings at {pings} s; then {end} at {secs} s")
+        except Exception as e:
+            report("idle_timeout_goodbye9", False, repr(e))
+    print(json.dumps({"summary": {"passed": passed, "failed": failed}}), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
