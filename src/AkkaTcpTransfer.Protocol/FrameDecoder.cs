@@ -50,8 +50,11 @@ public sealed class FrameDecoder
                 {
                     var take = Math.Min(_header.Length - _headerFilled, input.Length);
                     input[..take].CopyTo(_header.AsSpan(_headerFilled));
+                    var before = _headerFilled;
                     _headerFilled += take;
                     input = input[take..];
+                    // The length is judged as soon as its four bytes are here, without waiting for the type byte.
+                    if (before < ProtocolLimits.LengthPrefixSize && _headerFilled >= ProtocolLimits.LengthPrefixSize) CheckLength();
                     if (_headerFilled < _header.Length) break;
                     BeginPayload();
                 }
@@ -81,11 +84,16 @@ public sealed class FrameDecoder
         }
     }
 
-    private void BeginPayload()
+    private void CheckLength()
     {
         var length = BinaryPrimitives.ReadUInt32BigEndian(_header);
         if (length == 0) throw new EmptyFrameException();
         if (length > (uint)_maxFrameLength) throw new FrameTooLargeException(length, _maxFrameLength);
+    }
+
+    private void BeginPayload()
+    {
+        var length = BinaryPrimitives.ReadUInt32BigEndian(_header);
         var type = _header[ProtocolLimits.LengthPrefixSize];
         if (!Enum.IsDefined((FrameType)type)) throw new UnknownFrameTypeException(type);
         _type = (FrameType)type;

@@ -49,6 +49,14 @@ public class GarbageTests
         Assert.IsType<EmptyFrameException>(DecodeFails([0, 0, 0, 0, 1]));
 
     [Fact]
+    public void Decoder_judges_the_length_as_soon_as_its_four_bytes_arrive()
+    {
+        // Nothing follows the length: a peer that sends only it must not be left waiting for a type byte.
+        Assert.IsType<EmptyFrameException>(DecodeFails([0, 0, 0, 0]));
+        Assert.IsType<FrameTooLargeException>(DecodeFails([0x7f, 0, 0, 0]));
+    }
+
+    [Fact]
     public void Decoder_rejects_an_unknown_frame_type()
     {
         var ex = Assert.IsType<UnknownFrameTypeException>(DecodeFails(Frame((FrameType)0x7f)));

@@ -3,13 +3,15 @@ using System.Text;
 
 namespace AkkaTcpTransfer.Chat;
 
-/// <summary>The confusable skeleton of a name (Unicode TR39, section 4): two names with the same skeleton look alike
-/// ("alice", "аlice" with a Cyrillic а, fullwidth "ａｌｉｃｅ", "ALICE"), so only one of them may be online. Computed
-/// from embedded Unicode data (canonical decompositions, combining classes, confusable prototypes; see
+/// <summary>The confusable skeleton of a name (Unicode TR39, section 4, taken after case folding and compatibility
+/// decomposition, NFKD, as identifiers are): two names with the same skeleton look alike ("alice", "аlice" with a
+/// Cyrillic а, fullwidth "ａｌｉｃｅ", mathematical "𝐚𝐥𝐢𝐜𝐞", "ALICE"), so only one of them may be online. Computed from
+/// embedded Unicode data (decompositions, combining classes, confusable prototypes; see
 /// tools/unicode/make-skeleton-data.py), so it is the same on every machine and needs no ICU.</summary>
 public static class NameSkeleton
 {
     private static readonly Dictionary<int, int[]> Decompositions = [];
+    private static readonly Dictionary<int, int[]> CompatibilityDecompositions = [];
     private static readonly Dictionary<int, int> CombiningClasses = [];
     private static readonly Dictionary<int, string> Prototypes = [];
 
@@ -31,8 +33,12 @@ public static class NameSkeleton
                 continue;
             }
             var rest = parts[2..].Select(p => int.Parse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
-            if (parts[0] == "D") Decompositions[cp] = rest;
-            else Prototypes[cp] = string.Concat(rest.Select(char.ConvertFromUtf32));
+            switch (parts[0])
+            {
+                case "D": Decompositions[cp] = rest; break;
+                case "K": CompatibilityDecompositions[cp] = rest; break;
+                default: Prototypes[cp] = string.Concat(rest.Select(char.ConvertFromUtf32)); break;
+            }
         }
     }
 
@@ -40,15 +46,29 @@ public static class NameSkeleton
     public static string Of(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var current = Nfd(name.ToLowerInvariant());
-        // Prototypes can map to capitals (ℍ -> H) that lowercase to another prototype: repeat until nothing changes.
+        return Skeleton(name.ToLowerInvariant());
+    }
+
+    /// <summary>The skeleton of <paramref name="name"/> as written, then case-folded: capitals keep their own look
+    /// ("I" is confusable with "l", which "i" is not). With <see cref="Of"/> it makes the two keys a name is known by.</summary>
+    public static string OfShape(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return Skeleton(name);
+    }
+
+    private static string Skeleton(string name)
+    {
+        // Map first, then fold case: a capital's own look counts (for OfShape; Of folds before it calls this).
+        // Prototypes can map to capitals (ℍ -> H) that fold to another prototype: repeat until nothing changes.
+        var current = Nfkd(name);
         for (var i = 0; i < 4; i++)
         {
-            var next = Nfd(MapPrototypes(current).ToLowerInvariant());
+            var next = Nfkd(MapPrototypes(current).ToLowerInvariant());
             if (next == current) break;
             current = next;
         }
-        return current;
+        return current.ToLowerInvariant();
     }
 
     private static string MapPrototypes(string text)
@@ -63,10 +83,16 @@ public static class NameSkeleton
     }
 
     /// <summary>Canonical decomposition (NFD): full recursive decomposition, Hangul syllables, canonical ordering.</summary>
-    internal static string Nfd(string text)
+    internal static string Nfd(string text) => Decomposed(text, compatibility: false);
+
+    /// <summary>Compatibility decomposition (NFKD): as NFD, and compatibility forms (fullwidth, font variants,
+    /// ligatures, circled and other presentation forms) to their plain characters too.</summary>
+    internal static string Nfkd(string text) => Decomposed(text, compatibility: true);
+
+    private static string Decomposed(string text, bool compatibility)
     {
         var code = new List<int>(text.Length + 4);
-        foreach (var rune in text.EnumerateRunes()) Decompose(rune.Value, code);
+        foreach (var rune in text.EnumerateRunes()) Decompose(rune.Value, code, compatibility);
         // Canonical ordering: a stable sort of each run of non-starters by combining class.
         for (var i = 0; i < code.Count;)
         {
@@ -88,7 +114,7 @@ public static class NameSkeleton
 
     private static int Class(int cp) => CombiningClasses.GetValueOrDefault(cp);
 
-    private static void Decompose(int cp, List<int> output)
+    private static void Decompose(int cp, List<int> output, bool compatibility)
     {
         const int SBase = 0xAC00, LBase = 0x1100, VBase = 0x1161, TBase = 0x11A7, TCount = 28, NCount = 588, SCount = 11172;
         var s = cp - SBase;
@@ -99,9 +125,9 @@ public static class NameSkeleton
             if (s % TCount != 0) output.Add(TBase + (s % TCount));
             return;
         }
-        if (Decompositions.TryGetValue(cp, out var parts))
+        if (Decompositions.TryGetValue(cp, out var parts) || (compatibility && CompatibilityDecompositions.TryGetValue(cp, out parts)))
         {
-            foreach (var part in parts) Decompose(part, output);
+            foreach (var part in parts) Decompose(part, output, compatibility);
             return;
         }
         output.Add(cp);

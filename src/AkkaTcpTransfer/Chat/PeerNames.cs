@@ -15,8 +15,12 @@ public static class PeerNames
     /// <see cref="Key"/> instead.</summary>
     public static IEqualityComparer<string> Comparer { get; } = new SkeletonComparer();
 
-    /// <summary>The form names are compared in: equal keys, same name.</summary>
+    /// <summary>The form names are compared in: equal keys, same name (case folded first, then the skeleton).</summary>
     public static string Key(string name) => NameSkeleton.Of(name);
+
+    /// <summary>The second form: the skeleton of the name as written, then case-folded, which catches capitals that look
+    /// like other letters ("Ian" and "lan"). Two names are the same if either form is.</summary>
+    public static string ShapeKey(string name) => NameSkeleton.OfShape(name);
 
     /// <summary>Null when <paramref name="name"/> is acceptable, else why not. The empty name is accepted here
     /// (it means "not set"); callers that need a name check for it.</summary>
@@ -41,6 +45,8 @@ public static class PeerNames
     {
         public bool Equals(string? x, string? y) =>
             ReferenceEquals(x, y) || (x is not null && y is not null && (string.Equals(x, y, StringComparison.Ordinal) || Key(x) == Key(y)));
+
+        // Note: this comparer uses the first form only (a hash must be one function); the registry checks both.
 
         public int GetHashCode(string obj) => StringComparer.Ordinal.GetHashCode(Key(obj));
     }

@@ -278,6 +278,10 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
                     _peerCode = g.Code;
                     _peerReason = g.Reason;
                     break;
+                case var _ when _peerReason is not null:
+                    // Nothing counts after the peer's Goodbye.
+                    (frame as Chunk)?.Release();
+                    break;
                 default:
                     Context.Parent.Tell(new FrameReceived(frame));
                     delivered++;
@@ -285,6 +289,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         }
         _decoded.Clear();
+        if (_peerReason is not null && _closeReason is null) ClosePeerLeft();
         if (delivered == 0) return;
         // The owner answers this with ReadMore once it has handled every frame before it (its mailbox is in order).
         Context.Parent.Tell(Delivered.Instance);
@@ -464,6 +469,22 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         Frame farewell = _accepted && !_handshakeDone ? new Refused(code, reason) : new Goodbye(code, reason);
         _control.Enqueue(new Outbound(FrameEncoder.Encode(farewell), default));
         while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes).Write, WriteAck.Instance));
+        _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
+        if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
+        Timers.Cancel(nameof(Tick));
+        Timers.Cancel(nameof(ThrottleOver));
+        Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);
+        Become(Closing);
+    }
+
+    /// <summary>The peer said Goodbye: it sends nothing more. Close our side too (flush, FIN, wait for its FIN) without
+    /// a Goodbye of our own; the owner hears the peer's reason.</summary>
+    private void ClosePeerLeft()
+    {
+        _closeReason = $"peer closed the connection: {_peerReason}";
+        _data.Clear();
+        _control.Clear();
+        _gauge?.Release();
         _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
         if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
         Timers.Cancel(nameof(Tick));

@@ -225,4 +225,31 @@ public sealed class TransferBoundsTests : IAsyncLifetime
         Assert.True(File.Exists(held));
         Assert.Equal(1000, new FileInfo(Path.Combine(downloads, "held.bin")).Length);
     }
+
+    [Fact]
+    public async Task An_id_in_use_in_the_other_direction_is_refused_too_and_that_transfer_goes_on()
+    {
+        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")));
+        await using var alice = await RawClient.JoinAsync(server.Port, "alice");
+        await using var bob = await RawClient.JoinAsync(server.Port, "bob");
+        var data = RandomNumberGenerator.GetBytes(100_000);
+        await alice.SendAsync(new Offer(81, "", [], "bob", "relayed.bin", data.Length, 1));
+        await bob.Expect<Offer>(o => o.Id == 81);
+        // bob, receiving transfer 81, offers the server a file under the same id: refused, the relayed one untouched.
+        await bob.SendAsync(new Offer(81, "", [], "server", "mine.bin", 10, 1));
+        Assert.Contains("already in use", (await bob.Expect<Reject>(r => r.Id == 81)).Reason, StringComparison.Ordinal);
+        await bob.SendAsync(new Accept(81, 0, [], 65536, 262144));
+        var accept = await alice.Expect<Accept>(a => a.Id == 81);
+        await alice.SendAsync(new Start(81, 0, accept.Window));
+        await alice.SendAsync(new Chunk(81, 0, data.AsMemory(0, 65536)));
+        await alice.SendAsync(new Chunk(81, 65536, data.AsMemory(65536)));
+        await alice.SendAsync(new Done(81, data.Length, SHA256.HashData(data)));
+        var received = new List<byte>();
+        while (received.Count < data.Length) received.AddRange((await bob.Expect<Chunk>(c => c.Id == 81)).Data.ToArray());
+        await bob.Expect<Done>(d => d.Id == 81);
+        await bob.SendAsync(new Verified(81, SHA256.HashData(data)));
+        await alice.Expect<Verified>(v => v.Id == 81);
+        Assert.Equal(data, received.ToArray());
+        Assert.Empty(serverLog.All<TransferOffered>());
+    }
 }

@@ -336,6 +336,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Excess($"offer refused: at most {_settings.Limits.OffersPerSecond} offers per second");
                 _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "too many offers at once; slow down")));
                 break;
+            case Offer offer when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id):
+                // The id names a transfer already on this connection (either direction): refused, that one untouched.
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
+                break;
             case Offer offer when Encoding.UTF8.GetByteCount(offer.File) > ProtocolLimits.MaxFileNameBytes:
                 _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"the file name is longer than {ProtocolLimits.MaxFileNameBytes} bytes")));
                 break;

@@ -19,15 +19,17 @@ namespace AkkaTcpTransfer.Server.Sessions;
 /// published. It has no children.</summary>
 internal sealed class SessionRegistryActor : ReceiveActor
 {
-    private sealed record Session(string Name, string Key, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame, TokenBucket Fanout);
+    private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame, TokenBucket Fanout);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly string _serverName;
     private readonly string _serverKey;
+    private readonly string _serverShape;
     private readonly int _maxClients;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Dictionary<string, Session> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Session> _byShape = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Session> _byPeer = [];
     private readonly HashSet<IActorRef> _replaced = [];
     private List<string>? _names;
@@ -39,6 +41,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
         _settings = settings;
         _serverName = settings.Name;
         _serverKey = PeerNames.Key(settings.Name);
+        _serverShape = PeerNames.ShapeKey(settings.Name);
         _maxClients = maxClients;
         Receive<SessionMessages.Join>(OnJoin);
         Receive<Terminated>(OnPeerTerminated);
@@ -63,20 +66,26 @@ internal sealed class SessionRegistryActor : ReceiveActor
         });
     }
 
-    private Session? Find(string name) =>
-        PeerNames.Validate(name) is null && _byKey.TryGetValue(PeerNames.Key(name), out var session) ? session : null;
+    /// <summary>Whoever is online under <paramref name="name"/> or a name that looks like it (either key).</summary>
+    private Session? Find(string name)
+    {
+        if (PeerNames.Validate(name) is not null) return null;
+        if (_byKey.TryGetValue(PeerNames.Key(name), out var session)) return session;
+        return _byShape.TryGetValue(PeerNames.ShapeKey(name), out session) ? session : null;
+    }
 
     private void OnJoin(SessionMessages.Join join)
     {
         var peer = Sender;
         var key = PeerNames.Key(join.Name);
-        if (key == _serverKey)
+        var shape = PeerNames.ShapeKey(join.Name);
+        if (key == _serverKey || shape == _serverShape)
         {
             peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, $"name '{join.Name}' is taken (it is the server's, or looks like it)"));
             return;
         }
         var replacing = false;
-        if (_byKey.TryGetValue(key, out var existing))
+        if (_byKey.TryGetValue(key, out var existing) || _byShape.TryGetValue(shape, out existing))
         {
             var sameClient = join.ResumeKey.Length > 0 && CryptographicOperations.FixedTimeEquals(join.ResumeKey, existing.ResumeKey)
                 && join.Name == existing.Name;
@@ -103,9 +112,10 @@ internal sealed class SessionRegistryActor : ReceiveActor
 
         var resumeKey = join.ResumeKey.Length > 0 ? join.ResumeKey : ClientIdentity.NewKey();
         var limits = _settings.Limits;
-        var session = new Session(join.Name, key, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
+        var session = new Session(join.Name, key, shape, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
             new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _clock.Elapsed));
         _byKey[key] = session;
+        _byShape[shape] = session;
         _byPeer[peer] = session;
         _names = null;
         Context.Watch(peer);
@@ -143,6 +153,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private void Remove(Session session)
     {
         _byKey.Remove(session.Key);
+        _byShape.Remove(session.Shape);
         _byPeer.Remove(session.Peer);
         _names = null;
         Context.Unwatch(session.Peer);
@@ -174,7 +185,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
             if (from is not null) Context.System.EventStream.Publish(new Events.ChatReceived(fromName, null, say.Text, at));
             return;
         }
-        if (PeerNames.Validate(say.To) is null && PeerNames.Key(say.To) == _serverKey)
+        if (PeerNames.Validate(say.To) is null && (PeerNames.Key(say.To) == _serverKey || PeerNames.ShapeKey(say.To) == _serverShape))
         {
             Context.System.EventStream.Publish(new Events.ChatReceived(fromName, _serverName, say.Text, at));
             return;
