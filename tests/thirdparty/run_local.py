@@ -18,8 +18,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios as S  # noqa: E402
 
-DLL = sys.argv[1] if len(sys.argv) > 1 else "/work/main/src/AkkaTcpTransfer.Cli/bin/Debug/net10.0/akka-tcp-transfer.dll"
-DL, STATE = "/tmp/tp-dl", "/tmp/tp-state"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DLL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "src/AkkaTcpTransfer.Cli/bin/Debug/net10.0/akka-tcp-transfer.dll")
+WORK = tempfile.mkdtemp(prefix="attp-run-")
+DL, STATE, ERR = os.path.join(WORK, "downloads"), os.path.join(WORK, "state"), os.path.join(WORK, "server.err")
 
 
 def main():
@@ -28,7 +30,7 @@ def main():
         return 2
     shutil.rmtree(DL, ignore_errors=True)
     shutil.rmtree(STATE, ignore_errors=True)
-    err = open("/tmp/tp-server.err", "w")
+    err = open(ERR, "w")
     srv = subprocess.Popen(["dotnet", DLL, "server", "--port", "0", "--json", "--downloads", DL,
                             "--set", f"state-dir={STATE}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=err, text=True, encoding="utf-8", bufsize=1)
@@ -38,7 +40,7 @@ def main():
         assert ev["event"] == "listening"
     except Exception:
         srv.kill()
-        print(json.dumps({"error": f"server did not start: {first!r}", "stderr": open('/tmp/tp-server.err').read()}))
+        print(json.dumps({"error": f"server did not start: {first!r}", "stderr": open(ERR).read()}))
         return 2
     events = []
     import threading
@@ -84,7 +86,7 @@ def main():
     except subprocess.TimeoutExpired:
         srv.kill()
         code = "killed after 20 s"
-    errors = [line.strip() for line in open("/tmp/tp-server.err") if "ERROR" in line or "Exception" in line]
+    errors = [line.strip() for line in open(ERR) if "ERROR" in line or "Exception" in line]
     print(json.dumps({"server_exit": code, "server_error_lines": errors[:10], "error_line_count": len(errors)}))
     return rc
 
