@@ -177,6 +177,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             _endpoint.Finished(f);
             TransferGone(f.Transfer);
         });
+        Receive<Terminated>(t =>
+        {
+            _endpoint.Terminated(t.ActorRef);
+            TransferGone(t.ActorRef);
+        });
         ReceiveAny(_ => { });
     }
 

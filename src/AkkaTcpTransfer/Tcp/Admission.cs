@@ -70,6 +70,17 @@ internal sealed class Admission(ServerSettings settings)
         if (state.Open == 0 && state.Failures == 0) _byAddress.Remove(address);
     }
 
+    /// <summary>Forgets addresses with nothing open whose offences are old enough to be forgiven: what an offender
+    /// leaves behind here is bounded by time, however many addresses it comes from.</summary>
+    public void Sweep(TimeSpan now)
+    {
+        foreach (var (address, state) in _byAddress.ToList())
+        {
+            Forget(state, now);
+            if (state.Open == 0 && state.Failures == 0) _byAddress.Remove(address);
+        }
+    }
+
     public void Penalize(IPAddress address, ListenerMessages.Misbehaviour what, TimeSpan now)
     {
         if (!_byAddress.TryGetValue(address, out var state)) return;

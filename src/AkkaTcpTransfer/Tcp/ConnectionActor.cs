@@ -62,6 +62,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// <summary>Most control bytes coalesced into one write: one Akka.IO maximum-frame-size socket send.</summary>
     private const int BatchBytes = 64 * 1024;
 
+    /// <summary>Most queued control bytes still written when closing (well under Akka.IO's write-queue cap, 4 MiB).</summary>
+    private const long MaxFlushOnClose = 256 * 1024;
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ConnectionSettings _settings;
     private readonly FrameDecoder _decoder;
@@ -463,18 +466,18 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         if (_closeReason is not null) return;
         _closeReason = reason;
         _data.Clear();
-        // This connection no longer counts against the node's budget: what it still holds is small and on its way out.
-        _gauge?.Release();
+        // What is still queued goes out first, but no more than Akka.IO's own queue takes (past its byte cap a write
+        // fails, and the farewell would be lost): a slow consumer's backlog is dropped, its Goodbye is not.
+        var kept = 0L;
+        var flush = new Queue<Outbound>();
+        while (_control.TryDequeue(out var item) && (kept += item.Length) <= MaxFlushOnClose) flush.Enqueue(item);
+        _control.Clear();
+        foreach (var item in flush) _control.Enqueue(item);
         // Before the handshake is done a server answers with Refused (the client is not in yet), else both say Goodbye.
         Frame farewell = _accepted && !_handshakeDone ? new Refused(code, reason) : new Goodbye(code, reason);
         _control.Enqueue(new Outbound(FrameEncoder.Encode(farewell), default));
         while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes).Write, WriteAck.Instance));
-        _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
-        if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
-        Timers.Cancel(nameof(Tick));
-        Timers.Cancel(nameof(ThrottleOver));
-        Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);
-        Become(Closing);
+        HalfClose();
     }
 
     /// <summary>The peer said Goodbye: it sends nothing more. Close our side too (flush, FIN, wait for its FIN) without
@@ -484,6 +487,13 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _closeReason = $"peer closed the connection: {_peerReason}";
         _data.Clear();
         _control.Clear();
+        HalfClose();
+    }
+
+    /// <summary>FIN after what was handed to Akka.IO, keep reading until the peer's FIN, abort after close-timeout.</summary>
+    private void HalfClose()
+    {
+        // This connection no longer counts against the node's budget: what it still holds is small and on its way out.
         _gauge?.Release();
         _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
         if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);

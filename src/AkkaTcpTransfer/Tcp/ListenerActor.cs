@@ -16,8 +16,15 @@ namespace AkkaTcpTransfer.Tcp;
 /// only (see <see cref="ReuseAddressOnly"/>), in pull mode (each connection reads only when its actor asks).</summary>
 /// <remarks>Supervision: a child that fails is stopped, never restarted, and never affects the listener or its
 /// siblings; its connection closes with it.</remarks>
-internal sealed class ListenerActor : ReceiveActor
+internal sealed class ListenerActor : ReceiveActor, IWithTimers
 {
+    private sealed class SweepAdmission
+    {
+        public static readonly SweepAdmission Instance = new();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private sealed record Child(IPAddress Address, bool Counted, TimeSpan Since)
     {
         public bool Admitted { get; set; }
@@ -33,6 +40,7 @@ internal sealed class ListenerActor : ReceiveActor
     private readonly Admission _admission;
     private readonly DescriptorBudget _descriptors;
     private readonly Dictionary<IActorRef, Child> _children = [];
+    private readonly HashSet<IActorRef> _refusing = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private IActorRef? _akkaListener;
     private IActorRef? _drainRequester;
@@ -64,6 +72,7 @@ internal sealed class ListenerActor : ReceiveActor
         {
             _akkaListener = Sender;
             Context.Parent.Tell(new Bound((IPEndPoint)b.LocalAddress));
+            Timers.StartPeriodicTimer(nameof(SweepAdmission), SweepAdmission.Instance, TimeSpan.FromMinutes(1));
             Become(Listening);
         });
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
@@ -93,6 +102,7 @@ internal sealed class ListenerActor : ReceiveActor
             _admission.Admitted(child.Address);
         });
         Receive<Terminated>(t => ChildGone(t.ActorRef));
+        Receive<SweepAdmission>(_ => _admission.Sweep(_clock.Elapsed));
         Receive<Drain>(d =>
         {
             _drainRequester = Sender;
@@ -105,8 +115,15 @@ internal sealed class ListenerActor : ReceiveActor
     private void OnConnected(IActorRef tcp, EndPoint remote)
     {
         var address = remote is IPEndPoint ip ? ip.Address : IPAddress.None;
+        // The address's own limits first: a refused address must not make room by evicting someone else.
+        if (_admission.Admit(address, _clock.Elapsed) is { } refusal)
+        {
+            Refuse(tcp, refusal.Code, refusal.Reason);
+            return;
+        }
         if (!_descriptors.TryAcquireConnection() && !EvictOneForRoom())
         {
+            _admission.Closed(address, admitted: false);
             if (!_outOfDescriptors)
             {
                 _outOfDescriptors = true;
@@ -114,12 +131,6 @@ internal sealed class ListenerActor : ReceiveActor
                     _descriptors.InUse, _descriptors.Capacity, _descriptors.ProcessLimit);
             }
             Refuse(tcp, WireCode.ServerFull, "the server is out of connections for now (file descriptors); try again later");
-            return;
-        }
-        if (_admission.Admit(address, _clock.Elapsed) is { } refusal)
-        {
-            _descriptors.Release();
-            Refuse(tcp, refusal.Code, refusal.Reason);
             return;
         }
         if (_outOfDescriptors)
@@ -152,14 +163,24 @@ internal sealed class ListenerActor : ReceiveActor
         return true;
     }
 
+    /// <summary>Turns the connection away with a reason. Its socket is open for a moment (at most a second): it takes a
+    /// descriptor from the reserve while it lasts, so that refusals too are counted.</summary>
     private void Refuse(IActorRef tcp, WireCode code, string reason)
     {
         _accepted++;
-        Context.Watch(Context.ActorOf(RefusingConnectionActor.Props(tcp, code, reason), $"refused-{_accepted}"));
+        _descriptors.ForceAcquire();
+        var refuser = Context.ActorOf(RefusingConnectionActor.Props(tcp, code, reason), $"refused-{_accepted}");
+        Context.Watch(refuser);
+        _refusing.Add(refuser);
     }
 
     private void ChildGone(IActorRef actor)
     {
+        if (_refusing.Remove(actor))
+        {
+            _descriptors.Release();
+            return;
+        }
         if (!_children.Remove(actor, out var child)) return;
         _admission.Closed(child.Address, child.Admitted);
         if (child.Counted) _descriptors.Release();
@@ -183,6 +204,7 @@ internal sealed class ListenerActor : ReceiveActor
         });
         Receive<Drain>(_ => _drainRequester = Sender);
         Receive<Misbehaved>(_ => { });
+        Receive<SweepAdmission>(_ => { });
         Receive<Admitted>(_ => { });
     }
 

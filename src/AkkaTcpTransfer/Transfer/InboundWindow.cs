@@ -30,6 +30,22 @@ internal sealed class InboundWindow
         if (written > Volatile.Read(ref _acked)) Volatile.Write(ref _acked, written);
     }
 
+    /// <summary>A relay, for an Ack it is about to pass on from a receiver it does not trust: true to pass it (it
+    /// moves the window), false to drop it (it does not move it); a problem if it acknowledges what was never sent or
+    /// goes backwards.</summary>
+    public (bool Forward, string? Problem) CheckAcknowledgement(long written)
+    {
+        var acked = Volatile.Read(ref _acked);
+        if (_next < 0 || written > _next) return (false, $"an acknowledgement of byte {written}, beyond the {Math.Max(0, _next)} sent");
+        if (written < acked) return (false, $"an acknowledgement going back from byte {acked} to {written}");
+        if (written == acked) return (false, null);
+        Volatile.Write(ref _acked, written);
+        return (true, null);
+    }
+
+    /// <summary>True once a Start has been admitted.</summary>
+    public bool Started => _next >= 0;
+
     /// <summary>Router, for the Start frame: chunks begin at its offset, within its window. Null if acceptable, else why
     /// not (the router then fails the transfer).</summary>
     public string? Start(Start start)

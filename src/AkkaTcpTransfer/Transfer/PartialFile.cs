@@ -154,16 +154,8 @@ internal sealed class PartialFile : IDisposable
                 var candidateName = n == 0 ? name : SafeNames.Numbered(name, n);
                 var candidate = SafeNames.Combine(downloads, [.. parts.SkipLast(1), candidateName]);
                 if (Directory.Exists(candidate) || new FileInfo(candidate).LinkTarget is not null) continue;
-                try
-                {
-                    // Never overwrites: fails if the name exists, also when another transfer took it a moment ago.
-                    File.Move(_path, candidate, overwrite: false);
-                    return candidate;
-                }
-                catch (IOException) when (File.Exists(candidate))
-                {
-                    // taken: try the next number
-                }
+                // Never overwrites: fails if the name exists, also when another program took it a moment ago.
+                if (NoReplaceMove.TryMove(_path, candidate)) return candidate;
             }
             throw new TransferException($"no free name for '{name}'");
         }

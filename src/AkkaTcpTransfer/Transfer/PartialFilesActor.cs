@@ -21,6 +21,8 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     /// <summary>Claim the partial file for <paramref name="Key"/>, reserving space for <paramref name="Size"/> bytes;
     /// answered with <see cref="Claimed"/> or <see cref="ClaimRefused"/>. <paramref name="Private"/>: the shared
     /// partial is held by another process, use a private one.</summary>
+    /// <remarks><paramref name="Reservation"/> is the claim's own token: <see cref="Park"/> and <see cref="Release"/>
+    /// name the claim by it (transfer ids are chosen by peers and can collide; it cannot).</remarks>
     public sealed record Claim(string Key, uint TransferId, long Size, bool Private, DiskReservation Reservation, PartialMeta Meta);
 
     /// <summary><paramref name="Resumable"/> false: the partial is private to this transfer and not kept for a resume.</summary>
@@ -28,11 +30,12 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
 
     public sealed record ClaimRefused(string Reason);
 
-    /// <summary>The transfer stopped with its partial file kept: remember its hash state, release the key and the space.</summary>
-    public sealed record Park(string Key, ParkedPartial State);
+    /// <summary>The transfer stopped with its partial file kept: remember its hash state, release the claim.</summary>
+    public sealed record Park(DiskReservation Claim, ParkedPartial State);
 
-    /// <summary>The transfer is over and its partial file gone (moved into place or deleted): release key and space.</summary>
-    public sealed record Release(string Key, uint TransferId);
+    /// <summary>The transfer is over and its partial file gone (moved into place or deleted), or it never opened one:
+    /// release the claim (key, space, descriptor).</summary>
+    public sealed record Release(DiskReservation Claim);
 
     /// <summary>Publish <see cref="PartialsListed"/>.</summary>
     public sealed record List
@@ -57,7 +60,9 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     private readonly string _folder;
     private readonly Settings.TransferSettings _settings;
     private readonly HashSet<string> _inUse = [];
-    private readonly Dictionary<uint, DiskReservation> _reservations = [];
+    /// <summary>Every granted claim, by its token: the shared key it holds (null for a private partial).</summary>
+    private readonly Dictionary<DiskReservation, string?> _claims = [];
+    private readonly Tcp.DescriptorBudget _descriptors;
     private readonly Dictionary<string, (ParkedPartial State, long Sequence)> _parked = [];
     private long _sequence;
 
@@ -70,12 +75,17 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     {
         _folder = Path.Combine(Path.GetFullPath(downloads), SafeNames.PartialsFolder);
         _settings = settings;
+        _descriptors = Tcp.DescriptorBudget.Get(Context.System);
         Receive<Claim>(OnClaim);
         Receive<Park>(p =>
         {
-            _inUse.Remove(p.Key);
-            if (_parked.Remove(p.Key, out var old)) old.State.Hash.Dispose();
-            _parked[p.Key] = (p.State, ++_sequence);
+            if (Unclaim(p.Claim) is not { } key)
+            {
+                p.State.Hash.Dispose();
+                return;
+            }
+            if (_parked.Remove(key, out var old)) old.State.Hash.Dispose();
+            _parked[key] = (p.State, ++_sequence);
             if (_parked.Count > MaxParked)
             {
                 var oldest = _parked.MinBy(kv => kv.Value.Sequence);
@@ -85,10 +95,7 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         });
         Receive<Release>(r =>
         {
-            _reservations.Remove(r.TransferId);
-            if (!_inUse.Remove(r.Key)) return;
-            var part = PartPath(r.Key);
-            if (!File.Exists(part)) TryDelete(MetaPath(r.Key));
+            if (Unclaim(r.Claim) is { } key && !File.Exists(PartPath(key))) TryDelete(MetaPath(key));
         });
         Receive<List>(_ => Context.System.EventStream.Publish(new PartialsListed(ListPartials())));
         Receive<Sweep>(_ => RemoveExpired());
@@ -104,18 +111,35 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
 
     private string MetaPath(string key) => Path.Combine(_folder, $"{key}.meta");
 
+    /// <summary>Ends a claim: its space and descriptor are given back; returns the shared key it held, if any.</summary>
+    private string? Unclaim(DiskReservation claim)
+    {
+        if (!_claims.Remove(claim, out var key)) return null;
+        _descriptors.Release();
+        if (key is not null) _inUse.Remove(key);
+        return key;
+    }
+
     private void OnClaim(Claim claim)
     {
+        if (_claims.ContainsKey(claim.Reservation)) Unclaim(claim.Reservation);
+        if (!_descriptors.TryAcquireFile())
+        {
+            Sender.Tell(new ClaimRefused("this node is short of file descriptors; try again later"));
+            return;
+        }
         var privatePartial = claim.Private || !_inUse.Add(claim.Key);
         var path = privatePartial
-            ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{TransferIds.Format(claim.TransferId)}.tmp")
+            ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{TransferIds.Format(claim.TransferId)}-{Guid.NewGuid():N}.tmp")
             : PartPath(claim.Key);
         if (Reserve(claim, path) is { } problem)
         {
             if (!privatePartial) _inUse.Remove(claim.Key);
+            _descriptors.Release();
             Sender.Tell(new ClaimRefused(problem));
             return;
         }
+        _claims[claim.Reservation] = privatePartial ? null : claim.Key;
         if (privatePartial)
         {
             Sender.Tell(new Claimed(path, null, Resumable: false));
@@ -144,14 +168,13 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
             return $"cannot use the downloads folder: {e.Message}";
         }
         var needed = Math.Max(0, claim.Size - existing);
-        var promised = _reservations.Values.Sum(r => r.Remaining);
+        var promised = _claims.Keys.Where(r => r != claim.Reservation).Sum(r => r.Remaining);
         if (free - promised - needed < _settings.MinFreeSpace)
         {
             var others = promised > 0 ? $", {Units.Bytes(promised)} of it promised to transfers in progress" : "";
             return $"not enough free space: {Units.Bytes(needed)} needed, {Units.Bytes(free)} free{others} (keeping {Units.Bytes(_settings.MinFreeSpace)} spare)";
         }
         claim.Reservation.Reserve(needed);
-        _reservations[claim.TransferId] = claim.Reservation;
         return null;
     }
 

@@ -37,6 +37,14 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         public static readonly StartTimedOut Instance = new();
     }
 
+    private sealed class ClaimTimedOut
+    {
+        public static readonly ClaimTimedOut Instance = new();
+    }
+
+    /// <summary>The partial files actor answers a claim at once; this bounds the wait should it not.</summary>
+    private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(30);
+
     private const int HashSlice = 8 * 1024 * 1024;
 
     private readonly Offer _offer;
@@ -54,6 +62,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private string[] _parts = [];
     private PartialFile? _file;
     private bool _claimed;
+    private bool _claimPending;
     private bool _resumable;
     private bool _ended;
     private long _offered;     // offset proposed in Accept
@@ -151,11 +160,16 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         Receive<PartialFilesActor.ClaimRefused>(r =>
         {
+            _claimPending = false;
+            Timers.Cancel(nameof(ClaimTimedOut));
             _claimed = false;
             Refuse(r.Reason);
         });
+        Receive<ClaimTimedOut>(_ => Refuse("the downloads folder did not answer in time"));
         Receive<PartialFilesActor.Claimed>(c =>
         {
+            _claimPending = false;
+            Timers.Cancel(nameof(ClaimTimedOut));
             _resumable = c.Resumable;
             _file = new PartialFile(c.Path);
             bool ready;
@@ -256,6 +270,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Receive<RehashStep>(_ => { });
         Receive<DecisionTimedOut>(_ => { });
         Receive<StartTimedOut>(_ => { });
+        Receive<ClaimTimedOut>(_ => { });
     }
 
     // ---------------------------------------------------------------- handlers
@@ -265,8 +280,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void Claim(bool privatePartial)
     {
         _claimed = true;
+        _claimPending = true;
         _partials.Tell(new PartialFilesActor.Claim(_key, _offer.Id, _offer.Size, privatePartial, _reservation,
             new PartialFilesActor.PartialMeta(_offer.File, _offer.From, _offer.Size, DateTimeOffset.UtcNow)));
+        Timers.StartSingleTimer(nameof(ClaimTimedOut), ClaimTimedOut.Instance, ClaimTimeout);
         Become(() => Opening(privatePartial));
     }
 
@@ -374,7 +391,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         if (!_claimed) return;
         _claimed = false;
-        _partials.Tell(new PartialFilesActor.Release(_resumable ? _key : "", _offer.Id));
+        _partials.Tell(new PartialFilesActor.Release(_reservation));
     }
 
     /// <summary>Keeps the partial file and its hash state for a resume (only the resumable, shared partial: a private
@@ -393,8 +410,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
         _claimed = false;
-        _partials.Tell(new PartialFilesActor.Park(_key, _file.Suspend()));
-        _partials.Tell(new PartialFilesActor.Release("", _offer.Id));
+        _partials.Tell(new PartialFilesActor.Park(_reservation, _file.Suspend()));
         End(new TransferFailed(_id, _offer.File, reason));
     }
 
@@ -406,6 +422,27 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is null));
         // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
         // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
+        // A claim still unanswered is waited for first: its answer would be a dead letter too, and a granted claim
+        // must be given back.
+        if (_claimPending)
+        {
+            Become(() =>
+            {
+                Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
+                Receive<PartialFilesActor.ClaimRefused>(_ => ClaimAnsweredAfterEnd(granted: false));
+                Receive<Chunk>(c => c.Release());
+                ReceiveAny(_ => { });
+            });
+            return;
+        }
+        Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Become(Finishing);
+    }
+
+    private void ClaimAnsweredAfterEnd(bool granted)
+    {
+        _claimPending = false;
+        if (granted) _partials.Tell(new PartialFilesActor.Release(_reservation));
         Context.Parent.Tell(new TransferMessages.Finished(Self));
         Become(Finishing);
     }

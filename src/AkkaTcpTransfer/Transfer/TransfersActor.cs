@@ -124,6 +124,9 @@ internal sealed class TransfersActor : ReceiveActor
         Pump();
     }
 
+    /// <summary>Ids of incoming transfers are chosen by peers, one connection at a time: two peers may pick the same one.
+    /// The first keeps the entry (and the id in commands); a later one with that id is not listed, and nothing it says
+    /// touches the first's entry.</summary>
     private void OnAttached(TransferMessages.Attached attached)
     {
         if (!_entries.TryGetValue(attached.Id, out var entry))
@@ -131,12 +134,18 @@ internal sealed class TransfersActor : ReceiveActor
             entry = new Entry(attached.Id, attached.File, attached.Direction, attached.Peer, attached.Size);
             _entries[attached.Id] = entry;
         }
+        else if (entry.Actor is not null && !entry.Actor.Equals(attached.Actor))
+        {
+            return;
+        }
         entry.Actor = attached.Actor;
     }
 
     private void OnEnded(TransferMessages.Ended ended)
     {
-        _entries.Remove(ended.Id);
+        // Only the transfer that owns the entry ends it (see OnAttached).
+        var owns = !_entries.TryGetValue(ended.Id, out var entry) || entry.Actor is null || entry.Actor.Equals(Sender);
+        if (owns) _entries.Remove(ended.Id);
         if (ended.Direction != TransferDirection.Send) return;
         _activeSends--;
         if (!ended.Delivered) _sendFailures++;

@@ -206,6 +206,25 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     }
 
     [Fact]
+    public void A_slow_consumers_goodbye_is_not_lost_behind_its_backlog()
+    {
+        var (connection, tcp) = Start(("connection.writes-in-flight", "1"), ("connection.max-send-queue", "1m"),
+            ("transfer.window", "16k"), ("transfer.chunk-size", "16k"));
+        // 600 chat frames of 2 KB, never acknowledged: the backlog passes the 1 MiB limit.
+        for (var i = 0; i < 600; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("a", "", 0, new string('x', 2000))));
+        var writes = new List<Akka.IO.Tcp.Write>();
+        tcp.FishForMessage<object>(m =>
+        {
+            if (m is Akka.IO.Tcp.Write w) writes.Add(w);
+            return m is Akka.IO.Tcp.ConfirmedClose;
+        }, TimeSpan.FromSeconds(5));
+        // The Goodbye went out, and what was flushed before it stayed well under Akka.IO's 4 MiB write queue.
+        var frames = Decode([.. writes]);
+        Assert.Equal(WireCode.SlowConsumer, Assert.IsType<Goodbye>(frames[^1]).Code);
+        Assert.True(writes.Sum(w => w.Data.Count) < 512 * 1024, $"{writes.Sum(w => w.Data.Count)} bytes handed over while closing");
+    }
+
+    [Fact]
     public void A_peer_that_takes_nothing_for_the_write_timeout_is_dropped()
     {
         var (connection, tcp) = Start(("connection.keepalive-interval", "50ms"), ("connection.idle-timeout", "10s"), ("connection.write-timeout", "300ms"));

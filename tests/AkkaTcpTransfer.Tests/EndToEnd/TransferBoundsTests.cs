@@ -252,4 +252,87 @@ public sealed class TransferBoundsTests : IAsyncLifetime
         Assert.Equal(data, received.ToArray());
         Assert.Empty(serverLog.All<TransferOffered>());
     }
+
+    [Fact]
+    public async Task An_offer_cancelled_at_once_leaves_its_partial_free_for_a_later_resume()
+    {
+        var downloads = _files.Dir("dl");
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var key = RandomNumberGenerator.GetBytes(32);
+        var data = RandomNumberGenerator.GetBytes(300_000);
+        await using (var alice = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key))
+        {
+            // Offered and cancelled in one breath, before the receiver has its partial file.
+            await alice.SendRawAsync([.. FrameEncoder.Encode(OfferOf(91, "again.bin", data.Length)), .. FrameEncoder.Encode(new Cancel(91, "", "oops"))]);
+            await serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(91));
+            // The same file again: its partial must be the shared, resumable one (the claim above was given back).
+            await alice.SendAsync(OfferOf(92, "again.bin", data.Length));
+            var accept = await alice.Expect<Accept>(a => a.Id == 92);
+            await alice.SendAsync(new Start(92, 0, 4 * 65536));
+            await alice.SendAsync(new Chunk(92, 0, data.AsMemory(0, 65536)));
+            await alice.Expect<Ack>(a => a.Id == 92);
+            alice.Vanish();
+        }
+        await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(92));
+        Assert.Single(Files.Partials(downloads), p => p.EndsWith(".part", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Offers_with_the_same_id_on_two_connections_each_reserve_their_own_space()
+    {
+        var downloads = _files.Dir("dl");
+        var free = new DriveInfo(downloads).AvailableFreeSpace;
+        var (server, _) = await _nodes.StartServer(("downloads", downloads),
+            ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var a = await RawClient.JoinAsync(server.Port, "a");
+        await using var b = await RawClient.JoinAsync(server.Port, "b");
+        await using var c = await RawClient.JoinAsync(server.Port, "c");
+        // Two offers of 120 MiB under the same id, from two connections: 240 MiB promised, both fit in 300...
+        await a.SendAsync(OfferOf(1, "a.bin", 120L << 20));
+        await a.Expect<Accept>(x => x.Id == 1);
+        await b.SendAsync(OfferOf(1, "b.bin", 120L << 20));
+        await b.Expect<Accept>(x => x.Id == 1);
+        // ...a third does not: both earlier promises count, though they share an id.
+        await c.SendAsync(OfferOf(2, "c.bin", 120L << 20));
+        Assert.Contains("not enough free space", (await c.Expect<Reject>(x => x.Id == 2)).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_receiver_acknowledging_bytes_never_sent_fails_the_relay_at_both_ends()
+    {
+        var (server, _) = await _nodes.StartServer();
+        await using var alice = await RawClient.JoinAsync(server.Port, "alice");
+        await using var bob = await RawClient.JoinAsync(server.Port, "bob");
+        await alice.SendAsync(new Offer(95, "", [], "bob", "x.bin", 10_000_000, 1));
+        await bob.Expect<Offer>(o => o.Id == 95);
+        await bob.SendAsync(new Accept(95, 0, [], 65536, 131072));
+        var accept = await alice.Expect<Accept>(x => x.Id == 95);
+        await alice.SendAsync(new Start(95, 0, accept.Window));
+        await alice.SendAsync(new Chunk(95, 0, new byte[65536]));
+        await bob.Expect<Chunk>(x => x.Id == 95);
+        // bob claims to have everything: were the server to believe it, alice's window would be opened wide.
+        await bob.SendAsync(new Ack(95, 10_000_000));
+        Assert.Contains("beyond the 65536 sent", (await alice.Expect<Fail>(f => f.Id == 95)).Reason, StringComparison.Ordinal);
+        Assert.Contains("acknowledgement", (await bob.Expect<Fail>(f => f.Id == 95)).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Two_peers_using_the_same_id_cannot_take_over_each_others_entry_in_the_transfer_list()
+    {
+        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")), ("transfer.auto-accept", "off"));
+        await using var first = await RawClient.JoinAsync(server.Port, "first");
+        await first.SendAsync(OfferOf(7, "first.bin", 10));
+        await serverLog.WaitFor<TransferOffered>(o => o.From == "first");
+        await using var second = await RawClient.JoinAsync(server.Port, "second");
+        await second.SendAsync(OfferOf(7, "second.bin", 10));
+        await serverLog.WaitFor<TransferOffered>(o => o.From == "second");
+        // The id names the first one's transfer on this node; the second's offer does not take the entry over.
+        var mark = serverLog.Mark();
+        server.Commands.Tell(NodeCommands.ListTransfers.Instance);
+        var listed = await serverLog.WaitFor<TransfersListed>(after: mark);
+        Assert.Equal("first", Assert.Single(listed.Transfers, t => t.Id == "00000007").Peer);
+        server.Commands.Tell(new NodeCommands.RejectTransfer("00000007"));
+        Assert.Equal(7u, (await first.Expect<Reject>()).Id);
+        Assert.DoesNotContain(await second.ReceiveUntilQuietAsync(TimeSpan.FromMilliseconds(300)), f => f is Reject);
+    }
 }

@@ -35,11 +35,9 @@ internal sealed class RelayTable
         public IActorRef? OtherPeer { get; set; }
         public Phase Phase { get; set; }
         public TimeSpan LastActivity { get; set; } = now;
-        // Sending side: the flow control the recipient granted, as the server relays it, and where the stream is.
-        public int MaxChunk { get; set; }
-        public int Window { get; set; }
-        public long Acked { get; set; }
-        public long Next { get; set; }
+        /// <summary>Sending side: the flow control the recipient granted, as the server relays it (the same rules a
+        /// receiver enforces, <see cref="InboundWindow"/>).</summary>
+        public InboundWindow Flow { get; } = new();
     }
 
     private static readonly FrameType[] FromSender = [FrameType.Start, FrameType.Chunk, FrameType.Done, FrameType.Cancel, FrameType.Fail];
@@ -77,14 +75,10 @@ internal sealed class RelayTable
 
     public bool Owns(uint id) => _relays.ContainsKey(id);
 
-    /// <summary>Our client offers a file to another client: find the recipient, then hand the offer over.</summary>
+    /// <summary>Our client offers a file to another client (its id already checked to be free on this connection): find
+    /// the recipient, then hand the offer over.</summary>
     public void BeginOffer(Offer offer, TimeSpan now)
     {
-        if (_relays.ContainsKey(offer.Id))
-        {
-            ToClient(new Reject(offer.Id, "transfer id already in use; offer again"));
-            return;
-        }
         if (_sending >= _settings.Limits.RelaysPerClient)
         {
             ToClient(new Reject(offer.Id, $"you have {_sending} transfers going through the server already (at most {_settings.Limits.RelaysPerClient}); try again when one is done"));
@@ -143,7 +137,8 @@ internal sealed class RelayTable
         if (Check(frame, relay) is { } violation)
         {
             (frame as Chunk)?.Release();
-            Break(frame.Id, relay, $"protocol violation: {violation}");
+            // A chunk of a transfer already broken is dropped without a word (InboundWindow.Broken).
+            if (violation.Length > 0) Break(frame.Id, relay, $"protocol violation: {violation}");
             return true;
         }
         switch (frame)
@@ -163,34 +158,21 @@ internal sealed class RelayTable
         return true;
     }
 
-    /// <summary>The sending client's Start and chunks against the flow control the recipient granted; null if fine.</summary>
+    /// <summary>The sending client's Start, chunks and Done against the flow control the recipient granted, and the
+    /// receiving client's Accept against the offer it answers; null if fine.</summary>
     private static string? Check(TransferFrame frame, Relay relay)
     {
         switch (frame)
         {
             case Accept when relay.Phase != Phase.Offered:
                 return "Accept for an offer that is not waiting for an answer";
-            case Start when relay.Phase != Phase.Accepted:
-                return "Start before Accept, or a second Start";
-            case Start start when start.Window > relay.Window:
-                return $"the sender's window of {start.Window} bytes is larger than the {relay.Window} granted";
             case Start start:
-                relay.Phase = Phase.Streaming;
-                relay.Window = start.Window;
-                relay.Acked = relay.Next = start.Offset;
-                return null;
-            case Chunk when relay.Phase != Phase.Streaming:
-                return "a chunk before Start";
-            case Chunk chunk when chunk.Offset != relay.Next:
-                return $"a chunk at byte {chunk.Offset}, expected byte {relay.Next}";
-            case Chunk chunk when chunk.Data.Length > relay.MaxChunk:
-                return $"a {chunk.Data.Length}-byte chunk, larger than the {relay.MaxChunk} bytes granted";
-            case Chunk chunk when chunk.Offset + chunk.Data.Length - relay.Acked > relay.Window:
-                return $"more than the flow-control window of {relay.Window} bytes unacknowledged";
+                var problem = relay.Flow.Start(start);
+                if (problem is null) relay.Phase = Phase.Streaming;
+                return problem;
             case Chunk chunk:
-                relay.Next += chunk.Data.Length;
-                return null;
-            case Done when relay.Phase != Phase.Streaming:
+                return relay.Flow.Admit(chunk);
+            case Done when !relay.Flow.Started:
                 return "Done before Start";
             default:
                 return null;
@@ -212,13 +194,22 @@ internal sealed class RelayTable
                     MaxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead),
                     Window = Math.Min(accept.Window, _settings.Transfer.Window),
                 };
-                relay.MaxChunk = ((Accept)frame).MaxChunk;
-                relay.Window = ((Accept)frame).Window;
+                relay.Flow.Grant(((Accept)frame).MaxChunk, ((Accept)frame).Window);
                 relay.Phase = Phase.Accepted;
                 break;
             case Ack ack when relay.ClientSends:
-                relay.Acked = Math.Max(relay.Acked, ack.Written);
+            {
+                // The receiving client's word moves the window this server polices: it must acknowledge only what was
+                // relayed, and forward; an Ack that moves nothing is not passed on (a flood of them would be).
+                var (forward, problem) = relay.Flow.CheckAcknowledgement(ack.Written);
+                if (problem is not null)
+                {
+                    BreakFromOtherSide(frame.Id, relay, $"protocol violation by the receiver: {problem}");
+                    return;
+                }
+                if (!forward) return;
                 break;
+            }
             case Start when !relay.ClientSends:
                 relay.Phase = Phase.Streaming;
                 break;
@@ -267,6 +258,14 @@ internal sealed class RelayTable
         }
         _relays.Clear();
         _sending = 0;
+    }
+
+    /// <summary>The other client broke the transfer: both ends hear of it.</summary>
+    private void BreakFromOtherSide(uint id, Relay relay, string reason)
+    {
+        Remove(id);
+        ToClient(new Fail(id, reason));
+        relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, reason), _context.Self);
     }
 
     private void Break(uint id, Relay relay, string reason)

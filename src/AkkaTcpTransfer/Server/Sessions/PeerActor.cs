@@ -305,7 +305,6 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _name = joined.Name;
         _identity = joined.Identity;
         _relays.Attach(_connection, _name, _identity, _peerMaxFrame);
-        _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         Context.Parent.Tell(ListenerMessages.Admitted.Instance);
         Timers.StartPeriodicTimer(nameof(SweepRelays), SweepRelays.Instance, TimeSpan.FromSeconds(1));
         _log.Info("{0} joined from {1}", _name, _remote);

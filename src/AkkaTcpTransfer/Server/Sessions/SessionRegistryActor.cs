@@ -31,7 +31,6 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private readonly Dictionary<string, Session> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _byShape = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Session> _byPeer = [];
-    private readonly HashSet<IActorRef> _replaced = [];
     private List<string>? _names;
 
     public static Props Props(NodeSettings settings, int maxClients) => Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients));
@@ -44,7 +43,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
         _serverShape = PeerNames.ShapeKey(settings.Name);
         _maxClients = maxClients;
         Receive<SessionMessages.Join>(OnJoin);
-        Receive<Terminated>(OnPeerTerminated);
+        Receive<Terminated>(t => Left(t.ActorRef));
         Receive<SessionMessages.Say>(OnSay);
         Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(NameList.Fit(Names(),
             NamesBudget(_byPeer.TryGetValue(Sender, out var asker) ? asker.MaxFrame : _settings.MaxFrameSize)))));
@@ -99,8 +98,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
             }
             // The same client reconnected before the server noticed its old connection die: hand the name over.
             _log.Info("{0} reconnected; replacing its previous connection", existing.Name);
-            Remove(existing);
-            _replaced.Add(existing.Peer);
+            Remove(existing); // unwatched: its Terminated will not come
             existing.Peer.Tell(SessionMessages.Replaced.Instance);
             replacing = true;
         }
@@ -123,6 +121,8 @@ internal sealed class SessionRegistryActor : ReceiveActor
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
         session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
             session.Name, session.ResumeKey, NameList.Fit(Names(), NamesBudget(session.MaxFrame)))));
+        // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
+        session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
         if (replacing) return;
         Context.System.EventStream.Publish(new Events.PeerJoined(session.Name));
@@ -132,12 +132,6 @@ internal sealed class SessionRegistryActor : ReceiveActor
         {
             if (!ReferenceEquals(other, session)) other.Connection.Tell(new ConnectionMessages.SendEncoded(joined));
         }
-    }
-
-    private void OnPeerTerminated(Terminated t)
-    {
-        if (_replaced.Remove(t.ActorRef)) return;
-        Left(t.ActorRef);
     }
 
     private void Left(IActorRef peer)
@@ -159,10 +153,11 @@ internal sealed class SessionRegistryActor : ReceiveActor
         Context.Unwatch(session.Peer);
     }
 
-    /// <summary>From a client's peer actor (its session), or from the server itself.</summary>
+    /// <summary>From a client's peer actor (its session), or from the server itself (this registry's parent). A peer
+    /// that is no longer a session (replaced, or left) speaks for nobody: its late messages are dropped.</summary>
     private void OnSay(SessionMessages.Say say)
     {
-        _byPeer.TryGetValue(Sender, out var from);
+        if (!_byPeer.TryGetValue(Sender, out var from) && !Sender.Equals(Context.Parent)) return;
         var fromName = from?.Name ?? _serverName;
         var at = DateTimeOffset.UtcNow;
         var atMs = at.ToUnixTimeMilliseconds();
