@@ -19,19 +19,23 @@ internal static class Demo
         (string, string)[] quiet = [("akka.loglevel", "WARNING"), ("akka.stdout-loglevel", "WARNING")];
         var work = Directory.CreateTempSubdirectory("akka-tcp-transfer-demo-").FullName;
         string Downloads(string who) => Path.Combine(work, who, "downloads");
+        // Each node keeps its state (the server's TLS identity, the clients' pins and resume keys) in the work folder.
+        (string, string) State(string who) => ("state-dir", Path.Combine(work, who, "state"));
         ServerNode? server = null;
         var consoles = new List<IActorRef>();
         var clients = new List<ClientNode>();
         try
         {
-            server = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server, [.. quiet, ("port", "0"), ("downloads", Downloads("server"))]),
+            server = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server, [.. quiet, ("port", "0"), ("downloads", Downloads("server")), State("server")]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[server] ")));
             var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice"), ("downloads", Downloads("alice"))]),
+            // The clients are told the server's key fingerprint, as a person would be by the server's operator.
+            var pin = ("tls.fingerprint", server.Fingerprint!);
+            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice"), ("downloads", Downloads("alice")), State("alice"), pin]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[alice]  ")));
             clients.Add(alice);
             var bobJoined = Expect<PeerJoined>(alice, e => e.Name == "bob", "alice sees bob join");
-            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob"), ("downloads", Downloads("bob"))]),
+            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob"), ("downloads", Downloads("bob")), State("bob"), pin]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[bob]    ")));
             clients.Add(bob);
             await bobJoined;

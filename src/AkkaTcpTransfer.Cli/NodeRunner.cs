@@ -31,7 +31,7 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
             config = NodeConfig.Build(role, configFiles, overrides).WithFallback(CliLogging);
             node = role == NodeRole.Server
                 ? await ServerNode.StartAsync(config, BeforeStart)
-                : await ClientNode.StartAsync(config, BeforeStart);
+                : await StartClientAsync(config);
         }
         catch (ConfigException e)
         {
@@ -74,6 +74,33 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         var code = await _exit.Task;
         await node.StopAsync();
         return code;
+    }
+
+    /// <summary>Starts the client; when the server is unknown and a person is at the terminal, shows its fingerprint,
+    /// asks, and on yes pins it and connects again (like ssh). Scripts get the refusal: they pass --fingerprint.</summary>
+    private async Task<NodeHost> StartClientAsync(Config config)
+    {
+        try
+        {
+            return await ClientNode.StartAsync(config, BeforeStart);
+        }
+        catch (NodeStartException e) when (e is { Kind: StartFailure.NotTrusted, Trust: Security.TrustProblem.Unknown, ServerFingerprint: { } fingerprint }
+                                           && !json && ReferenceEquals(input, Console.In) && !Console.IsInputRedirected && !Console.IsErrorRedirected)
+        {
+            var settings = NodeSettings.Read(config, NodeRole.Client);
+            var known = new Security.KnownServers(Path.Combine(settings.StateDir, Security.KnownServers.FileName));
+            var server = Security.KnownServers.Key(settings.Host, settings.Port);
+            error.WriteLine($"The server at {server} is not known. Its key fingerprint is");
+            error.WriteLine($"  {fingerprint}");
+            error.WriteLine("Compare it with the fingerprint the server printed when it started (ask its operator).");
+            error.Write($"Trust this server and remember it in {known.File}? [y/N] ");
+            error.Flush();
+            var answer = input.ReadLine()?.Trim();
+            if (answer is null || !(answer.Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Equals("yes", StringComparison.OrdinalIgnoreCase)))
+                throw;
+            if (!known.Add(server, fingerprint)) throw new NodeStartException(StartFailure.NotTrusted, $"cannot write {known.File}");
+            return await ClientNode.StartAsync(config, BeforeStart);
+        }
     }
 
     private void BeforeStart(ActorSystem system) =>

@@ -9,6 +9,9 @@ namespace AkkaTcpTransfer.Cli;
 /// the library's.</summary>
 internal static class Program
 {
+    /// <summary>The environment variable a token may come from (kept out of the process's arguments).</summary>
+    public const string TokenVariable = "AKKA_TCP_TRANSFER_TOKEN";
+
     public static async Task<int> Main(string[] args)
     {
         Console.OutputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
@@ -18,7 +21,14 @@ internal static class Program
         var port = new Option<int?>("--port") { Description = "server: port to listen on (0 = any free port); client: server port" };
         var name = new Option<string>("--name") { Description = "this node's name in chat and transfers" };
         var clientName = new Option<string>("--name") { Description = "this client's name in chat and transfers", Required = true };
-        var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents" };
+        var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents (visible in ps: prefer --token-file or $" + TokenVariable + ")" };
+        var tokenFile = new Option<string>("--token-file") { Description = "read the shared secret from this file (its first line)" };
+        var insecure = new Option<bool>("--insecure") { Description = "no TLS: chat, files and the token in the clear (a trusted network only; both ends must agree)" };
+        var certificate = new Option<string>("--cert") { Description = "server: a CA-issued certificate (PEM, leaf first) instead of the server's own identity; needs --key" };
+        var key = new Option<string>("--key") { Description = "server: the private key (PEM) of --cert" };
+        var fingerprint = new Option<string>("--fingerprint") { Description = "client: the server's key fingerprint (SHA-256, as the server prints it at start); pinned for next time" };
+        var trustFirst = new Option<bool>("--trust-on-first-use") { Description = "client: trust an unknown server's key on first contact and pin it (a changed key is still refused)" };
+        var caFile = new Option<string>("--ca-file") { Description = "client: trust the CA certificates in this PEM file instead of the system's" };
         var downloads = new Option<string>("--downloads") { Description = "folder where received files land" };
         var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
@@ -26,9 +36,9 @@ internal static class Program
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
 
         var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
-            { host, port, name, token, downloads, stateDir, configFiles, sets, json };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json };
         var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
-            { host, port, clientName, token, downloads, stateDir, configFiles, sets, json };
+            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, configFiles, sets, json };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
 
@@ -50,9 +60,42 @@ internal static class Program
             Add(host, "host");
             Add(port, "port");
             Add(nameOption, "name");
-            Add(token, "token");
             Add(downloads, "downloads");
             Add(stateDir, "state-dir");
+            if (role == NodeRole.Server)
+            {
+                Add(certificate, "tls.certificate");
+                Add(key, "tls.key");
+            }
+            else
+            {
+                Add(fingerprint, "tls.fingerprint");
+                Add(caFile, "tls.ca-certificates");
+                if (r.GetValue(trustFirst)) overrides.Add(("tls.trust-on-first-use", "on"));
+            }
+            if (r.GetValue(insecure)) overrides.Add(("tls.enabled", "off"));
+            // The token: --token, else --token-file, else the environment; a token in the arguments shows in ps.
+            if (r.GetValue(token) is { } tokenText)
+            {
+                Console.Error.WriteLine($"akka-tcp-transfer: note: --token is visible to every user of this machine (ps); prefer --token-file or ${TokenVariable}");
+                overrides.Add(("token", tokenText));
+            }
+            else if (r.GetValue(tokenFile) is { } file)
+            {
+                try
+                {
+                    overrides.Add(("token", File.ReadLines(file).FirstOrDefault()?.Trim() ?? ""));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"akka-tcp-transfer: cannot read --token-file {file}: {e.Message}");
+                    return Task.FromResult(ExitCodes.BadArguments);
+                }
+            }
+            else if (Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } fromEnvironment)
+            {
+                overrides.Add(("token", fromEnvironment));
+            }
             foreach (var set in r.GetValue(sets) ?? [])
             {
                 var eq = set.IndexOf('=', StringComparison.Ordinal);

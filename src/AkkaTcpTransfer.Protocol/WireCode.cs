@@ -25,4 +25,6 @@ public enum WireCode : ushort
     /// <summary>The peer sent requests faster than its rate limit: an Error for one refused request; a Goodbye when the
     /// excess persists.</summary>
     RateLimited = 15,
+    /// <summary>One end speaks TLS and the other does not (sent in the clear, in a Refused frame, before any TLS).</summary>
+    EncryptionMismatch = 16,
 }

@@ -52,7 +52,8 @@ internal static class NodeLifecycle
 
     public sealed record Ready(string Host, int Port, string Name, string Server);
 
-    public sealed record StartFailed(StartFailure Kind, string Reason);
+    /// <param name="Fingerprint">For <see cref="StartFailure.NotTrusted"/>: the key fingerprint the server presented.</param>
+    public sealed record StartFailed(StartFailure Kind, string Reason, Security.TrustProblem? Trust = null, string? Fingerprint = null);
 
     /// <summary>Ask (from CoordinatedShutdown): say goodbye to every peer and close; answered with <see cref="Stopped"/>.</summary>
     public sealed record Stop(string Reason);
@@ -80,4 +81,8 @@ public enum StartFailure
     CannotBind,
     CannotConnect,
     Refused,
+    /// <summary>The server's TLS identity could not be read or made.</summary>
+    NoIdentity,
+    /// <summary>The client did not trust the server's identity (unknown, or not the pinned one).</summary>
+    NotTrusted,
 }

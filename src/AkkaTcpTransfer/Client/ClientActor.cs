@@ -5,6 +5,7 @@ using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
@@ -35,6 +36,8 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IPEndPoint _server;
+    private readonly ConnectionSecurity.Client? _security;
+    private TlsSession? _tls;
     private readonly List<IActorRef> _readyWaiters = [];
     private readonly IActorRef _transfers;
     private readonly TransferEndpoint _endpoint;
@@ -54,13 +57,15 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(NodeSettings settings, IPEndPoint server) =>
-        Akka.Actor.Props.Create(() => new ClientActor(settings, server));
+    /// <param name="security">How to check the server's TLS identity, or null to connect in plaintext.</param>
+    public static Props Props(NodeSettings settings, IPEndPoint server, ConnectionSecurity.Client? security) =>
+        Akka.Actor.Props.Create(() => new ClientActor(settings, server, security));
 
-    public ClientActor(NodeSettings settings, IPEndPoint server)
+    public ClientActor(NodeSettings settings, IPEndPoint server, ConnectionSecurity.Client? security)
     {
         _settings = settings;
         _server = server;
+        _security = security;
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
         _transfers.Tell(new TransfersActor.UsePartials(partials));
@@ -81,7 +86,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Connect()
     {
-        _connection = Context.ActorOf(ConnectionActor.Outgoing(_server, _settings), $"connection-{++_connectionNumber}");
+        _connection = Context.ActorOf(ConnectionActor.Outgoing(_server, _settings, _security), $"connection-{++_connectionNumber}");
         Context.Watch(_connection);
         Become(Connecting);
     }
@@ -90,13 +95,15 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Connecting()
     {
-        Receive<ConnectionMessages.Established>(_ =>
+        Receive<ConnectionMessages.Established>(e =>
         {
+            _tls = e.Tls;
+            PinIfNew(e.Tls);
             Send(new Hello(ProtocolLimits.Version, _settings.MaxFrameSize, _settings.Name, _settings.Token, _resumeKey));
             Timers.StartSingleTimer(nameof(HandshakeTimedOut), HandshakeTimedOut.Instance, _settings.Client.HandshakeTimeout);
             Become(Handshaking);
         });
-        Receive<ConnectionMessages.ConnectFailed>(f => Lost(f.Reason));
+        Receive<ConnectionMessages.ConnectFailed>(OnConnectFailed);
         Offline();
     }
 
@@ -250,6 +257,38 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     // ---------------------------------------------------------------- handlers
 
+    /// <summary>The connection could not be made. A server we do not trust, or one that refused us before TLS for a
+    /// reason that will not pass (it speaks without TLS), ends the client; anything else is a lost connection.</summary>
+    private void OnConnectFailed(ConnectionMessages.ConnectFailed failed)
+    {
+        var transient = failed.Refusal is null or WireCode.ServerFull;
+        if (failed.Trust is null && transient)
+        {
+            Lost(failed.Reason);
+            return;
+        }
+        _log.Info(failed.Reason);
+        _connection = null;
+        _endpoint.ConnectionLost(failed.Reason);
+        if (_everOnline) Context.System.EventStream.Publish(new ConnectionRefused(failed.Reason));
+        Started(failed.Trust is { } problem
+            ? new NodeLifecycle.StartFailed(StartFailure.NotTrusted, failed.Reason, problem, failed.Fingerprint)
+            : new NodeLifecycle.StartFailed(StartFailure.Refused, failed.Reason));
+        Context.Stop(Self);
+    }
+
+    /// <summary>A key trusted on first use, or given with --fingerprint, is pinned for next time.</summary>
+    private void PinIfNew(TlsSession? tls)
+    {
+        if (tls is not { PeerFingerprint: { } fingerprint, Trust: TrustBasis.FirstUse or TrustBasis.GivenFingerprint } || _security is null) return;
+        var trust = _security.Trust;
+        if (trust.Known.Find(trust.Server) is not null) return;
+        if (trust.Known.Add(trust.Server, fingerprint))
+            Context.System.EventStream.Publish(new ServerPinned(trust.Server, fingerprint, trust.Known.File));
+        else
+            _log.Warning("cannot write {0}: the server's key is not pinned for next time", trust.Known.File);
+    }
+
     private void OnWelcome(Welcome welcome)
     {
         Timers.Cancel(nameof(HandshakeTimedOut));
@@ -270,7 +309,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         _connection?.Tell(new ConnectionMessages.PeerLimits(welcome.MaxFrameLength));
         _connection?.Tell(ConnectionMessages.HandshakeDone.Instance);
         _log.Info("connected to {0} at {1} as {2}", _serverName, _server, welcome.YourName);
-        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName));
+        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName, _tls?.PeerFingerprint, _tls?.Trust));
         Started(new NodeLifecycle.Ready(_server.Address.ToString(), _server.Port, welcome.YourName, _serverName));
         Become(Online);
     }

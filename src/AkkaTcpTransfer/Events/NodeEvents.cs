@@ -7,11 +7,19 @@ namespace AkkaTcpTransfer.Events;
 /// <summary>Base of every event this library publishes.</summary>
 public abstract record NodeEvent;
 
-/// <summary><c>listening</c>: the server is bound; <paramref name="Port"/> is the real port, also when 0 was asked for.</summary>
-public sealed record Listening(string Host, int Port) : NodeEvent;
+/// <summary><c>listening</c>: the server is bound; <paramref name="Port"/> is the real port, also when 0 was asked for.
+/// With TLS, <paramref name="Fingerprint"/> is what clients pin (SHA-256 of the server's public key) and
+/// <paramref name="CertificateFile"/> the certificate to check it against; both null without TLS.</summary>
+public sealed record Listening(string Host, int Port, string? Fingerprint = null, string? CertificateFile = null) : NodeEvent;
 
-/// <summary><c>connected</c>: the client completed the handshake with the server named <paramref name="Server"/>.</summary>
-public sealed record Connected(string Server, string Name) : NodeEvent;
+/// <summary><c>connected</c>: the client completed the handshake with the server named <paramref name="Server"/>.
+/// <paramref name="Fingerprint"/>: the server's key fingerprint (null without TLS); <paramref name="Trust"/>: why it was
+/// trusted.</summary>
+public sealed record Connected(string Server, string Name, string? Fingerprint = null, Security.TrustBasis? Trust = null) : NodeEvent;
+
+/// <summary><c>server-pinned</c>: the client pinned a server's key in <paramref name="File"/> (known_servers): on first
+/// use, or because it was given with --fingerprint. Later connections to <paramref name="Server"/> require this key.</summary>
+public sealed record ServerPinned(string Server, string Fingerprint, string File) : NodeEvent;
 
 /// <summary><c>disconnected</c>: the client lost its connection. <paramref name="WillReconnect"/> says whether it
 /// is trying again.</summary>

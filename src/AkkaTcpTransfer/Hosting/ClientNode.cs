@@ -24,14 +24,16 @@ public sealed class ClientNode : NodeHost
     /// <summary>Starts a client from <paramref name="config"/> and returns once the server has welcomed it.
     /// <paramref name="beforeStart"/> runs on the new actor system before the client connects.</summary>
     /// <exception cref="ConfigException">The configuration is invalid.</exception>
-    /// <exception cref="NodeStartException">The server cannot be reached or refused the client.</exception>
+    /// <exception cref="NodeStartException">The server cannot be reached, is not trusted (<see cref="StartFailure.NotTrusted"/>:
+    /// unknown, or not the key pinned for it), or refused the client.</exception>
     public static async Task<ClientNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
     {
         var settings = NodeSettings.Read(config, NodeRole.Client);
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
+        var security = NodeSecurity.ForClient(settings);
         var timeout = settings.Client.ConnectTimeout + settings.Client.HandshakeTimeout + TimeSpan.FromSeconds(5);
         var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-client",
-            () => ClientActor.Props(settings, endpoint), "client", beforeStart, timeout, ct);
+            () => ClientActor.Props(settings, endpoint, security), "client", beforeStart, timeout, ct);
         return new ClientNode(system, root, settings, ready.Name, ready.Server);
     }
 }

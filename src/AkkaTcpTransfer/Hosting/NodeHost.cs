@@ -103,7 +103,7 @@ public abstract class NodeHost : IAsyncDisposable
                     });
                     return (system, root, ready);
                 case NodeLifecycle.StartFailed failed:
-                    throw new NodeStartException(failed.Kind, failed.Reason);
+                    throw new NodeStartException(failed.Kind, failed.Reason, failed.Trust, failed.Fingerprint);
                 default:
                     throw new InvalidOperationException($"unexpected start reply {result}");
             }

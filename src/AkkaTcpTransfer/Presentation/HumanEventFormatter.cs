@@ -14,8 +14,12 @@ public static class HumanEventFormatter
         ArgumentNullException.ThrowIfNull(e);
         var body = e switch
         {
-            Listening l => $"listening on {l.Host}:{l.Port}",
-            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)}",
+            Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear",
+            Listening l => $"listening on {l.Host}:{l.Port} with TLS; key fingerprint {l.Fingerprint}"
+                + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : ""),
+            Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} WITHOUT TLS (--insecure)",
+            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
+            ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",
             Disconnected d => $"disconnected: {Safe(d.Reason)}{(d.WillReconnect ? " (reconnecting)" : "")}",
             PeerJoined j => $"* {Safe(j.Name)} joined",
             PeerLeft l => $"* {Safe(l.Name)} left",
@@ -42,6 +46,15 @@ public static class HumanEventFormatter
         };
         return body is null ? null : $"[{now.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}] {body}";
     }
+
+    private static string TrustWords(Security.TrustBasis? basis) => basis switch
+    {
+        Security.TrustBasis.GivenFingerprint => "the fingerprint given",
+        Security.TrustBasis.KnownServer => "pinned in known_servers",
+        Security.TrustBasis.CertificateAuthority => "certificate issued by a trusted CA",
+        Security.TrustBasis.FirstUse => "trusted on first use",
+        _ => "trusted",
+    };
 
     /// <summary>"big.bin [#########-----------]  45%  1.2 GiB/2.6 GiB  850.0 MiB/s  ETA 0:02".</summary>
     public static string Progress(TransferProgress p)

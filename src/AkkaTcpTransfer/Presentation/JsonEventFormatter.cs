@@ -26,6 +26,15 @@ public static class JsonEventFormatter
     /// <summary>An <c>error</c> line for a failure that is not an event (a node that could not start).</summary>
     public static string Error(string message) => Format(new ErrorOccurred(message))!;
 
+    private static string TrustName(Security.TrustBasis basis) => basis switch
+    {
+        Security.TrustBasis.GivenFingerprint => "fingerprint",
+        Security.TrustBasis.KnownServer => "known-server",
+        Security.TrustBasis.CertificateAuthority => "ca",
+        Security.TrustBasis.FirstUse => "first-use",
+        _ => basis.ToString(),
+    };
+
     private static bool Write(Utf8JsonWriter w, NodeEvent e)
     {
         switch (e)
@@ -34,11 +43,23 @@ public static class JsonEventFormatter
                 w.WriteString("event", "listening");
                 w.WriteString("host", l.Host);
                 w.WriteNumber("port", l.Port);
+                w.WriteBoolean("tls", l.Fingerprint is not null);
+                if (l.Fingerprint is not null) w.WriteString("fingerprint", l.Fingerprint);
+                if (l.CertificateFile is not null) w.WriteString("certificate", l.CertificateFile);
                 return true;
             case Connected c:
                 w.WriteString("event", "connected");
                 w.WriteString("server", c.Server);
                 w.WriteString("name", c.Name);
+                w.WriteBoolean("tls", c.Fingerprint is not null);
+                if (c.Fingerprint is not null) w.WriteString("fingerprint", c.Fingerprint);
+                if (c.Trust is { } trust) w.WriteString("trust", TrustName(trust));
+                return true;
+            case ServerPinned p:
+                w.WriteString("event", "server-pinned");
+                w.WriteString("server", p.Server);
+                w.WriteString("fingerprint", p.Fingerprint);
+                w.WriteString("file", p.File);
                 return true;
             case Disconnected d:
                 w.WriteString("event", "disconnected");

@@ -26,10 +26,11 @@ internal sealed class ServerActor : ReceiveActor
     private object? _startResult;
     private IActorRef? _stopRequester;
 
-    public static Props Props(NodeSettings settings, IPEndPoint bindTo) =>
-        Akka.Actor.Props.Create(() => new ServerActor(settings, bindTo));
+    /// <param name="security">The server's TLS identity, or null to serve in plaintext.</param>
+    public static Props Props(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security) =>
+        Akka.Actor.Props.Create(() => new ServerActor(settings, bindTo, security));
 
-    public ServerActor(NodeSettings settings, IPEndPoint bindTo)
+    public ServerActor(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security)
     {
         _settings = settings;
         var descriptors = DescriptorBudget.Get(Context.System);
@@ -49,12 +50,13 @@ internal sealed class ServerActor : ReceiveActor
         var registry = _registry;
         var transfers = _transfers;
         _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
-            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId)), "listener");
+            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security)), "listener");
         Context.Watch(_listener);
 
         Receive<ListenerMessages.Bound>(b =>
         {
-            Context.System.EventStream.Publish(new Listening(b.Endpoint.Address.ToString(), b.Endpoint.Port));
+            Context.System.EventStream.Publish(new Listening(b.Endpoint.Address.ToString(), b.Endpoint.Port,
+                security?.Identity.Fingerprint, security?.Identity.CertificateFile));
             Started(new NodeLifecycle.Ready(b.Endpoint.Address.ToString(), b.Endpoint.Port, _settings.Name, _settings.Name));
         });
         Receive<ListenerMessages.BindFailed>(f =>

@@ -19,7 +19,8 @@ public sealed record NodeSettings(
     ChatSettings Chat,
     TransferSettings Transfer,
     LimitSettings Limits,
-    string StateDir)
+    string StateDir,
+    TlsSettings Tls)
 {
     private const string S = NodeConfig.Section;
 
@@ -145,8 +146,39 @@ public sealed record NodeSettings(
             throw new ConfigException($"{S}.state-dir: '{stateDir}' is not a usable path ({e.Message})", e);
         }
 
+        var tls = ReadTls(r, role);
+
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
-            limits, stateDir);
+            limits, stateDir, tls);
+    }
+
+    private static TlsSettings ReadTls(ConfigReader r, NodeRole role)
+    {
+        string? File(string key)
+        {
+            var value = r.String($"{S}.tls.{key}").Trim();
+            if (value.Length == 0) return null;
+            try
+            {
+                return Path.GetFullPath(value);
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+            {
+                throw new ConfigException($"{S}.tls.{key}: '{value}' is not a usable path ({e.Message})", e);
+            }
+        }
+        var certificate = File("certificate");
+        var key = File("key");
+        if (role == NodeRole.Server && (certificate is null) != (key is null))
+            throw new ConfigException($"{S}.tls.certificate and {S}.tls.key go together: give both (a CA-issued certificate) or neither (the server's own identity)");
+        var fingerprintText = r.String($"{S}.tls.fingerprint");
+        string? fingerprint = null;
+        if (fingerprintText.Trim().Length > 0)
+        {
+            fingerprint = Security.Fingerprint.Parse(fingerprintText)
+                ?? throw new ConfigException($"{S}.tls.fingerprint: '{fingerprintText.Trim()}' is not a SHA-256 fingerprint (64 hex digits, as the server prints it)");
+        }
+        return new TlsSettings(r.Bool($"{S}.tls.enabled"), certificate, key, fingerprint, r.Bool($"{S}.tls.trust-on-first-use"), File("ca-certificates"));
     }
 
     /// <summary>The per-user data folder of the platform: $XDG_DATA_HOME or ~/.local/share on Linux, Application
@@ -158,6 +190,12 @@ public sealed record NodeSettings(
         return Path.Combine(root, "akka-tcp-transfer");
     }
 }
+
+/// <param name="Enabled">Off only on purpose (--insecure): then everything below is unused.</param>
+/// <param name="CertificateFile">Server: a CA-issued certificate (PEM), with <paramref name="KeyFile"/>; null: its own identity in state-dir.</param>
+/// <param name="Fingerprint">Client: the server key's fingerprint, canonical (lowercase hex), or null.</param>
+/// <param name="CaFile">Client: CA certificates to trust instead of the system's, or null.</param>
+public sealed record TlsSettings(bool Enabled, string? CertificateFile, string? KeyFile, string? Fingerprint, bool TrustOnFirstUse, string? CaFile);
 
 public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, int UnsentLowWatermark, int ReadAhead, int MaxFramesPerSecond,
     TimeSpan WriteTimeout, long NodeSendBudget, TimeSpan KeepaliveInterval, TimeSpan IdleTimeout, TimeSpan CloseTimeout);

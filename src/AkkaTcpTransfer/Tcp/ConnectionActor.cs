@@ -14,7 +14,9 @@ namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>One TCP connection, and the only code besides <see cref="ListenerActor"/> that touches Akka.IO. It turns
 /// Akka.IO's byte stream into frames for its parent (decoding across any <c>Tcp.Received</c> boundaries) and the
-/// parent's frames into writes, with ack-based flow control and two bounded queues.
+/// parent's frames into writes, with ack-based flow control and two bounded queues. The bytes pass through a
+/// <see cref="IByteTransport"/> inside this actor: TLS 1.3 (<see cref="TlsTransport"/>, the default) or plain
+/// (<see cref="PlainTransport"/>, <c>--insecure</c>); everything below about frames holds for both.
 /// <list type="bullet">
 /// <item>Reading is pulled (Akka.IO pull mode): the next read is asked for only while the owner has handled all but
 /// <c>connection.read-ahead</c> of the batches delivered to it, and while the peer's frame rate is within
@@ -26,7 +28,7 @@ namespace AkkaTcpTransfer.Tcp;
 /// <item>It keeps the connection alive with pings, closes it when nothing arrives for the idle timeout, and closes it
 /// on any protocol violation, telling the peer why in a Goodbye.</item>
 /// </list></summary>
-internal sealed class ConnectionActor : ReceiveActor, IWithTimers
+internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwner
 {
     private sealed class WriteAck : Akka.IO.Tcp.Event
     {
@@ -73,6 +75,13 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Queue<Outbound> _data = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly EndPoint? _connectTo;
+    private readonly ConnectionSecurity? _security;
+    private readonly TimeSpan _handshakeTimeout;
+    private IByteTransport? _transport;
+    private EndPoint? _local;
+    private bool _ready;             // the transport is set up (TLS: handshake done)
+    private bool _plaintextAnswer;   // a TLS client got clear bytes back: read them as the server's refusal
+    private Akka.IO.Tcp.ConnectionClosed? _closedWhileDraining;
     private readonly TokenBucket _frameRate;
     private readonly SendBudget _budget;
     private SendBudget.Gauge? _gauge;
@@ -88,6 +97,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private TimeSpan _lastWriteProgress;
     private bool _sentSinceTick;
     private readonly bool _accepted;
+    private bool _sawFirstBytes;
     private bool _handshakeDone;
     private bool _tcpClosed;
     private bool _ownerNotified;
@@ -97,17 +107,28 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>A connection Akka.IO accepted for our listener (bound in pull mode): register with it at once.</summary>
-    public static Props Accepted(IActorRef tcpConnection, EndPoint remote, NodeSettings settings) =>
-        Props.Create(() => new ConnectionActor(tcpConnection, remote, null, settings));
+    /// <summary>A connection Akka.IO accepted for our listener (bound in pull mode): register with it at once.
+    /// <paramref name="security"/> null: plaintext.</summary>
+    public static Props Accepted(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, ConnectionSecurity? security) =>
+        Props.Create(() => new ConnectionActor(tcpConnection, remote, null, settings, security, accepted: true, local: null));
 
-    /// <summary>Connect to <paramref name="remote"/>, then behave as for an accepted connection.</summary>
-    public static Props Outgoing(EndPoint remote, NodeSettings settings) =>
-        Props.Create(() => new ConnectionActor(null, null, remote, settings));
+    /// <summary>Connect to <paramref name="remote"/>, then behave as for an accepted connection. With TLS the owner hears
+    /// <see cref="Established"/> only once the handshake is done and the server trusted.</summary>
+    public static Props Outgoing(EndPoint remote, NodeSettings settings, ConnectionSecurity? security) =>
+        Props.Create(() => new ConnectionActor(null, null, remote, settings, security, accepted: false, local: null));
 
-    public ConnectionActor(IActorRef? tcpConnection, EndPoint? remote, EndPoint? connectTo, NodeSettings settings)
+    /// <summary>The client end of a connection that is already up (<paramref name="tcpConnection"/> plays Akka.IO's
+    /// connection): for tests that join two connection actors in memory.</summary>
+    internal static Props Connected(IActorRef tcpConnection, EndPoint remote, EndPoint local, NodeSettings settings, ConnectionSecurity? security) =>
+        Props.Create(() => new ConnectionActor(tcpConnection, remote, null, settings, security, accepted: false, local));
+
+    public ConnectionActor(IActorRef? tcpConnection, EndPoint? remote, EndPoint? connectTo, NodeSettings settings, ConnectionSecurity? security, bool accepted,
+        EndPoint? local)
     {
+        _local = local;
         _settings = settings.Connection;
+        _security = security;
+        _handshakeTimeout = accepted ? settings.Server.HandshakeTimeout : settings.Client.HandshakeTimeout;
         _decoder = new FrameDecoder(settings.MaxFrameSize, poolChunks: true);
         _peerMaxFrame = settings.MaxFrameSize;
         _frameRate = new TokenBucket(_settings.MaxFramesPerSecond, _settings.MaxFramesPerSecond, _clock.Elapsed);
@@ -115,7 +136,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _tcp = tcpConnection;
         _remote = remote;
         _connectTo = connectTo;
-        _accepted = tcpConnection is not null;
+        _accepted = accepted;
         if (connectTo is not null)
         {
             Context.System.Tcp().Tell(new Akka.IO.Tcp.Connect(connectTo,
@@ -145,6 +166,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         tcp.Tell(new Akka.IO.Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
         _lastReceived = _lastWriteProgress = _clock.Elapsed;
         Timers.StartPeriodicTimer(nameof(Tick), Tick.Instance, _settings.KeepaliveInterval);
+        _transport = _security is null ? new PlainTransport(tcp, this) : new TlsTransport(Self, tcp, this, _security, _handshakeTimeout);
+        _transport.Start();
         MaybeRead();
     }
 
@@ -152,9 +175,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         Receive<Akka.IO.Tcp.Connected>(c =>
         {
-            Register(Sender, c.RemoteAddress);
-            Context.Parent.Tell(new Established(c.RemoteAddress, c.LocalAddress));
+            _local = c.LocalAddress;
             Become(Open);
+            Register(Sender, c.RemoteAddress);
         });
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
         {
@@ -177,6 +200,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void Open()
     {
         Receive<Akka.IO.Tcp.Received>(OnReceived);
+        Receive<ITransportMessage>(m => _transport!.Handle(m));
         Receive<ReadMore>(_ =>
         {
             _batchesUnhandled--;
@@ -210,6 +234,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         // Keep reading (and discarding) so that Akka.IO sees the peer's FIN and completes the ConfirmedClose.
         Receive<Akka.IO.Tcp.Received>(_ => _tcp!.Tell(Akka.IO.Tcp.ResumeReading.Instance));
+        // The transport still finishes its writes (TLS: and its close_notify) before the FIN.
+        Receive<ITransportMessage>(m => _transport!.Handle(m));
         Receive<WriteAck>(_ => _inFlight--);
         Receive<Send>(_ => { });
         Receive<SendEncoded>(_ => { });
@@ -232,7 +258,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// frame rate (then a timer asks again when the rate allows).</summary>
     private void MaybeRead()
     {
-        if (_readPending || _closeReason is not null || _tcp is null || _batchesUnhandled >= _settings.ReadAhead) return;
+        if (_readPending || _closeReason is not null || _tcp is null || _tcpClosed || _batchesUnhandled >= _settings.ReadAhead) return;
+        if (!_transport!.WantsInput) return; // TLS: much ciphertext still to decrypt; it says when it wants more
         var wait = _frameRate.WaitFor(_clock.Elapsed);
         if (wait > TimeSpan.Zero)
         {
@@ -249,11 +276,34 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _readPending = false;
         _lastReceived = _clock.Elapsed;
+        // Plain: decoded right here (Plaintext is called back at once). TLS: queued for decryption; the plaintext
+        // comes back later as a message.
+        _transport!.Received(received.Data);
+        MaybeRead();
+    }
+
+    void ITransportOwner.Plaintext(ReadOnlySpan<byte> bytes)
+    {
+        if (_closeReason is not null) return;
+        if (_plaintextAnswer)
+        {
+            ReadPlaintextAnswer(bytes);
+            return;
+        }
+        if (!_sawFirstBytes && bytes.Length > 0)
+        {
+            _sawFirstBytes = true;
+            if (_accepted && _security is null && bytes[0] == TlsTransport.HandshakeRecord)
+            {
+                BeginClose(WireCode.EncryptionMismatch,
+                    "this server does not use TLS (it was started with --insecure): connect with --insecure, or ask for a server with TLS");
+                return;
+            }
+        }
         _decoded.Clear();
         try
         {
-            // Received data is one freshly copied array, so this span is not a copy.
-            _decoder.Decode(received.Data.ToReadOnlySpan(), _decoded);
+            _decoder.Decode(bytes, _decoded);
         }
         catch (ProtocolException e)
         {
@@ -266,6 +316,94 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         _frameRate.Charge(_clock.Elapsed, _decoded.Count);
         Deliver();
         MaybeRead();
+    }
+
+    void ITransportOwner.InputWanted() => MaybeRead();
+
+    void ITransportOwner.TransportReady(TlsSession? session)
+    {
+        _ready = true;
+        if (session is not null) _log.Debug("TLS with {0}: {1} {2}, ALPN {3}", _remote, session.Protocol, session.CipherSuite, session.ApplicationProtocol);
+        if (!_accepted) Context.Parent.Tell(new Established(_remote!, _local!, session));
+    }
+
+    void ITransportOwner.TransportFailed(string reason, Security.ServerTrust.Check? trust)
+    {
+        if (_closeReason is not null && _tcpClosed) return;
+        if (_accepted) _log.Info("TLS handshake with {0} failed: {1}", _remote, reason);
+        if (!_accepted) NotifyOwner(new ConnectFailed(reason, Trust: trust?.Problem, Fingerprint: trust?.PresentedFingerprint));
+        Abort(reason);
+    }
+
+    /// <summary>The peer's first bytes are not TLS. A server says so in the clear (a Refused frame: the one thing a
+    /// plaintext client can read); a client reads the server's clear answer, which can only be a refusal.</summary>
+    void ITransportOwner.PeerNotTls(ByteString firstBytes)
+    {
+        _transport!.Dispose();
+        _transport = new PlainTransport(_tcp!, this);
+        if (_accepted)
+        {
+            _log.Info("refusing {0}: it does not speak TLS", _remote);
+            BeginClose(WireCode.EncryptionMismatch,
+                "this server requires TLS: connect with a TLS client (akka-tcp-transfer without --insecure)");
+            return;
+        }
+        _plaintextAnswer = true;
+        _transport.Received(firstBytes);
+    }
+
+    /// <summary>A TLS client got clear bytes from the server: a server refusing before TLS (busy, or itself without
+    /// TLS) sends one Refused frame. Anything else means the server does not speak TLS.</summary>
+    private void ReadPlaintextAnswer(ReadOnlySpan<byte> bytes)
+    {
+        const string notTls = "the server answered without TLS: it is not an akka-tcp-transfer server with TLS " +
+                              "(if it was started with --insecure, connect with --insecure too)";
+        _decoded.Clear();
+        try
+        {
+            _decoder.Decode(bytes, _decoded);
+        }
+        catch (ProtocolException)
+        {
+            FailConnect(notTls);
+            return;
+        }
+        if (_decoded.Count == 0)
+        {
+            MaybeRead();
+            return;
+        }
+        if (_decoded[0] is Refused refused) FailConnect($"refused by the server: {refused.Reason}", refused.Code);
+        else FailConnect(notTls);
+        _decoded.Clear();
+    }
+
+    private void FailConnect(string reason, WireCode? code = null)
+    {
+        NotifyOwner(new ConnectFailed(reason, code));
+        Abort(reason);
+    }
+
+    void ITransportOwner.InputEnded(string? error)
+    {
+        if (_closedWhileDraining is { } closed)
+        {
+            Finish(new Closed(error ?? DescribeClose(closed), _peerCode));
+            return;
+        }
+        if (_closeReason is not null) return;
+        if (error is not null)
+        {
+            // Undecryptable bytes: the session cannot carry a Goodbye any more.
+            _log.Info("closing connection from {0}: {1}", _remote, error);
+            Abort(error);
+            return;
+        }
+        // The peer closed its side of TLS (close_notify) without a Goodbye: close ours too.
+        _closeReason = _decoder.HasPartialFrame ? "peer closed the connection in the middle of a frame" : "peer closed the connection";
+        _data.Clear();
+        _control.Clear();
+        HalfClose();
     }
 
     private void Deliver()
@@ -292,7 +430,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         }
         _decoded.Clear();
-        if (_peerReason is not null && _closeReason is null) ClosePeerLeft();
+        if (_peerReason is not null && _closeReason is null && !_tcpClosed) ClosePeerLeft();
         if (delivered == 0) return;
         // The owner answers this with ReadMore once it has handled every frame before it (its mailbox is in order).
         Context.Parent.Tell(Delivered.Instance);
@@ -376,7 +514,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             var (write, bytes, release) = NextWrite(BatchBytes);
             if (_inFlight == 0) _lastWriteProgress = _clock.Elapsed; // the write timeout counts from here
-            _tcp!.Tell(Akka.IO.Tcp.Write.Create(write, WriteAck.Instance));
+            _transport!.Write(write, WriteAck.Instance);
             _inFlightWrites.Enqueue((bytes, release));
             _inFlight++;
             _sentSinceTick = true;
@@ -476,7 +614,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
         // Before the handshake is done a server answers with Refused (the client is not in yet), else both say Goodbye.
         Frame farewell = _accepted && !_handshakeDone ? new Refused(code, reason) : new Goodbye(code, reason);
         _control.Enqueue(new Outbound(FrameEncoder.Encode(farewell), default));
-        while (_control.Count > 0) _tcp!.Tell(Akka.IO.Tcp.Write.Create(NextWrite(BatchBytes).Write, WriteAck.Instance));
+        while (_control.Count > 0) _transport!.Write(NextWrite(BatchBytes).Write, WriteAck.Instance);
         HalfClose();
     }
 
@@ -495,8 +633,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         // This connection no longer counts against the node's budget: what it still holds is small and on its way out.
         _gauge?.Release();
-        _tcp!.Tell(Akka.IO.Tcp.ConfirmedClose.Instance);
-        if (!_readPending) _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance);
+        _transport!.Shutdown();
+        if (!_readPending) _tcp!.Tell(Akka.IO.Tcp.ResumeReading.Instance);
         Timers.Cancel(nameof(Tick));
         Timers.Cancel(nameof(ThrottleOver));
         Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);
@@ -514,7 +652,25 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void OnTcpClosed(Akka.IO.Tcp.ConnectionClosed closed)
     {
         _tcpClosed = true;
+        if (_closeReason is null && _transport is not null && _transport.DrainAfterClose())
+        {
+            // TLS may still hold decrypted bytes on their way here (the peer's Goodbye, say): they come first.
+            _closedWhileDraining = closed;
+            Timers.StartSingleTimer(nameof(CloseTimedOut), CloseTimedOut.Instance, _settings.CloseTimeout);
+            Become(Draining);
+            return;
+        }
         Finish(new Closed(DescribeClose(closed), _peerCode));
+    }
+
+    /// <summary>The socket closed while TLS still had bytes to decrypt: deliver them, then finish.</summary>
+    private void Draining()
+    {
+        Receive<ITransportMessage>(m => _transport!.Handle(m));
+        Receive<ReadMore>(_ => _batchesUnhandled--);
+        Receive<CloseTimedOut>(_ => Finish(new Closed(DescribeClose(_closedWhileDraining!), _peerCode)));
+        Receive<Send>(s => (s.Frame as Chunk)?.Release());
+        ReceiveAny(_ => { });
     }
 
     private void LostTcpActor()
@@ -528,9 +684,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// those arrive first and are dropped. A stop after a few seconds covers an owner that never answers.</summary>
     private void Finish(Closed closed)
     {
-        NotifyOwner(closed);
+        _transport?.Dispose();
         _gauge?.Release();
         Timers.CancelAll();
+        if (!_accepted && !_ready)
+        {
+            // The owner never heard Established: for it the connection was never made.
+            NotifyOwner(new ConnectFailed(closed.Reason));
+            Context.Stop(Self);
+            return;
+        }
+        NotifyOwner(closed);
         Timers.StartSingleTimer(nameof(Release), Release.Instance, TimeSpan.FromSeconds(5));
         Become(() =>
         {
@@ -559,8 +723,10 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        _transport?.Dispose();
         _gauge?.Release();
         if (_tcp is not null && !_tcpClosed) _tcp.Tell(Akka.IO.Tcp.Abort.Instance);
-        NotifyOwner(new Closed(_closeReason ?? "connection stopped", _peerCode));
+        var reason = _closeReason ?? "connection stopped";
+        NotifyOwner(!_accepted && !_ready ? new ConnectFailed(reason) : new Closed(reason, _peerCode));
     }
 }

@@ -56,11 +56,14 @@ public static class ConnectionMessages
 
     // ---- connection -> owner ----
 
-    /// <summary>The TCP connection is up and registered; frames may be sent.</summary>
-    public sealed record Established(EndPoint Remote, EndPoint Local);
+    /// <summary>The connection is up (with TLS: the handshake is done and the server trusted); frames may be sent.
+    /// <paramref name="Tls"/> is null for a plaintext connection.</summary>
+    public sealed record Established(EndPoint Remote, EndPoint Local, TlsSession? Tls);
 
-    /// <summary>An outgoing connection could not be made. The actor stops after sending this.</summary>
-    public sealed record ConnectFailed(string Reason);
+    /// <summary>An outgoing connection could not be made. The actor stops after sending this. <paramref name="Refusal"/>:
+    /// the server turned us away before TLS, with this code. <paramref name="Trust"/>: the server's identity was not
+    /// accepted (its key's <paramref name="Fingerprint"/> is known).</summary>
+    public sealed record ConnectFailed(string Reason, WireCode? Refusal = null, Security.TrustProblem? Trust = null, string? Fingerprint = null);
 
     /// <summary>A whole frame arrived. Pings and Goodbyes are handled by the connection and never passed on.</summary>
     public sealed record FrameReceived(Frame Frame);

@@ -24,7 +24,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     private (IActorRef Connection, TestProbe Tcp) Start(bool handshakeDone = true, params (string, string)[] overrides)
     {
         var tcp = CreateTestProbe();
-        var connection = ChildActorOf(ConnectionActor.Accepted(tcp.Ref, Remote, Settings(overrides)));
+        var connection = ChildActorOf(ConnectionActor.Accepted(tcp.Ref, Remote, Settings(overrides), security: null));
         var register = tcp.ExpectMsg<Akka.IO.Tcp.Register>();
         Assert.Equal(connection, register.Handler);
         // Pull mode: nothing is read until the connection asks.

@@ -138,15 +138,8 @@ public sealed class LimitTests : IAsyncDisposable
         var full = Assert.IsType<Refused>(await fourth.ReceiveAsync());
         Assert.Contains("too many connections from 127.0.0.1 (at most 3)", full.Reason, StringComparison.Ordinal);
         // Another address is not affected by this one's connections.
-        using var other = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        other.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
-        await other.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.Port));
-        await other.SendAsync(FrameEncoder.Encode(new Hello(ProtocolLimits.Version, 1 << 20, "elsewhere", "", [])));
-        var buffer = new byte[4096];
-        var n = await other.ReceiveAsync(buffer).WaitAsync(EventLog.DefaultTimeout);
-        var welcome = new List<Frame>();
-        new FrameDecoder(1 << 20).Decode(buffer.AsSpan(0, n), welcome);
-        Assert.IsType<Welcome>(welcome[0]);
+        await using var other = await RawClient.JoinAsync(server.Port, "elsewhere", from: IPAddress.Parse("127.0.0.2"));
+        Assert.NotNull(other.Welcome);
     }
 
     [Fact]

@@ -24,11 +24,13 @@ public sealed class ReconnectTests
         Assert.Contains("server shutting down", lost.Reason, StringComparison.Ordinal);
         await bobLog.WaitFor<Disconnected>(after: bobMark);
 
-        // A new server binds the very same port at once (SO_REUSEADDR), although the old one's sockets linger.
+        // A new server binds the very same port at once (SO_REUSEADDR), although the old one's sockets linger. It is
+        // the same server: the same state folder, so the same TLS key the clients pinned.
         var log = new EventLog("server-2");
-        await using var again = await ServerNode.StartAsync(
-            NodeConfig.Build(NodeRole.Server, [.. TestNodes.Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture))]), log.Attach);
+        await using var again = await ServerNode.StartAsync(NodeConfig.Build(NodeRole.Server,
+            [.. TestNodes.Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("state-dir", server.Settings.StateDir)]), log.Attach);
         Assert.Equal(port, again.Port);
+        Assert.Equal(server.Fingerprint, again.Fingerprint);
 
         await aliceLog.WaitFor<Connected>(after: aliceMark);
         await bobLog.WaitFor<Connected>(after: bobMark);

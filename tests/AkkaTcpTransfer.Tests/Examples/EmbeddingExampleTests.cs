@@ -23,7 +23,16 @@ public sealed class EmbeddingExampleTests
     [Fact]
     public async Task The_readme_example_runs_and_the_server_hears_the_client()
     {
-        Assert.Equal("alice: hello from an embedding program", await MyApp.EmbeddingExample.RunAsync());
+        var state = Directory.CreateTempSubdirectory("att-embedding-").FullName;
+        try
+        {
+            Assert.Equal("alice: hello from an embedding program", await MyApp.EmbeddingExample.RunAsync(state));
+            Assert.True(File.Exists(Path.Combine(state, "server", "server-key.pem")), "the server's key is kept in its state folder");
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
     }
 
     [Fact]

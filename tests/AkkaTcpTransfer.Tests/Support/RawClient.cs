@@ -1,31 +1,119 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Security;
 
 namespace AkkaTcpTransfer.Tests.Support;
 
-/// <summary>A plain socket speaking (or abusing) the wire protocol, to play a hostile or broken peer.</summary>
+/// <summary>A socket speaking (or abusing) the wire protocol, to play a hostile or broken peer: over TLS (pinning the
+/// server's fingerprint) when the server runs TLS, as a TLS client in another language would, else in the clear.</summary>
 public sealed class RawClient : IAsyncDisposable
 {
     private readonly Socket _socket;
+    private readonly Stream _stream;
     private readonly FrameDecoder _decoder = new(1 << 20);
     private readonly Queue<Frame> _pending = new();
     private readonly byte[] _buffer = new byte[64 * 1024];
 
-    private RawClient(Socket socket) => _socket = socket;
+    private RawClient(Socket socket, Stream stream)
+    {
+        _socket = socket;
+        _stream = stream;
+    }
 
     /// <param name="receiveBuffer">A small kernel receive buffer makes a peer that does not read fill up quickly.</param>
-    public static async Task<RawClient> ConnectAsync(int port, int? receiveBuffer = null)
+    /// <param name="tls">Whether to speak TLS; null: as the test server on <paramref name="port"/> does (<see cref="TestNodes.FingerprintOf"/>).</param>
+    /// <param name="from">The local address to connect from (another loopback address is another client machine).</param>
+    public static async Task<RawClient> ConnectAsync(int port, int? receiveBuffer = null, bool? tls = null, IPAddress? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBuffer is { } size) socket.ReceiveBufferSize = size;
+        if (from is not null) socket.Bind(new IPEndPoint(from, 0));
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
-        return new RawClient(socket);
+        var network = new NetworkStream(socket, ownsSocket: false);
+        var fingerprint = TestNodes.FingerprintOf(port);
+        if (!(tls ?? fingerprint is not null)) return new RawClient(socket, network);
+        var recording = new FirstBytes(network);
+        var ssl = new SslStream(recording, leaveInnerStreamOpen: false);
+        using var timeout = new CancellationTokenSource(EventLog.DefaultTimeout);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "127.0.0.1",
+                EnabledSslProtocols = SslProtocols.Tls13,
+                ApplicationProtocols = [new SslApplicationProtocol("akt/1")],
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    certificate is not null && Fingerprint.Of(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate)) == fingerprint,
+            }, timeout.Token);
+        }
+        catch (AuthenticationException) when (recording.Recorded is [not 0x16, ..])
+        {
+            // The server answered in the clear (PROTOCOL.md, "Refusals before TLS"): what it sent is a Refused frame.
+            var client = new RawClient(socket, network);
+            client._decoder.Decode(recording.Recorded.ToArray(), client._early);
+            foreach (var frame in client._early) client._pending.Enqueue(frame);
+            return client;
+        }
+        return new RawClient(socket, ssl);
     }
 
-    public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null, int? receiveBuffer = null)
+    private readonly List<Frame> _early = [];
+
+    /// <summary>Passes reads through, keeping the first bytes read (to tell a TLS answer from a clear one).</summary>
+    private sealed class FirstBytes(Stream inner) : Stream
     {
-        var client = await ConnectAsync(port, receiveBuffer);
+        public List<byte> Recorded { get; } = [];
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await inner.ReadAsync(buffer, cancellationToken);
+            if (Recorded.Count < 4096) Recorded.AddRange(buffer.Span[..n].ToArray());
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+        public override void Flush() => inner.Flush();
+
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null, int? receiveBuffer = null,
+        IPAddress? from = null)
+    {
+        var client = await ConnectAsync(port, receiveBuffer, from: from);
         await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, resumeKey ?? []));
         client.Welcome = Assert.IsType<Welcome>(await client.ReceiveAsync());
         return client;
@@ -36,7 +124,18 @@ public sealed class RawClient : IAsyncDisposable
 
     public Task SendAsync(Frame frame) => SendRawAsync(FrameEncoder.Encode(frame));
 
-    public async Task SendRawAsync(byte[] bytes) => await _socket.SendAsync(bytes);
+    public async Task SendRawAsync(byte[] bytes)
+    {
+        try
+        {
+            await _stream.WriteAsync(bytes);
+            await _stream.FlushAsync();
+        }
+        catch (IOException) when (_early.Count > 0)
+        {
+            // Refused before TLS and closed: the refusal waits to be read.
+        }
+    }
 
     /// <summary>The next frame, or null when the server closed the connection. Times out rather than hangs.</summary>
     public async Task<Frame?> ReceiveAsync(TimeSpan? timeout = null)
@@ -48,9 +147,9 @@ public sealed class RawClient : IAsyncDisposable
             int n;
             try
             {
-                n = await _socket.ReceiveAsync(_buffer, SocketFlags.None, cts.Token);
+                n = await _stream.ReadAsync(_buffer, cts.Token);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
             {
                 return null;
             }
@@ -113,6 +212,7 @@ public sealed class RawClient : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        _stream.Dispose();
         _socket.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -30,12 +30,22 @@ public sealed class TestNodes : IAsyncDisposable
         ("akka.stdout-loglevel", "WARNING"),
     ];
 
+    /// <summary>The key fingerprint of the test server listening on <paramref name="port"/>, or null if it runs without
+    /// TLS (or is not ours). Clients of these tests are told it, as a person would be by the server's operator.</summary>
+    public static string? FingerprintOf(int port) => Fingerprints.TryGetValue(port, out var fingerprint) ? fingerprint : null;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string?> Fingerprints = new();
+
+    /// <summary>Without TLS: the settings of a node started with --insecure.</summary>
+    public static readonly (string, string) Insecure = ("tls.enabled", "off");
+
     public async Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides)
     {
         var log = new EventLog("server");
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. overrides]);
         var health = new SystemHealth("server");
         var node = await ServerNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
+        Fingerprints[node.Port] = node.Fingerprint;
         _health.Add(health);
         _nodes.Add(node);
         _logs.Add(log);
@@ -45,7 +55,9 @@ public sealed class TestNodes : IAsyncDisposable
     public async Task<(ClientNode Node, EventLog Log)> StartClient(string name, int port, params (string, string)[] overrides)
     {
         var log = new EventLog(name);
-        var config = NodeConfig.Build(NodeRole.Client, [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. overrides]);
+        (string, string)[] pin = FingerprintOf(port) is { } fingerprint ? [("tls.fingerprint", fingerprint)] : [];
+        var config = NodeConfig.Build(NodeRole.Client,
+            [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. pin, .. overrides]);
         var health = new SystemHealth(name);
         var node = await ClientNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
         _health.Add(health);

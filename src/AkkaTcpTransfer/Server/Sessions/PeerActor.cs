@@ -69,12 +69,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     public IStash Stash { get; set; } = null!;
 
     /// <param name="serverId">The server's identity digest, stamped on the offers it sends this client.</param>
+    /// <param name="security">The server's TLS identity, or null for plaintext.</param>
     public static Props Props(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId) =>
-        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId));
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security) =>
+        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId, security));
 
     public PeerActor(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId)
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security)
     {
         _serverId = serverId;
         _settings = settings;
@@ -87,7 +88,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _whoRate = new TokenBucket(limits.WhoPerSecond, limits.WhoBurst, now);
         _offerRate = new TokenBucket(limits.OffersPerSecond, limits.OffersBurst, now);
         _tolerance = new TokenBucket(1, limits.ExcessTolerance, now);
-        _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings), "connection");
+        _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings, security), "connection");
         Context.Watch(_connection);
         _endpoint = new TransferEndpoint(Context, settings, transfers, partials, settings.Name);
         _relays = new RelayTable(Context, settings, registry);

@@ -1,0 +1,230 @@
+using Akka.Actor;
+using Akka.IO;
+
+namespace AkkaTcpTransfer.Tcp;
+
+/// <summary>The stream SslStream reads ciphertext from and writes ciphertext to, standing in for a socket: the
+/// connection actor feeds it what Akka.IO read (<see cref="Feed"/>), and what SslStream writes goes straight to the
+/// Akka.IO connection as an acknowledged <c>Tcp.Write</c>. Both directions are bounded: reading waits until bytes are
+/// fed (the actor asks Akka.IO for more only while little is queued), and writing waits while more than
+/// <c>window</c> bytes are unacknowledged, which is how a peer that does not read slows our encryption down.</summary>
+/// <remarks>Traps it avoids (../shared/TLS.md section 5): a zero-byte read waits for data and consumes none (returning
+/// 0 on an empty queue would mean end of stream); waiters complete asynchronously, so that SslStream's decryption never
+/// runs on the actor's thread; each write copies SslStream's buffer exactly once, because SslStream reuses it.</remarks>
+internal sealed class TlsBridgeStream : Stream
+{
+    /// <summary>Acknowledges one ciphertext write; the actor hands it back through <see cref="Acked"/>.</summary>
+    public sealed class CipherAck : Akka.IO.Tcp.Event, ITransportMessage
+    {
+        public static readonly CipherAck Instance = new();
+    }
+
+    private readonly object _gate = new();
+    private readonly IActorRef _tcp;
+    private readonly IActorRef _self;
+    private readonly int _window;
+    private readonly Action _wantInput;
+
+    // inbound: fed on the actor's thread, read by SslStream's read
+    private readonly Queue<ArraySegment<byte>> _in = new();
+    private int _headOffset;       // bytes of the queue's first segment already read
+    private int _inBytes;
+    private bool _inEnded;
+    private bool _wantSignalled;
+    private TaskCompletionSource? _dataWaiter;
+
+    // outbound: written by SslStream, acknowledged on the actor's thread
+    private readonly Queue<int> _outSizes = new();
+    private long _outInFlight;
+    private TaskCompletionSource? _ackWaiter;
+    private Exception? _broken;
+
+    /// <param name="wantInput">Called (on a reader's thread) when a read finds nothing queued: the actor should read
+    /// from the socket if it is not already.</param>
+    public TlsBridgeStream(IActorRef tcp, IActorRef self, int window, Action wantInput)
+    {
+        _tcp = tcp;
+        _self = self;
+        _window = window;
+        _wantInput = wantInput;
+    }
+
+    /// <summary>Ciphertext bytes fed and not yet read by SslStream.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate) return _inBytes;
+        }
+    }
+
+    /// <summary>Ciphertext written and not yet acknowledged by Akka.IO.</summary>
+    public long InFlight
+    {
+        get
+        {
+            lock (_gate) return _outInFlight;
+        }
+    }
+
+    /// <summary>Bytes Akka.IO read, queued for SslStream to read.</summary>
+    public void Feed(ByteString data)
+    {
+        TaskCompletionSource? waiter;
+        lock (_gate)
+        {
+            if (_inEnded) return;
+            if (data.Count > 0)
+            {
+                // One copy: Akka.NET 1.5.74 does not expose a ByteString's own buffers.
+                _in.Enqueue(data.ToArray());
+                _inBytes += data.Count;
+            }
+            _wantSignalled = false;
+            waiter = _dataWaiter;
+            _dataWaiter = null;
+        }
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>No more bytes will come: once the queue is read, reads return 0 (end of stream).</summary>
+    public void EndInput()
+    {
+        TaskCompletionSource? waiter;
+        lock (_gate)
+        {
+            _inEnded = true;
+            waiter = _dataWaiter;
+            _dataWaiter = null;
+        }
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>Akka.IO took one ciphertext write (acks come in order).</summary>
+    public void Acked()
+    {
+        TaskCompletionSource? waiter = null;
+        lock (_gate)
+        {
+            if (_outSizes.TryDequeue(out var size)) _outInFlight -= size;
+            if (_outInFlight <= _window)
+            {
+                waiter = _ackWaiter;
+                _ackWaiter = null;
+            }
+        }
+        waiter?.TrySetResult();
+    }
+
+    /// <summary>The connection is gone: pending and later writes fail, reads end.</summary>
+    public void Break(Exception reason)
+    {
+        TaskCompletionSource? ackWaiter, dataWaiter;
+        lock (_gate)
+        {
+            _broken ??= reason;
+            _inEnded = true;
+            ackWaiter = _ackWaiter;
+            dataWaiter = _dataWaiter;
+            _ackWaiter = _dataWaiter = null;
+        }
+        ackWaiter?.TrySetException(reason);
+        dataWaiter?.TrySetResult();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            Task wait;
+            var signal = false;
+            lock (_gate)
+            {
+                if (_inBytes > 0)
+                {
+                    // A zero-byte read asks "is there data?": answer without consuming any.
+                    if (buffer.Length == 0) return 0;
+                    var copied = 0;
+                    while (copied < buffer.Length && _in.TryPeek(out var head))
+                    {
+                        var n = Math.Min(head.Count - _headOffset, buffer.Length - copied);
+                        head.AsSpan(_headOffset, n).CopyTo(buffer.Span[copied..]);
+                        copied += n;
+                        _headOffset += n;
+                        if (_headOffset < head.Count) continue;
+                        _in.Dequeue();
+                        _headOffset = 0;
+                    }
+                    _inBytes -= copied;
+                    return copied;
+                }
+                if (_inEnded) return 0;
+                _dataWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _dataWaiter.Task;
+                if (!_wantSignalled)
+                {
+                    _wantSignalled = true;
+                    signal = true;
+                }
+            }
+            if (signal) _wantInput();
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty) return;
+        // SslStream reuses its buffer once this returns: copy it, once.
+        var bytes = buffer.ToArray();
+        lock (_gate)
+        {
+            if (_broken is not null) throw new IOException("the connection is closed", _broken);
+            _outSizes.Enqueue(bytes.Length);
+            _outInFlight += bytes.Length;
+        }
+        _tcp.Tell(Akka.IO.Tcp.Write.Create(ByteString.FromBytes(bytes), CipherAck.Instance), _self);
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (_broken is not null) throw new IOException("the connection is closed", _broken);
+                if (_outInFlight <= _window) return;
+                _ackWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _ackWaiter.Task;
+            }
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Flush() { }
+
+    // SslStream's asynchronous methods use only the asynchronous methods above; blocking ones have no place here.
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("the TLS bridge is asynchronous only");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("the TLS bridge is asynchronous only");
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,367 @@
+using System.Buffers;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.IO;
+using AkkaTcpTransfer.Security;
+
+namespace AkkaTcpTransfer.Tcp;
+
+/// <summary>Which end of TLS a connection plays, and with what: a server's identity, or a client's trust rule.</summary>
+public abstract record ConnectionSecurity
+{
+    /// <summary>The protocol name both ends agree on in the handshake (ALPN). A future incompatible wire format gets a new one.</summary>
+    public static readonly SslApplicationProtocol Alpn = new("akt/1");
+
+    public sealed record Server(ServerIdentity Identity) : ConnectionSecurity;
+
+    /// <param name="TargetHost">The name the server's certificate must carry when a CA vouches for it (and the SNI sent).</param>
+    public sealed record Client(string TargetHost, ServerTrust Trust) : ConnectionSecurity;
+}
+
+/// <summary>TLS 1.3 over Akka.IO: SslStream (the operating system's TLS: OpenSSL on Linux) runs over a
+/// <see cref="TlsBridgeStream"/> fed by the connection actor. After the handshake, one read loop decrypts for the
+/// connection's whole life (TLS 1.3 sends tickets and key updates at any time) and hands plaintext to the actor in
+/// batches; one write loop encrypts the actor's writes in order (SslStream allows one writer) and acknowledges each to
+/// the actor once it is on its way to Akka.IO.</summary>
+internal sealed class TlsTransport : IByteTransport
+{
+    private sealed record HandshakeSucceeded(TlsSession Session) : ITransportMessage;
+
+    private sealed record HandshakeFailed(string Reason) : ITransportMessage;
+
+    private sealed record Decrypted(byte[] Buffer, int Count) : ITransportMessage;
+
+    private sealed record ReadEnded(string? Error) : ITransportMessage;
+
+    private sealed class WantInput : ITransportMessage
+    {
+        public static readonly WantInput Instance = new();
+    }
+
+    /// <summary>A TLS handshake record starts with this byte (content type 22); as our 4-byte frame length it would
+    /// read above 369 MB, beyond any frame limit, so a plaintext peer and a TLS peer can never be confused.</summary>
+    public const byte HandshakeRecord = 0x16;
+
+    /// <summary>Ciphertext unacknowledged by Akka.IO before encryption waits (TLS.md: 256 KiB and 1 MiB measured alike).</summary>
+    private const int CipherWindow = 256 * 1024;
+
+    /// <summary>Ciphertext queued for decryption beyond which the actor stops reading the socket.</summary>
+    private const int MaxQueuedInput = 256 * 1024;
+
+    /// <summary>Most plaintext handed to the actor in one message (what SslStream has ready is gathered up to this).</summary>
+    private const int BatchBytes = 64 * 1024;
+
+    /// <summary>One TLS record's plaintext at most.</summary>
+    private const int RecordBytes = 16 * 1024;
+
+    private readonly IActorRef _self;
+    private readonly IActorRef _tcp;
+    private readonly ITransportOwner _owner;
+    private readonly ConnectionSecurity _security;
+    private readonly TimeSpan _handshakeTimeout;
+    private readonly TlsBridgeStream _bridge;
+    private readonly SslStream _ssl;
+    private readonly Channel<(ByteString Data, Akka.IO.Tcp.Event Ack)> _writes =
+        Channel.CreateUnbounded<(ByteString, Akka.IO.Tcp.Event)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly CancellationTokenSource _stop = new();
+    private ServerTrust.Check? _check;
+    private bool _sawFirstByte;
+    private bool _established;
+    private bool _shutdownRequested;
+    private bool _disposed;
+
+    public TlsTransport(IActorRef self, IActorRef tcp, ITransportOwner owner, ConnectionSecurity security, TimeSpan handshakeTimeout)
+    {
+        _self = self;
+        _tcp = tcp;
+        _owner = owner;
+        _security = security;
+        _handshakeTimeout = handshakeTimeout;
+        _bridge = new TlsBridgeStream(tcp, self, CipherWindow, () => self.Tell(WantInput.Instance));
+        _ssl = new SslStream(_bridge, leaveInnerStreamOpen: false);
+    }
+
+    public bool WantsInput => _bridge.Queued < MaxQueuedInput;
+
+    public void Start()
+    {
+        Task handshake;
+        // Cancelled by the handshake timeout, or by the connection stopping (then _stop says so).
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        deadline.CancelAfter(_handshakeTimeout);
+        var token = deadline.Token;
+        switch (_security)
+        {
+            case ConnectionSecurity.Server server:
+                handshake = _ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = server.Identity.Context,
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    ApplicationProtocols = [ConnectionSecurity.Alpn],
+                    ClientCertificateRequired = false,
+                    CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                }, token);
+                break;
+            case ConnectionSecurity.Client client:
+                _check = client.Trust.NewCheck();
+                var options = new SslClientAuthenticationOptions
+                {
+                    TargetHost = client.TargetHost,
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    ApplicationProtocols = [ConnectionSecurity.Alpn],
+                    RemoteCertificateValidationCallback = _check.Validate,
+                    // Revocation lists would be fetched from the network: a transfer tool must work offline.
+                    CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                };
+                if (client.Trust.CustomRoots is { } roots)
+                {
+                    options.CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                    {
+                        TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                        RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    };
+                    options.CertificateChainPolicy.CustomTrustStore.AddRange(roots);
+                }
+                handshake = _ssl.AuthenticateAsClientAsync(options, token);
+                break;
+            default:
+                throw new InvalidOperationException($"unknown security {_security}");
+        }
+        var self = _self;
+        handshake.ContinueWith(t =>
+        {
+            deadline.Dispose();
+            if (t.IsCompletedSuccessfully) self.Tell(new HandshakeSucceeded(Describe()));
+            else self.Tell(new HandshakeFailed(Explain(t.IsCanceled ? new OperationCanceledException() : t.Exception?.GetBaseException())));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private TlsSession Describe()
+    {
+        var suite = _ssl.NegotiatedCipherSuite.ToString();
+        return new TlsSession(
+            _ssl.SslProtocol == SslProtocols.Tls13 ? "TLSv1.3" : _ssl.SslProtocol.ToString(),
+            suite,
+            _ssl.NegotiatedApplicationProtocol.ToString(),
+            _check?.PresentedFingerprint,
+            _check?.Basis);
+    }
+
+    private string Explain(Exception? e)
+    {
+        if (_check?.Explanation is { } trust) return trust;
+        return e switch
+        {
+            OperationCanceledException when !_stop.IsCancellationRequested =>
+                $"the TLS handshake did not complete within {_handshakeTimeout.TotalSeconds:0.###} s",
+            OperationCanceledException => "the connection closed during the TLS handshake",
+            AuthenticationException a => $"TLS handshake failed: {Inner(a)}",
+            IOException io => $"the connection closed during the TLS handshake ({Inner(io)})",
+            null => "TLS handshake failed",
+            _ => $"TLS handshake failed: {e.Message}",
+        };
+    }
+
+    private static string Inner(Exception e)
+    {
+        var message = e.Message;
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (!string.IsNullOrWhiteSpace(inner.Message)) message = inner.Message;
+        }
+        return message.Trim().TrimEnd('.');
+    }
+
+    public void Received(ByteString data)
+    {
+        if (!_sawFirstByte && data.Count > 0)
+        {
+            _sawFirstByte = true;
+            if (data[0] != HandshakeRecord)
+            {
+                _owner.PeerNotTls(data);
+                return;
+            }
+        }
+        _bridge.Feed(data);
+    }
+
+    public void Write(ByteString data, Akka.IO.Tcp.Event ack) => _writes.Writer.TryWrite((data, ack));
+
+    public void Shutdown()
+    {
+        if (_shutdownRequested) return;
+        _shutdownRequested = true;
+        if (_established)
+        {
+            // The write loop sends what is queued, then close_notify, then the FIN.
+            _writes.Writer.TryComplete();
+            return;
+        }
+        // No session to close: the handshake is abandoned.
+        _stop.Cancel();
+        _tcp.Tell(Akka.IO.Tcp.ConfirmedClose.Instance, _self);
+    }
+
+    public bool DrainAfterClose()
+    {
+        _bridge.EndInput();
+        return _established;
+    }
+
+    public void Handle(ITransportMessage message)
+    {
+        if (_disposed) return;
+        switch (message)
+        {
+            case TlsBridgeStream.CipherAck:
+                _bridge.Acked();
+                break;
+            case WantInput:
+                _owner.InputWanted();
+                break;
+            case Decrypted d:
+                try
+                {
+                    _owner.Plaintext(d.Buffer.AsSpan(0, d.Count));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(d.Buffer);
+                }
+                break;
+            case ReadEnded r:
+                _owner.InputEnded(r.Error);
+                break;
+            case HandshakeSucceeded s:
+                if (s.Session.ApplicationProtocol != ConnectionSecurity.Alpn.ToString() && _security is ConnectionSecurity.Client)
+                {
+                    _owner.TransportFailed($"the server did not agree to speak {ConnectionSecurity.Alpn} (ALPN): it is not an akka-tcp-transfer server of this version", _check);
+                    return;
+                }
+                _established = true;
+                _ = ReadLoop();
+                _ = WriteLoop();
+                _owner.TransportReady(s.Session);
+                break;
+            case HandshakeFailed f:
+                _owner.TransportFailed(f.Reason, _check);
+                break;
+        }
+    }
+
+    /// <summary>Decrypts for the connection's whole life. Each message to the actor carries what SslStream had ready
+    /// (up to <see cref="BatchBytes"/>), gathered through a private record buffer: the batch goes to the actor, the
+    /// record buffer stays with this loop.</summary>
+    // The loop keeps one read outstanding and looks at it once: either it completed at once (its Result is taken) or it
+    // is awaited later, never both.
+#pragma warning disable CA2012
+    private async Task ReadLoop()
+    {
+        var record = new byte[RecordBytes];
+        var self = _self;
+        try
+        {
+            var pending = _ssl.ReadAsync(record, _stop.Token);
+            while (true)
+            {
+                var n = await pending.ConfigureAwait(false);
+                if (n == 0)
+                {
+                    self.Tell(new ReadEnded(null));
+                    return;
+                }
+                var batch = ArrayPool<byte>.Shared.Rent(BatchBytes + RecordBytes);
+                record.AsSpan(0, n).CopyTo(batch);
+                var count = n;
+                var ended = false;
+                // Gather what is already decrypted or decryptable without waiting for the socket.
+                while (count < BatchBytes)
+                {
+                    pending = _ssl.ReadAsync(record, _stop.Token);
+                    if (!pending.IsCompleted) break;
+                    var more = pending.Result;
+                    if (more == 0)
+                    {
+                        ended = true;
+                        break;
+                    }
+                    record.AsSpan(0, more).CopyTo(batch.AsSpan(count));
+                    count += more;
+                }
+                if (count >= BatchBytes) pending = _ssl.ReadAsync(record, _stop.Token);
+                self.Tell(new Decrypted(batch, count));
+                if (ended)
+                {
+                    self.Tell(new ReadEnded(null));
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            if (!_stop.IsCancellationRequested) self.Tell(new ReadEnded($"TLS error: {Inner(e)}"));
+        }
+    }
+
+#pragma warning restore CA2012
+
+    /// <summary>Encrypts the actor's writes in order, acknowledging each; when the actor shuts down, closes the session
+    /// (close_notify) and then the socket's sending side.</summary>
+    private async Task WriteLoop()
+    {
+        var self = _self;
+        var reader = _writes.Reader;
+        byte[]? joined = null;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    var (data, ack) = item;
+                    // A frame in pieces (head and chunk data) goes to SslStream as one piece: it makes a record per
+                    // write, and a 13-byte record of its own would cost a record header and a socket write.
+                    if (joined is null || joined.Length < data.Count)
+                    {
+                        if (joined is not null) ArrayPool<byte>.Shared.Return(joined);
+                        joined = ArrayPool<byte>.Shared.Rent(data.Count);
+                    }
+                    data.CopyTo(joined, 0, data.Count);
+                    await _ssl.WriteAsync(joined.AsMemory(0, data.Count), _stop.Token).ConfigureAwait(false);
+                    self.Tell(ack);
+                }
+            }
+            await _ssl.ShutdownAsync().ConfigureAwait(false);
+            _tcp.Tell(Akka.IO.Tcp.ConfirmedClose.Instance, self);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or NotSupportedException)
+        {
+            // The connection is gone or being torn down: the actor learns that from Akka.IO.
+        }
+        finally
+        {
+            if (joined is not null) ArrayPool<byte>.Shared.Return(joined);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _stop.Cancel();
+        _bridge.Break(new IOException("the connection is closed"));
+        _writes.Writer.TryComplete();
+        try
+        {
+            _ssl.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // disposing a stream mid-operation: nothing left to save
+        }
+        _stop.Dispose();
+    }
+}
