@@ -78,7 +78,8 @@ public static class AttackBenchmarks
                 {
                     var before = server.ResidentBytes();
                     await using var flooder = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, duration + TimeSpan.FromSeconds(30),
-                        "flooder", "--port", I(port), "--kind", kind, "--seconds", I((long)duration.TotalSeconds));
+                        ["flooder", "--port", I(port), "--kind", kind, "--seconds", I((long)duration.TotalSeconds),
+                        .. server.Fingerprint is { } f ? new[] { "--fingerprint", f } : []]);
                     // While the flood runs: direct messages between pairs of the well-behaved clients, one at a time, each
                     // from the next client in turn.
                     var latencies = new List<double>();
@@ -163,18 +164,20 @@ public static class AttackBenchmarks
     {
         Console.Error.WriteLine($"descriptors: {connections} silent connections at a limit of {limit}");
         var downloads = bench.Dir("server-downloads");
-        var server = JsonEventProcess.Start(Bench.CliAssembly, bench.WorkDir, Bench.LongWait, openFileLimit: limit,
+        var server = JsonEventProcess.Start(Bench.CliAssembly, bench.WorkDir, Bench.LongWait, openFileLimit: limit, environment: null,
             ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", "--set", "server.handshake-timeout=60s"]);
         await using (server)
         {
             var port = await server.Listening();
+            WireClient.Trust(port, server.Fingerprint);
             var silent = new List<WireClient>();
             try
             {
                 var refusedAtOnce = 0;
                 for (var i = 0; i < connections; i++)
                 {
-                    var c = await WireClient.ConnectAsync(port, WireClient.Loopback(i));
+                    // Silent from the first byte: not even a TLS handshake (which the handshake timeout covers too).
+                    var c = await WireClient.ConnectAsync(port, WireClient.Loopback(i), tcpOnly: true);
                     silent.Add(c);
                 }
                 // Which of them were turned away at once (a Refused arrives without a Hello)?

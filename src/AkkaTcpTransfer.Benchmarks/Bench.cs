@@ -41,13 +41,30 @@ public sealed partial class Bench(string workDir, Report report, bool smoke, IRe
         var server = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
             ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs, .. extra]);
         var port = await server.Listening();
+        _trust[port] = server.TrustArgs();
+        _fingerprints[port] = server.Fingerprint;
+        WireClient.Trust(port, server.Fingerprint);
         return (server, port);
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string?> _fingerprints = new();
+
+    /// <summary>Settings for a client node in this process: trust the server on <paramref name="port"/> by its
+    /// fingerprint (or no TLS, for a server without), and keep state in the work folder.</summary>
+    public (string, string)[] ClientSettings(int port) =>
+    [
+        _fingerprints.GetValueOrDefault(port) is { } fingerprint ? ("tls.fingerprint", fingerprint) : ("tls.enabled", "off"),
+        ("state-dir", Path.Combine(WorkDir, "client-state")),
+    ];
+
+    /// <summary>How a client trusts the server on each port: the fingerprint it printed (or --insecure without TLS).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string[]> _trust = new();
 
     public async Task<JsonEventProcess> StartClient(int port, string name, string downloads, params string[] extra)
     {
         var client = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
-            ["client", "--port", I(port), "--name", name, "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs, .. extra]);
+            ["client", "--port", I(port), "--name", name, "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs,
+                .. _trust.GetValueOrDefault(port, []), .. extra]);
         await client.WaitFor("connected");
         return client;
     }

@@ -39,11 +39,13 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
 
     /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c>.</summary>
     public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, params string[] args) =>
-        Start(assembly, workingDirectory, timeout, openFileLimit: null, args);
+        Start(assembly, workingDirectory, timeout, openFileLimit: null, environment: null, args);
 
     /// <summary>As <see cref="Start(string, string?, TimeSpan, string[])"/>, with the process's open-file limit (soft and
-    /// hard) set to <paramref name="openFileLimit"/> first, through the shell's ulimit, as an operator would.</summary>
-    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, int? openFileLimit, params string[] args)
+    /// hard) set to <paramref name="openFileLimit"/> first, through the shell's ulimit, as an operator would, and
+    /// <paramref name="environment"/> added to the process's environment.</summary>
+    public static JsonEventProcess Start(string assembly, string? workingDirectory, TimeSpan timeout, int? openFileLimit,
+        IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "/bin/sh")
         {
@@ -56,6 +58,7 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         info.Environment["XDG_DATA_HOME"] = DataHome;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         if (openFileLimit is { } limit)
         {
             foreach (var a in new[] { "-c", $"ulimit -n {limit.ToString(CultureInfo.InvariantCulture)} && exec dotnet \"$@\"", "sh" }) info.ArgumentList.Add(a);
@@ -165,7 +168,19 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
         return await done.Task;
     }
 
-    public async Task<int> Listening() => (await WaitFor("listening")).GetProperty("port").GetInt32();
+    /// <summary>Waits for a server's <c>listening</c> event: its real port (and <see cref="Fingerprint"/>, with TLS).</summary>
+    public async Task<int> Listening()
+    {
+        var listening = await WaitFor("listening");
+        Fingerprint = listening.TryGetProperty("fingerprint", out var f) ? f.GetString() : null;
+        return listening.GetProperty("port").GetInt32();
+    }
+
+    /// <summary>A server's key fingerprint from its <c>listening</c> event (null before it, or without TLS).</summary>
+    public string? Fingerprint { get; private set; }
+
+    /// <summary>The arguments that make a client trust this server: its fingerprint, as its operator would give it.</summary>
+    public string[] TrustArgs() => Fingerprint is { } f ? ["--fingerprint", f] : ["--insecure"];
 
     public async Task SendLine(string line)
     {

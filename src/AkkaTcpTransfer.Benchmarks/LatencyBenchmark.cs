@@ -23,7 +23,7 @@ public static class ChatBenchmarks
         {
             clients.Add(await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client,
                 [("port", port.ToString(CultureInfo.InvariantCulture)), ("name", $"c{i}"), ("downloads", downloads),
-                ("akka.loglevel", "ERROR"), ("akka.stdout-loglevel", "ERROR"), .. bench.Overrides])));
+                ("akka.loglevel", "ERROR"), ("akka.stdout-loglevel", "ERROR"), .. bench.ClientSettings(port), .. bench.Overrides])));
         }
         return clients;
     }

@@ -48,8 +48,13 @@ internal static class Program
         root.Subcommands.Add(akkaSend);
         var kind = new Option<string>("--kind") { Required = true };
         var seconds = new Option<int>("--seconds") { Required = true };
-        var flooder = new Command("flooder", "(helper) floods a server: chat, who or offers") { port, kind, seconds };
-        flooder.SetAction((r, _) => AttackBenchmarks.FloodProcess(r.GetValue(port), r.GetValue(kind)!, r.GetValue(seconds)));
+        var fingerprint = new Option<string>("--fingerprint") { Description = "the server's key fingerprint (TLS); none: plaintext" };
+        var flooder = new Command("flooder", "(helper) floods a server: chat, who or offers") { port, kind, seconds, fingerprint };
+        flooder.SetAction((r, _) =>
+        {
+            WireClient.Trust(r.GetValue(port), r.GetValue(fingerprint));
+            return AttackBenchmarks.FloodProcess(r.GetValue(port), r.GetValue(kind)!, r.GetValue(seconds));
+        });
         root.Subcommands.Add(flooder);
 
         root.SetAction(async (r, _) =>

@@ -13,12 +13,12 @@ public sealed class ChatCliTests
         await using var server = CliProcess.Start("server", "--port", "0", "--json");
         var port = await server.Listening();
         Assert.NotEqual(0, port);
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
         var connected = await alice.WaitFor("connected");
         Assert.Equal("server", connected.GetProperty("server").GetString());
         Assert.Equal("alice", connected.GetProperty("name").GetString());
         // bob only after alice is in, so that alice sees him join (an earlier bob would be in her Welcome instead).
-        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json");
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json");
         await bob.WaitFor("connected");
         await alice.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "bob");
 
@@ -72,7 +72,7 @@ public sealed class ChatCliTests
             var port = await server.Listening();
             server.CloseStdin();
             // Still serving after its input ended:
-            await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+            await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
             await alice.WaitFor("connected");
             server.Signal(signal);
             var code = await server.WaitForExit();
@@ -86,7 +86,7 @@ public sealed class ChatCliTests
     {
         await using var first = CliProcess.Start("server", "--port", "0", "--json");
         var port = await first.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json",
+        await using var alice = CliProcess.Client(first, port, "--name", "alice", "--json",
             "--set", "client.reconnect.min-backoff=50ms", "--set", "client.reconnect.max-backoff=500ms");
         await alice.WaitFor("connected");
         var mark = alice.Mark();
@@ -101,22 +101,38 @@ public sealed class ChatCliTests
     }
 
     [Fact]
-    public async Task Taken_name_and_wrong_token_exit_3_with_one_clear_line()
+    public async Task Taken_name_and_wrong_token_exit_3_with_one_clear_line_and_tokens_stay_out_of_the_arguments()
     {
-        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--token", "s3cret");
-        var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--token", "s3cret", "--json");
-        await alice.WaitFor("connected");
+        var dir = Directory.CreateTempSubdirectory("att-cli-token-").FullName;
+        try
+        {
+            var tokenFile = Path.Combine(dir, "token");
+            await File.WriteAllTextAsync(tokenFile, "s3cret\n");
+            // The token from a file (server, twin) or the environment (alice): nothing about it in the arguments, no note.
+            await using var server = CliProcess.Start("server", "--port", "0", "--json", "--token-file", tokenFile);
+            var port = await server.Listening();
+            await using var alice = CliProcess.StartWith(new Dictionary<string, string> { ["AKKA_TCP_TRANSFER_TOKEN"] = "s3cret" },
+                ["client", "--port", P(port), .. server.TrustArgs(), "--name", "alice", "--json"]);
+            await alice.WaitFor("connected");
 
-        await using var twin = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--token", "s3cret", "--json");
-        Assert.Equal(3, await twin.WaitForExit());
-        Assert.Equal("akka-tcp-transfer: refused by the server: name 'alice' is already taken\n", twin.Stderr.Replace("\r", "", StringComparison.Ordinal));
-        Assert.Contains("already taken", (await twin.WaitFor("error")).GetProperty("message").GetString(), StringComparison.Ordinal);
+            await using var twin = CliProcess.Client(server, port, "--name", "alice", "--token-file", tokenFile, "--json");
+            Assert.Equal(3, await twin.WaitForExit());
+            Assert.Equal("akka-tcp-transfer: refused by the server: name 'alice' is already taken\n", twin.Stderr.Replace("\r", "", StringComparison.Ordinal));
+            Assert.Contains("already taken", (await twin.WaitFor("error")).GetProperty("message").GetString(), StringComparison.Ordinal);
 
-        await using var intruder = CliProcess.Start("client", "--port", P(port), "--name", "mallory", "--token", "guess");
-        Assert.Equal(3, await intruder.WaitForExit());
-        Assert.Equal("akka-tcp-transfer: refused by the server: wrong token\n", intruder.Stderr.Replace("\r", "", StringComparison.Ordinal));
-        Assert.Empty(intruder.StdoutLines);
+            // --token still works, with a note that ps shows it; the refusal is one line after it.
+            await using var intruder = CliProcess.Client(server, port, "--name", "mallory", "--token", "guess");
+            Assert.Equal(3, await intruder.WaitForExit());
+            var lines = intruder.Stderr.Replace("\r", "", StringComparison.Ordinal).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, lines.Length);
+            Assert.Contains("--token is visible to every user of this machine (ps)", lines[0], StringComparison.Ordinal);
+            Assert.Equal("akka-tcp-transfer: refused by the server: wrong token", lines[1]);
+            Assert.Empty(intruder.StdoutLines);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
@@ -132,7 +148,7 @@ public sealed class ChatCliTests
 
         await server.SendLine("/quit");
         await server.WaitForExit();
-        await using var orphan = CliProcess.Start("client", "--port", P(port), "--name", "alice");
+        await using var orphan = CliProcess.Client(server, port, "--name", "alice");
         Assert.Equal(3, await orphan.WaitForExit());
         var error = Assert.Single(orphan.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"akka-tcp-transfer: cannot connect to 127.0.0.1:{port}:", error, StringComparison.Ordinal);
@@ -168,7 +184,7 @@ public sealed class ChatCliTests
             await File.WriteAllTextAsync(file, "akka-tcp-transfer { name = \"hub\"\n port = 0 }");
             await using var server = CliProcess.Start("server", "--config", file, "--json", "--set", "name=central");
             var port = await server.Listening();
-            await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json");
+            await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
             Assert.Equal("central", (await alice.WaitFor("connected")).GetProperty("server").GetString());
         }
         finally
@@ -182,8 +198,8 @@ public sealed class ChatCliTests
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json");
         var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice");
-        await using var mallory = CliProcess.Start("client", "--port", P(port), "--name", "mallory", "--json");
+        await using var alice = CliProcess.Client(server, port, "--name", "alice");
+        await using var mallory = CliProcess.Client(server, port, "--name", "mallory", "--json");
         await mallory.WaitFor("connected");
         await server.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "alice");
         await mallory.SendLine("evil \u001b[2J\u001b[31m text");

@@ -38,7 +38,7 @@ public sealed class TransferCliTests : IDisposable
         var downloads = Dir("server-dl");
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", downloads);
         var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json", "--downloads", Dir("alice-dl"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("alice-dl"));
         await alice.WaitFor("connected");
         var source = File("src/report.pdf", 3_000_000, seed: 1);
         await alice.SendLine($"/send {source}");
@@ -79,9 +79,9 @@ public sealed class TransferCliTests : IDisposable
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
         var bobDownloads = Dir("bob-dl");
-        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json", "--downloads", bobDownloads);
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", bobDownloads);
         await bob.WaitFor("connected");
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var source = File("src/my file.txt", 12_345, seed: 2);
         await alice.SendLine($"/send bob \"{source}\"");
@@ -97,7 +97,7 @@ public sealed class TransferCliTests : IDisposable
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
         var bobDownloads = Dir("bob-dl");
-        await using var bob = CliProcess.Start("client", "--port", P(port), "--name", "bob", "--json", "--downloads", bobDownloads);
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", bobDownloads);
         await bob.WaitFor("connected");
         var a = File("album/a.bin", 1000, seed: 3);
         var b = File("album/sub/b.bin", 2000, seed: 4);
@@ -113,7 +113,7 @@ public sealed class TransferCliTests : IDisposable
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"), "--set", "transfer.auto-accept=off");
         var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var source = File("src/wait.bin", 50_000, seed: 5);
 
@@ -151,7 +151,7 @@ public sealed class TransferCliTests : IDisposable
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var good = File("src/good.bin", 2_000_000, seed: 6);
         await alice.SendLine($"/send {good}");
@@ -168,7 +168,7 @@ public sealed class TransferCliTests : IDisposable
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
-        await using var alice = CliProcess.Start("client", "--port", P(port), "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var big = File("src/big.bin", 64 * 1024 * 1024, seed: 7);
         await alice.SendLine($"/send {big}");

@@ -5,9 +5,10 @@ using AkkaTcpTransfer.Tests.Support;
 namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>A server actor system and three client actor systems on 127.0.0.1 exchange chat in every direction.</summary>
-public sealed class ChatTests : IAsyncLifetime
+/// <remarks>Run over both transports: <see cref="ChatOverTlsTests"/> and <see cref="ChatInTheClearTests"/>.</remarks>
+public abstract class ChatTests(bool tls) : IAsyncLifetime
 {
-    private readonly TestNodes _nodes = new();
+    private readonly TestNodes _nodes = new(tls);
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
     private (ClientNode Node, EventLog Log) _alice, _bob, _carol;
@@ -210,3 +211,7 @@ public sealed class ChatTests : IAsyncLifetime
         Assert.DoesNotContain(secondLog.All<PeerJoined>(), p => p.Name == "third");
     }
 }
+
+public sealed class ChatOverTlsTests() : ChatTests(tls: true);
+
+public sealed class ChatInTheClearTests() : ChatTests(tls: false);

@@ -10,12 +10,13 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>A connection dies mid-transfer; sending the same file again resumes where the receiver's data ends,
 /// after both sides agree on the SHA-256 of what is already there.</summary>
-public sealed class ResumeTests : IAsyncLifetime
+/// <remarks>Run over both transports: <see cref="ResumeOverTlsTests"/> and <see cref="ResumeInTheClearTests"/>.</remarks>
+public abstract class ResumeTests(bool tls) : IAsyncLifetime
 {
     private const int Size = 3 * 1024 * 1024;
     private const int Partial = 1024 * 1024;
 
-    private readonly TestNodes _nodes = new();
+    private readonly TestNodes _nodes = new(tls);
     private readonly Files _files = new();
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
@@ -239,3 +240,7 @@ public sealed class LargeOffsetTests : IAsyncLifetime
         Assert.Equal(Convert.ToHexStringLower(sha.GetHashAndReset()), done.Sha256);
     }
 }
+
+public sealed class ResumeOverTlsTests() : ResumeTests(tls: true);
+
+public sealed class ResumeInTheClearTests() : ResumeTests(tls: false);

@@ -5,9 +5,10 @@ using AkkaTcpTransfer.Tests.Support;
 namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>Real files between real server and client actor systems on 127.0.0.1, verified by SHA-256.</summary>
-public sealed class TransferTests : IAsyncLifetime
+/// <remarks>Run over both transports: <see cref="TransferOverTlsTests"/> and <see cref="TransferInTheClearTests"/>.</remarks>
+public abstract class TransferTests(bool tls) : IAsyncLifetime
 {
-    private readonly TestNodes _nodes = new();
+    private readonly TestNodes _nodes = new(tls);
     private readonly Files _files = new();
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
@@ -195,3 +196,7 @@ public sealed class TransferTests : IAsyncLifetime
         Assert.Contains("no such file or folder", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class TransferOverTlsTests() : TransferTests(tls: true);
+
+public sealed class TransferInTheClearTests() : TransferTests(tls: false);

@@ -1,9 +1,7 @@
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using AkkaTcpTransfer.Protocol;
-using AkkaTcpTransfer.Security;
+using AkkaTcpTransfer.Fuzzing;
 
 namespace AkkaTcpTransfer.Tests.Support;
 
@@ -35,80 +33,17 @@ public sealed class RawClient : IAsyncDisposable
         var network = new NetworkStream(socket, ownsSocket: false);
         var fingerprint = TestNodes.FingerprintOf(port);
         if (!(tls ?? fingerprint is not null)) return new RawClient(socket, network);
-        var recording = new FirstBytes(network);
-        var ssl = new SslStream(recording, leaveInnerStreamOpen: false);
         using var timeout = new CancellationTokenSource(EventLog.DefaultTimeout);
-        try
-        {
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = "127.0.0.1",
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol("akt/1")],
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is not null && Fingerprint.Of(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate)) == fingerprint,
-            }, timeout.Token);
-        }
-        catch (AuthenticationException) when (recording.Recorded is [not 0x16, ..])
-        {
-            // The server answered in the clear (PROTOCOL.md, "Refusals before TLS"): what it sent is a Refused frame.
-            var client = new RawClient(socket, network);
-            client._decoder.Decode(recording.Recorded.ToArray(), client._early);
-            foreach (var frame in client._early) client._pending.Enqueue(frame);
-            return client;
-        }
-        return new RawClient(socket, ssl);
+        var (stream, clear) = await StrangerTls.ConnectAsync(network, fingerprint!, timeout.Token);
+        var client = new RawClient(socket, stream);
+        if (clear.Length == 0) return client;
+        // The server answered in the clear (PROTOCOL.md, "Refusals before TLS"): what it sent is a Refused frame.
+        client._decoder.Decode(clear, client._early);
+        foreach (var frame in client._early) client._pending.Enqueue(frame);
+        return client;
     }
 
     private readonly List<Frame> _early = [];
-
-    /// <summary>Passes reads through, keeping the first bytes read (to tell a TLS answer from a clear one).</summary>
-    private sealed class FirstBytes(Stream inner) : Stream
-    {
-        public List<byte> Recorded { get; } = [];
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var n = await inner.ReadAsync(buffer, cancellationToken);
-            if (Recorded.Count < 4096) Recorded.AddRange(buffer.Span[..n].ToArray());
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-        public override void Flush() => inner.Flush();
-
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
-    }
 
     public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null, int? receiveBuffer = null,
         IPAddress? from = null)

@@ -5,8 +5,11 @@ namespace AkkaTcpTransfer.Tests.Support;
 
 /// <summary>Starts real server and client nodes on 127.0.0.1, port 0, with short timeouts suited to tests, each
 /// with an <see cref="EventLog"/>, and stops them all at the end.</summary>
-public sealed class TestNodes : IAsyncDisposable
+public sealed class TestNodes(bool tls = true) : IAsyncDisposable
 {
+    /// <summary>Settings every node of these tests gets for its transport: nothing with TLS (the default), else --insecure.</summary>
+    private (string, string)[] Transport => tls ? [] : [Insecure];
+
     private readonly List<NodeHost> _nodes = [];
     private readonly List<EventLog> _logs = [];
     private readonly List<SystemHealth> _health = [];
@@ -42,7 +45,7 @@ public sealed class TestNodes : IAsyncDisposable
     public async Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides)
     {
         var log = new EventLog("server");
-        var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. overrides]);
+        var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. Transport, .. overrides]);
         var health = new SystemHealth("server");
         var node = await ServerNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
         Fingerprints[node.Port] = node.Fingerprint;
@@ -57,7 +60,7 @@ public sealed class TestNodes : IAsyncDisposable
         var log = new EventLog(name);
         (string, string)[] pin = FingerprintOf(port) is { } fingerprint ? [("tls.fingerprint", fingerprint)] : [];
         var config = NodeConfig.Build(NodeRole.Client,
-            [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. pin, .. overrides]);
+            [.. Fast, ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("name", name), StateDir(), .. Transport, .. pin, .. overrides]);
         var health = new SystemHealth(name);
         var node = await ClientNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
         _health.Add(health);
