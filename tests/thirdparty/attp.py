@@ -2,14 +2,22 @@
 
 Written from docs/PROTOCOL.md alone. Frames are `Frame` objects: `f.kind` is the frame's name ("Welcome", "Chat"...)
 and every payload field is an attribute (`f.your_name`, `f.text`...).
+
+Connections are TLS 1.3 by default (PROTOCOL.md, "TLS"): pass `tls=Tls(pin="<64 hex>")` to pin the server's key,
+`tls=Tls()` to rely on a CA-issued certificate (or a key remembered in `KNOWN_SERVERS`), `tls=None` for a server
+started with `--insecure`. The handshake runs through an `ssl.SSLObject` over `MemoryBIO`s so that the first byte the
+server sends can be looked at: a refusal sent in the clear before TLS ("Refusals before TLS") reaches the caller
+exactly like any other `Refused`.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import select
 import socket
+import ssl
 import struct
 import time
 from types import SimpleNamespace
@@ -22,7 +30,9 @@ PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("af
 # Codes (Refused, Goodbye, Error)
 NORMAL, UNSUPPORTED_VERSION, BAD_TOKEN, NAME_TAKEN, INVALID_NAME, SERVER_FULL, HANDSHAKE_TIMEOUT, \
     PROTOCOL_VIOLATION, SHUTTING_DOWN, IDLE_TIMEOUT, SLOW_CONSUMER, REPLACED, UNKNOWN_PEER, TOO_LONG, \
-    INVALID_MESSAGE, RATE_LIMITED = range(16)
+    INVALID_MESSAGE, RATE_LIMITED, ENCRYPTION_MISMATCH = range(17)
+
+ALPN = "akt/1"
 
 # type -> (name, [(field, kind)]).  Kinds: u8 u16 u32 i64 str bin8 names sha256 rest magic
 FRAMES = {
@@ -70,6 +80,8 @@ class Closed(Exception):
 
 
 class Refused(Exception):
+    refused_in_clear = False     # True: sent in the clear instead of TLS ("Refusals before TLS")
+
     def __init__(self, frame):
         super().__init__(f"refused {frame.code}: {frame.reason}")
         self.frame = frame
@@ -199,13 +211,343 @@ def split_frames(buf: bytearray, limit: int):
     return frames
 
 
+# ---------------------------------------------------------------------------------------------------------- TLS
+
+class TlsError(ConnectionError):
+    """The TLS layer failed: a handshake refused by either side (TLS version, ALPN), a server that did not select
+    `akt/1`, an untrusted certificate, a record that does not decrypt."""
+
+
+class ServerKeyMismatch(TlsError):
+    """The server's public key is not the pinned (or remembered) one: someone may be in the middle."""
+
+    def __init__(self, server, expected, actual):
+        super().__init__(f"SERVER KEY MISMATCH for {server}: expected fingerprint {expected}, the server presented "
+                         f"{actual}. Someone may be in the middle; not connecting.")
+        self.server, self.expected, self.actual = server, expected, actual
+
+
+def _der(buf: bytes, pos: int):
+    """The DER element at pos: (tag, start of its value, end of its value). Single-byte tags, definite lengths."""
+    if pos + 2 > len(buf):
+        raise ValueError(f"DER: truncated at {pos}")
+    tag, n = buf[pos], buf[pos + 1]
+    if tag & 0x1F == 0x1F:
+        raise ValueError(f"DER: multi-byte tag at {pos}")
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 1 <= k <= 4 or pos + k > len(buf) or buf[pos] == 0:
+            raise ValueError(f"DER: bad length at {pos}")
+        n = int.from_bytes(buf[pos:pos + k], "big")
+        pos += k
+    if pos + n > len(buf):
+        raise ValueError(f"DER: element at {pos} runs past the end")
+    return tag, pos, pos + n
+
+
+def spki_of_certificate(der: bytes) -> bytes:
+    """The DER-encoded SubjectPublicKeyInfo of an X.509 certificate (RFC 5280):
+    Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER,
+    signature AlgorithmIdentifier, issuer Name, validity Validity, subject Name, subjectPublicKeyInfo, ... }, ... }"""
+    tag, start, end = _der(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise ValueError("not a DER certificate")
+    tag, pos, tbs_end = _der(der, start)
+    if tag != 0x30:
+        raise ValueError("tbsCertificate is not a SEQUENCE")
+    tag, _, after = _der(der, pos)
+    if tag == 0xA0:                                             # version [0] EXPLICIT (absent in v1 certificates)
+        pos = after
+    for field, want in (("serialNumber", 0x02), ("signature", 0x30), ("issuer", 0x30), ("validity", 0x30),
+                        ("subject", 0x30)):
+        tag, _, pos = _der(der, pos)
+        if tag != want or pos > tbs_end:
+            raise ValueError(f"tbsCertificate.{field}: tag 0x{tag:02x}, expected 0x{want:02x}")
+    tag, value, end = _der(der, pos)
+    if tag != 0x30 or end > tbs_end:
+        raise ValueError("subjectPublicKeyInfo is not a SEQUENCE")
+    tag, _, inner = _der(der, value)                            # algorithm AlgorithmIdentifier
+    tag2, _, inner = _der(der, inner) if tag == 0x30 else (None, 0, 0)   # subjectPublicKey BIT STRING
+    if tag != 0x30 or tag2 != 0x03 or inner != end:
+        raise ValueError("subjectPublicKeyInfo is not { AlgorithmIdentifier, BIT STRING }")
+    return der[pos:end]
+
+
+def fingerprint_of_certificate(der: bytes) -> str:
+    """PROTOCOL.md's fingerprint: SHA-256 of the DER SubjectPublicKeyInfo, 64 lowercase hex digits."""
+    return hashlib.sha256(spki_of_certificate(der)).hexdigest()
+
+
+def fingerprint_of_pem(path: str) -> str:
+    """The fingerprint of the first certificate in a PEM file (the server prints its path)."""
+    import base64
+    text = open(path, encoding="ascii").read()
+    b64 = text.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+    return fingerprint_of_certificate(base64.b64decode("".join(b64.split())))
+
+
+def normalize_fingerprint(fp: str) -> str:
+    fp = fp.strip().lower()
+    if len(fp) != 64 or any(ch not in "0123456789abcdef" for ch in fp):
+        raise ValueError(f"a fingerprint is 64 hex digits, not {fp!r}")
+    return fp
+
+
+# "Remember it per server (host:port), and refuse a server whose key differs from the one remembered."
+# host:port -> fingerprint; kept in KNOWN_SERVERS_FILE (JSON) when that is set.
+KNOWN_SERVERS: dict[str, str] = {}
+KNOWN_SERVERS_FILE = None
+
+
+def _known(server):
+    if KNOWN_SERVERS_FILE and not KNOWN_SERVERS and os.path.exists(KNOWN_SERVERS_FILE):
+        KNOWN_SERVERS.update(json.load(open(KNOWN_SERVERS_FILE, encoding="utf-8")))
+    return KNOWN_SERVERS.get(server)
+
+
+def _remember(server, fp):
+    if KNOWN_SERVERS.get(server) == fp:
+        return
+    KNOWN_SERVERS[server] = fp
+    if KNOWN_SERVERS_FILE:
+        with open(KNOWN_SERVERS_FILE, "w", encoding="utf-8") as f:
+            json.dump(KNOWN_SERVERS, f, indent=1)
+
+
+class Tls:
+    """How to speak TLS to a server. `pin`: the server's fingerprint (64 hex); without one, a key remembered in
+    KNOWN_SERVERS for host:port is required, and without that the certificate must chain to a trusted CA and name
+    the host (`cafile`: extra trusted CAs). `alpn` and the versions may be changed only to test servers."""
+
+    def __init__(self, pin=None, *, alpn=(ALPN,), min_version=ssl.TLSVersion.TLSv1_3,
+                 max_version=ssl.TLSVersion.TLSv1_3, cafile=None, remember=True):
+        self.pin = normalize_fingerprint(pin) if pin else None
+        self.alpn, self.cafile, self.remember = alpn, cafile, remember
+        self.min_version, self.max_version = min_version, max_version
+
+    def __repr__(self):
+        return f"Tls(pin={self.pin}, alpn={self.alpn}, versions={self.min_version.name}..{self.max_version.name})"
+
+    def context(self, verify_ca: bool) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version, ctx.maximum_version = self.min_version, self.max_version
+        if self.alpn is not None:
+            ctx.set_alpn_protocols(list(self.alpn))
+        if verify_ca:                                 # ordinary web PKI: dates, name, chain
+            ctx.check_hostname, ctx.verify_mode = True, ssl.CERT_REQUIRED
+            ctx.load_default_certs()
+            if self.cafile:
+                ctx.load_verify_locations(self.cafile)
+        else:                                         # pinned key: only the key counts, not dates nor names
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        return ctx
+
+
+class _PlainStream:
+    """Frames directly on TCP (`--insecure`)."""
+    tls_info = None
+
+    def __init__(self, sock):
+        self.sock, self.eof = sock, None
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout):
+        """Bytes; b"" at the end (self.eof says how it ended); None if nothing came within timeout."""
+        r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+        if not r:
+            return None
+        data = self.sock.recv(1 << 20)
+        if not data:
+            self.eof = "FIN"
+        return data
+
+    def half_close(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+
+class _RefusedStream(_PlainStream):
+    """What is left of a connection refused in the clear before TLS: nothing to send, nothing more to read."""
+
+    def __init__(self, sock):
+        super().__init__(sock)
+        self.eof = "refused in the clear before TLS"
+
+    def send(self, data):
+        pass
+
+    def recv(self, timeout):
+        return b""
+
+    def half_close(self):
+        pass
+
+
+class _TlsStream:
+    """TLS through an SSLObject over two MemoryBIOs: we move the bytes between the socket and OpenSSL ourselves."""
+
+    def __init__(self, sock, tls: Tls, host, port):
+        self.sock, self.tls, self.server, self.eof = sock, tls, f"{host}:{port}", None
+        self.expected = tls.pin or _known(self.server)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        # SNI: the host name dialled (Python sends none for an IP address, as the document wants)
+        self.obj = tls.context(verify_ca=self.expected is None).wrap_bio(
+            self.incoming, self.outgoing, server_side=False, server_hostname=host)
+        self.tls_info = None
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _recv_raw(self, deadline, what):
+        left = deadline - time.monotonic()
+        r, _, _ = select.select([self.sock], [], [], max(0.0, left))
+        if not r:
+            raise TimeoutError(f"{what}: nothing from {self.server} in time")
+        return self.sock.recv(1 << 20)
+
+    def handshake(self, deadline, max_frame):
+        """Run the TLS handshake. Returns None, or the Refused frame the server sent in the clear instead."""
+        first = True
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError as e:
+                try:
+                    self._flush()                    # our alert, if OpenSSL made one
+                except OSError:
+                    pass
+                raise TlsError(f"TLS handshake with {self.server} failed: {e.reason or e}") from e
+            self._flush()                            # the ClientHello (then our Finished)
+            try:
+                data = self._recv_raw(deadline, "TLS handshake")
+            except ConnectionResetError as e:
+                raise TlsError(f"TLS handshake with {self.server}: connection reset") from e
+            if not data:
+                raise TlsError(f"TLS handshake with {self.server}: the server closed the connection"
+                               + (" without sending anything" if first else ""))
+            if first:
+                first = False
+                # 0x16: a TLS handshake record. 0x15: a TLS alert record (the server refuses our ClientHello:
+                # TLS version, ALPN), which OpenSSL reports. Anything else: a frame in the clear.
+                if data[0] not in (0x15, 0x16):
+                    return self._clear_refusal(bytearray(data), deadline, max_frame)
+            self.incoming.write(data)
+        self._flush()
+        self._check_session()
+        return None
+
+    def _clear_refusal(self, buf, deadline, max_frame):
+        """"Read one frame in the clear. It is a Refused: show its reason, close." """
+        try:
+            while True:
+                frames = split_frames(buf, max_frame)
+                if frames:
+                    break
+                more = self._recv_raw(deadline, "a frame sent in the clear")
+                if not more:
+                    raise TlsError(f"{self.server} answered our ClientHello with {len(buf)} bytes in the clear "
+                                   f"that are not a whole frame ({bytes(buf[:16]).hex()}...)")
+                buf += more
+        except ProtocolError as e:
+            raise TlsError(f"{self.server} answered our ClientHello with bytes that are neither TLS nor a frame "
+                           f"({bytes(buf[:16]).hex()}...): {e}") from e
+        if frames[0].kind != "Refused":
+            raise TlsError(f"{self.server} sent a {frames[0].kind} in the clear: only a Refused may come before TLS")
+        return frames[0]
+
+    def _check_session(self):
+        version = self.obj.version()
+        if self.tls.min_version >= ssl.TLSVersion.TLSv1_3 and version != "TLSv1.3":
+            raise TlsError(f"{self.server} negotiated {version}, not TLS 1.3")
+        alpn = self.obj.selected_alpn_protocol()
+        if self.tls.alpn and ALPN in self.tls.alpn and alpn != ALPN:
+            raise TlsError(f"{self.server} selected ALPN {alpn!r}, not {ALPN!r}: it does not speak this protocol")
+        der = self.obj.getpeercert(binary_form=True)
+        if not der:
+            raise TlsError(f"{self.server} sent no certificate")
+        fp = fingerprint_of_certificate(der)
+        if self.expected is not None:
+            if fp != self.expected:
+                raise ServerKeyMismatch(self.server, self.expected, fp)
+            if self.tls.remember:
+                _remember(self.server, fp)
+        self.tls_info = SimpleNamespace(version=version, alpn=alpn, cipher=self.obj.cipher()[0], fingerprint=fp,
+                                        pinned=self.expected is not None, certificate=der)
+
+    def send(self, data):
+        view = memoryview(data)
+        while view:
+            n = self.obj.write(view)
+            view = view[n:]
+            self._flush()
+
+    def recv(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                data = self.obj.read(1 << 20)
+                self._flush()                         # anything TLS wants to answer (a KeyUpdate)
+                if data:
+                    return data
+                self.eof = "close_notify"             # read() gives b"" for a close_notify before ours...
+                return b""
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:            # ...and raises this for one after ours
+                self.eof = "close_notify"
+                return b""
+            except ssl.SSLEOFError:
+                self.eof = "FIN without close_notify: connection lost"
+                return b""
+            except ssl.SSLError as e:
+                raise TlsError(f"TLS error from {self.server}: {e.reason or e}") from e
+            if self.incoming.eof:
+                self.eof = "FIN without close_notify: connection lost"
+                return b""
+            r, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not r:
+                return None
+            raw = self.sock.recv(1 << 20)
+            if raw:
+                self.incoming.write(raw)
+            else:
+                self.incoming.write_eof()             # OpenSSL tells a close_notify from a cut connection
+
+    def half_close(self):
+        """close_notify, then FIN."""
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            pass                                      # our close_notify is out; the peer's comes later
+        except ssl.SSLError:
+            pass
+        self._flush()
+        self.sock.shutdown(socket.SHUT_WR)
+
+
 # ---------------------------------------------------------------------------------------------------------- client
 
-class Client:
-    """One connection. Frames that a wait did not ask for are kept (in order) for the next wait."""
+DEFAULT_TLS = Tls()     # what Client.open/connect use unless told otherwise; None: plaintext (`--insecure`)
+_DEFAULT = object()
 
-    def __init__(self, sock: socket.socket, max_frame=DEFAULT_MAX_FRAME):
+
+class Client:
+    """One connection. Frames that a wait did not ask for are kept (in order) for the next wait.
+    `sock` is the TCP socket; bytes go through `stream` (TLS or plain). `tls_info` describes the TLS session (None
+    without TLS); `refused_in_clear` is True when the server refused the connection in the clear before TLS."""
+
+    def __init__(self, sock: socket.socket, max_frame=DEFAULT_MAX_FRAME, stream=None):
         self.sock, self.max_frame = sock, max_frame
+        self.stream = stream or _PlainStream(sock)
+        self.tls_info = self.stream.tls_info
+        self.refused_in_clear = False
         self.buf, self.backlog = bytearray(), []
         self.welcome = None
         self.peer_max_frame = DEFAULT_MAX_FRAME
@@ -216,18 +558,41 @@ class Client:
 
     # --- connection
     @classmethod
-    def open(cls, host, port, max_frame=DEFAULT_MAX_FRAME, timeout=10):
-        return cls(socket.create_connection((host, port), timeout=timeout), max_frame)
+    def open(cls, host, port, max_frame=DEFAULT_MAX_FRAME, timeout=10, tls=_DEFAULT):
+        """Connect and, unless tls is None, complete the TLS handshake (raises TlsError, ServerKeyMismatch). A
+        refusal the server sends in the clear instead of TLS is returned as a client whose only frame is that
+        Refused and which is closed, like a connection refused after its Hello."""
+        tls = DEFAULT_TLS if tls is _DEFAULT else tls
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is None:
+            return cls(sock, max_frame)
+        stream = _TlsStream(sock, tls, host, port)
+        try:
+            refusal = stream.handshake(time.monotonic() + timeout, max_frame)
+        except BaseException:
+            sock.close()
+            raise
+        if refusal is None:
+            return cls(sock, max_frame, stream)
+        sock.close()                                  # "show its reason, close"
+        c = cls(sock, max_frame, _RefusedStream(sock))
+        c.refused_in_clear, c.backlog = True, [refusal]
+        c.closed = f"refused in the clear before TLS: {refusal.code} {refusal.reason}"
+        return c
 
     @classmethod
-    def connect(cls, host, port, name, token="", resume_key=b"", max_frame=DEFAULT_MAX_FRAME, timeout=10):
-        """Open, say Hello, return the client once Welcome arrives; raises Refused."""
-        c = cls.open(host, port, max_frame)
+    def connect(cls, host, port, name, token="", resume_key=b"", max_frame=DEFAULT_MAX_FRAME, timeout=10,
+                tls=_DEFAULT):
+        """Open, say Hello, return the client once Welcome arrives; raises Refused (also for a refusal in the clear
+        before TLS: then `e.refused_in_clear` is True), TlsError, ServerKeyMismatch."""
+        c = cls.open(host, port, max_frame, timeout, tls)
         c.hello(name, token, resume_key)
         f = c.expect({"Welcome", "Refused"}, timeout)
         if f.kind == "Refused":
             c.close()
-            raise Refused(f)
+            e = Refused(f)
+            e.refused_in_clear = c.refused_in_clear
+            raise e
         return c
 
     def hello(self, name, token="", resume_key=b"", version=VERSION):
@@ -242,7 +607,8 @@ class Client:
         return self.welcome.server_name
 
     def send_raw(self, data: bytes):
-        self.sock.sendall(data)
+        """Bytes as they are, inside TLS when there is TLS."""
+        self.stream.send(data)
         self.last_sent = time.monotonic()
 
     def send(self, kind, **fields):
@@ -259,17 +625,16 @@ class Client:
                 self.send("Ping")
             except OSError:
                 pass
-        r, _, _ = select.select([self.sock], [], [], max(0.0, min(timeout, 1.0)))
-        if not r:
-            return []
         try:
-            data = self.sock.recv(1 << 20)
-        except (ConnectionResetError, socket.timeout, OSError) as e:
+            data = self.stream.recv(max(0.0, min(timeout, 1.0)))
+        except (ConnectionResetError, socket.timeout, OSError) as e:   # TlsError is an OSError
             data, err = b"", e
         else:
             err = None
+        if data is None:
+            return []
         if not data:
-            self.closed = f"connection closed ({err or 'FIN'})"
+            self.closed = f"connection closed ({err or self.stream.eof or 'FIN'})"
             if self.buf:
                 self.closed += f" with {len(self.buf)} bytes of a partial frame"
             return []
@@ -323,11 +688,15 @@ class Client:
             self.backlog += self._read_more(deadline - time.monotonic())
         return self.backlog
 
+    def half_close(self):
+        """End our direction: TLS close_notify (with TLS), then FIN."""
+        self.stream.half_close()
+
     def goodbye(self, code=NORMAL, reason="bye", timeout=5.0):
-        """Goodbye, half-close, read until the peer's FIN."""
+        """Goodbye, close_notify, half-close, read until the peer's FIN."""
         try:
             self.send("Goodbye", code=code, reason=reason)
-            self.sock.shutdown(socket.SHUT_WR)
+            self.half_close()
             self.wait_closed(timeout)
         except (OSError, TimeoutError):
             pass

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Scenarios against a running AkkaTcpTransfer server (token empty, default settings), from docs/PROTOCOL.md alone.
 
-    python3 scenarios.py HOST PORT [--only NAME,...]
+    python3 scenarios.py HOST PORT FINGERPRINT [--only=NAME,...]     # a TLS server, its key pinned
+    python3 scenarios.py HOST PORT [--insecure] [--only=NAME,...]    # a server started with --insecure
 
-Prints one JSON object per scenario, then {"summary": ...}; exit code 0 only if every scenario passed.
+Prints one JSON object per scenario, then {"summary": ...}; exit code 0 only if every scenario passed. Scenarios
+marked tls_only or plain_only run only against that kind of server (the others are listed as "not_applicable").
 """
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attp  # noqa: E402
-from attp import Client, Closed, Refused, TransferFailed, encode  # noqa: E402
+from attp import Client, Closed, Refused, TransferFailed, Tls, TlsError, encode  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 0
+FINGERPRINT = None            # the server's key, from the command line; None: plaintext (--insecure)
+TLS = None                    # attp.Tls(pin=FINGERPRINT), or None
 RUN = random.randint(1000, 9999)
 _seq = 0
 _open: list[Client] = []
@@ -38,13 +42,13 @@ def uname(prefix="t"):
 
 
 def connect(name=None, **kw) -> Client:
-    c = Client.connect(HOST, PORT, uname() if name is None else name, **kw)
+    c = Client.connect(HOST, PORT, uname() if name is None else name, tls=kw.pop("tls", TLS), **kw)
     _open.append(c)
     return c
 
 
-def raw_open(max_frame=attp.DEFAULT_MAX_FRAME) -> Client:
-    c = Client.open(HOST, PORT, max_frame)
+def raw_open(max_frame=attp.DEFAULT_MAX_FRAME, tls="default") -> Client:
+    c = Client.open(HOST, PORT, max_frame, tls=TLS if tls == "default" else tls)
     _open.append(c)
     return c
 
@@ -63,6 +67,16 @@ def closing_frame(c: Client, timeout=8.0):
     frames = c.wait_closed(timeout)
     ends = [f for f in frames if f.kind in ("Goodbye", "Refused")]
     return ends[-1] if ends else None
+
+
+def tls_only(fn):
+    fn.mode = "tls"
+    return fn
+
+
+def plain_only(fn):
+    fn.mode = "plain"
+    return fn
 
 
 def check(cond, msg):
@@ -398,7 +412,7 @@ def s_goodbye_closes():
     a, b = connect(), connect()
     a.expect("PeerJoined")
     b.send("Goodbye", code=0, reason="leaving")
-    b.sock.shutdown(socket.SHUT_WR)
+    b.half_close()                                # close_notify (with TLS), then FIN
     b.wait_closed(5)
     left = a.expect("PeerLeft")
     check(left.name == b.name, f"{left}")
@@ -705,22 +719,242 @@ def s_connect_after_rate_limit_disconnect():
         connect()
         raise AssertionError("a new connection right after the Goodbye 15 was welcomed")
     except Refused as e:
-        first = e.frame
+        first, clear = e.frame, e.refused_in_clear
     check(first.code == 15 and "try again in" in first.reason, f"Refused {first.code} {first.reason!r}")
+    # "Refusals before TLS": code 15 with "try again in" comes in the clear, without TLS
+    check(clear == (TLS is not None), f"Refused 15 {'not ' if TLS else ''}in the clear before TLS")
     t0 = time.monotonic()
     for _ in range(60):
         time.sleep(0.5)
         try:
             connect()
-            return f"Refused 15 ({first.reason!r}), let in again {time.monotonic() - t0:.1f}s later"
+            return (f"Refused 15 ({first.reason!r}){' in the clear before TLS' if clear else ''}, let in again "
+                    f"{time.monotonic() - t0:.1f}s later")
         except Refused:
             continue
     raise AssertionError(f"still refused 30 s after {first.reason!r}")
 
 
+# ------------------------------------------------------------------------------------------------- TLS scenarios
+
+def doc_clear_refusal() -> bytes:
+    """The bytes of the document's <!-- clear-refusal --> block."""
+    doc = open(os.path.join(os.path.dirname(__file__), "../../docs/PROTOCOL.md"), encoding="utf-8").read()
+    block = doc.split("<!-- clear-refusal -->", 1)[1].split("```", 2)[1]
+    return bytes.fromhex("".join(block.split()))
+
+
+def tls_probe(tls: Tls) -> bytes:
+    """Send the ClientHello `tls` makes on a fresh TCP connection; return what the server answers, raw, until it
+    closes (or 3 s pass)."""
+    sock = socket.create_connection((HOST, PORT), timeout=5)
+    try:
+        out = attp.ssl.MemoryBIO()
+        obj = tls.context(verify_ca=False).wrap_bio(attp.ssl.MemoryBIO(), out, server_hostname=HOST)
+        try:
+            obj.do_handshake()
+        except attp.ssl.SSLWantReadError:
+            pass
+        sock.sendall(out.read())
+        got, deadline = b"", time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                more = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not more:
+                break
+            got += more
+        return got
+    finally:
+        sock.close()
+
+
+def tls_refused_handshake(tls: Tls, alert: int, alert_name: str):
+    """The server answers this ClientHello with a fatal TLS alert (a TLS record, not a frame in the clear), and
+    the client fails the handshake with TlsError."""
+    raw = tls_probe(tls)
+    check(len(raw) >= 7 and raw[0] == 0x15 and raw[5] == 2 and raw[6] == alert,
+          f"expected a TLS alert record (15 03 0x 00 02 02 {alert:02x}), got {raw[:16].hex()}")
+    try:
+        c = Client.connect(HOST, PORT, uname(), tls=tls)
+        _open.append(c)
+    except TlsError as e:
+        check(alert_name.lower() in str(e).lower().replace(" ", "_"), f"TlsError without {alert_name}: {e}")
+        return f"server answered with alert record {raw[:7].hex()}; client: {e}"
+    except Refused as e:
+        raise AssertionError(f"a TLS failure surfaced as Refused {e.code} (in the clear: {e.refused_in_clear})")
+    raise AssertionError(f"handshake with {tls} succeeded")
+
+
+@tls_only
+def s_tls_session_pinned():
+    """TLS 1.3, ALPN akt/1 selected, the server's key is the pinned one, an ECDSA P-256 key."""
+    c = connect()
+    i = c.tls_info
+    check(i and i.version == "TLSv1.3", f"version {i and i.version}")
+    check(i.alpn == attp.ALPN, f"ALPN {i.alpn!r}")
+    check(i.pinned and i.fingerprint == FINGERPRINT, f"fingerprint {i.fingerprint} (pinned: {i.pinned})")
+    spki = attp.spki_of_certificate(i.certificate)
+    # SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (65 bytes: 04 x y) }
+    p256 = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+    check(spki.startswith(p256) and len(spki) == 91, f"not an ECDSA P-256 key: {spki[:26].hex()}")
+    check(c.name in c.who(), "no WhoReply over TLS")
+    return f"{i.version}, {i.cipher}, ALPN {i.alpn}, P-256 key {i.fingerprint[:16]}… pinned"
+
+
+@tls_only
+def s_tls_wrong_pin_refused_by_client():
+    """A key other than the pinned one: the client refuses loudly, before its Hello (so the name stays free)."""
+    wrong = FINGERPRINT[:-1] + ("0" if FINGERPRINT[-1] != "0" else "1")
+    name = uname("pin")
+    try:
+        c = Client.connect(HOST, PORT, name, tls=Tls(pin=wrong, remember=False))
+        _open.append(c)
+        raise AssertionError("connected although the server's key is not the pinned one")
+    except attp.ServerKeyMismatch as e:
+        check(e.expected == wrong and e.actual == FINGERPRINT, f"{e}")
+        check(wrong in str(e) and FINGERPRINT in str(e) and "MISMATCH" in str(e), f"not loud enough: {e}")
+        msg = str(e)
+    connect(name)                                   # the Hello never left: the name is free
+    # a key remembered per host:port is enforced when no pin is given
+    saved = dict(attp.KNOWN_SERVERS)
+    try:
+        attp.KNOWN_SERVERS[f"{HOST}:{PORT}"] = wrong
+        try:
+            Client.connect(HOST, PORT, uname(), tls=Tls())
+            raise AssertionError("connected although the server's key is not the remembered one")
+        except attp.ServerKeyMismatch:
+            pass
+    finally:
+        attp.KNOWN_SERVERS.clear()
+        attp.KNOWN_SERVERS.update(saved)
+    return f"{msg[:80]}…; remembered key enforced too; the name was still free afterwards"
+
+
+@tls_only
+def s_tls_plaintext_hello_clear_refusal16():
+    """A client that starts in the clear (its Hello) gets exactly the document's clear-refusal bytes, then FIN."""
+    want = doc_clear_refusal()
+    sock = socket.create_connection((HOST, PORT), timeout=5)
+    try:
+        sock.sendall(encode("Hello", version=1, max_frame=attp.DEFAULT_MAX_FRAME, name=uname()))
+        got = b""
+        while True:
+            try:
+                more = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not more:
+                break
+            got += more
+    finally:
+        sock.close()
+    check(got == want, f"got {got.hex()}\nwant {want.hex()}")
+    f = attp.split_frames(bytearray(got), 1 << 20)[0]
+    check(f.kind == "Refused" and f.code == attp.ENCRYPTION_MISMATCH, f"{f}")
+    e = refused(uname(), tls=None)                  # the same through the client in plaintext mode
+    check(e.code == 16 and e.reason == f.reason, f"{e}")
+    return f"{len(got)} bytes equal to the document's: Refused 16 {f.reason!r}"
+
+
+@tls_only
+def s_tls12_only_client_fails():
+    """TLS 1.2 and older are refused (alert 70, protocol_version)."""
+    return tls_refused_handshake(Tls(pin=FINGERPRINT, min_version=attp.ssl.TLSVersion.TLSv1_2,
+                                     max_version=attp.ssl.TLSVersion.TLSv1_2), 70, "PROTOCOL_VERSION")
+
+
+@tls_only
+def s_tls_alpn_without_akt1_fails():
+    """A client that offers other protocols but not akt/1 fails the handshake (alert 120, no_application_protocol)."""
+    return tls_refused_handshake(Tls(pin=FINGERPRINT, alpn=("http/1.1", "akt/2")), 120, "NO_APPLICATION_PROTOCOL")
+
+
+@tls_only
+def s_tls_no_alpn_served():
+    """'one that offers no ALPN at all is served'."""
+    c = connect(tls=Tls(pin=FINGERPRINT, alpn=None))
+    check(c.tls_info.alpn is None, f"ALPN {c.tls_info.alpn!r} selected although none was offered")
+    check(c.name in c.who(), "no WhoReply")
+    return "welcomed without ALPN"
+
+
+@tls_only
+def s_tls_server_goodbye_then_close_notify():
+    """'after its Goodbye a side sends TLS close_notify, then FIN': the server's Goodbye 7 after a violation."""
+    c = connect()
+    c.send_raw(b"\x00\x00\x00\x01\x7f")
+    f = closing_frame(c)
+    check(f and f.kind == "Goodbye" and f.code == 7, f"{f}")
+    check(c.closed.endswith("(close_notify)"), f"after Goodbye: {c.closed}")
+    return f"Goodbye 7, then {c.closed}"
+
+
+@tls_only
+def s_tls_cut_mid_upload_resumes():
+    """A connection cut without close_notify (FIN only) is a lost connection: its transfer fails, the partial
+    file is kept, and the same client resumes it at what the server acknowledged."""
+    name = uname("cut")
+    watcher = connect()
+    a = connect(name)
+    watcher.expect(lambda f: f.kind == "PeerJoined" and f.name == name)
+    key = a.welcome.resume_key
+    data = os.urandom(1 << 20)
+    fp = attp.ticks_now()
+    file = f"tlscut-{RUN}.bin"
+    tid, acc = offer_and_start(a, data, file, fingerprint=fp)
+    w = acc.window
+    for off in range(0, w // 2, 16384):
+        a.send("Chunk", id=tid, offset=off, data=data[off:off + 16384])
+    a.expect(lambda f: f.kind == "Ack" and f.written == w // 2)
+    a.sock.shutdown(socket.SHUT_RDWR)             # FIN, and no close_notify: TLS never hears of it
+    a.close()
+    left = watcher.expect(lambda f: f.kind == "PeerLeft" and f.name == name, 10)
+    a2 = connect(name, resume_key=key)
+    r = a2.send_file(data, file, to="server", fingerprint=fp)
+    check(r.accept.offset > 0, f"no resume offered: {r.accept}")
+    check(r.accept.offset >= w // 2, f"resumed at {r.accept.offset}, below the {w // 2} acknowledged")
+    check(r.accept.prefix_sha256 == hashlib.sha256(data[:r.accept.offset]).digest(), "prefix hash differs")
+    return f"PeerLeft {left.name} after the cut; resumed at {r.accept.offset} (acked {w // 2}); Verified"
+
+
+@tls_only
+def s_tls_too_many_connections_refused5_in_clear():
+    """A server admits 64 connections per address; the next gets Refused 5 in the clear, without TLS, which the
+    client reports like any Refused."""
+    n = 0
+    for n in range(1, 80):
+        try:
+            connect()
+        except Refused as e:
+            check(e.code == 5 and e.refused_in_clear, f"connection {n}: Refused {e.code} (in the clear: "
+                                                       f"{e.refused_in_clear}) {e.frame.reason!r}")
+            check(55 <= n <= 65, f"refused at connection {n}")
+            return f"connection {n} of ours: Refused 5 in the clear ({e.frame.reason!r})"
+    raise AssertionError(f"{n} connections from one address admitted")
+
+
+@plain_only
+def s_plain_server_refuses_tls_client16():
+    """A server without TLS answers a ClientHello with Refused 16 in the clear; a TLS client reports it like any
+    Refused (the first byte it got was not 0x16)."""
+    try:
+        c = Client.connect(HOST, PORT, uname(), tls=Tls(remember=False))
+        _open.append(c)
+    except Refused as e:
+        check(e.code == 16 and e.refused_in_clear, f"Refused {e.code}, in the clear {e.refused_in_clear}")
+        check("does not use TLS" in e.frame.reason, f"reason {e.frame.reason!r}")
+        c = Client.open(HOST, PORT, tls=Tls(remember=False))     # the same without connect(): a frame, a close
+        frames = c.wait_closed(1)
+        check([(f.kind, f.code) for f in frames] == [("Refused", 16)] and c.refused_in_clear, f"{frames}")
+        return f"Refused 16 in the clear: {e.frame.reason!r}"
+    raise AssertionError("a TLS client was welcomed by a plaintext server")
+
+
 def bg_idle():
     """Started first, collected last: a client that sends nothing gets Pings and then Goodbye 9 after ~30 s."""
-    c = Client.connect(HOST, PORT, uname("idle"))       # not in _open: it outlives the other scenarios
+    c = Client.connect(HOST, PORT, uname("idle"), tls=TLS)   # not in _open: it outlives the other scenarios
     c.keep_pings, c.ping_after = True, None
     t0, pings = time.monotonic(), []
     try:
@@ -758,13 +992,23 @@ SLOW_LAST = ["s_rate_limit_who", "s_rate_limit_500_says", "s_connect_after_rate_
 
 
 def main(argv, extra=()):
-    global HOST, PORT
+    global HOST, PORT, FINGERPRINT, TLS
     args = [a for a in argv[1:] if not a.startswith("--")]
     only = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--only=")), None)
     HOST, PORT = args[0], int(args[1])
+    if len(args) > 2 and "--insecure" in argv:
+        raise SystemExit("give a FINGERPRINT or --insecure, not both")
+    FINGERPRINT = attp.normalize_fingerprint(args[2]) if len(args) > 2 else None
+    TLS = Tls(pin=FINGERPRINT) if FINGERPRINT else None
+    attp.DEFAULT_TLS = TLS
+    mode = "tls" if TLS else "plain"
     todo = [s for s in SCENARIOS if s.__name__ not in SLOW_LAST] + list(extra) + [globals()[n] for n in SLOW_LAST]
     if only:
         todo = [s for s in todo if s.__name__[2:] in only or s.__name__ in only]
+    other = [s.__name__[2:] for s in todo if getattr(s, "mode", mode) != mode]
+    todo = [s for s in todo if getattr(s, "mode", mode) == mode]
+    print(json.dumps({"server": f"{HOST}:{PORT}", "tls": bool(TLS), "fingerprint": FINGERPRINT,
+                      "not_applicable": other}), flush=True)
     idle = in_thread(bg_idle) if not only or "idle_timeout_goodbye9" in only else None
     passed = failed = 0
 
@@ -794,7 +1038,8 @@ def main(argv, extra=()):
             report("idle_timeout_goodbye9", ok, f"server Pings at {pings} s; then {end} at {secs} s")
         except Exception as e:
             report("idle_timeout_goodbye9", False, repr(e))
-    print(json.dumps({"summary": {"passed": passed, "failed": failed}}), flush=True)
+    print(json.dumps({"summary": {"passed": passed, "failed": failed, "tls": bool(TLS),
+                                  "not_applicable": len(other)}}), flush=True)
     return 0 if failed == 0 else 1
 
 

@@ -36,8 +36,9 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
 
     /// <summary>"alice" as a raw peer with resume key <paramref name="key"/> sends the first <paramref name="bytes"/> of
     /// <paramref name="data"/> (as offered for <paramref name="source"/>), waits until they are written, then her
-    /// connection dies (RST).</summary>
-    private static async Task SendPartThenVanish(int port, EventLog serverLog, string source, byte[] data, int bytes, byte[] key)
+    /// connection dies: an RST, or (<paramref name="finOnly"/>) a plain FIN with no Goodbye and, over TLS, no
+    /// close_notify: to the server's TLS that reads like an orderly end of stream, in the middle of a file.</summary>
+    private static async Task SendPartThenVanish(int port, EventLog serverLog, string source, byte[] data, int bytes, byte[] key, bool finOnly = false)
     {
         var raw = await RawClient.JoinAsync(port, "alice", resumeKey: key);
         var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
@@ -51,7 +52,8 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
             await raw.Expect<Ack>(a => a.Written == sent + 65536);
         }
         var mark = serverLog.Mark();
-        raw.Vanish();
+        if (finOnly) raw.CloseWithoutGoodbye();
+        else raw.Vanish();
         var failed = await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(77), after: 0);
         Assert.Contains("send the file again to resume", failed.Reason, StringComparison.Ordinal);
         await serverLog.WaitFor<PeerLeft>(p => p.Name == "alice", after: mark);
@@ -81,6 +83,25 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connection_closed_mid_file_without_goodbye_or_close_notify_fails_the_transfer_and_a_resend_resumes()
+    {
+        var source = _files.Create("src/cut.bin", Size, seed: 44);
+        var data = await File.ReadAllBytesAsync(source);
+        var aliceState = _files.Dir("alice-state");
+        await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, Identities.Seed(aliceState, _server.Port, "alice"), finOnly: true);
+        Assert.Empty(Files.List(_downloads)); // the end of the stream did not pass for the end of the file
+        Assert.Single(Files.Partials(_downloads));
+
+        var mark = _serverLog.Mark();
+        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "cut.bin", after: mark);
+        Assert.Equal(Partial, started.Offset);
+        var done = await _serverLog.WaitFor<TransferCompleted>(c => c.Id == started.Id);
+        Assert.Equal(data, await File.ReadAllBytesAsync(done.Path));
+    }
+
+    [Fact]
     public async Task A_restarted_receiver_finds_its_partial_on_disk_and_resumes_too()
     {
         var source = _files.Create("src/restart.bin", Size, seed: 43);
@@ -91,9 +112,10 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
         await _server.StopAsync();
 
         // A new server process (no hash state in memory) on the same downloads folder and, as a restarted server
-        // would be, on the same port.
-        await using var nodes = new TestNodes();
-        var (server, serverLog) = await nodes.StartServer(("downloads", _downloads), ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // would be, on the same port with the same identity.
+        await using var nodes = new TestNodes(tls);
+        var (server, serverLog) = await nodes.StartServer(("downloads", _downloads), ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("state-dir", _server.Settings.StateDir));
         var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await serverLog.WaitFor<TransferStarted>(s => s.File == "restart.bin");

@@ -138,6 +138,13 @@ public sealed class RawClient : IAsyncDisposable
         return frames;
     }
 
+    /// <summary>Closes the socket with a FIN and nothing before it: no Goodbye and, over TLS, no close_notify.</summary>
+    public void CloseWithoutGoodbye()
+    {
+        _socket.Shutdown(SocketShutdown.Both);
+        _socket.Close();
+    }
+
     /// <summary>Closes with an RST, as a crashed process or a pulled cable would look to the server.</summary>
     public void Vanish()
     {
