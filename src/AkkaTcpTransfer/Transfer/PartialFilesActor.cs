@@ -50,6 +50,14 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         private Sweep() { }
     }
 
+    /// <summary>A claim has waited <see cref="ClaimWait"/> for its key: it gets a fresh private partial instead.</summary>
+    private sealed record WaitOver(DiskReservation Reservation);
+
+    /// <summary>How long a claim waits for the transfer holding its partial to let go. A resend right after a lost
+    /// connection arrives while the old transfer is still failing (its connection's end is noticed at about the same
+    /// time): waiting a moment lets it resume instead of starting over.</summary>
+    private static readonly TimeSpan ClaimWait = TimeSpan.FromSeconds(5);
+
     /// <summary>What a resumable partial is: the offered name, who sent it, its size, when it began.</summary>
     public sealed record PartialMeta(string File, string From, long Size, DateTimeOffset Started);
 
@@ -64,6 +72,8 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     private readonly Dictionary<DiskReservation, string?> _claims = [];
     private readonly Tcp.DescriptorBudget _descriptors;
     private readonly Dictionary<string, (ParkedPartial State, long Sequence)> _parked = [];
+    /// <summary>Claims waiting for a key in use, in arrival order, with whom to answer.</summary>
+    private readonly Dictionary<string, List<(Claim Claim, IActorRef ReplyTo)>> _waiting = [];
     private long _sequence;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -76,7 +86,13 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         _folder = Path.Combine(Path.GetFullPath(downloads), SafeNames.PartialsFolder);
         _settings = settings;
         _descriptors = Tcp.DescriptorBudget.Get(Context.System);
-        Receive<Claim>(OnClaim);
+        Receive<Claim>(c => OnClaim(c, Sender));
+        Receive<WaitOver>(w =>
+        {
+            if (_waiting.Values.SelectMany(x => x).FirstOrDefault(x => x.Claim.Reservation == w.Reservation) is not { Claim: not null } waiter) return;
+            Unwait(w.Reservation);
+            Grant(waiter.Claim, waiter.ReplyTo, privatePartial: true);
+        });
         Receive<Park>(p =>
         {
             if (Unclaim(p.Claim) is not { } key)
@@ -92,10 +108,15 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
                 oldest.Value.State.Hash.Dispose();
                 _parked.Remove(oldest.Key);
             }
+            ServeWaiting(key);
         });
         Receive<Release>(r =>
         {
-            if (Unclaim(r.Claim) is { } key && !File.Exists(PartPath(key))) TryDelete(MetaPath(key));
+            // A transfer that ends while its claim still waits (its connection went) leaves the queue.
+            if (Unwait(r.Claim)) return;
+            if (Unclaim(r.Claim) is not { } key) return;
+            if (!File.Exists(PartPath(key))) TryDelete(MetaPath(key));
+            ServeWaiting(key);
         });
         Receive<List>(_ => Context.System.EventStream.Publish(new PartialsListed(ListPartials())));
         Receive<Sweep>(_ => RemoveExpired());
@@ -120,15 +141,51 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         return key;
     }
 
-    private void OnClaim(Claim claim)
+    private void OnClaim(Claim claim, IActorRef replyTo)
     {
         if (_claims.ContainsKey(claim.Reservation)) Unclaim(claim.Reservation);
-        if (!_descriptors.TryAcquireFile())
+        if (!claim.Private && _inUse.Contains(claim.Key))
         {
-            Sender.Tell(new ClaimRefused("this node is short of file descriptors; try again later"));
+            // Its partial is held by another transfer (most likely the one a lost connection is just ending): wait.
+            if (!_waiting.TryGetValue(claim.Key, out var waiters)) _waiting[claim.Key] = waiters = [];
+            waiters.Add((claim, replyTo));
+            Timers.StartSingleTimer(claim.Reservation, new WaitOver(claim.Reservation), ClaimWait);
             return;
         }
-        var privatePartial = claim.Private || !_inUse.Add(claim.Key);
+        Grant(claim, replyTo, claim.Private);
+    }
+
+    private bool Unwait(DiskReservation reservation)
+    {
+        foreach (var (key, waiters) in _waiting)
+        {
+            if (waiters.RemoveAll(w => w.Claim.Reservation == reservation) == 0) continue;
+            if (waiters.Count == 0) _waiting.Remove(key);
+            Timers.Cancel(reservation);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The key was let go: the first claim waiting for it gets it.</summary>
+    private void ServeWaiting(string key)
+    {
+        if (!_waiting.TryGetValue(key, out var waiters)) return;
+        var (claim, replyTo) = waiters[0];
+        waiters.RemoveAt(0);
+        if (waiters.Count == 0) _waiting.Remove(key);
+        Timers.Cancel(claim.Reservation);
+        Grant(claim, replyTo, privatePartial: false);
+    }
+
+    private void Grant(Claim claim, IActorRef replyTo, bool privatePartial)
+    {
+        if (!_descriptors.TryAcquireFile())
+        {
+            replyTo.Tell(new ClaimRefused("this node is short of file descriptors; try again later"));
+            return;
+        }
+        privatePartial = privatePartial || !_inUse.Add(claim.Key);
         var path = privatePartial
             ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{TransferIds.Format(claim.TransferId)}-{Guid.NewGuid():N}.tmp")
             : PartPath(claim.Key);
@@ -136,19 +193,19 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         {
             if (!privatePartial) _inUse.Remove(claim.Key);
             _descriptors.Release();
-            Sender.Tell(new ClaimRefused(problem));
+            replyTo.Tell(new ClaimRefused(problem));
             return;
         }
         _claims[claim.Reservation] = privatePartial ? null : claim.Key;
         if (privatePartial)
         {
-            Sender.Tell(new Claimed(path, null, Resumable: false));
+            replyTo.Tell(new Claimed(path, null, Resumable: false));
             return;
         }
         RemoveStaleVersions(claim.Key);
         _parked.Remove(claim.Key, out var parked);
         WriteMeta(claim.Key, claim.Meta);
-        Sender.Tell(new Claimed(path, parked.State, Resumable: true));
+        replyTo.Tell(new Claimed(path, parked.State, Resumable: true));
     }
 
     /// <summary>Checks that the file system keeps transfer.min-free-space after this offer and every other accepted

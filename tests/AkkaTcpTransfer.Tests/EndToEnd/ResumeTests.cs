@@ -102,6 +102,30 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_resend_the_moment_the_connection_is_lost_waits_for_the_old_transfer_and_resumes()
+    {
+        var source = _files.Create("src/quick.bin", Size, seed: 45);
+        var data = await File.ReadAllBytesAsync(source);
+        var key = Identities.Seed(_files.Dir("alice-state"), _server.Port, "alice");
+        var offer = new Offer(78, "", [], "server", "quick.bin", data.Length, File.GetLastWriteTimeUtc(source).Ticks);
+        var first = await RawClient.JoinAsync(_server.Port, "alice", resumeKey: key);
+        await first.SendAsync(offer);
+        await first.Expect<Accept>();
+        await first.SendAsync(new Start(78, 0, 4 * 65536));
+        for (var sent = 0; sent < Partial; sent += 65536)
+        {
+            await first.SendAsync(new Chunk(78, sent, data.AsMemory(sent, 65536)));
+            await first.Expect<Ack>(a => a.Written == sent + 65536);
+        }
+        // Gone, and back at once with the same identity and the same offer: the old transfer may not have failed yet.
+        first.Vanish();
+        await using var again = await RawClient.JoinAsync(_server.Port, "alice", resumeKey: key);
+        await again.SendAsync(offer with { Id = 79 });
+        var accept = await again.Expect<Accept>(timeout: TimeSpan.FromSeconds(20));
+        Assert.Equal(Partial, accept.Offset);
+    }
+
+    [Fact]
     public async Task A_restarted_receiver_finds_its_partial_on_disk_and_resumes_too()
     {
         var source = _files.Create("src/restart.bin", Size, seed: 43);
