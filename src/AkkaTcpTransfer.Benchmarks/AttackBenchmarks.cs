@@ -15,7 +15,7 @@ namespace AkkaTcpTransfer.Benchmarks;
 /// held (memory), whether it lived, and what the well-behaved clients saw.</summary>
 public static class AttackBenchmarks
 {
-    private const string Section = "6. under attack (default settings)";
+    private const string Section = "7. under attack (default settings)";
 
     private static double MiB(long? bytes) => (bytes ?? 0) / 1048576.0;
 

@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, connections, floods, readers, descriptors, fuzz", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -83,6 +83,8 @@ internal static class Program
                     await ChatBenchmarks.RunLatency(bench, isSmoke ? 3 : r.GetValue(clients), isSmoke ? 20 : r.GetValue(messages), isSmoke ? 8L << 20 : 1L << 30);
                 if (Wants("fanout"))
                     await ChatBenchmarks.RunFanout(bench, isSmoke ? 3 : r.GetValue(clients), isSmoke ? 20 : r.GetValue(messages));
+                if (Wants("tls"))
+                    await TlsBenchmark.Run(bench, isSmoke ? 20 : 1000, isSmoke ? 50 : 1000);
                 if (Wants("connections"))
                 {
                     var counts = isSmoke ? [20] : r.GetValue(connections) is { Length: > 0 } c ? c : fileLimit >= 10_000 + 512 ? [2000, 10_000] : [2000];

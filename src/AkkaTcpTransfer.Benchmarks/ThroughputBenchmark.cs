@@ -18,6 +18,7 @@ public static class ThroughputBenchmark
         var results = new Dictionary<string, List<double>>();
         void Note(string variant, double seconds) => (results.TryGetValue(variant, out var l) ? l : results[variant] = []).Add(mib / seconds);
         var cores = new List<double>();
+        var plainCores = new List<double>();
 
         for (var run = 1; run <= runs; run++)
         {
@@ -35,6 +36,10 @@ public static class ThroughputBenchmark
             Note("ours", seconds);
             cores.Add(cpu / seconds);
             Bench.Sync();
+            var (plainSeconds, plainCpu) = await Ours(bench, source, sha, sync: false, tls: false);
+            Note("ours-plain", plainSeconds);
+            plainCores.Add(plainCpu / plainSeconds);
+            Bench.Sync();
             Note("ours-fsync", (await Ours(bench, source, sha, sync: true)).Seconds);
             Bench.Sync();
         }
@@ -46,9 +51,12 @@ public static class ThroughputBenchmark
         if (nc is not null) bench.Report.Add(Section, "nc -> file (baseline)", Stats.Median(results["nc"]), "MiB/s", Range("nc"));
         bench.Report.Add(Section, "bare Akka.IO, 64 KiB writes, no file, no hash (bound)", Stats.Median(results["akka"]), "MiB/s", Range("akka"));
         bench.Report.Add(Section, "bare Akka.IO + SHA-256 both ends, no file (bound)", Stats.Median(results["akka-sha"]), "MiB/s", Range("akka-sha"));
-        bench.Report.Add(Section, "akka-tcp-transfer, SHA-256 both ends", ours, "MiB/s", Range("ours") + "; sync-on-complete off, as the baselines");
-        bench.Report.Add(Section, "akka-tcp-transfer, default settings", Stats.Median(results["ours-fsync"]), "MiB/s", Range("ours-fsync") + "; fsync before the rename");
-        bench.Report.Add(Section, "CPU used by sender + receiver", Stats.Median(cores), "cores", "of 2");
+        bench.Report.Add(Section, "akka-tcp-transfer, TLS, SHA-256 both ends", ours, "MiB/s", Range("ours") + "; sync-on-complete off, as the baselines");
+        bench.Report.Add(Section, "akka-tcp-transfer, without TLS (--insecure), SHA-256 both ends", Stats.Median(results["ours-plain"]), "MiB/s", Range("ours-plain"));
+        bench.Report.Add(Section, "akka-tcp-transfer, default settings (TLS, fsync)", Stats.Median(results["ours-fsync"]), "MiB/s", Range("ours-fsync") + "; fsync before the rename");
+        bench.Report.Add(Section, "CPU used by sender + receiver, TLS", Stats.Median(cores), "cores", "of 2");
+        bench.Report.Add(Section, "CPU used by sender + receiver, without TLS", Stats.Median(plainCores), "cores", "of 2");
+        bench.Report.Add(Section, "ratio: TLS / without TLS", ours / Stats.Median(results["ours-plain"]), "x", "target >= 0.8");
         bench.Report.Add(Section, "ratio: akka-tcp-transfer / plain socket copy", ours / raw, "x", "target >= 0.6");
         if (nc is not null) bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", ours / Stats.Median(results["nc"]), "x", "target >= 1.2");
         else bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", double.NaN, "x", "nc not installed (apt-get install netcat-openbsd)");
@@ -103,10 +111,10 @@ public static class ThroughputBenchmark
 
     /// <summary>Fresh server and client processes; timed from the /send command to the receiver's
     /// transfer-completed (which means: written, size and SHA-256 compared, renamed into place).</summary>
-    private static async Task<(double Seconds, double CpuSeconds)> Ours(Bench bench, string source, string sha, bool sync)
+    private static async Task<(double Seconds, double CpuSeconds)> Ours(Bench bench, string source, string sha, bool sync, bool tls = true)
     {
         var syncSetting = $"transfer.sync-on-complete={(sync ? "on" : "off")}";
-        var (server, port) = await bench.StartServer(bench.Dir("server-downloads"), "--set", syncSetting);
+        var (server, port) = await bench.StartServer(bench.Dir("server-downloads"), ["--set", syncSetting, .. tls ? Array.Empty<string>() : ["--insecure"]]);
         await using var _ = server;
         await using var client = await bench.StartClient(port, "sender", bench.Dir("client-downloads"), "--set", syncSetting);
         var cpu0 = (server.CpuTime() ?? TimeSpan.Zero) + (client.CpuTime() ?? TimeSpan.Zero);

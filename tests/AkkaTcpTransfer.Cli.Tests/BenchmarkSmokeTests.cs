@@ -17,10 +17,12 @@ public sealed class BenchmarkSmokeTests
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
-        Assert.Equal(6, sections.Count);
+        Assert.Equal(7, sections.Count);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("ratio: akka-tcp-transfer / plain socket copy", StringComparison.Ordinal)
             && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.Contains("one broadcast reaches all", StringComparison.Ordinal));
+        // TLS: measured beside plaintext, and a crowd arriving at once all got in.
+        Assert.Contains(results, r => r.GetProperty("name").GetString() == "ratio: TLS / without TLS" && r.GetProperty("value").GetDouble() > 0);
         // The attacks: the server lived through each, and nothing crashed it.
         double Value(string name) => results.Single(r => r.GetProperty("name").GetString() == name).GetProperty("value").GetDouble();
         Assert.Equal(1, Value("300 silent connections at a 256-descriptor limit: server alive"));
@@ -28,5 +30,7 @@ public sealed class BenchmarkSmokeTests
         Assert.Equal(50, Value("300 silent connections at a 256-descriptor limit: clients in after they left"));
         Assert.Equal(0, Value("fuzz: server crashes"));
         Assert.Equal(0, Value("chat flood: well-behaved clients dropped"));
+        Assert.Equal(50, Value("50 clients connecting at once: joined"));
+        Assert.True(Value("TLS 1.3 handshake alone, p99") > 0);
     }
 }
