@@ -252,51 +252,71 @@ internal sealed class TlsTransport : IByteTransport
         }
     }
 
-    /// <summary>Decrypts for the connection's whole life. Each message to the actor carries what SslStream had ready
-    /// (up to <see cref="BatchBytes"/>), gathered through a private record buffer: the batch goes to the actor, the
-    /// record buffer stays with this loop.</summary>
-    // The loop keeps one read outstanding and looks at it once: either it completed at once (its Result is taken) or it
-    // is awaited later, never both.
-#pragma warning disable CA2012
+    /// <summary>Decrypts for the connection's whole life. It waits for data with a zero-byte read, holding no buffer
+    /// (an idle connection costs no read buffer of ours, nor of SslStream's); then each message to the actor carries
+    /// what SslStream has ready (up to <see cref="BatchBytes"/>), gathered through a record buffer rented for the
+    /// moment: the batch goes to the actor, the record buffer back to the pool.</summary>
     private async Task ReadLoop()
     {
-        var record = new byte[RecordBytes];
         var self = _self;
         try
         {
-            var pending = _ssl.ReadAsync(record, _stop.Token);
             while (true)
             {
-                var n = await pending.ConfigureAwait(false);
-                if (n == 0)
+                // Returns when decrypted data is ready (or at the end of the stream: the read below tells which).
+                await _ssl.ReadAsync(Memory<byte>.Empty, _stop.Token).ConfigureAwait(false);
+                var record = ArrayPool<byte>.Shared.Rent(RecordBytes);
+                try
                 {
-                    self.Tell(new ReadEnded(null));
-                    return;
-                }
-                var batch = ArrayPool<byte>.Shared.Rent(BatchBytes + RecordBytes);
-                record.AsSpan(0, n).CopyTo(batch);
-                var count = n;
-                var ended = false;
-                // Gather what is already decrypted or decryptable without waiting for the socket.
-                while (count < BatchBytes)
-                {
-                    pending = _ssl.ReadAsync(record, _stop.Token);
-                    if (!pending.IsCompleted) break;
-                    var more = pending.Result;
-                    if (more == 0)
+                    var batch = ArrayPool<byte>.Shared.Rent(BatchBytes + RecordBytes);
+                    var count = 0;
+                    var ended = false;
+                    ValueTask<int> pending = default;
+                    var waiting = false;
+                    while (count < BatchBytes)
                     {
-                        ended = true;
-                        break;
+                        var read = _ssl.ReadAsync(record.AsMemory(0, RecordBytes), _stop.Token);
+                        if (!read.IsCompleted && count > 0)
+                        {
+                            // Nothing more ready: what we have goes now; this read finishes into the record buffer.
+                            pending = read;
+                            waiting = true;
+                            break;
+                        }
+                        var n = await read.ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+                        record.AsSpan(0, n).CopyTo(batch.AsSpan(count));
+                        count += n;
                     }
-                    record.AsSpan(0, more).CopyTo(batch.AsSpan(count));
-                    count += more;
+                    if (count > 0) self.Tell(new Decrypted(batch, count));
+                    else ArrayPool<byte>.Shared.Return(batch);
+                    if (waiting)
+                    {
+                        var n = await pending.ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            ended = true;
+                        }
+                        else
+                        {
+                            var more = ArrayPool<byte>.Shared.Rent(n);
+                            record.AsSpan(0, n).CopyTo(more);
+                            self.Tell(new Decrypted(more, n));
+                        }
+                    }
+                    if (ended)
+                    {
+                        self.Tell(new ReadEnded(null));
+                        return;
+                    }
                 }
-                if (count >= BatchBytes) pending = _ssl.ReadAsync(record, _stop.Token);
-                self.Tell(new Decrypted(batch, count));
-                if (ended)
+                finally
                 {
-                    self.Tell(new ReadEnded(null));
-                    return;
+                    ArrayPool<byte>.Shared.Return(record);
                 }
             }
         }
@@ -314,7 +334,6 @@ internal sealed class TlsTransport : IByteTransport
     {
         var self = _self;
         var reader = _writes.Reader;
-        byte[]? joined = null;
         try
         {
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
@@ -323,14 +342,18 @@ internal sealed class TlsTransport : IByteTransport
                 {
                     var (data, ack) = item;
                     // A frame in pieces (head and chunk data) goes to SslStream as one piece: it makes a record per
-                    // write, and a 13-byte record of its own would cost a record header and a socket write.
-                    if (joined is null || joined.Length < data.Count)
+                    // write, and a 13-byte record of its own would cost a record header and a socket write. The
+                    // buffer is rented for the write only: an idle connection holds none.
+                    var joined = ArrayPool<byte>.Shared.Rent(data.Count);
+                    try
                     {
-                        if (joined is not null) ArrayPool<byte>.Shared.Return(joined);
-                        joined = ArrayPool<byte>.Shared.Rent(data.Count);
+                        data.CopyTo(joined, 0, data.Count);
+                        await _ssl.WriteAsync(joined.AsMemory(0, data.Count), _stop.Token).ConfigureAwait(false);
                     }
-                    data.CopyTo(joined, 0, data.Count);
-                    await _ssl.WriteAsync(joined.AsMemory(0, data.Count), _stop.Token).ConfigureAwait(false);
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(joined);
+                    }
                     self.Tell(ack);
                 }
             }
@@ -340,10 +363,6 @@ internal sealed class TlsTransport : IByteTransport
         catch (Exception e) when (e is IOException or AuthenticationException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or NotSupportedException)
         {
             // The connection is gone or being torn down: the actor learns that from Akka.IO.
-        }
-        finally
-        {
-            if (joined is not null) ArrayPool<byte>.Shared.Return(joined);
         }
     }
 
