@@ -88,6 +88,7 @@ internal static class Program
                 if (Wants("connections"))
                 {
                     var counts = isSmoke ? [20] : r.GetValue(connections) is { Length: > 0 } c ? c : fileLimit >= 10_000 + 512 ? [2000, 10_000] : [2000];
+                    await ConnectionsBenchmark.Run(bench, counts[0], tls: false);
                     foreach (var count in counts) await ConnectionsBenchmark.Run(bench, count);
                 }
                 if (Wants("floods"))
