@@ -156,7 +156,7 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
                 node.Commands.Tell(NodeCommands.Who.Instance);
                 break;
             case InputCommand.Send send:
-                node.Commands.Tell(new NodeCommands.SendFile(send.To, send.Path));
+                foreach (var path in send.Paths) node.Commands.Tell(new NodeCommands.SendFile(send.To, path));
                 break;
             case InputCommand.Cancel cancel:
                 node.Commands.Tell(new NodeCommands.CancelTransfer(cancel.Id));

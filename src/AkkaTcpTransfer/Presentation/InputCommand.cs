@@ -1,0 +1,213 @@
+using System.Text;
+
+namespace AkkaTcpTransfer.Presentation;
+
+/// <summary>One line a person typed (on stdin, or in the terminal UI's input line), parsed. A line not starting with
+/// '/' is chat to everyone; "//" at the start sends a line that begins with a slash. Arguments are split as a shell
+/// would (<see cref="Tokenize"/>).</summary>
+public abstract record InputCommand
+{
+    public sealed record Say(string Text) : InputCommand;
+    public sealed record SayTo(string To, string Text) : InputCommand;
+    public sealed record Who : InputCommand;
+    public sealed record Quit : InputCommand;
+    public sealed record Help : InputCommand;
+    /// <summary>Send each of <paramref name="Paths"/> (files or folders) to <paramref name="To"/> (null: the server).</summary>
+    public sealed record Send(string? To, IReadOnlyList<string> Paths) : InputCommand;
+    public sealed record Cancel(string Id) : InputCommand;
+    public sealed record Accept(string Id) : InputCommand;
+    public sealed record Reject(string Id) : InputCommand;
+    public sealed record Transfers : InputCommand;
+    public sealed record Invalid(string Message) : InputCommand;
+
+    /// <summary>The commands, for completion and suggestions.</summary>
+    public static readonly IReadOnlyList<string> Verbs = ["/msg", "/who", "/send", "/cancel", "/accept", "/reject", "/transfers", "/help", "/quit"];
+
+    public const string Usage = """
+        TEXT                    chat to everyone (//TEXT sends a line starting with /)
+        /msg NAME TEXT          a direct message (the server is addressed by its name)
+        /who                    who is online
+        /send [NAME] PATH...    send files or folders: to the server, or to NAME through it
+        /accept ID | /reject ID decide on an offer (a folder is one decision)
+        /cancel ID              cancel a transfer, from either end
+        /transfers              transfers in flight, and partial files kept for a resume
+        /help                   this list
+        /quit                   leave
+        Paths are split as a shell would: quote spaces ("my file" or 'my file'), ~ is your home folder.
+        """;
+
+    /// <summary>Null for a blank line. <paramref name="peers"/> (names online) lets /send tell a name from a path;
+    /// <paramref name="home"/> replaces a leading ~ (default: the user's home folder).</summary>
+    public static InputCommand? Parse(string line, IReadOnlyCollection<string>? peers = null, string? home = null)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        line = line.TrimEnd('\r', '\n');
+        if (line.Trim().Length == 0) return null;
+        if (line.Trim() is "help" or "?") return new Help();
+        if (!line.StartsWith('/')) return new Say(line);
+        if (line.StartsWith("//", StringComparison.Ordinal)) return new Say(line[1..]);
+
+        var space = line.IndexOf(' ', StringComparison.Ordinal);
+        var verb = (space < 0 ? line : line[..space]).ToLowerInvariant();
+        var rest = space < 0 ? "" : line[(space + 1)..];
+        switch (verb)
+        {
+            case "/msg":
+            {
+                var trimmed = rest.TrimStart();
+                var end = trimmed.IndexOf(' ', StringComparison.Ordinal);
+                if (end <= 0 || trimmed[(end + 1)..].Trim().Length == 0) return new Invalid("usage: /msg NAME TEXT");
+                return new SayTo(trimmed[..end], trimmed[(end + 1)..]);
+            }
+            case "/who":
+                return new Who();
+            case "/quit":
+            case "/exit":
+                return new Quit();
+            case "/help":
+                return new Help();
+            case "/send":
+                return ParseSend(rest, peers, home ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+            case "/cancel":
+            case "/accept":
+            case "/reject":
+            {
+                var id = rest.Trim();
+                if (id.Length == 0 || id.Contains(' ', StringComparison.Ordinal)) return new Invalid($"usage: {verb} ID (the id is shown with the transfer; /transfers lists them)");
+                return verb switch
+                {
+                    "/cancel" => new Cancel(id),
+                    "/accept" => new Accept(id),
+                    _ => new Reject(id),
+                };
+            }
+            case "/transfers":
+                return new Transfers();
+            default:
+                return new Invalid(Nearest(verb) is { } guess
+                    ? $"unknown command {verb}: did you mean {guess}? (/help lists the commands)"
+                    : $"unknown command {verb} (/help lists the commands)");
+        }
+    }
+
+    /// <summary>/send [NAME] PATH...: the first word is a name when more follow and it is not a path that exists
+    /// (or, when the names online are known, when it is one of them).</summary>
+    private static InputCommand ParseSend(string rest, IReadOnlyCollection<string>? peers, string home)
+    {
+        const string usage = "usage: /send [NAME] PATH... (quote a path with spaces: /send bob \"my file.txt\")";
+        if (Tokenize(rest) is not { } words) return new Invalid($"unbalanced quotes in /send; {usage}");
+        if (words.Count == 0) return new Invalid(usage);
+        string? to = null;
+        if (words.Count > 1)
+        {
+            var first = words[0].Text;
+            var isName = peers is not null
+                ? peers.Contains(first, StringComparer.OrdinalIgnoreCase)
+                : !words[0].Quoted && !Path.Exists(Expand(words[0], home));
+            if (isName)
+            {
+                to = first;
+                words.RemoveAt(0);
+            }
+        }
+        return new Send(to, [.. words.Select(w => Expand(w, home))]);
+    }
+
+    /// <summary>A leading ~ (alone or before a slash), unless quoted, is the home folder, as in a shell.</summary>
+    private static string Expand(Word word, string home)
+    {
+        if (word.Quoted || home.Length == 0) return word.Text;
+        if (word.Text == "~") return home;
+        if (word.Text.StartsWith("~/", StringComparison.Ordinal)) return Path.Combine(home, word.Text[2..]);
+        return word.Text;
+    }
+
+    /// <summary>A word of a command line; <paramref name="Quoted"/> when its first character was in quotes.</summary>
+    public readonly record struct Word(string Text, bool Quoted);
+
+    /// <summary>Splits arguments on whitespace as a POSIX shell does: 'single quotes' keep everything literally; inside
+    /// "double quotes" a backslash escapes only " and \ (so C:\Users\me stays as typed); outside quotes a backslash
+    /// escapes a space, a quote or a backslash, and stays as it is before any other character (so Windows paths need
+    /// no doubling). Null when a quote is left open.</summary>
+    public static List<Word>? Tokenize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var words = new List<Word>();
+        var current = new StringBuilder();
+        var inWord = false;
+        var quotedStart = false;
+        var quote = '\0';
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var next = i + 1 < text.Length ? text[i + 1] : '\0';
+            if (quote == '\'')
+            {
+                if (c == '\'') quote = '\0';
+                else current.Append(c);
+                continue;
+            }
+            if (quote == '"')
+            {
+                if (c == '\\' && next is '"' or '\\')
+                {
+                    current.Append(next);
+                    i++;
+                }
+                else if (c == '"') quote = '\0';
+                else current.Append(c);
+                continue;
+            }
+            if (c == '\\' && (char.IsWhiteSpace(next) || next is '"' or '\'' or '\\'))
+            {
+                if (!inWord) quotedStart = false;
+                current.Append(next);
+                inWord = true;
+                i++;
+                continue;
+            }
+            if (c is '"' or '\'')
+            {
+                if (!inWord) quotedStart = true;
+                quote = c;
+                inWord = true;
+                continue;
+            }
+            if (char.IsWhiteSpace(c))
+            {
+                if (inWord) words.Add(new Word(current.ToString(), quotedStart));
+                current.Clear();
+                inWord = false;
+                quotedStart = false;
+                continue;
+            }
+            if (!inWord) quotedStart = false;
+            current.Append(c);
+            inWord = true;
+        }
+        if (quote != '\0') return null;
+        if (inWord) words.Add(new Word(current.ToString(), quotedStart));
+        return words;
+    }
+
+    /// <summary>The command closest to a mistyped one (at most two edits away), or null.</summary>
+    public static string? Nearest(string verb)
+    {
+        var best = Verbs.Select(v => (Verb: v, Distance: Distance(verb, v))).MinBy(x => x.Distance);
+        return best.Distance <= 2 ? best.Verb : null;
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            previous = current;
+        }
+        return previous[b.Length];
+    }
+}
