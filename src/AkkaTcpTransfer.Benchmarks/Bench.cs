@@ -63,7 +63,7 @@ public sealed partial class Bench(string workDir, Report report, bool smoke, IRe
     public async Task<JsonEventProcess> StartClient(int port, string name, string downloads, params string[] extra)
     {
         var client = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
-            ["client", "--port", I(port), "--name", name, "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs,
+            ["client", "--port", I(port), "--name", name, "--yes", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs,
                 .. _trust.GetValueOrDefault(port, []), .. extra]);
         await client.WaitFor("connected");
         return client;

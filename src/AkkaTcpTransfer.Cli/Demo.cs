@@ -31,11 +31,13 @@ internal static class Demo
             var port = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
             // The clients are told the server's key fingerprint, as a person would be by the server's operator.
             var pin = ("tls.fingerprint", server.Fingerprint!);
-            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice"), ("downloads", Downloads("alice")), State("alice"), pin]),
+            // A demo runs unattended: its clients accept what they are offered (as --yes does).
+            var yes = ("transfer.auto-accept", "on");
+            var alice = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "alice"), ("downloads", Downloads("alice")), State("alice"), pin, yes]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[alice]  ")));
             clients.Add(alice);
             var bobJoined = Expect<PeerJoined>(alice, e => e.Name == "bob", "alice sees bob join");
-            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob"), ("downloads", Downloads("bob")), State("bob"), pin]),
+            var bob = await ClientNode.StartAsync(NodeConfig.Build(NodeRole.Client, [.. quiet, ("port", port), ("name", "bob"), ("downloads", Downloads("bob")), State("bob"), pin, yes]),
                 system => consoles.Add(ConsoleOutput.Start(system, output, json: false, prefix: "[bob]    ")));
             clients.Add(bob);
             await bobJoined;

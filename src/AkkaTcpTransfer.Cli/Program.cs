@@ -29,6 +29,7 @@ internal static class Program
         var fingerprint = new Option<string>("--fingerprint") { Description = "client: the server's key fingerprint (SHA-256, as the server prints it at start); pinned for next time" };
         var trustFirst = new Option<bool>("--trust-on-first-use") { Description = "client: trust an unknown server's key on first contact and pin it (a changed key is still refused)" };
         var caFile = new Option<string>("--ca-file") { Description = "client: trust the CA certificates in this PEM file instead of the system's" };
+        var yes = new Option<bool>("--yes") { Description = "client: accept every file offered without asking (for scripts; a person is asked by default)" };
         var downloads = new Option<string>("--downloads") { Description = "folder where received files land" };
         var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
@@ -38,7 +39,7 @@ internal static class Program
         var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
             { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json };
         var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
-            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, configFiles, sets, json };
+            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
 
@@ -72,6 +73,7 @@ internal static class Program
                 Add(fingerprint, "tls.fingerprint");
                 Add(caFile, "tls.ca-certificates");
                 if (r.GetValue(trustFirst)) overrides.Add(("tls.trust-on-first-use", "on"));
+                if (r.GetValue(yes)) overrides.Add(("transfer.auto-accept", "on"));
             }
             if (r.GetValue(insecure)) overrides.Add(("tls.enabled", "off"));
             // The token: --token, else --token-file, else the environment; a token in the arguments shows in ps.

@@ -38,7 +38,7 @@ public sealed class TransferCliTests : IDisposable
         var downloads = Dir("server-dl");
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", downloads);
         var port = await server.Listening();
-        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("alice-dl"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--yes", "--json", "--downloads", Dir("alice-dl"));
         await alice.WaitFor("connected");
         var source = File("src/report.pdf", 3_000_000, seed: 1);
         await alice.SendLine($"/send {source}");
@@ -79,9 +79,9 @@ public sealed class TransferCliTests : IDisposable
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
         var bobDownloads = Dir("bob-dl");
-        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", bobDownloads);
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--yes", "--json", "--downloads", bobDownloads);
         await bob.WaitFor("connected");
-        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--yes", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var source = File("src/my file.txt", 12_345, seed: 2);
         await alice.SendLine($"/send bob \"{source}\"");
@@ -97,7 +97,7 @@ public sealed class TransferCliTests : IDisposable
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
         var bobDownloads = Dir("bob-dl");
-        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", bobDownloads);
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--yes", "--json", "--downloads", bobDownloads);
         await bob.WaitFor("connected");
         var a = File("album/a.bin", 1000, seed: 3);
         var b = File("album/sub/b.bin", 2000, seed: 4);
@@ -109,11 +109,39 @@ public sealed class TransferCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_asks_before_receiving_and_one_accept_takes_a_whole_folder_while_the_sender_sees_it_wait()
+    {
+        var album = Path.Combine(_root, "album");
+        var files = Enumerable.Range(0, 6).Select(i => File($"album/{(i % 2 == 0 ? "" : "sub/")}{i}.bin", 30_000 + i, seed: 20 + i)).ToList();
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
+        var port = await server.Listening();
+        var bobDownloads = Dir("bob-dl");
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", bobDownloads);
+        await bob.WaitFor("connected");
+        await server.SendLine($"/send bob {album}");
+        var offered = await bob.WaitFor("transfer-offered");
+        Assert.Equal("bob", S(await server.WaitFor("transfer-waiting"), "to"));
+        // Nothing moves before bob says yes.
+        await bob.SendLine("/transfers");
+        var listed = await bob.WaitFor("transfers", e => e.GetProperty("transfers").GetArrayLength() > 0);
+        Assert.All(listed.GetProperty("transfers").EnumerateArray(), t => Assert.Equal("offered", S(t, "state")));
+        Assert.DoesNotContain(Directory.GetFiles(bobDownloads, "*", SearchOption.AllDirectories), f => !f.Contains(".akka-tcp-transfer", StringComparison.Ordinal));
+
+        await bob.SendLine($"/accept {S(offered, "id")}");
+        foreach (var f in files)
+        {
+            var name = Path.GetRelativePath(_root, f).Replace('\\', '/');
+            await bob.WaitFor("transfer-completed", e => S(e, "file") == name);
+            Assert.Equal(Sha(f), Sha(Path.Combine(bobDownloads, name)));
+        }
+    }
+
+    [Fact]
     public async Task Cancel_accept_and_transfers_work_by_id_from_either_side()
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"), "--set", "transfer.auto-accept=off");
         var port = await server.Listening();
-        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--yes", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var source = File("src/wait.bin", 50_000, seed: 5);
 
@@ -151,7 +179,7 @@ public sealed class TransferCliTests : IDisposable
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
-        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--yes", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var good = File("src/good.bin", 2_000_000, seed: 6);
         await alice.SendLine($"/send {good}");
@@ -168,7 +196,7 @@ public sealed class TransferCliTests : IDisposable
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"));
         var port = await server.Listening();
-        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--yes", "--json", "--downloads", Dir("a"));
         await alice.WaitFor("connected");
         var big = File("src/big.bin", 64 * 1024 * 1024, seed: 7);
         await alice.SendLine($"/send {big}");

@@ -309,7 +309,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         _connection?.Tell(new ConnectionMessages.PeerLimits(welcome.MaxFrameLength));
         _connection?.Tell(ConnectionMessages.HandshakeDone.Instance);
         _log.Info("connected to {0} at {1} as {2}", _serverName, _server, welcome.YourName);
-        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName, _tls?.PeerFingerprint, _tls?.Trust));
+        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName, _tls?.PeerFingerprint, _tls?.Trust, welcome.Peers));
         Started(new NodeLifecycle.Ready(_server.Address.ToString(), _server.Port, welcome.YourName, _serverName));
         Become(Online);
     }
@@ -354,6 +354,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             return;
         }
         Send(new Protocol.Say(to, text));
+        Context.System.EventStream.Publish(new ChatSent(to.Length == 0 ? null : to, text, DateTimeOffset.UtcNow));
     }
 
     private void Send(Frame frame) => _connection?.Tell(new ConnectionMessages.Send(frame));

@@ -14,8 +14,9 @@ public sealed record Listening(string Host, int Port, string? Fingerprint = null
 
 /// <summary><c>connected</c>: the client completed the handshake with the server named <paramref name="Server"/>.
 /// <paramref name="Fingerprint"/>: the server's key fingerprint (null without TLS); <paramref name="Trust"/>: why it was
-/// trusted.</summary>
-public sealed record Connected(string Server, string Name, string? Fingerprint = null, Security.TrustBasis? Trust = null) : NodeEvent;
+/// trusted; <paramref name="Online"/>: who was online when it joined, the server first (itself included).</summary>
+public sealed record Connected(string Server, string Name, string? Fingerprint = null, Security.TrustBasis? Trust = null,
+    IReadOnlyList<string>? Online = null) : NodeEvent;
 
 /// <summary><c>server-pinned</c>: the client pinned a server's key in <paramref name="File"/> (known_servers): on first
 /// use, or because it was given with --fingerprint. Later connections to <paramref name="Server"/> require this key.</summary>
@@ -38,6 +39,10 @@ public sealed record WhoListed(IReadOnlyList<string> Names) : NodeEvent;
 /// else the recipient's name (this node's). <paramref name="At"/> is the server's time stamp.</summary>
 public sealed record ChatReceived(string From, string? To, string Text, DateTimeOffset At) : NodeEvent;
 
+/// <summary><c>chat-sent</c>: this node sent a chat line (<paramref name="To"/> null: to everyone), so that its own lines
+/// appear among the others'.</summary>
+public sealed record ChatSent(string? To, string Text, DateTimeOffset At) : NodeEvent;
+
 /// <summary><c>error</c>: something this node tried failed, or a peer told it so; the node carries on.</summary>
 public sealed record ErrorOccurred(string Message) : NodeEvent;
 
@@ -57,6 +62,10 @@ public enum TransferDirection
 /// <summary><c>transfer-offered</c> (receiver): a peer offers a file. <paramref name="Id"/> is the transfer's id at
 /// both ends (8 hex digits), the one <c>/cancel</c> takes.</summary>
 public sealed record TransferOffered(string Id, string File, long Size, string From, string To) : NodeEvent;
+
+/// <summary><c>transfer-waiting</c> (sender): the offer went out; the transfer waits for <paramref name="To"/> to accept
+/// (at once if it accepts automatically).</summary>
+public sealed record TransferWaiting(string Id, string File, long Size, string To) : NodeEvent;
 
 /// <summary><c>transfer-started</c>: bytes begin to move. <paramref name="Offset"/> is where a resumed transfer
 /// starts, else 0.</summary>

@@ -54,6 +54,26 @@ public static class JsonEventFormatter
                 w.WriteBoolean("tls", c.Fingerprint is not null);
                 if (c.Fingerprint is not null) w.WriteString("fingerprint", c.Fingerprint);
                 if (c.Trust is { } trust) w.WriteString("trust", TrustName(trust));
+                if (c.Online is { } online)
+                {
+                    w.WriteStartArray("online");
+                    foreach (var n in online) w.WriteStringValue(n);
+                    w.WriteEndArray();
+                }
+                return true;
+            case ChatSent sent:
+                w.WriteString("event", "chat-sent");
+                if (sent.To is null) w.WriteNull("to");
+                else w.WriteString("to", sent.To);
+                w.WriteString("text", sent.Text);
+                w.WriteString("at", Timestamp(sent.At));
+                return true;
+            case TransferWaiting waiting:
+                w.WriteString("event", "transfer-waiting");
+                w.WriteString("id", waiting.Id);
+                w.WriteString("file", waiting.File);
+                w.WriteNumber("size", waiting.Size);
+                w.WriteString("to", waiting.To);
                 return true;
             case ServerPinned p:
                 w.WriteString("event", "server-pinned");

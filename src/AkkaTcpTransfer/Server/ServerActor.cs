@@ -138,5 +138,6 @@ internal sealed class ServerActor : ReceiveActor
             return;
         }
         _registry.Tell(new SessionMessages.Say(to, text));
+        Context.System.EventStream.Publish(new ChatSent(to.Length == 0 ? null : to, text, DateTimeOffset.UtcNow));
     }
 }

@@ -87,6 +87,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             return;
         }
         Send(new Offer(_spec.Id, _localName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+        Publish(new TransferWaiting(_id, _spec.File, _spec.Size, _spec.To));
         Timers.StartSingleTimer(nameof(AnswerTimedOut), AnswerTimedOut.Instance, _settings.Transfer.AnswerTimeout);
     }
 

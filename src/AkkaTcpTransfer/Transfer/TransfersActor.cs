@@ -28,8 +28,13 @@ internal sealed class TransfersActor : ReceiveActor
         public TransferMessages.StartSend? Spec { get; init; }
     }
 
+    /// <summary>A decision on one file of a folder holds for the folder's other files from the same peer for this long
+    /// (a folder's files are offered a few at a time, as earlier ones finish).</summary>
+    private static readonly TimeSpan FolderDecisionLasts = TimeSpan.FromMinutes(10);
+
     private readonly Settings.NodeSettings _settings;
     private readonly Dictionary<uint, Entry> _entries = [];
+    private readonly Dictionary<(string Peer, string Folder), (bool Accept, DateTime Until)> _folderDecisions = [];
     private readonly Queue<uint> _queued = new();
     private readonly List<IActorRef> _drainWaiters = [];
     private IActorRef? _partials;
@@ -59,8 +64,8 @@ internal sealed class TransfersActor : ReceiveActor
         Receive<TransferMessages.Attached>(OnAttached);
         Receive<TransferMessages.Ended>(OnEnded);
         Receive<NodeCommands.CancelTransfer>(c => WithEntry(c.Id, e => Cancel(e)));
-        Receive<NodeCommands.AcceptTransfer>(a => WithEntry(a.Id, e => Decide(e, true)));
-        Receive<NodeCommands.RejectTransfer>(r => WithEntry(r.Id, e => Decide(e, false)));
+        Receive<NodeCommands.AcceptTransfer>(a => WithEntry(a.Id, e => DecideFolderOrFile(e, true)));
+        Receive<NodeCommands.RejectTransfer>(r => WithEntry(r.Id, e => DecideFolderOrFile(e, false)));
         Receive<UsePartials>(u => _partials = u.Partials);
         Receive<NodeCommands.ListTransfers>(_ =>
         {
@@ -139,6 +144,35 @@ internal sealed class TransfersActor : ReceiveActor
             return;
         }
         entry.Actor = attached.Actor;
+        // One decision for a whole folder: a later file of a folder already accepted (or rejected) is decided at once.
+        if (entry.Direction == TransferDirection.Receive && TopFolder(entry.File) is { } folder
+            && _folderDecisions.TryGetValue((entry.Peer, folder), out var decision))
+        {
+            if (decision.Until > DateTime.UtcNow) Decide(entry, decision.Accept);
+            else _folderDecisions.Remove((entry.Peer, folder));
+        }
+    }
+
+    /// <summary>The folder a file offered inside one belongs to ("album" for "album/tracks/01.flac"), or null.</summary>
+    public static string? TopFolder(string file)
+    {
+        var slash = file.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 ? file[..slash] : null;
+    }
+
+    /// <summary>A decision on a file of a folder is the decision on the folder: every file of it waiting now, and those
+    /// its sender offers next, get the same answer.</summary>
+    private void DecideFolderOrFile(Entry entry, bool accept)
+    {
+        Decide(entry, accept);
+        if (entry.Direction != TransferDirection.Receive || TopFolder(entry.File) is not { } folder) return;
+        _folderDecisions[(entry.Peer, folder)] = (accept, DateTime.UtcNow + FolderDecisionLasts);
+        foreach (var other in _entries.Values)
+        {
+            if (other != entry && other.Direction == TransferDirection.Receive && other.State == "offered" && other.Peer == entry.Peer
+                && TopFolder(other.File) == folder)
+                Decide(other, accept);
+        }
     }
 
     private void OnEnded(TransferMessages.Ended ended)

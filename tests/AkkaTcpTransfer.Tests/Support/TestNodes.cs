@@ -29,6 +29,8 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
         ("client.reconnect.min-backoff", "50ms"),
         ("client.reconnect.max-backoff", "300ms"),
         ("server.handshake-timeout", "2s"),
+        // Receivers accept at once unless a test says otherwise (a client asks by default).
+        ("transfer.auto-accept", "on"),
         ("akka.loglevel", "WARNING"),
         ("akka.stdout-loglevel", "WARNING"),
     ];
