@@ -1,0 +1,107 @@
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Presentation;
+using AkkaTcpTransfer.Transfer;
+using static AkkaTcpTransfer.Presentation.ScreenModel;
+
+namespace AkkaTcpTransfer.Tests.Presentation;
+
+/// <summary>The screen model alone: events in, what a person sees out.</summary>
+public sealed class ScreenModelTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+
+    private static DateTimeOffset At(double seconds) => T0.AddSeconds(seconds);
+
+    [Fact]
+    public void Chat_own_lines_direct_messages_and_notices_are_told_apart_and_the_status_line_follows_presence()
+    {
+        var m = new ScreenModel("alice", asks: true);
+        m.Apply(new Connected("server", "alice", new string('a', 64), Security.TrustBasis.KnownServer, ["server", "alice", "bob"]), At(0));
+        m.Apply(new ChatReceived("bob", null, "hi all", At(1)), At(1));
+        m.Apply(new ChatSent(null, "hello bob", At(2)), At(2));
+        m.Apply(new ChatReceived("bob", "alice", "psst", At(3)), At(3));
+        m.Apply(new PeerJoined("carol"), At(4));
+        m.Apply(new ChatReceived("mallory", null, "evil \u001b[2J text", At(5)), At(5));
+        Assert.Equal([LineKind.Notice, LineKind.Chat, LineKind.Own, LineKind.Direct, LineKind.Notice, LineKind.Chat], m.Log.Select(l => l.Kind));
+        Assert.Equal("<alice> hello bob", m.Log[2].Text);
+        Assert.Equal("<bob → alice> psst", m.Log[3].Text);
+        Assert.DoesNotContain('\u001b', m.Log[5].Text);
+        Assert.Equal("alice @ server · online · TLS · 3 online: bob, carol, server", m.Status);
+        m.Apply(new Disconnected("server went away", WillReconnect: true), At(6));
+        Assert.StartsWith("alice @ server · reconnecting", m.Status, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_folders_files_share_one_row_that_counts_them_and_settles_into_one_log_line()
+    {
+        var m = new ScreenModel("bob", asks: false);
+        for (var i = 0; i < 3; i++)
+        {
+            m.Apply(new TransferOffered($"0000000{i}", $"album/{i}.bin", 1000, "server", "bob"), At(0));
+            m.Apply(new TransferStarted($"0000000{i}", $"album/{i}.bin", 1000, "server", "bob", TransferDirection.Receive, 0), At(0));
+        }
+        m.Apply(new TransferProgress("00000000", "album/0.bin", 500, 1000, 0, null), At(0.5));
+        var row = Assert.Single(m.Transfers(At(0.5)));
+        Assert.Equal(("album/", 3, 500L, 3000L, RowState.Moving, "0/3 files"), (row.Label, row.Files, row.Bytes, row.Total, row.State, row.StateText));
+        foreach (var i in new[] { 0, 1, 2 }) m.Apply(new TransferCompleted($"0000000{i}", $"album/{i}.bin", $"/dl/album/{i}.bin", 1000, "s", 1), At(1));
+        // Not done at once: the sender offers a folder's files a few at a time.
+        Assert.False(m.Tick(At(2)));
+        Assert.DoesNotContain(m.Log, l => l.Text.Contains("album/", StringComparison.Ordinal));
+        Assert.True(m.Tick(At(3.1)));
+        Assert.Equal(RowState.Done, Assert.Single(m.Transfers(At(3.1))).State);
+        Assert.Equal("album/ received from server: 3 of 3 files (2.9 KiB)", Assert.Single(m.Log).Text);
+        m.Tick(At(9));
+        Assert.Empty(m.Transfers(At(9)));
+    }
+
+    [Fact]
+    public void The_rate_is_measured_over_at_least_a_second_so_bunched_events_give_no_nonsense()
+    {
+        var m = new ScreenModel("alice", asks: false);
+        m.Apply(new TransferStarted("0000000a", "big.iso", 100_000_000, "alice", "server", TransferDirection.Send, 0), At(0));
+        Assert.Equal(0, m.Transfers(At(0)).Single().Rate);
+        // Two events 1 ms apart, 10 MB apart: over 1 ms that would be 10 GB/s.
+        m.Apply(new TransferProgress("0000000a", "big.iso", 10_000_000, 100_000_000, 0, null), At(0.999));
+        m.Apply(new TransferProgress("0000000a", "big.iso", 20_000_000, 100_000_000, 0, null), At(1.0));
+        var rate = m.Transfers(At(1.0)).Single().Rate;
+        Assert.InRange(rate, 19_000_000, 21_000_000);
+        m.Apply(new TransferProgress("0000000a", "big.iso", 40_000_000, 100_000_000, 0, null), At(2.0));
+        var row = m.Transfers(At(2.0)).Single();
+        Assert.InRange(row.Rate, 19_000_000, 21_000_000);
+        Assert.InRange(row.Eta!.Value.TotalSeconds, 2.5, 3.5);
+    }
+
+    [Fact]
+    public void When_it_asks_an_offer_is_a_prompt_a_folder_one_prompt_and_the_sender_sees_it_wait()
+    {
+        var receiver = new ScreenModel("bob", asks: true);
+        receiver.Apply(new TransferOffered("00000001", "album/a.bin", 10, "alice", "bob"), At(0));
+        receiver.Apply(new TransferOffered("00000002", "album/sub/b.bin", 20, "alice", "bob"), At(0));
+        receiver.Apply(new TransferOffered("00000003", "notes.txt", 5, "alice", "bob"), At(0));
+        Assert.Equal([("album/", 2, 30L), ("notes.txt", 1, 5L)], receiver.Offers.Select(o => (o.Label, o.Files, o.Bytes)).OrderBy(o => o.Label));
+        Assert.All(receiver.Transfers(At(0)), r => Assert.Equal(RowState.Offered, r.State));
+        receiver.Apply(new TransferStarted("00000001", "album/a.bin", 10, "alice", "bob", TransferDirection.Receive, 0), At(1));
+        receiver.Apply(new TransferStarted("00000002", "album/sub/b.bin", 20, "alice", "bob", TransferDirection.Receive, 0), At(1));
+        Assert.Equal("notes.txt", Assert.Single(receiver.Offers).Label);
+
+        var sender = new ScreenModel("alice", asks: true);
+        sender.Apply(new TransferWaiting("00000003", "notes.txt", 5, "bob"), At(0));
+        var waiting = Assert.Single(sender.Transfers(At(0)));
+        Assert.Equal((RowState.Waiting, "waiting for bob"), (waiting.State, waiting.StateText));
+        Assert.Empty(sender.Offers);
+    }
+
+    [Fact]
+    public void A_row_never_draws_wider_than_the_terminal()
+    {
+        var m = new ScreenModel("alice", asks: false);
+        m.Apply(new TransferStarted("0000000a", "a-very-long-file-name-that-goes-on-and-on-and-on.bin", 5L << 30, "alice", "server", TransferDirection.Send, 0), At(0));
+        m.Apply(new TransferProgress("0000000a", "x", 1L << 30, 5L << 30, 0, null), At(1));
+        foreach (var width in new[] { 20, 40, 80, 120 })
+        {
+            var line = ScreenModel.Render(m.Transfers(At(1.5)).Single(), width);
+            Assert.True(line.Length <= width, $"{line.Length} > {width}: {line}");
+        }
+        Assert.Contains("20%", ScreenModel.Render(m.Transfers(At(2)).Single(), 120), StringComparison.Ordinal);
+    }
+}
