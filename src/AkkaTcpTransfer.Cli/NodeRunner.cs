@@ -9,8 +9,13 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Cli;
 
 /// <summary>Runs one server or client node for the command line: config -> node -> stdin commands -> exit code.</summary>
-internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, TextWriter output, TextWriter error)
+/// <summary>How the program talks to its user: JSON lines (scripts), plain lines (a pipe, or --plain), or the
+/// full-screen UI (a person at a terminal).</summary>
+internal enum OutputMode { Json, Lines, Screen }
+
+internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader input, TextWriter output, TextWriter error)
 {
+    private readonly bool json = mode == OutputMode.Json;
     /// <summary>Logging for the program: Akka's log lines go to stderr so that stdout carries events only.</summary>
     private static readonly Config CliLogging = ConfigurationFactory.ParseString("""
         akka.loggers = ["AkkaTcpTransfer.Cli.StderrLogger, akka-tcp-transfer"]
@@ -19,7 +24,12 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         """);
 
     private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TuiSession.Sink _screen = new();
+    private readonly OutgoingTracker _outgoing = new();
+    private ScreenModel? _model;
     private IActorRef? _console;
+    private string? _ended;
+    private bool _asks;
 
     public async Task<int> RunAsync(IReadOnlyList<string> configFiles, IReadOnlyList<(string, string)> overrides)
     {
@@ -29,6 +39,9 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         try
         {
             config = NodeConfig.Build(role, configFiles, overrides).WithFallback(CliLogging);
+            var settings = NodeSettings.Read(config, role);
+            _asks = !settings.Transfer.AutoAccept;
+            if (mode == OutputMode.Screen) _model = new ScreenModel(settings.Name, _asks);
             node = role == NodeRole.Server
                 ? await ServerNode.StartAsync(config, BeforeStart)
                 : await StartClientAsync(config);
@@ -43,6 +56,12 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
             StderrLogger.Release(write: false);
             return Fail(ExitCodes.CannotStart, e.Message);
         }
+        if (mode == OutputMode.Screen)
+        {
+            // Nothing but the UI may write to the terminal: log lines go to a file in the state folder.
+            var logFile = Path.Combine(node.Settings.StateDir, "akka-tcp-transfer.log");
+            StderrLogger.RedirectTo(logFile);
+        }
         StderrLogger.Release(write: true);
 
         CoordinatedShutdown.Get(node.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-console", async () =>
@@ -50,7 +69,7 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
             // Every event published before the node stopped is written out before the process exits.
             try
             {
-                await _console!.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, TimeSpan.FromSeconds(3));
+                if (_console is not null) await _console.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, TimeSpan.FromSeconds(3));
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
             {
@@ -61,20 +80,43 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
 
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var refused = node.System.Subscribe<ConnectionRefused>(_ => _exit.TrySetResult(ExitCodes.CannotStart));
+        using var refused = node.System.Subscribe<ConnectionRefused>(r =>
+        {
+            _ended = r.Reason;
+            _exit.TrySetResult(ExitCodes.CannotStart);
+        });
         using var lost = node.System.Subscribe<Disconnected>(d =>
         {
-            if (!d.WillReconnect) _exit.TrySetResult(ExitCodes.CannotStart);
+            if (d.WillReconnect) return;
+            _ended = d.Reason;
+            _exit.TrySetResult(ExitCodes.CannotStart);
         });
+        using var tracking = _outgoing.Track(node.System);
         _ = node.Terminated.ContinueWith(_ => _exit.TrySetResult(ExitCodes.Failure), TaskScheduler.Default);
 
-        var reader = new Thread(() => ReadInput(node)) { IsBackground = true, Name = "stdin" };
-        reader.Start();
-
-        var code = await _exit.Task;
+        int code;
+        if (mode == OutputMode.Screen)
+        {
+            code = TuiSession.Run(node, _screen, _exit.Task, Quit, (line, note) => Handle(node, line, note),
+                (id, accept) => node.Commands.Tell(accept ? new NodeCommands.AcceptTransfer(id) : new NodeCommands.RejectTransfer(id)));
+            // The terminal is back: what ended the session is said where the person can read it.
+            if (code == ExitCodes.CannotStart && _ended is not null) error.WriteLine($"akka-tcp-transfer: {_ended}");
+        }
+        else
+        {
+            var reader = new Thread(() => ReadInput(node)) { IsBackground = true, Name = "stdin" };
+            reader.Start();
+            code = await _exit.Task;
+        }
+        if (code == ExitCodes.TransferFailed && _outgoing.Unfinished is { Count: > 0 } unfinished)
+            error.WriteLine($"akka-tcp-transfer: stopped with {unfinished.Count} outgoing transfer(s) unfinished: {string.Join(", ", unfinished.Take(10))}{(unfinished.Count > 10 ? ", …" : "")}; send them again to resume");
         await node.StopAsync();
         return code;
     }
+
+    /// <summary>The person leaves (a signal, /quit, Ctrl+Q): with outgoing transfers still unfinished the exit code is
+    /// 4 and they are named.</summary>
+    private void Quit() => _exit.TrySetResult(_outgoing.Unfinished.Count > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
 
     /// <summary>Starts the client; when the server is unknown and a person is at the terminal, shows its fingerprint,
     /// asks, and on yes pins it and connects again (like ssh). Scripts get the refusal: they pass --fingerprint.</summary>
@@ -103,13 +145,20 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         }
     }
 
-    private void BeforeStart(ActorSystem system) =>
-        _console = ConsoleOutput.Start(system, output, json, live: !json && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected);
+    private void BeforeStart(ActorSystem system)
+    {
+        if (mode == OutputMode.Screen)
+        {
+            TuiSession.Attach(system, _model!, _screen);
+            return;
+        }
+        _console = ConsoleOutput.Start(system, output, json, live: !json && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected, asks: _asks);
+    }
 
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true; // we stop cleanly ourselves
-        _exit.TrySetResult(ExitCodes.Ok);
+        Quit();
     }
 
     private void ReadInput(NodeHost node)
@@ -119,7 +168,7 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
             while (input.ReadLine() is { } line)
             {
                 if (_exit.Task.IsCompleted) return;
-                Handle(node, line);
+                Handle(node, line, text => output.WriteLine(text));
             }
         }
         catch (IOException)
@@ -140,9 +189,9 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
         }, TaskScheduler.Default);
     }
 
-    private void Handle(NodeHost node, string line)
+    private void Handle(NodeHost node, string line, Action<string> note)
     {
-        switch (InputCommand.Parse(line))
+        switch (InputCommand.Parse(line, _model?.Peers))
         {
             case null:
                 break;
@@ -171,10 +220,10 @@ internal sealed class NodeRunner(NodeRole role, bool json, TextReader input, Tex
                 node.Commands.Tell(NodeCommands.ListTransfers.Instance);
                 break;
             case InputCommand.Quit:
-                _exit.TrySetResult(ExitCodes.Ok);
+                Quit();
                 break;
             case InputCommand.Help:
-                if (!json) output.WriteLine(InputCommand.Usage);
+                if (!json) note(InputCommand.Usage);
                 break;
             case InputCommand.Invalid invalid:
                 node.System.EventStream.Publish(new ErrorOccurred(invalid.Message));

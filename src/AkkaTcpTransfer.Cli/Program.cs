@@ -35,11 +35,12 @@ internal static class Program
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
+        var plain = new Option<bool>("--plain") { Description = "print events as lines instead of the full-screen UI (the default at a terminal)" };
 
         var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json, plain };
         var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
-            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json };
+            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json, plain };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
 
@@ -108,7 +109,11 @@ internal static class Program
                 }
                 overrides.Add((set[..eq].Trim(), set[(eq + 1)..]));
             }
-            var runner = new NodeRunner(role, r.GetValue(json), Console.In, Console.Out, Console.Error);
+            // The full-screen UI for a person at a terminal; lines for a pipe or with --plain; JSON for scripts.
+            var mode = r.GetValue(json) ? OutputMode.Json
+                : r.GetValue(plain) || Console.IsInputRedirected || Console.IsOutputRedirected ? OutputMode.Lines
+                : OutputMode.Screen;
+            var runner = new NodeRunner(role, mode, Console.In, Console.Out, Console.Error);
             return runner.RunAsync(r.GetValue(configFiles) ?? [], overrides);
         }
 

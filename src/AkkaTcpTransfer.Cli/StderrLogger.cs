@@ -11,6 +11,23 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
 {
     private static readonly object Gate = new();
     private static List<string>? _held;
+    private static TextWriter _target = Console.Error;
+
+    /// <summary>From now on, log lines go to <paramref name="file"/> (appended) instead of standard error: the
+    /// full-screen UI owns the terminal.</summary>
+    public static void RedirectTo(string file)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            var writer = new StreamWriter(file, append: true) { AutoFlush = true };
+            lock (Gate) _target = writer;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            lock (Gate) _target = TextWriter.Null;
+        }
+    }
 
     /// <summary>From now on, keep log lines instead of writing them.</summary>
     public static void Hold()
@@ -25,7 +42,7 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
         {
             if (write && _held is not null)
             {
-                foreach (var line in _held) Console.Error.WriteLine(line);
+                foreach (var line in _held) _target.WriteLine(line);
             }
             _held = null;
         }
@@ -40,7 +57,7 @@ public sealed class StderrLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMe
             lock (Gate)
             {
                 if (_held is not null) _held.Add(line);
-                else Console.Error.WriteLine(line);
+                else _target.WriteLine(line);
             }
         });
     }

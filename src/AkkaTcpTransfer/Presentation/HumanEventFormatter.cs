@@ -26,6 +26,9 @@ public static class HumanEventFormatter
             WhoListed w => $"online: {string.Join(", ", w.Names.Select(Safe))}",
             ChatReceived c when c.To is null => $"<{Safe(c.From)}> {Safe(c.Text)}",
             ChatReceived c => $"<{Safe(c.From)} -> {Safe(c.To!)}> {Safe(c.Text)}",
+            ChatSent { To: null } c => $"<me> {Safe(c.Text)}",
+            ChatSent c => $"<me -> {Safe(c.To!)}> {Safe(c.Text)}",
+            TransferWaiting w => $"{w.Id} waiting for {Safe(w.To)} to accept {Safe(w.File)} ({Units.Bytes(w.Size)})",
             ErrorOccurred err => $"error: {Safe(err.Message)}",
             ConnectionRefused r => $"error: {Safe(r.Reason)}",
             TransferOffered o => $"{o.Id} {Safe(o.From)} offers {Safe(o.File)} ({Units.Bytes(o.Size)})",
@@ -33,7 +36,7 @@ public static class HumanEventFormatter
                 + $"{(t.Direction == TransferDirection.Send ? "to " + Safe(t.To) : "from " + Safe(t.From))} ({Units.Bytes(t.Size)})"
                 + (t.Offset > 0 ? $", resuming at {Units.Bytes(t.Offset)}" : ""),
             TransferProgress p => $"{p.Id} {Progress(p)}",
-            TransferCompleted c => $"{c.Id} done: {Safe(c.File)} ({Units.Bytes(c.Size)} in {c.Seconds:0.0} s, sha256 {c.Sha256[..16]}...) {Safe(c.Path)}",
+            TransferCompleted c => $"{c.Id} done: {Safe(c.File)} ({Units.Bytes(c.Size)} in {c.Seconds:0.0} s, sha256 {(c.Sha256.Length > 16 ? c.Sha256[..16] + "..." : c.Sha256)}) {Safe(c.Path)}",
             TransferFailed f => $"{f.Id} failed: {Safe(f.File)}: {Safe(f.Reason)}",
             TransferCancelled c => $"{c.Id} cancelled by {Safe(c.By)}: {Safe(c.File)}",
             TransfersListed l when l.Transfers.Count == 0 => "no transfers",

@@ -94,6 +94,10 @@ public sealed class ScreenModel
     public IReadOnlyList<TransferRow> Transfers(DateTimeOffset now) =>
         [.. _rows.Values.OrderBy(r => r.FinishedAt is null ? 0 : 1).ThenBy(r => r.Label, StringComparer.Ordinal).Select(r => Snapshot(r, now))];
 
+    /// <summary>The row a transfer is shown in (its own, or its folder's), or null.</summary>
+    public TransferRow? RowOf(string id, DateTimeOffset now) =>
+        _rowOf.TryGetValue(id, out var key) && _rows.TryGetValue(key, out var row) ? Snapshot(row, now) : null;
+
     public IReadOnlyList<OfferPrompt> Offers =>
         [.. _rows.Values.Where(r => r.Direction == TransferDirection.Receive && r.FinishedAt is null && r.Files.Values.Any(f => f.Offered))
             .Select(r => new OfferPrompt(r.Files.Values.First(f => f.Offered).Id, r.Label, r.Peer, r.Files.Count, r.Total))];
@@ -313,8 +317,19 @@ public sealed class ScreenModel
         return new TransferRow(row.Key, row.Label, row.Direction, row.Peer, bytes, total, rate, eta, state, text, files);
     }
 
+    /// <summary>Lines added since the start (the log keeps only the last ones): a reader remembers it to take only new lines.</summary>
+    public long LinesAdded { get; private set; }
+
+    /// <summary>The lines added after the first <paramref name="seen"/> (as many of them as the log still holds).</summary>
+    public IReadOnlyList<LogLine> LinesSince(long seen)
+    {
+        var fresh = (int)Math.Min(_log.Count, LinesAdded - seen);
+        return fresh <= 0 ? [] : _log.GetRange(_log.Count - fresh, fresh);
+    }
+
     private void Add(DateTimeOffset at, LineKind kind, string text)
     {
+        LinesAdded++;
         _log.Add(new LogLine(at, kind, HumanEventFormatter.Safe(text)));
         if (_log.Count > _maxLog) _log.RemoveRange(0, _log.Count - _maxLog);
     }
@@ -324,12 +339,14 @@ public sealed class ScreenModel
     public static string Render(TransferRow row, int width)
     {
         ArgumentNullException.ThrowIfNull(row);
+        // Narrow terminals get a shorter name and bar, so that the percentage always shows.
         var bar = Math.Clamp(width / 5, 6, 30);
+        var labelWidth = Math.Clamp(width / 3, 8, 28);
         var filled = (int)Math.Round(row.Fraction * bar);
         var eta = row.Eta is { } e ? Units.Duration(e.TotalSeconds) : "?";
-        var label = row.Label.Length > 28 ? "…" + row.Label[^27..] : row.Label;
+        var label = row.Label.Length > labelWidth ? "…" + row.Label[^(labelWidth - 1)..] : row.Label.PadRight(labelWidth);
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"{label,-28} [{new string('#', filled)}{new string('-', bar - filled)}] {row.Fraction * 100,3:0}%  {Units.Bytes(row.Bytes)}/{Units.Bytes(row.Total)}  " +
+            $"{label} [{new string('#', filled)}{new string('-', bar - filled)}] {row.Fraction * 100,3:0}%  {Units.Bytes(row.Bytes)}/{Units.Bytes(row.Total)}  " +
             $"{(row.State == RowState.Moving ? $"{Units.Bytes((long)row.Rate)}/s  ETA {eta}  " : "")}{row.StateText}");
         return Fit(line, width);
     }

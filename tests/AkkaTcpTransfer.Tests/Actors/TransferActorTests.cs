@@ -23,7 +23,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
     }
 
     private static NodeSettings Settings(params (string, string)[] overrides) =>
-        NodeSettings.Read(NodeConfig.Build(NodeRole.Client, [("name", "tester"), .. overrides]), NodeRole.Client);
+        NodeSettings.Read(NodeConfig.Build(NodeRole.Client, [("name", "tester"), ("transfer.auto-accept", "on"), .. overrides]), NodeRole.Client);
 
     private static Frame Sent(TestProbe connection) => connection.ExpectMsg<ConnectionMessages.Send>().Frame;
 
