@@ -137,7 +137,7 @@ public sealed class TlsCliTests : IDisposable
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--state-dir", Dir("server"));
         var port = await server.Listening();
         var state = Dir("alice-state");
-        var client = $"dotnet '{CliProcess.Assembly}' client --port {P(port)} --name alice --state-dir '{state}'";
+        var client = $"dotnet '{CliProcess.Assembly}' client --port {P(port)} --name alice --state-dir '{state}' --plain";
         // script gives the client a terminal; "y" answers the question, then /quit once it is in.
         var session = await Shell($"(sleep 3; echo y; sleep 4; echo /quit) | XDG_DATA_HOME='{_root}' script -qec \"{client}\" /dev/null");
         Assert.Contains($"The server at 127.0.0.1:{P(port)} is not known. Its key fingerprint is", session, StringComparison.Ordinal);
