@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Text;
+using AkkaTcpTransfer.Presentation;
 using AkkaTcpTransfer.Settings;
 
 namespace AkkaTcpTransfer.Cli;
@@ -17,8 +18,14 @@ internal static class Program
         Console.OutputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
         Console.InputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 
-        var host = new Option<string>("--host") { Description = "server: address to listen on; client: server address" };
-        var port = new Option<int?>("--port") { Description = "server: port to listen on (0 = any free port); client: server port" };
+        var host = new Option<string>("--host") { Description = "server: address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network); client: the server's address (default 127.0.0.1)" };
+        var port = new Option<string>("--port") { Description = "server: port to listen on (0 = any free port); client: the server's port (default 7420)" };
+        port.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+                result.AddError($"--port: '{text}' is not a port number (0 to 65535)");
+        });
         var name = new Option<string>("--name") { Description = "this node's name in chat and transfers" };
         var clientName = new Option<string>("--name") { Description = "this client's name in chat and transfers", Required = true };
         var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents (visible in ps: prefer --token-file or $" + TokenVariable + ")" };
@@ -30,16 +37,38 @@ internal static class Program
         var trustFirst = new Option<bool>("--trust-on-first-use") { Description = "client: trust an unknown server's key on first contact and pin it (a changed key is still refused)" };
         var caFile = new Option<string>("--ca-file") { Description = "client: trust the CA certificates in this PEM file instead of the system's" };
         var yes = new Option<bool>("--yes") { Description = "client: accept every file offered without asking (for scripts; a person is asked by default)" };
-        var downloads = new Option<string>("--downloads") { Description = "folder where received files land" };
+        var downloads = new Option<string>("--downloads") { Description = "folder where received files land (default ./downloads)" };
         var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
         var plain = new Option<bool>("--plain") { Description = "print events as lines instead of the full-screen UI (the default at a terminal)" };
 
-        var server = new Command("server", "run a server: listen for clients, chat, send and receive files")
+        var server = new Command("server", $$"""
+            run a server: listen for clients, chat, send and receive files
+
+            Examples:
+              akka-tcp-transfer server                                   this machine only, port 7420, TLS
+              akka-tcp-transfer server --host 0.0.0.0 --token-file tok   every network, with a shared secret
+              akka-tcp-transfer server --cert fullchain.pem --key privkey.pem --host 0.0.0.0
+
+            At a terminal it runs full screen; --plain prints lines, --json prints events for programs.
+            Commands while it runs:
+            {{InputCommand.Usage}}
+            """)
             { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json, plain };
-        var client = new Command("client", "run a client: connect to a server, chat, send and receive files")
+        var client = new Command("client", $$"""
+            run a client: connect to a server, chat, send and receive files
+
+            Examples:
+              akka-tcp-transfer client --name alice --fingerprint 3f4c...e1         trust the key the server printed
+              akka-tcp-transfer client --host files.example.org --name alice        a server with a CA certificate
+              akka-tcp-transfer client --name bot --yes --json < commands.txt       a script: accept offers, JSON out
+
+            At a terminal it runs full screen (offers are asked about; F2 accepts, F3 rejects); --plain prints lines.
+            Commands while it runs:
+            {{InputCommand.Usage}}
+            """)
             { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json, plain };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };

@@ -175,6 +175,36 @@ public sealed class ChatCliTests
     }
 
     [Fact]
+    public async Task Mistakes_are_said_in_a_persons_words_and_a_loopback_server_says_who_can_reach_it()
+    {
+        await using var badPort = CliProcess.Start("client", "--name", "x", "--port", "abc");
+        Assert.Equal(2, await badPort.WaitForExit());
+        Assert.Equal("akka-tcp-transfer: --port: 'abc' is not a port number (0 to 65535) (see --help)", badPort.Stderr.Trim());
+
+        await using var unwritable = CliProcess.Start("server", "--port", "0", "--downloads", "/proc/not-a-folder-you-can-write");
+        Assert.Equal(2, await unwritable.WaitForExit());
+        Assert.Contains("the downloads folder /proc/not-a-folder-you-can-write cannot be written", unwritable.Stderr, StringComparison.Ordinal);
+
+        await using var server = CliProcess.Start("server", "--port", "0", "--plain");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!server.StdoutLines.Any(l => l.Contains("only this machine can connect", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            await Task.Delay(50); // another process's output: there is no event to await
+        Assert.Contains(server.StdoutLines, l => l.Contains("only this machine can connect; for clients on other machines start with --host 0.0.0.0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Help_shows_examples_defaults_and_the_commands_used_while_running()
+    {
+        await using var help = CliProcess.Start("client", "--help");
+        Assert.Equal(0, await help.WaitForExit());
+        var text = string.Join("\n", help.StdoutLines);
+        Assert.Contains("Examples:", text, StringComparison.Ordinal);
+        Assert.Contains("(default 7420)", text, StringComparison.Ordinal);
+        Assert.Contains("/send [NAME] PATH...", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Config_files_layer_and_set_overrides_them()
     {
         var dir = Directory.CreateTempSubdirectory("att-cli-").FullName;

@@ -29,6 +29,7 @@ public sealed class ClientNode : NodeHost
     public static async Task<ClientNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
     {
         var settings = NodeSettings.Read(config, NodeRole.Client);
+        CheckDownloads(settings.Downloads);
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForClient(settings);
         var timeout = settings.Client.ConnectTimeout + settings.Client.HandshakeTimeout + TimeSpan.FromSeconds(5);

@@ -53,6 +53,23 @@ public abstract class NodeHost : IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>A downloads folder that cannot be made or written is reported at start, not at the first file.</summary>
+    /// <exception cref="ConfigException">The folder cannot be created or written.</exception>
+    private protected static void CheckDownloads(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            var probe = Path.Combine(folder, $".akka-tcp-transfer-write-check-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"the downloads folder {folder} cannot be written ({e.Message}); choose another with --downloads", e);
+        }
+    }
+
     private protected static async Task<IPEndPoint> ResolveAsync(string host, int port, CancellationToken ct)
     {
         if (IPAddress.TryParse(host, out var ip)) return new IPEndPoint(ip, port);

@@ -38,6 +38,7 @@ public sealed class ServerNode : NodeHost
     public static async Task<ServerNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
     {
         var settings = NodeSettings.Read(config, NodeRole.Server);
+        CheckDownloads(settings.Downloads);
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForServer(settings);
         var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-server",

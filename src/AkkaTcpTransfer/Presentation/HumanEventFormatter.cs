@@ -14,9 +14,9 @@ public static class HumanEventFormatter
         ArgumentNullException.ThrowIfNull(e);
         var body = e switch
         {
-            Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear",
+            Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear" + Reach(l),
             Listening l => $"listening on {l.Host}:{l.Port} with TLS; key fingerprint {l.Fingerprint}"
-                + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : ""),
+                + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : "") + Reach(l),
             Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} WITHOUT TLS (--insecure)",
             Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
             ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",
@@ -48,6 +48,15 @@ public static class HumanEventFormatter
             _ => null,
         };
         return body is null ? null : $"[{now.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}] {body}";
+    }
+
+    /// <summary>A server on a loopback address is out of reach of other machines: say so, and how to change it.</summary>
+    public static string Reach(Listening l)
+    {
+        ArgumentNullException.ThrowIfNull(l);
+        return System.Net.IPAddress.TryParse(l.Host, out var ip) && System.Net.IPAddress.IsLoopback(ip)
+            ? $"\n           only this machine can connect; for clients on other machines start with --host 0.0.0.0 (they connect with --host <this machine's address> --port {l.Port})"
+            : "";
     }
 
     private static string TrustWords(Security.TrustBasis? basis) => basis switch

@@ -120,6 +120,7 @@ public sealed class ScreenModel
                 Add(now, LineKind.Notice, l.Fingerprint is null
                     ? $"listening on {l.Host}:{l.Port} WITHOUT TLS"
                     : $"listening on {l.Host}:{l.Port}; key fingerprint {l.Fingerprint}");
+                if (HumanEventFormatter.Reach(l) is { Length: > 0 } reach) Add(now, LineKind.Notice, reach.Trim());
                 break;
             case Connected c:
                 Server = c.Server;
