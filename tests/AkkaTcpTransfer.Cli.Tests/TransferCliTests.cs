@@ -137,6 +137,22 @@ public sealed class TransferCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_while_sending_exits_4_and_names_what_was_left_unfinished()
+    {
+        // A server that asks: the offer waits, so the transfer is surely unfinished when the client is interrupted.
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"), "--set", "transfer.auto-accept=off");
+        var port = await server.Listening();
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json", "--downloads", Dir("a"));
+        await alice.WaitFor("connected");
+        var source = File("src/unfinished.bin", 100_000, seed: 9);
+        await alice.SendLine($"/send {source}");
+        await alice.WaitFor("transfer-waiting");
+        alice.Signal(CliProcess.SIGINT);
+        Assert.Equal(4, await alice.WaitForExit());
+        Assert.Contains("stopped with 1 outgoing transfer(s) unfinished: unfinished.bin; send them again to resume", alice.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cancel_accept_and_transfers_work_by_id_from_either_side()
     {
         await using var server = CliProcess.Start("server", "--port", "0", "--json", "--downloads", Dir("s"), "--set", "transfer.auto-accept=off");
