@@ -265,6 +265,36 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Context switches so far (voluntary + involuntary) of the process's live threads, from /proc; null where
+    /// there is none.</summary>
+    public long? ContextSwitches()
+    {
+        try
+        {
+            long total = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
+            {
+                try
+                {
+                    foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                    {
+                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                            total += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+                catch (IOException)
+                {
+                    // the thread ended meanwhile
+                }
+            }
+            return total;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>CPU time (user + system) the process has used so far, from /proc; null where there is no /proc.</summary>

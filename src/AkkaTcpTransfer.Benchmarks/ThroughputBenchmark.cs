@@ -57,6 +57,18 @@ public static class ThroughputBenchmark
         bench.Report.Add(Section, "CPU used by sender + receiver, TLS", Stats.Median(cores), "cores", "of 2");
         bench.Report.Add(Section, "CPU used by sender + receiver, without TLS", Stats.Median(plainCores), "cores", "of 2");
         bench.Report.Add(Section, "ratio: TLS / without TLS", ours / Stats.Median(results["ours-plain"]), "x", "target >= 0.8");
+        // Per process: what moving a GiB costs each end, and how often its threads were switched per 64 KiB chunk.
+        var gib = size / (double)(1L << 30);
+        var chunks = size / 65536.0;
+        foreach (var (key, label) in new[] { ("tls", "TLS"), ("plain", "without TLS") })
+        {
+            if (!Costs.TryGetValue(key, out var costs) || costs.Count == 0) continue;
+            bench.Report.Add(Section, $"sender CPU per GiB, {label}", Stats.Median([.. costs.Select(c => c.SenderCpu / gib)]), "core-s/GiB", "target <= 1.5 (+0.6 with TLS)");
+            bench.Report.Add(Section, $"receiver CPU per GiB, {label}", Stats.Median([.. costs.Select(c => c.ReceiverCpu / gib)]), "core-s/GiB", "target <= 1.7 (+0.6 with TLS)");
+            bench.Report.Add(Section, $"context switches per 64 KiB chunk, sender / receiver, {label}", Stats.Median([.. costs.Select(c => c.SenderSwitches / chunks)]), "",
+                $"receiver {Report.Format(Stats.Median([.. costs.Select(c => c.ReceiverSwitches / chunks)]))}");
+        }
+        Costs.Clear();
         bench.Report.Add(Section, "ratio: akka-tcp-transfer / plain socket copy", ours / raw, "x", "target >= 0.6");
         if (nc is not null) bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", ours / Stats.Median(results["nc"]), "x", "target >= 1.2");
         else bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", double.NaN, "x", "nc not installed (apt-get install netcat-openbsd)");
@@ -111,18 +123,29 @@ public static class ThroughputBenchmark
 
     /// <summary>Fresh server and client processes; timed from the /send command to the receiver's
     /// transfer-completed (which means: written, size and SHA-256 compared, renamed into place).</summary>
+    /// <summary>What each process spent on one transfer: CPU seconds and context switches (all its threads).</summary>
+    private readonly record struct Cost(double SenderCpu, double ReceiverCpu, long SenderSwitches, long ReceiverSwitches);
+
+    private static readonly Dictionary<string, List<Cost>> Costs = [];
+
     private static async Task<(double Seconds, double CpuSeconds)> Ours(Bench bench, string source, string sha, bool sync, bool tls = true)
     {
         var syncSetting = $"transfer.sync-on-complete={(sync ? "on" : "off")}";
         var (server, port) = await bench.StartServer(bench.Dir("server-downloads"), ["--set", syncSetting, .. tls ? Array.Empty<string>() : ["--insecure"]]);
         await using var _ = server;
         await using var client = await bench.StartClient(port, "sender", bench.Dir("client-downloads"), "--set", syncSetting);
-        var cpu0 = (server.CpuTime() ?? TimeSpan.Zero) + (client.CpuTime() ?? TimeSpan.Zero);
+        var (serverCpu0, clientCpu0) = (server.CpuTime() ?? TimeSpan.Zero, client.CpuTime() ?? TimeSpan.Zero);
+        var (serverSwitches0, clientSwitches0) = (server.ContextSwitches() ?? 0, client.ContextSwitches() ?? 0);
         var clock = Stopwatch.StartNew();
         await client.SendLine($"/send \"{source}\"");
         var done = await server.WaitFor("transfer-completed");
         var seconds = clock.Elapsed.TotalSeconds;
-        var cpu = ((server.CpuTime() ?? TimeSpan.Zero) + (client.CpuTime() ?? TimeSpan.Zero) - cpu0).TotalSeconds;
+        var receiverCpu = ((server.CpuTime() ?? TimeSpan.Zero) - serverCpu0).TotalSeconds;
+        var senderCpu = ((client.CpuTime() ?? TimeSpan.Zero) - clientCpu0).TotalSeconds;
+        var cpu = receiverCpu + senderCpu;
+        var key = $"{(tls ? "tls" : "plain")}{(sync ? "-fsync" : "")}";
+        (Costs.TryGetValue(key, out var list) ? list : Costs[key] = []).Add(new Cost(senderCpu, receiverCpu,
+            (client.ContextSwitches() ?? 0) - clientSwitches0, (server.ContextSwitches() ?? 0) - serverSwitches0));
         if (done.GetProperty("sha256").GetString() != sha) throw new InvalidOperationException("SHA-256 mismatch");
         File.Delete(done.GetProperty("path").GetString()!);
         await client.SendLine("/quit");
