@@ -16,13 +16,17 @@ public sealed class KnownServers(string file)
     public static string Key(string host, int port) =>
         host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
 
-    /// <summary>The fingerprint pinned for <paramref name="server"/> (a <see cref="Key"/>), or null. A line that is not
-    /// a valid fingerprint is ignored.</summary>
+    /// <summary>The fingerprint pinned for <paramref name="server"/> (a <see cref="Key"/>), or null when none is.</summary>
+    /// <exception cref="KnownServersException">The file exists but cannot be read, or the server's line does not hold a
+    /// valid fingerprint. Trust fails closed: a pin we cannot read might be the one that would refuse an impostor, so
+    /// the server is neither accepted on first use nor pinned anew.</exception>
     public string? Find(string server)
     {
         foreach (var (name, fingerprint) in Read())
         {
-            if (string.Equals(name, server, StringComparison.OrdinalIgnoreCase)) return fingerprint;
+            if (!string.Equals(name, server, StringComparison.OrdinalIgnoreCase)) continue;
+            return Fingerprint.Parse(fingerprint)
+                   ?? throw new KnownServersException($"{File} has a line for {server} that is not a fingerprint (64 hex digits): \"{fingerprint}\". Correct or delete that line");
         }
         return null;
     }
@@ -45,7 +49,7 @@ public sealed class KnownServers(string file)
             writer.Write($"{server} {fingerprint}\n");
             return true;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or KnownServersException)
         {
             return false;
         }
@@ -56,12 +60,12 @@ public sealed class KnownServers(string file)
         string[] lines;
         try
         {
-            if (!System.IO.File.Exists(File)) yield break;
+            if (!Path.Exists(File)) yield break; // a folder in its place is there but unreadable: an error below
             lines = System.IO.File.ReadAllLines(File);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            yield break;
+            throw new KnownServersException($"cannot read {File}: {e.Message}");
         }
         foreach (var raw in lines)
         {
@@ -69,7 +73,10 @@ public sealed class KnownServers(string file)
             if (line.Length == 0 || line[0] == '#') continue;
             var space = line.IndexOfAny([' ', '\t']);
             if (space <= 0) continue;
-            if (Fingerprint.Parse(line[(space + 1)..]) is { } fingerprint) yield return (line[..space], fingerprint);
+            yield return (line[..space], line[(space + 1)..].Trim());
         }
     }
 }
+
+/// <summary>known_servers cannot be trusted to answer: unreadable, or a broken line for the server asked about.</summary>
+public sealed class KnownServersException(string message) : Exception(message);

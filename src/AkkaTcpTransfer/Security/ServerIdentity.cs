@@ -51,8 +51,27 @@ public sealed class ServerIdentity : IDisposable
         var certFile = Path.Combine(stateDir, CertificateFileName);
         var keyFile = Path.Combine(stateDir, KeyFileName);
         using var guard = LockFolder(stateDir);
+        if (File.Exists(keyFile) && !File.Exists(certFile))
+        {
+            // The key is the identity (clients pin its public key): a lost certificate is made again from it.
+            string keyPem;
+            try
+            {
+                keyPem = File.ReadAllText(keyFile);
+                using var kept = ECDsa.Create();
+                kept.ImportFromPem(keyPem);
+                WritePrivate(certFile, MakeSelfSigned(kept, names));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                throw new IdentityException(
+                    $"the server key {keyFile} has no certificate beside it, and none can be made from it: {e.Message}. Restore " +
+                    $"{CertificateFileName}, or move {KeyFileName} away to make a new identity", e);
+            }
+        }
         if (File.Exists(certFile) || File.Exists(keyFile))
         {
+            KeepPrivate(keyFile);
             try
             {
                 return Load(certFile, keyFile, selfSigned: true, created: false);
@@ -64,11 +83,11 @@ public sealed class ServerIdentity : IDisposable
                     "(clients that pinned the old one will then refuse this server until they are told the new fingerprint)", e);
             }
         }
-        var (certPem, keyPem) = MakeSelfSigned(names);
         try
         {
-            WritePrivate(keyFile, keyPem);
-            WritePrivate(certFile, certPem);
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            WritePrivate(keyFile, key.ExportPkcs8PrivateKeyPem() + "\n");
+            WritePrivate(certFile, MakeSelfSigned(key, names));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -104,9 +123,9 @@ public sealed class ServerIdentity : IDisposable
         return new ServerIdentity(leaf, chain, certFile, selfSigned, created);
     }
 
-    private static (string Certificate, string Key) MakeSelfSigned(IEnumerable<string> names)
+    /// <summary>A self-signed certificate (PEM) for <paramref name="key"/>.</summary>
+    private static string MakeSelfSigned(ECDsa key, IEnumerable<string> names)
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=akka-tcp-transfer server", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
@@ -121,7 +140,24 @@ public sealed class ServerIdentity : IDisposable
         request.CertificateExtensions.Add(san.Build());
         var now = DateTimeOffset.UtcNow;
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
-        return (certificate.ExportCertificatePem() + "\n", key.ExportPkcs8PrivateKeyPem() + "\n");
+        return certificate.ExportCertificatePem() + "\n";
+    }
+
+    /// <summary>A key file others can read (copied in with a loose mode, say) is narrowed to its owner.</summary>
+    private static void KeepPrivate(string keyFile)
+    {
+        if (OperatingSystem.IsWindows() || !File.Exists(keyFile)) return;
+        try
+        {
+            const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+                                        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+            var mode = File.GetUnixFileMode(keyFile);
+            if ((mode & others) != 0) File.SetUnixFileMode(keyFile, mode & ~others);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not ours to change (another owner): reading it below says whether it is usable.
+        }
     }
 
     /// <summary>Written beside its final name, readable by the owner only, then moved into place (never half a key).</summary>
@@ -131,7 +167,9 @@ public sealed class ServerIdentity : IDisposable
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
         else Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var temp = $"{file}.{Environment.ProcessId}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        // A stale temp file would keep its old mode: start from none.
+        File.Delete(temp);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var stream = new FileStream(temp, options))
         using (var writer = new StreamWriter(stream))

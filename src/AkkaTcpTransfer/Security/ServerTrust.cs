@@ -95,7 +95,16 @@ public sealed class ServerTrust
                         $"the server at {trust.Server} has key fingerprint {presented}, not {given} as given with --fingerprint: it is not the server you meant (or its key changed)");
             }
             if (errors == SslPolicyErrors.None) return Accept(TrustBasis.CertificateAuthority);
-            if (trust.Known.Find(trust.Server) is { } pinned)
+            string? pinned;
+            try
+            {
+                pinned = trust.Known.Find(trust.Server);
+            }
+            catch (KnownServersException e)
+            {
+                return Refuse(TrustProblem.Invalid, $"cannot check the server at {trust.Server} against its pin: {e.Message}");
+            }
+            if (pinned is not null)
             {
                 return pinned == presented
                     ? Accept(TrustBasis.KnownServer)

@@ -30,7 +30,7 @@ namespace AkkaTcpTransfer.Tcp;
 /// </list></summary>
 internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwner
 {
-    private sealed class WriteAck : Akka.IO.Tcp.Event
+    private sealed class WriteAck : Akka.IO.Tcp.Event, Akka.Event.IDeadLetterSuppression
     {
         public static readonly WriteAck Instance = new();
     }
@@ -329,7 +329,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
 
     void ITransportOwner.TransportFailed(string reason, Security.ServerTrust.Check? trust)
     {
-        if (_closeReason is not null && _tcpClosed) return;
+        // Once closing, the close path (FIN or close-timeout) ends the connection: an Abort here would cut it short.
+        if (_closeReason is not null) return;
         if (_accepted) _log.Info("TLS handshake with {0} failed: {1}", _remote, reason);
         if (!_accepted) NotifyOwner(new ConnectFailed(reason, Trust: trust?.Problem, Fingerprint: trust?.PresentedFingerprint));
         Abort(reason);
@@ -644,7 +645,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     private void Abort(string reason)
     {
         _closeReason ??= reason;
-        _tcp?.Tell(Akka.IO.Tcp.Abort.Instance);
+        if (!_tcpClosed) _tcp?.Tell(Akka.IO.Tcp.Abort.Instance);
         _tcpClosed = true;
         Finish(new Closed(reason, _peerCode));
     }

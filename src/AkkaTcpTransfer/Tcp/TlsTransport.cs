@@ -44,14 +44,20 @@ internal sealed class TlsTransport : IByteTransport
     /// read above 369 MB, beyond any frame limit, so a plaintext peer and a TLS peer can never be confused.</summary>
     public const byte HandshakeRecord = 0x16;
 
+    /// <summary>A TLS alert record (content type 21): what a TLS peer sends first when it rejects our ClientHello. It is
+    /// TLS too (SslStream reports the alert), never a frame length (it would read above 352 MB).</summary>
+    public const byte AlertRecord = 0x15;
+
     /// <summary>Ciphertext unacknowledged by Akka.IO before encryption waits (TLS.md: 256 KiB and 1 MiB measured alike).</summary>
     private const int CipherWindow = 256 * 1024;
 
     /// <summary>Ciphertext queued for decryption beyond which the actor stops reading the socket.</summary>
     private const int MaxQueuedInput = 256 * 1024;
 
-    /// <summary>Most plaintext handed to the actor in one message (what SslStream has ready is gathered up to this).</summary>
-    private const int BatchBytes = 64 * 1024;
+    /// <summary>Plaintext gathered into one message to the actor before it goes (what SslStream has ready, up to this;
+    /// the last record may take it past, by at most <see cref="RecordBytes"/>: the buffer stays at 64 KiB, below the
+    /// large-object heap).</summary>
+    private const int BatchBytes = 48 * 1024;
 
     /// <summary>One TLS record's plaintext at most.</summary>
     private const int RecordBytes = 16 * 1024;
@@ -69,6 +75,7 @@ internal sealed class TlsTransport : IByteTransport
     private ServerTrust.Check? _check;
     private bool _sawFirstByte;
     private bool _established;
+    private bool _handshakeOver;
     private bool _shutdownRequested;
     private bool _disposed;
 
@@ -179,7 +186,7 @@ internal sealed class TlsTransport : IByteTransport
         if (!_sawFirstByte && data.Count > 0)
         {
             _sawFirstByte = true;
-            if (data[0] != HandshakeRecord)
+            if (data[0] is not (HandshakeRecord or AlertRecord))
             {
                 _owner.PeerNotTls(data);
                 return;
@@ -208,7 +215,9 @@ internal sealed class TlsTransport : IByteTransport
     public bool DrainAfterClose()
     {
         _bridge.EndInput();
-        return _established;
+        // Established: decrypted bytes may still be on their way. Mid-handshake: the handshake's own verdict (an alert
+        // the peer sent before closing, say) says more than "the peer closed", and it follows shortly.
+        return _established || !_handshakeOver;
     }
 
     public void Handle(ITransportMessage message)
@@ -235,88 +244,84 @@ internal sealed class TlsTransport : IByteTransport
             case ReadEnded r:
                 _owner.InputEnded(r.Error);
                 break;
+            case HandshakeSucceeded or HandshakeFailed when _shutdownRequested:
+                // The connection is already closing: the handshake's outcome changes nothing.
+                break;
             case HandshakeSucceeded s:
+                _handshakeOver = true;
                 if (s.Session.ApplicationProtocol != ConnectionSecurity.Alpn.ToString() && _security is ConnectionSecurity.Client)
                 {
                     _owner.TransportFailed($"the server did not agree to speak {ConnectionSecurity.Alpn} (ALPN): it is not an akka-tcp-transfer server of this version", _check);
                     return;
                 }
                 _established = true;
-                _ = ReadLoop();
-                _ = WriteLoop();
+                _ = Task.Run(ReadLoop);
+                _ = Task.Run(WriteLoop);
                 _owner.TransportReady(s.Session);
                 break;
             case HandshakeFailed f:
+                _handshakeOver = true;
                 _owner.TransportFailed(f.Reason, _check);
                 break;
         }
     }
 
-    /// <summary>Decrypts for the connection's whole life. It waits for data with a zero-byte read, holding no buffer
-    /// (an idle connection costs no read buffer of ours, nor of SslStream's); then each message to the actor carries
-    /// what SslStream has ready (up to <see cref="BatchBytes"/>), gathered through a record buffer rented for the
-    /// moment: the batch goes to the actor, the record buffer back to the pool.</summary>
+    /// <summary>Decrypts for the connection's whole life, on the thread pool (never on the actor's thread). Between
+    /// batches it waits with a zero-byte read, holding no buffer of ours nor of SslStream's, so an idle connection
+    /// costs none. Once data is ready it rents one batch buffer and reads records into it for as long as more is ready
+    /// at once (a zero-byte probe that completes synchronously says so), up to <see cref="BatchBytes"/>; the batch
+    /// goes to the actor, which returns it to the pool. A real read is never left pending.</summary>
     private async Task ReadLoop()
     {
         var self = _self;
+        // A probe that did not complete when the last batch was sent: the next wait.
+        ValueTask<int> wait = default;
+        var waiting = false;
         try
         {
             while (true)
             {
-                // Returns when decrypted data is ready (or at the end of the stream: the read below tells which).
-                await _ssl.ReadAsync(Memory<byte>.Empty, _stop.Token).ConfigureAwait(false);
-                var record = ArrayPool<byte>.Shared.Rent(RecordBytes);
+                if (waiting) await wait.ConfigureAwait(false);
+                else await _ssl.ReadAsync(Memory<byte>.Empty, _stop.Token).ConfigureAwait(false);
+                waiting = false;
+                var batch = ArrayPool<byte>.Shared.Rent(BatchBytes + RecordBytes);
+                var count = 0;
+                var ended = false;
                 try
                 {
-                    var batch = ArrayPool<byte>.Shared.Rent(BatchBytes + RecordBytes);
-                    var count = 0;
-                    var ended = false;
-                    ValueTask<int> pending = default;
-                    var waiting = false;
-                    while (count < BatchBytes)
+                    while (true)
                     {
-                        var read = _ssl.ReadAsync(record.AsMemory(0, RecordBytes), _stop.Token);
-                        if (!read.IsCompleted && count > 0)
+                        var n = await _ssl.ReadAsync(batch.AsMemory(count, RecordBytes), _stop.Token).ConfigureAwait(false);
+                        if (n == 0)
                         {
-                            // Nothing more ready: what we have goes now; this read finishes into the record buffer.
-                            pending = read;
+                            ended = true;
+                            break;
+                        }
+                        count += n;
+                        if (count >= BatchBytes) break;
+                        var probe = _ssl.ReadAsync(Memory<byte>.Empty, _stop.Token);
+                        if (!probe.IsCompleted)
+                        {
+                            wait = probe;
                             waiting = true;
                             break;
                         }
-                        var n = await read.ConfigureAwait(false);
-                        if (n == 0)
-                        {
-                            ended = true;
-                            break;
-                        }
-                        record.AsSpan(0, n).CopyTo(batch.AsSpan(count));
-                        count += n;
-                    }
-                    if (count > 0) self.Tell(new Decrypted(batch, count));
-                    else ArrayPool<byte>.Shared.Return(batch);
-                    if (waiting)
-                    {
-                        var n = await pending.ConfigureAwait(false);
-                        if (n == 0)
-                        {
-                            ended = true;
-                        }
-                        else
-                        {
-                            var more = ArrayPool<byte>.Shared.Rent(n);
-                            record.AsSpan(0, n).CopyTo(more);
-                            self.Tell(new Decrypted(more, n));
-                        }
-                    }
-                    if (ended)
-                    {
-                        self.Tell(new ReadEnded(null));
-                        return;
+                        probe.GetAwaiter().GetResult();
                     }
                 }
-                finally
+                catch
                 {
-                    ArrayPool<byte>.Shared.Return(record);
+                    // What was decrypted before the failure was valid: it goes first, then the error.
+                    if (count > 0) self.Tell(new Decrypted(batch, count));
+                    else ArrayPool<byte>.Shared.Return(batch);
+                    throw;
+                }
+                if (count > 0) self.Tell(new Decrypted(batch, count));
+                else ArrayPool<byte>.Shared.Return(batch);
+                if (ended)
+                {
+                    self.Tell(new ReadEnded(null));
+                    return;
                 }
             }
         }
@@ -325,8 +330,6 @@ internal sealed class TlsTransport : IByteTransport
             if (!_stop.IsCancellationRequested) self.Tell(new ReadEnded($"TLS error: {Inner(e)}"));
         }
     }
-
-#pragma warning restore CA2012
 
     /// <summary>Encrypts the actor's writes in order, acknowledging each; when the actor shuts down, closes the session
     /// (close_notify) and then the socket's sending side.</summary>

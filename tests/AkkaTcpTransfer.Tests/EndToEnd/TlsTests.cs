@@ -142,6 +142,90 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_known_servers_file_that_cannot_be_read_or_has_a_broken_line_refuses_instead_of_trusting_on_first_use()
+    {
+        var (server, serverLog) = await _nodes.StartServer();
+        var key = KnownServers.Key("127.0.0.1", server.Port);
+
+        // The server's line is damaged: it may have pinned another key, so first use must not decide.
+        var damaged = _files.Dir("damaged");
+        var damagedFile = Path.Combine(damaged, KnownServers.FileName);
+        var text = $"{key} {server.Fingerprint![..40]}\n";
+        await File.WriteAllTextAsync(damagedFile, text);
+        var e = await StartFails(_nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged)));
+        Assert.Equal(TrustProblem.Invalid, e.Trust);
+        Assert.Contains("not a fingerprint", e.Message, StringComparison.Ordinal);
+        Assert.Equal(text, await File.ReadAllTextAsync(damagedFile));
+
+        // A line for another server that is broken does not stand in this one's way.
+        await File.WriteAllTextAsync(damagedFile, "other.example:7000 zz\n");
+        var (_, log) = await _nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged));
+        Assert.Equal(TrustBasis.FirstUse, (await log.WaitFor<Connected>()).Trust);
+
+        // The file cannot be read at all (a folder in its place: unreadable even for root).
+        var unreadable = _files.Dir("unreadable");
+        Directory.CreateDirectory(Path.Combine(unreadable, KnownServers.FileName));
+        e = await StartFails(_nodes.StartClient("bob", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", unreadable)));
+        Assert.Equal(TrustProblem.Invalid, e.Trust);
+        Assert.Contains("cannot read", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(serverLog.All<PeerJoined>(), j => j.Name == "bob");
+    }
+
+    [Fact]
+    public async Task A_lost_server_certificate_is_made_again_from_the_kept_key_and_a_loose_key_file_is_narrowed()
+    {
+        var state = _files.Dir("server-state");
+        var (first, _) = await _nodes.StartServer(("state-dir", state));
+        var fingerprint = first.Fingerprint;
+        await first.StopAsync();
+        var key = Path.Combine(state, ServerIdentity.KeyFileName);
+        File.Delete(Path.Combine(state, ServerIdentity.CertificateFileName));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        var (second, _) = await _nodes.StartServer(("state-dir", state));
+        // The key is the identity: pins made before still hold.
+        Assert.Equal(fingerprint, second.Fingerprint);
+        Assert.True(File.Exists(Path.Combine(state, ServerIdentity.CertificateFileName)));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, ServerIdentity.CertificateFileName)));
+        }
+    }
+
+    [Fact]
+    public async Task A_tls_server_that_answers_with_an_alert_is_reported_as_a_tls_failure_not_as_plaintext()
+    {
+        // A TLS server of another kind that speaks only TLS 1.2: it answers our ClientHello with a protocol_version
+        // alert, a record whose first byte is 0x15.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var identity = ServerIdentity.LoadOrCreate(_files.Dir("other-server"), []);
+        var serve = Task.Run(async () =>
+        {
+            using var tcp = await listener.AcceptTcpClientAsync();
+            await using var ssl = new SslStream(tcp.GetStream());
+            try
+            {
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = identity.Context,
+                    EnabledSslProtocols = SslProtocols.Tls12,
+                });
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException)
+            {
+                // expected: the versions do not meet
+            }
+        });
+        var e = await StartFails(_nodes.StartClient("alice", port, ("tls.fingerprint", identity.Fingerprint)));
+        Assert.Contains("TLS handshake failed", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("without TLS", e.Message, StringComparison.Ordinal);
+        await serve.WaitAsync(EventLog.DefaultTimeout);
+    }
+
+    [Fact]
     public async Task A_ca_issued_certificate_for_the_host_is_trusted_without_a_pin_and_an_expired_or_wrong_host_one_is_not()
     {
         using var ca = new TestCa(_files.Dir("ca"));
