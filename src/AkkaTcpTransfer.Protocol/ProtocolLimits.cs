@@ -27,6 +27,10 @@ public static class ProtocolLimits
     /// has frame length N + ChunkOverhead.</summary>
     public const int ChunkOverhead = 1 + 4 + 8;
 
+    /// <summary>How the reason of a <c>Reject</c> begins when an Offer came faster than the server's offer rate: the
+    /// file was not refused, only that offer; a sender offers it again after a pause.</summary>
+    public const string OfferRateLimitedReason = "too many offers at once";
+
     /// <summary>Length of a SHA-256 digest.</summary>
     public const int Sha256Length = 32;
 

@@ -113,7 +113,11 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Timers.Cancel(nameof(AnswerTimedOut));
             OnAccept(a);
         });
-        Receive<Reject>(r => Failed($"refused by {_spec.To}: {r.Reason}"));
+        Receive<Reject>(r =>
+        {
+            if (r.Reason.StartsWith(ProtocolLimits.OfferRateLimitedReason, StringComparison.Ordinal)) Throttled();
+            else Failed($"refused by {_spec.To}: {r.Reason}");
+        });
         Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {Units.Seconds(_settings.Transfer.AnswerTimeout)}"));
         Common();
     }
@@ -282,6 +286,17 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private void Failed(string reason) => End(new TransferFailed(_id, _spec.File, reason));
 
     private void Cancelled(string by) => End(new TransferCancelled(_id, _spec.File, by));
+
+    /// <summary>Only the offer's pace was refused: the node queues the file again (same id, nothing published: for the
+    /// user it is still waiting), and this actor ends without a trace.</summary>
+    private void Throttled()
+    {
+        _ended = true;
+        Timers.CancelAll();
+        _transfers.Tell(new TransferMessages.Throttled(_spec.Id));
+        Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Become(Finishing);
+    }
 
     /// <summary>Publishes how it ended (nothing more when delivered: Completed is already out), tells the node, stops.</summary>
     private void End(NodeEvent? ending)

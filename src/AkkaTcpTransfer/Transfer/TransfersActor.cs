@@ -7,8 +7,16 @@ namespace AkkaTcpTransfer.Transfer;
 /// most max-concurrent-sends at a time through its parent (the node root, which finds the right connection), routes
 /// cancel / accept / reject by id to the transfer actor, answers list requests, and tells the command-line program
 /// when every outgoing transfer is over.</summary>
-internal sealed class TransfersActor : ReceiveActor
+internal sealed class TransfersActor : ReceiveActor, IWithTimers
 {
+    private sealed class Resume
+    {
+        public static readonly Resume Instance = new();
+    }
+
+    /// <summary>How long offers pause after a peer refused one for its pace.</summary>
+    private static readonly TimeSpan ThrottlePause = TimeSpan.FromSeconds(1);
+
     /// <summary>Root -> here: send <paramref name="Path"/> to <paramref name="To"/> (already resolved to a name).</summary>
     public sealed record Send(string To, string Path);
 
@@ -36,6 +44,13 @@ internal sealed class TransfersActor : ReceiveActor
     private readonly Dictionary<uint, Entry> _entries = [];
     private readonly Dictionary<(string Peer, string Folder), (bool Accept, DateTime Until)> _folderDecisions = [];
     private readonly Queue<uint> _queued = new();
+    /// <summary>Files whose offer the peer refused for its pace: offered again first, once the pause is over.</summary>
+    private readonly Queue<uint> _retry = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    /// <summary>Offers go out at most this fast (transfer.offers-per-second, below a default server's limit), halved
+    /// each time a peer refuses one for its pace anyway (a server configured lower).</summary>
+    private Limits.TokenBucket _pace;
+    private TimeSpan _pausedUntil;
     private readonly List<IActorRef> _drainWaiters = [];
     private IActorRef? _partials;
     private int _activeSends;
@@ -43,11 +58,16 @@ internal sealed class TransfersActor : ReceiveActor
     private int _sent;
     private int _sendFailures;
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(Settings.NodeSettings settings) => Akka.Actor.Props.Create(() => new TransfersActor(settings));
 
     public TransfersActor(Settings.NodeSettings settings)
     {
         _settings = settings;
+        _pace = new Limits.TokenBucket(settings.Transfer.OffersPerSecond, settings.Transfer.OffersPerSecond, TimeSpan.Zero);
+        Receive<Resume>(_ => Pump());
+        Receive<TransferMessages.Throttled>(OnThrottled);
         Receive<Send>(s =>
         {
             _scans++;
@@ -109,15 +129,44 @@ internal sealed class TransfersActor : ReceiveActor
 
     private void Pump()
     {
-        while (_activeSends < _settings.Transfer.MaxConcurrentSends && _queued.Count > 0)
+        while (_activeSends < _settings.Transfer.MaxConcurrentSends && (_retry.Count > 0 || _queued.Count > 0))
         {
-            var id = _queued.Dequeue();
+            var now = _clock.Elapsed;
+            var wait = now < _pausedUntil ? _pausedUntil - now : _pace.WaitFor(now);
+            if (wait > TimeSpan.Zero)
+            {
+                if (!Timers.IsTimerActive(nameof(Resume))) Timers.StartSingleTimer(nameof(Resume), Resume.Instance, wait);
+                break;
+            }
+            var id = _retry.Count > 0 ? _retry.Dequeue() : _queued.Dequeue();
             if (!_entries.TryGetValue(id, out var entry)) continue; // cancelled while queued
+            _pace.TryTake(now);
             entry.State = "offered";
             _activeSends++;
             Context.Parent.Tell(entry.Spec!);
         }
         CheckDrained();
+    }
+
+    /// <summary>The peer refused an offer for its pace only: the file waits its turn again (first in line), offers
+    /// pause for a moment and go on at half the pace (once per pause: a few offers refused together halve it once).</summary>
+    private void OnThrottled(TransferMessages.Throttled throttled)
+    {
+        _activeSends--;
+        if (_entries.TryGetValue(throttled.Id, out var entry))
+        {
+            entry.State = "queued";
+            entry.Actor = null;
+            _retry.Enqueue(throttled.Id);
+        }
+        var now = _clock.Elapsed;
+        if (now >= _pausedUntil)
+        {
+            var slower = Math.Max(1, _pace.Rate / 2);
+            _pace = new Limits.TokenBucket(slower, slower, now);
+            _pausedUntil = now + ThrottlePause;
+        }
+        Pump();
     }
 
     private void OnSendRefused(TransferMessages.SendRefused refused)
@@ -239,7 +288,7 @@ internal sealed class TransfersActor : ReceiveActor
 
     private void CheckDrained()
     {
-        if (_drainWaiters.Count == 0 || _scans > 0 || _activeSends > 0 || _queued.Any(_entries.ContainsKey)) return;
+        if (_drainWaiters.Count == 0 || _scans > 0 || _activeSends > 0 || _queued.Any(_entries.ContainsKey) || _retry.Any(_entries.ContainsKey)) return;
         foreach (var waiter in _drainWaiters) waiter.Tell(new NodeLifecycle.OutgoingDrained(_sent, _sendFailures));
         _drainWaiters.Clear();
     }

@@ -334,7 +334,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 break;
             case Offer offer when !_offerRate.TryTake(now):
                 Excess($"offer refused: at most {_settings.Limits.OffersPerSecond} offers per second");
-                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "too many offers at once; slow down")));
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"{ProtocolLimits.OfferRateLimitedReason}; slow down")));
                 break;
             case Offer offer when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id):
                 // The id names a transfer already on this connection (either direction): refused, that one untouched.
