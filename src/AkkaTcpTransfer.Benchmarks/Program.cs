@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -91,6 +91,9 @@ internal static class Program
                     await ConnectionsBenchmark.Run(bench, counts[0], tls: false);
                     foreach (var count in counts) await ConnectionsBenchmark.Run(bench, count);
                 }
+                if (Wants("smallfiles"))
+                    await SmallFilesBenchmark.Run(bench, isSmoke ? [(40, 4096, 0.5), (4, 65536, 0.9)] : [(10_000, 4096, 0.5), (1_000, 1 << 20, 0.9)],
+                        isSmoke ? 1 : r.GetValue(runs));
                 if (Wants("floods"))
                     await AttackBenchmarks.RunFloods(bench, isSmoke ? 3 : r.GetValue(clients), TimeSpan.FromSeconds(isSmoke ? 1 : r.GetValue(floodSeconds)));
                 if (Wants("readers"))

@@ -275,7 +275,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     // ---------------------------------------------------------------- handlers
 
-    private void AcceptOffer() => Claim(privatePartial: false);
+    /// <summary>A file below transfer.resume-min-size gets a private partial: never kept for a resume, so no
+    /// description beside it and no tidying of older versions (one file creation per file).</summary>
+    private void AcceptOffer() => Claim(privatePartial: _offer.Size < _settings.Transfer.ResumeMinSize);
 
     private void Claim(bool privatePartial)
     {

@@ -135,7 +135,8 @@ public sealed class TransferActorTests(ITestOutputHelper output)
     public void The_receiver_acknowledges_a_chunk_only_after_it_is_written_and_refuses_a_gap()
     {
         var downloads = _files.Dir("dl");
-        var settings = Settings(("downloads", downloads));
+        // Kept for a resume whatever its size: the partial is the shared .part file.
+        var settings = Settings(("downloads", downloads), ("transfer.resume-min-size", "0"));
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
         var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));

@@ -257,7 +257,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     public async Task An_offer_cancelled_at_once_leaves_its_partial_free_for_a_later_resume()
     {
         var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "0"));
         var key = RandomNumberGenerator.GetBytes(32);
         var data = RandomNumberGenerator.GetBytes(300_000);
         await using (var alice = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key))
@@ -275,6 +275,31 @@ public sealed class TransferBoundsTests : IAsyncLifetime
         }
         await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(92));
         Assert.Single(Files.Partials(downloads), p => p.EndsWith(".part", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_file_below_the_resume_size_that_is_cut_off_leaves_nothing_behind_and_starts_over()
+    {
+        var downloads = _files.Dir("dl");
+        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "1m"));
+        var key = RandomNumberGenerator.GetBytes(32);
+        var data = RandomNumberGenerator.GetBytes(300_000);
+        await using (var alice = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key))
+        {
+            await alice.SendAsync(OfferOf(93, "small.bin", data.Length));
+            await alice.Expect<Accept>(a => a.Id == 93);
+            await alice.SendAsync(new Start(93, 0, 4 * 65536));
+            await alice.SendAsync(new Chunk(93, 0, data.AsMemory(0, 65536)));
+            await alice.Expect<Ack>(a => a.Id == 93);
+            alice.Vanish();
+        }
+        await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(93));
+        // Not kept for a resume: no partial, no description of one.
+        var partials = Path.Combine(downloads, ".akka-tcp-transfer");
+        Assert.Empty(Directory.Exists(partials) ? Directory.GetFiles(partials) : []);
+        await using var again = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key);
+        await again.SendAsync(OfferOf(94, "small.bin", data.Length));
+        Assert.Equal(0, (await again.Expect<Accept>(a => a.Id == 94)).Offset);
     }
 
     [Fact]
