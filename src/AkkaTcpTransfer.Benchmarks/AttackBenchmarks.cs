@@ -222,6 +222,9 @@ public static class AttackBenchmarks
                         await Task.Delay(100); // descriptors come back as the server notices the closed sockets
                     }
                 }
+                // Why, when it went wrong: the server's last words (its stderr is otherwise lost with the process).
+                if (after < 50 || server.HasExited)
+                    Console.Error.WriteLine($"descriptors: the server's stderr ends with:\n{(server.Stderr.Length > 4000 ? server.Stderr[^4000..] : server.Stderr)}");
                 bench.Report.Add(Section, $"{connections} silent connections at a {limit}-descriptor limit: server alive", server.HasExited ? 0 : 1, "",
                     server.HasExited ? "DIED" : "yes");
                 bench.Report.Add(Section, $"{connections} silent connections at a {limit}-descriptor limit: refused at once", refusedAtOnce, "",

@@ -39,6 +39,7 @@ public sealed class ServerNode : NodeHost
     {
         var settings = NodeSettings.Read(config, NodeRole.Server);
         CheckDownloads(settings.Downloads);
+        AssemblyPreloader.LoadConnectionPath();
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForServer(settings);
         var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-server",
