@@ -7,14 +7,15 @@ namespace AkkaTcpTransfer.Chat;
 /// can never be a real name (names have no spaces).</summary>
 public static class NameList
 {
-    public static IReadOnlyList<string> Fit(IReadOnlyList<string> names, int budgetBytes)
+    /// <param name="maxNames">At most this many names (besides the "(+N more)" entry), whatever the budget.</param>
+    public static IReadOnlyList<string> Fit(IReadOnlyList<string> names, int budgetBytes, int maxNames = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(names);
         var used = 0;
         for (var i = 0; i < names.Count; i++)
         {
             used += 2 + Encoding.UTF8.GetByteCount(names[i]);
-            if (used > budgetBytes - 32) // keep room for the "(+N more)" entry
+            if (i >= maxNames || used > budgetBytes - 32) // keep room for the "(+N more)" entry
                 return [.. names.Take(i), $"(+{names.Count - i} more)"];
         }
         return names;

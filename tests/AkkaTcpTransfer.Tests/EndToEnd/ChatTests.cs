@@ -162,6 +162,24 @@ public abstract class ChatTests(bool tls) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Who_lists_names_in_order_whatever_order_they_came_and_went_in()
+    {
+        var (zoe, _) = await _nodes.StartClient("zoe", _server.Port);
+        var (ben, _) = await _nodes.StartClient("Ben", _server.Port);
+        await _nodes.StartClient("ada", _server.Port);
+        await ben.StopAsync();
+        await _serverLog.WaitFor<PeerLeft>(p => p.Name == "Ben");
+        var (dan, danLog) = await _nodes.StartClient("dan", _server.Port);
+        dan.Commands.Tell(NodeCommands.Who.Instance);
+        Assert.Equal(["server", "ada", "alice", "bob", "carol", "dan", "zoe"], (await danLog.WaitFor<WhoListed>()).Names);
+        await zoe.StopAsync();
+        await _serverLog.WaitFor<PeerLeft>(p => p.Name == "zoe");
+        var mark = danLog.Mark();
+        dan.Commands.Tell(NodeCommands.Who.Instance);
+        Assert.Equal(["server", "ada", "alice", "bob", "carol", "dan"], (await danLog.WaitFor<WhoListed>(after: mark)).Names);
+    }
+
+    [Fact]
     public async Task Joining_client_learns_who_is_already_there()
     {
         var (eve, eveLog) = await _nodes.StartClient("eve", _server.Port);
@@ -203,8 +221,12 @@ public abstract class ChatTests(bool tls) : IAsyncLifetime
         var (_, firstLog) = await nodes.StartClient("first", server.Port);
         var (_, secondLog) = await nodes.StartClient("second", server.Port);
         await firstLog.WaitFor<PeerJoined>(p => p.Name == "second");   // 2 online: announced
-        var (third, _) = await nodes.StartClient("third", server.Port);  // 3 online: quiet
+        var (third, thirdLog) = await nodes.StartClient("third", server.Port);  // 3 online: quiet
         await serverLog.WaitFor<PeerJoined>(p => p.Name == "third");
+        // Its Welcome lists as many names as are announced (the server and "first"), then how many it left out.
+        Assert.Equal(["server", "first", "(+2 more)"], (await thirdLog.WaitFor<Connected>()).Online);
+        third.Commands.Tell(NodeCommands.Who.Instance);
+        Assert.Equal(["server", "first", "second", "third"], (await thirdLog.WaitFor<WhoListed>()).Names);
         third.Commands.Tell(new NodeCommands.Say("I am here"));
         await firstLog.WaitFor<ChatReceived>(c => c.Text == "I am here");
         Assert.DoesNotContain(firstLog.All<PeerJoined>(), p => p.Name == "third");

@@ -84,4 +84,14 @@ public sealed class NameListTests
         Assert.Equal(names.Take(fit.Count - 1), fit.Take(fit.Count - 1));
         Assert.Equal($"(+{10_000 - (fit.Count - 1)} more)", fit[^1]);
     }
+
+    [Fact]
+    public void A_crowd_is_also_cut_at_a_count_of_names()
+    {
+        var names = Enumerable.Range(0, 10_000).Select(i => $"c{i:00000}").ToList();
+        var fit = Chat.NameList.Fit(names, 1 << 20, maxNames: 1000);
+        Assert.Equal(1001, fit.Count);
+        Assert.Equal(names.Take(1000), fit.Take(1000));
+        Assert.Equal("(+9000 more)", fit[^1]);
+    }
 }

@@ -31,7 +31,17 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private readonly Dictionary<string, Session> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _byShape = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Session> _byPeer = [];
+    /// <summary>Online clients' names in display order, kept sorted as they come and go: a join costs a binary search
+    /// and a move, not a sort of everyone (which made arrivals slow down as the crowd grew).</summary>
+    private readonly List<string> _sorted = [];
     private List<string>? _names;
+
+    /// <summary>Case-insensitive order; the exact spelling breaks ties, so every online name has one place.</summary>
+    private static readonly Comparer<string> DisplayOrder = Comparer<string>.Create((a, b) =>
+    {
+        var c = StringComparer.OrdinalIgnoreCase.Compare(a, b);
+        return c != 0 ? c : StringComparer.Ordinal.Compare(a, b);
+    });
 
     public static Props Props(NodeSettings settings, int maxClients) => Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients));
 
@@ -115,12 +125,14 @@ internal sealed class SessionRegistryActor : ReceiveActor
         _byKey[key] = session;
         _byShape[shape] = session;
         _byPeer[peer] = session;
+        var at = _sorted.BinarySearch(session.Name, DisplayOrder);
+        _sorted.Insert(at < 0 ? ~at : at, session.Name);
         _names = null;
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
         session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
-            session.Name, session.ResumeKey, NameList.Fit(Names(), NamesBudget(session.MaxFrame)))));
+            session.Name, session.ResumeKey, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
@@ -149,6 +161,8 @@ internal sealed class SessionRegistryActor : ReceiveActor
         _byKey.Remove(session.Key);
         _byShape.Remove(session.Shape);
         _byPeer.Remove(session.Peer);
+        var at = _sorted.BinarySearch(session.Name, DisplayOrder);
+        if (at >= 0) _sorted.RemoveAt(at);
         _names = null;
         Context.Unwatch(session.Peer);
     }
@@ -193,6 +207,11 @@ internal sealed class SessionRegistryActor : ReceiveActor
         Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
     }
 
+    /// <summary>Names a Welcome carries at most: as many as are announced (above the presence limit nobody's view of the
+    /// crowd is kept current anyway); every client gets a Welcome, so ten thousand arrivals with ten thousand names each
+    /// cost the server and every client far more than the list is worth. WhoRequest still lists what fits a frame.</summary>
+    private int WelcomeNames => Math.Max(1, _settings.Chat.PresenceLimit);
+
     /// <summary>Bytes of names a Welcome or WhoReply may carry: what fits the recipient's frame limit (and ours) with
     /// room for the frame's other fields.</summary>
     private int NamesBudget(int peerMaxFrame) => Math.Min(peerMaxFrame, _settings.MaxFrameSize) - 256;
@@ -201,8 +220,9 @@ internal sealed class SessionRegistryActor : ReceiveActor
     private List<string> Names()
     {
         if (_names is not null) return _names;
-        _names = new List<string>(_byKey.Count + 1) { _serverName };
-        _names.AddRange(_byKey.Values.Select(s => s.Name).Order(StringComparer.OrdinalIgnoreCase));
+        // A copy: a Welcome or WhoReply holding it is encoded later, by the connection.
+        _names = new List<string>(_sorted.Count + 1) { _serverName };
+        _names.AddRange(_sorted);
         return _names;
     }
 }
