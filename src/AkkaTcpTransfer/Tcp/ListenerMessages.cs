@@ -42,6 +42,7 @@ public static class ListenerMessages
     /// descriptors). An owner whose client is already in ignores it.</summary>
     public sealed record Evict(string Reason);
 
-    /// <summary>Listener to each of its connection owners during <see cref="Drain"/>.</summary>
-    public sealed record ShutdownNotice(string Reason);
+    /// <summary>Listener to each of its connection owners during <see cref="Drain"/>. Sent to every child, including one
+    /// already stopping (its client just left): that one needs no notice, so the undelivered copy is no dead letter.</summary>
+    public sealed record ShutdownNotice(string Reason) : Akka.Event.IDeadLetterSuppression;
 }
