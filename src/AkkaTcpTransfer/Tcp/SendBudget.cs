@@ -8,8 +8,10 @@ namespace AkkaTcpTransfer.Tcp;
 /// not at all) can make this node hold. Each <see cref="ConnectionActor"/> reports what it holds (queued and handed to
 /// Akka.IO but not yet acknowledged) through its <see cref="Gauge"/>. When the total passes the limit, the connection
 /// that pushed it over picks victims and tells them to close: stalled connections (no write acknowledged for a second)
-/// with the most bytes first, then the largest queues, until a quarter of the limit is free again. A fast reader's queue
-/// drains and stays small, so it is never among them.</summary>
+/// with the most bytes first, then the connections longest without an acknowledged write, until a quarter of the limit
+/// is free again. A fast reader's writes are acknowledged all the time, so it comes last, even when a burst has made
+/// its queue the largest for a moment (over TLS, a reader that stopped hides up to 256 KiB of its backlog as ciphertext
+/// already handed on, so sizes alone picked the reader).</summary>
 /// <remarks>Shared between connection actors through interlocked counters rather than messages: the check sits on the
 /// hot path of every send, and a message to a budget actor per frame would cost more than the frame.</remarks>
 public sealed class SendBudget : IExtension
@@ -35,7 +37,10 @@ public sealed class SendBudget : IExtension
         }
 
         /// <summary>A write was acknowledged: the peer is reading.</summary>
-        public void Progress() => Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        public void Progress() => ProgressAt(Stopwatch.GetTimestamp());
+
+        /// <summary>A write was acknowledged at <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp).</summary>
+        internal void ProgressAt(long timestamp) => Volatile.Write(ref _lastProgress, timestamp);
 
         /// <summary>The connection is gone: its bytes no longer count.</summary>
         public void Release()
@@ -83,7 +88,9 @@ public sealed class SendBudget : IExtension
         var excess = Total - (Limit * 3 / 4);
         var victims = new List<Gauge>();
         foreach (var gauge in _gauges.Values.Where(g => g.Held > 0)
-                     .OrderByDescending(g => g.SinceProgress >= StalledAfter).ThenByDescending(g => g.Held))
+                     .OrderByDescending(g => g.SinceProgress >= StalledAfter)
+                     .ThenByDescending(g => g.SinceProgress >= StalledAfter ? g.Held : 0)
+                     .ThenByDescending(g => g.SinceProgress))
         {
             if (excess <= 0) break;
             victims.Add(gauge);

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Akka.TestKit.Xunit2;
+using AkkaTcpTransfer.Tcp;
+using Xunit.Abstractions;
+
+namespace AkkaTcpTransfer.Tests.Actors;
+
+/// <summary>Whom the node's send budget closes when it is over: the stalled first, then those longest without an
+/// acknowledged write; a reader that is keeping up goes last even when its queue is the largest for a moment.</summary>
+public sealed class SendBudgetTests(ITestOutputHelper output) : TestKit("akka.loglevel = WARNING", output)
+{
+    private static long Ago(TimeSpan span) => Stopwatch.GetTimestamp() - (long)(span.TotalSeconds * Stopwatch.Frequency);
+
+    [Fact]
+    public void A_reader_that_keeps_up_is_shed_last_even_when_its_queue_is_the_largest()
+    {
+        var budget = new SendBudget(1_000_000);
+        var reader = budget.Register(CreateTestProbe().Ref);
+        var quiet = budget.Register(CreateTestProbe().Ref);
+        var quieter = budget.Register(CreateTestProbe().Ref);
+        reader.Add(600_000);
+        quiet.Add(300_000);
+        quieter.Add(300_000);
+        reader.ProgressAt(Stopwatch.GetTimestamp());
+        quiet.ProgressAt(Ago(TimeSpan.FromMilliseconds(300)));
+        quieter.ProgressAt(Ago(TimeSpan.FromMilliseconds(600)));
+
+        // 1.2 MB held, 0.75 MB allowed after shedding: the two that stopped reading free enough.
+        var victims = budget.ChooseVictims();
+        Assert.Equal([quieter, quiet], victims);
+    }
+
+    [Fact]
+    public void The_stalled_go_first_the_largest_of_them_first()
+    {
+        var budget = new SendBudget(1_000_000);
+        var reader = budget.Register(CreateTestProbe().Ref);
+        var small = budget.Register(CreateTestProbe().Ref);
+        var large = budget.Register(CreateTestProbe().Ref);
+        reader.Add(500_000);
+        small.Add(100_000);
+        large.Add(600_000);
+        reader.ProgressAt(Ago(TimeSpan.FromMilliseconds(500)));
+        small.ProgressAt(Ago(TimeSpan.FromSeconds(5)));
+        large.ProgressAt(Ago(TimeSpan.FromSeconds(2)));
+
+        Assert.Equal([large], budget.ChooseVictims());
+    }
+}
