@@ -76,8 +76,11 @@ internal sealed class TlsBridgeStream : Stream
             if (_inEnded) return;
             if (data.Count > 0)
             {
-                // One copy: Akka.NET 1.5.74 does not expose a ByteString's own buffers.
-                _in.Enqueue(data.ToArray());
+                // One copy: Akka.NET 1.5.74 does not expose a ByteString's own buffers. Into a pooled buffer, given
+                // back once SslStream has read it (a fresh array per read cost a zeroing and the GC's time).
+                var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(data.Count);
+                data.CopyTo(rented, 0, data.Count);
+                _in.Enqueue(new ArraySegment<byte>(rented, 0, data.Count));
                 _inBytes += data.Count;
             }
             _wantSignalled = false;
@@ -153,6 +156,7 @@ internal sealed class TlsBridgeStream : Stream
                         _headOffset += n;
                         if (_headOffset < head.Count) continue;
                         _in.Dequeue();
+                        System.Buffers.ArrayPool<byte>.Shared.Return(head.Array!);
                         _headOffset = 0;
                     }
                     _inBytes -= copied;
