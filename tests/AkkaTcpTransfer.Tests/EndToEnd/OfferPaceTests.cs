@@ -8,23 +8,12 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>A folder of many small files against the server's offer rate limit: the sender paces its offers, and when
 /// a server set lower refuses one for its pace, offers that file again later instead of failing it, so the whole folder
 /// lands and the sender is never disconnected for "sending too fast".</summary>
-public sealed class OfferPaceTests : IAsyncLifetime
+public sealed class OfferPaceTests : NodesAndFiles
 {
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     private string Folder(int files)
     {
-        for (var i = 0; i < files; i++) _files.Create($"src/many/f{i:D3}.bin", 100 + i, seed: i);
-        return Path.Combine(_files.Root, "src", "many");
+        for (var i = 0; i < files; i++) Files.Create($"src/many/f{i:D3}.bin", 100 + i, seed: i);
+        return Path.Combine(Files.Root, "src", "many");
     }
 
     private static async Task AllLand(EventLog log, int files)
@@ -40,10 +29,10 @@ public sealed class OfferPaceTests : IAsyncLifetime
     public async Task A_folder_sent_faster_than_a_server_allows_lands_whole_without_a_failure_or_a_disconnect()
     {
         const int files = 60;
-        var downloads = _files.Dir("server-downloads");
+        var downloads = Files.Dir("server-downloads");
         // A server far stricter than the default, and a sender set far faster than it allows.
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("limits.offers-per-second", "20"), ("limits.offers-burst", "10"));
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "100"));
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("limits.offers-per-second", "20"), ("limits.offers-burst", "10"));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "100"));
         alice.Commands.Tell(new NodeCommands.SendFile(null, Folder(files) + "/"));
 
         await AllLand(serverLog, files);
@@ -61,8 +50,8 @@ public sealed class OfferPaceTests : IAsyncLifetime
     public async Task Offers_go_out_no_faster_than_the_senders_own_pace()
     {
         const int files = 30;
-        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("server-downloads")));
-        var (alice, _) = await _nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "10"));
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("server-downloads")));
+        var (alice, _) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "10"));
         var clock = Stopwatch.StartNew();
         alice.Commands.Tell(new NodeCommands.SendFile(null, Folder(files) + "/"));
         await AllLand(serverLog, files);

@@ -11,27 +11,19 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>A connection dies mid-transfer; sending the same file again resumes where the receiver's data ends,
 /// after both sides agree on the SHA-256 of what is already there.</summary>
 /// <remarks>Run over both transports: <see cref="ResumeOverTlsTests"/> and <see cref="ResumeInTheClearTests"/>.</remarks>
-public abstract class ResumeTests(bool tls) : IAsyncLifetime
+public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
 {
     private const int Size = 3 * 1024 * 1024;
     private const int Partial = 1024 * 1024;
 
-    private readonly TestNodes _nodes = new(tls);
-    private readonly Files _files = new();
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
     private string _downloads = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _downloads = _files.Dir("server-downloads");
-        (_server, _serverLog) = await _nodes.StartServer(("downloads", _downloads));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
+        _downloads = Files.Dir("server-downloads");
+        (_server, _serverLog) = await Nodes.StartServer(("downloads", _downloads));
     }
 
     /// <summary>"alice" as a raw peer with resume key <paramref name="key"/> sends the first <paramref name="bytes"/> of
@@ -62,16 +54,16 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_resend_after_a_dropped_connection_resumes_from_the_kept_partial_and_verifies()
     {
-        var source = _files.Create("src/resume.bin", Size, seed: 42);
+        var source = Files.Create("src/resume.bin", Size, seed: 42);
         var data = await File.ReadAllBytesAsync(source);
-        var aliceState = _files.Dir("alice-state");
+        var aliceState = Files.Dir("alice-state");
         await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, Identities.Seed(aliceState, _server.Port, "alice"));
         Assert.Single(Files.Partials(_downloads));
         Assert.Empty(Files.List(_downloads)); // nothing under the final name
 
         var mark = _serverLog.Mark();
         // alice again, as the client program she runs: the same resume key, kept in her state folder.
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "resume.bin", after: mark);
         Assert.Equal(Partial, started.Offset);
@@ -85,15 +77,15 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_connection_closed_mid_file_without_goodbye_or_close_notify_fails_the_transfer_and_a_resend_resumes()
     {
-        var source = _files.Create("src/cut.bin", Size, seed: 44);
+        var source = Files.Create("src/cut.bin", Size, seed: 44);
         var data = await File.ReadAllBytesAsync(source);
-        var aliceState = _files.Dir("alice-state");
+        var aliceState = Files.Dir("alice-state");
         await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, Identities.Seed(aliceState, _server.Port, "alice"), finOnly: true);
         Assert.Empty(Files.List(_downloads)); // the end of the stream did not pass for the end of the file
         Assert.Single(Files.Partials(_downloads));
 
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, _) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "cut.bin", after: mark);
         Assert.Equal(Partial, started.Offset);
@@ -104,9 +96,9 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_resend_the_moment_the_connection_is_lost_waits_for_the_old_transfer_and_resumes()
     {
-        var source = _files.Create("src/quick.bin", Size, seed: 45);
+        var source = Files.Create("src/quick.bin", Size, seed: 45);
         var data = await File.ReadAllBytesAsync(source);
-        var key = Identities.Seed(_files.Dir("alice-state"), _server.Port, "alice");
+        var key = Identities.Seed(Files.Dir("alice-state"), _server.Port, "alice");
         var offer = new Offer(78, "", [], "server", "quick.bin", data.Length, File.GetLastWriteTimeUtc(source).Ticks);
         var first = await RawClient.JoinAsync(_server.Port, "alice", resumeKey: key);
         await first.SendAsync(offer);
@@ -128,9 +120,9 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_restarted_receiver_finds_its_partial_on_disk_and_resumes_too()
     {
-        var source = _files.Create("src/restart.bin", Size, seed: 43);
+        var source = Files.Create("src/restart.bin", Size, seed: 43);
         var data = await File.ReadAllBytesAsync(source);
-        var aliceState = _files.Dir("alice-state");
+        var aliceState = Files.Dir("alice-state");
         var port = _server.Port;
         await SendPartThenVanish(port, _serverLog, source, data, Partial, Identities.Seed(aliceState, port, "alice"));
         await _server.StopAsync();
@@ -140,7 +132,7 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
         await using var nodes = new TestNodes(tls);
         var (server, serverLog) = await nodes.StartServer(("downloads", _downloads), ("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("state-dir", _server.Settings.StateDir));
-        var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, _) = await nodes.StartClient("alice", server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await serverLog.WaitFor<TransferStarted>(s => s.File == "restart.bin");
         Assert.Equal(Partial, started.Offset);
@@ -151,9 +143,9 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_partial_belongs_to_its_senders_identity_not_to_her_name()
     {
-        var source = _files.Create("src/identity.bin", Size, seed: 46);
+        var source = Files.Create("src/identity.bin", Size, seed: 46);
         var data = await File.ReadAllBytesAsync(source);
-        var aliceState = _files.Dir("alice-state");
+        var aliceState = Files.Dir("alice-state");
         var key = Identities.Seed(aliceState, _server.Port, "alice");
         await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, key);
         var partial = Assert.Single(Files.Partials(_downloads));
@@ -176,7 +168,7 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
 
         // alice herself, with her key, resumes where her data ends.
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, _) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "identity.bin", after: mark);
         Assert.Equal(Partial, started.Offset);
@@ -187,13 +179,13 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_partial_that_does_not_match_the_senders_bytes_is_started_over()
     {
-        var source = _files.Create("src/mismatch.bin", Size, seed: 44);
+        var source = Files.Create("src/mismatch.bin", Size, seed: 44);
         var wrong = RandomNumberGenerator.GetBytes(Size); // same name, size and time stamp; other bytes
-        var aliceState = _files.Dir("alice-state");
+        var aliceState = Files.Dir("alice-state");
         await SendPartThenVanish(_server.Port, _serverLog, source, wrong, Partial, Identities.Seed(aliceState, _server.Port, "alice"));
 
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, _) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "mismatch.bin", after: mark);
         Assert.Equal(0, started.Offset);
@@ -204,14 +196,14 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_changed_file_starts_over_and_its_stale_partial_is_removed()
     {
-        var source = _files.Create("src/changed.bin", Size, seed: 45);
-        var aliceState = _files.Dir("alice-state");
+        var source = Files.Create("src/changed.bin", Size, seed: 45);
+        var aliceState = Files.Dir("alice-state");
         await SendPartThenVanish(_server.Port, _serverLog, source, await File.ReadAllBytesAsync(source), Partial, Identities.Seed(aliceState, _server.Port, "alice"));
         var stale = Assert.Single(Files.Partials(_downloads));
 
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow.AddHours(-1)); // a new version as far as anyone can tell
         var mark = _serverLog.Mark();
-        var (alice, _) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, _) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         var started = await _serverLog.WaitFor<TransferStarted>(s => s.File == "changed.bin", after: mark);
         Assert.Equal(0, started.Offset);
@@ -222,27 +214,16 @@ public abstract class ResumeTests(bool tls) : IAsyncLifetime
 
 /// <summary>Offsets above 4 GiB on the wire and on disk, without writing gigabytes: the receiver's partial copy and
 /// the source are sparse files whose first 4 GiB are zeros; only the 1 MiB tail beyond moves.</summary>
-public sealed class LargeOffsetTests : IAsyncLifetime
+public sealed class LargeOffsetTests : NodesAndFiles
 {
     private const long Prefix = (4L << 30) + 4096; // just past 4 GiB: a 32-bit offset would wrap
     private const int Tail = 1 << 20;
 
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     [Fact]
     public async Task A_file_above_4_GiB_resumes_past_4_GiB_and_verifies()
     {
-        var downloads = _files.Dir("downloads");
-        var source = Path.Combine(_files.Root, "big-sparse.bin");
+        var downloads = Files.Dir("downloads");
+        var source = Path.Combine(Files.Root, "big-sparse.bin");
         var tail = RandomNumberGenerator.GetBytes(Tail);
         await using (var f = new FileStream(source, FileMode.CreateNew, FileAccess.Write))
         {
@@ -253,8 +234,8 @@ public sealed class LargeOffsetTests : IAsyncLifetime
         var size = Prefix + Tail;
         var fingerprint = File.GetLastWriteTimeUtc(source).Ticks;
 
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
-        var aliceState = _files.Dir("alice-state");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads));
+        var aliceState = Files.Dir("alice-state");
         var identity = Identities.Of(Identities.Seed(aliceState, server.Port, "alice"));
 
         // The receiver already holds the first 4 GiB + 4 KiB (zeros, like the source) as alice's partial file.
@@ -262,7 +243,7 @@ public sealed class LargeOffsetTests : IAsyncLifetime
         Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
         await using (var p = new FileStream(partial, FileMode.CreateNew, FileAccess.Write)) p.SetLength(Prefix);
 
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("alice")), ("state-dir", aliceState));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("downloads", Files.Dir("alice")), ("state-dir", aliceState));
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
 
         var started = await serverLog.WaitFor<TransferStarted>(timeout: TimeSpan.FromMinutes(2));

@@ -9,19 +9,8 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>What a client written by someone else, from docs/PROTOCOL.md alone, meets: a transfer's frames in order
 /// (Done after the last Chunk, so a receiver can compare at Done), no frame larger than it declared it accepts, and
 /// nothing another peer chose (a name, a file name) that can knock it offline.</summary>
-public sealed class StrangerTests : IAsyncLifetime
+public sealed class StrangerTests : NodesAndFiles
 {
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     /// <summary>Receives offers as a strict third-party receiver would: accepts, collects chunks, and compares size
     /// and SHA-256 at the very moment Done arrives (no waiting for stragglers). Returns how many verified.</summary>
     private static async Task<int> ReceiveStrictly(RawClient receiver, int transfers, int maxFrame)
@@ -62,8 +51,8 @@ public sealed class StrangerTests : IAsyncLifetime
     [Fact]
     public async Task Done_never_overtakes_the_last_chunk_from_the_server_or_relayed_from_a_client()
     {
-        var (server, _) = await _nodes.StartServer();
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("transfer.max-concurrent-sends", "8"));
+        var (server, _) = await Nodes.StartServer();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("transfer.max-concurrent-sends", "8"));
         // The receiver declares a small frame limit: chunks must come cut to fit it, relayed ones included.
         const int maxFrame = 20_000;
         await using var strict = await RawClient.ConnectAsync(server.Port);
@@ -72,8 +61,8 @@ public sealed class StrangerTests : IAsyncLifetime
         var sizes = new[] { 1, 19_986, 19_987, 65_536, 100_003, 300_000, 777_777, 1_000_000 };
         foreach (var (size, i) in sizes.Select((s, i) => (s, i)))
         {
-            server.Commands.Tell(new NodeCommands.SendFile("strict", _files.Create($"server/s{i}.bin", size, seed: i)));
-            alice.Commands.Tell(new NodeCommands.SendFile("strict", _files.Create($"alice/a{i}.bin", size, seed: 100 + i)));
+            server.Commands.Tell(new NodeCommands.SendFile("strict", Files.Create($"server/s{i}.bin", size, seed: i)));
+            alice.Commands.Tell(new NodeCommands.SendFile("strict", Files.Create($"alice/a{i}.bin", size, seed: 100 + i)));
         }
         Assert.Equal(2 * sizes.Length, await ReceiveStrictly(strict, 2 * sizes.Length, maxFrame));
         Assert.Equal(sizes.Length, (await alice.OutgoingDoneAsync().WaitAsync(TimeSpan.FromSeconds(60))).Sent);
@@ -82,7 +71,7 @@ public sealed class StrangerTests : IAsyncLifetime
     [Fact]
     public async Task Names_and_file_names_of_any_length_never_knock_a_peer_offline()
     {
-        var (server, serverLog) = await _nodes.StartServer();
+        var (server, serverLog) = await Nodes.StartServer();
         await using var mallory = await RawClient.JoinAsync(server.Port, "mallory");
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
         var huge = new string('界', 21_000); // 63,000 bytes: as long as a string field can carry

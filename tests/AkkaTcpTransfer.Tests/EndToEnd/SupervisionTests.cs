@@ -9,27 +9,16 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>Actors fail on purpose: a transfer, connection or session actor that fails is stopped, never restarted into
 /// a half state, and what it was doing ends cleanly at both ends with a reason. Each test kills one actor of a running
 /// server (Akka's Kill makes it throw) and checks both ends.</summary>
-public sealed class SupervisionTests : IAsyncLifetime
+public sealed class SupervisionTests() : NodesAndFiles(new TestNodes { ExpectErrors = true }) // the killed actors' failures are logged as errors
 {
-    private readonly TestNodes _nodes = new() { ExpectErrors = true }; // the killed actors' failures are logged as errors
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     private static async Task<IActorRef> Find(ActorSystem system, string path) =>
         await system.ActorSelection(path).ResolveOne(EventLog.DefaultTimeout);
 
     [Fact]
     public async Task A_receiver_that_fails_mid_transfer_fails_it_at_both_ends_and_leaves_no_partial_locked()
     {
-        var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var downloads = Files.Dir("dl");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads));
         await using var raw = await RawClient.JoinAsync(server.Port, "alice");
         await raw.SendAsync(new Offer(61, "", [], "server", "victim.bin", 1 << 20, 1));
         var accept = await raw.Expect<Accept>(a => a.Id == 61);
@@ -54,9 +43,9 @@ public sealed class SupervisionTests : IAsyncLifetime
     [Fact]
     public async Task A_sender_that_fails_mid_transfer_fails_it_at_both_ends()
     {
-        var (server, serverLog) = await _nodes.StartServer(("transfer.window", "64k"));
+        var (server, serverLog) = await Nodes.StartServer(("transfer.window", "64k"));
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
-        server.Commands.Tell(new NodeCommands.SendFile("bob", _files.Create("src/big.bin", 4 << 20)));
+        server.Commands.Tell(new NodeCommands.SendFile("bob", Files.Create("src/big.bin", 4 << 20)));
         var offer = await bob.Expect<Offer>();
         await bob.SendAsync(new Accept(offer.Id, 0, [], 65536, 65536));
         await bob.Expect<Chunk>(c => c.Id == offer.Id); // a window's worth, then the sender waits for an Ack
@@ -74,9 +63,9 @@ public sealed class SupervisionTests : IAsyncLifetime
     [Fact]
     public async Task A_connection_actor_that_fails_ends_that_session_and_the_client_comes_back()
     {
-        var (server, serverLog) = await _nodes.StartServer();
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port);
-        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port);
+        var (server, serverLog) = await Nodes.StartServer();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port);
         await aliceLog.WaitFor<Events.PeerJoined>(p => p.Name == "bob");
         var mark = bobLog.Mark();
         var connection = await Find(server.System, "/user/server/listener/peer-1/connection");
@@ -93,9 +82,9 @@ public sealed class SupervisionTests : IAsyncLifetime
     [Fact]
     public async Task A_session_actor_that_fails_closes_its_connection_and_nobody_else_notices()
     {
-        var (server, serverLog) = await _nodes.StartServer();
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port);
-        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port);
+        var (server, serverLog) = await Nodes.StartServer();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port);
         await aliceLog.WaitFor<Events.PeerJoined>(p => p.Name == "bob");
         var session = await Find(server.System, "/user/server/listener/peer-1");
         session.Tell(Kill.Instance);

@@ -15,26 +15,15 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>TLS as users meet it: who the client trusts (a given fingerprint, known_servers, a CA, first use) and
 /// what it refuses, ends that disagree about TLS, and peers that break TLS itself. Each bad peer ends only its own
 /// connection: a client that is online throughout keeps chatting.</summary>
-public sealed class TlsTests : IAsyncLifetime
+public sealed class TlsTests : NodesAndFiles
 {
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     private static string P(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A server with alice online (chatting proves the server still serves her).</summary>
     private async Task<(ServerNode Server, EventLog ServerLog, ClientNode Alice, EventLog AliceLog)> ServerWithAlice(params (string, string)[] overrides)
     {
-        var (server, serverLog) = await _nodes.StartServer(overrides);
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port);
+        var (server, serverLog) = await Nodes.StartServer(overrides);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
         return (server, serverLog, alice, aliceLog);
     }
 
@@ -49,10 +38,10 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_client_given_the_servers_fingerprint_connects_over_tls_13_and_pins_it()
     {
-        var state = _files.Dir("alice-state");
-        var (server, _) = await _nodes.StartServer();
+        var state = Files.Dir("alice-state");
+        var (server, _) = await Nodes.StartServer();
         Assert.Matches("^[0-9a-f]{64}$", server.Fingerprint!);
-        var (_, log) = await _nodes.StartClient("alice", server.Port, ("state-dir", state));
+        var (_, log) = await Nodes.StartClient("alice", server.Port, ("state-dir", state));
         var connected = await log.WaitFor<Connected>();
         Assert.Equal(server.Fingerprint, connected.Fingerprint);
         Assert.Equal(TrustBasis.GivenFingerprint, connected.Trust);
@@ -61,18 +50,18 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Contains($"127.0.0.1:{server.Port} {server.Fingerprint}", await File.ReadAllTextAsync(Path.Combine(state, KnownServers.FileName)), StringComparison.Ordinal);
 
         // Next time the pin alone is enough.
-        var (_, again) = await _nodes.StartClient("alice2", server.Port, ("state-dir", state), ("tls.fingerprint", ""));
+        var (_, again) = await Nodes.StartClient("alice2", server.Port, ("state-dir", state), ("tls.fingerprint", ""));
         Assert.Equal(TrustBasis.KnownServer, (await again.WaitFor<Connected>()).Trust);
     }
 
     [Fact]
     public async Task The_server_key_is_kept_in_its_state_folder_readable_by_its_owner_only_and_survives_a_restart()
     {
-        var state = _files.Dir("server-state");
-        var (first, _) = await _nodes.StartServer(("state-dir", state));
+        var state = Files.Dir("server-state");
+        var (first, _) = await Nodes.StartServer(("state-dir", state));
         var fingerprint = first.Fingerprint;
         await first.StopAsync();
-        var (second, _) = await _nodes.StartServer(("state-dir", state));
+        var (second, _) = await Nodes.StartServer(("state-dir", state));
         Assert.Equal(fingerprint, second.Fingerprint);
         var key = Path.Combine(state, ServerIdentity.KeyFileName);
         if (!OperatingSystem.IsWindows())
@@ -84,10 +73,10 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_wrong_fingerprint_is_refused_naming_both_and_nothing_is_pinned()
     {
-        var (server, _) = await _nodes.StartServer();
-        var state = _files.Dir("state");
+        var (server, _) = await Nodes.StartServer();
+        var state = Files.Dir("state");
         var wrong = new string('0', 64);
-        var e = await StartFails(_nodes.StartClient("alice", server.Port, ("tls.fingerprint", wrong), ("state-dir", state)));
+        var e = await StartFails(Nodes.StartClient("alice", server.Port, ("tls.fingerprint", wrong), ("state-dir", state)));
         Assert.Equal(StartFailure.NotTrusted, e.Kind);
         Assert.Equal(TrustProblem.Mismatch, e.Trust);
         Assert.Contains(wrong, e.Message, StringComparison.Ordinal);
@@ -98,16 +87,16 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task An_unknown_server_is_refused_with_its_fingerprint_unless_trusted_on_first_use()
     {
-        var (server, serverLog) = await _nodes.StartServer();
-        var state = _files.Dir("state");
-        var e = await StartFails(_nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("state-dir", state)));
+        var (server, serverLog) = await Nodes.StartServer();
+        var state = Files.Dir("state");
+        var e = await StartFails(Nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("state-dir", state)));
         Assert.Equal(StartFailure.NotTrusted, e.Kind);
         Assert.Equal(TrustProblem.Unknown, e.Trust);
         Assert.Equal(server.Fingerprint, e.ServerFingerprint);
         Assert.Contains("--fingerprint", e.Message, StringComparison.Ordinal);
         Assert.Empty(serverLog.All<PeerJoined>());
 
-        var (_, log) = await _nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state));
+        var (_, log) = await Nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state));
         Assert.Equal(TrustBasis.FirstUse, (await log.WaitFor<Connected>()).Trust);
         Assert.Equal(server.Fingerprint, (await log.WaitFor<ServerPinned>()).Fingerprint);
     }
@@ -115,10 +104,10 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_server_whose_key_changed_is_refused_and_its_pin_is_never_replaced_even_on_first_use_terms()
     {
-        var state = _files.Dir("alice-state");
-        var (first, _) = await _nodes.StartServer(("state-dir", _files.Dir("server-a")));
+        var state = Files.Dir("alice-state");
+        var (first, _) = await Nodes.StartServer(("state-dir", Files.Dir("server-a")));
         var port = first.Port;
-        var (alice, aliceLog) = await _nodes.StartClient("alice", port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state),
+        var (alice, aliceLog) = await Nodes.StartClient("alice", port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state),
             ("client.reconnect.min-backoff", "50ms"));
         var known = await File.ReadAllTextAsync(Path.Combine(state, KnownServers.FileName));
         var mark = aliceLog.Mark();
@@ -127,12 +116,12 @@ public sealed class TlsTests : IAsyncLifetime
 
         // Another server (another key) takes the port: the online client stops instead of reconnecting to it, and a
         // new start is refused too, naming both keys and the file to edit.
-        var (impostor, impostorLog) = await _nodes.StartServer(("state-dir", _files.Dir("server-b")), ("port", P(port)));
+        var (impostor, impostorLog) = await Nodes.StartServer(("state-dir", Files.Dir("server-b")), ("port", P(port)));
         Assert.NotEqual(first.Fingerprint, impostor.Fingerprint);
         var refused = await aliceLog.WaitFor<ConnectionRefused>(after: mark);
         Assert.Contains(impostor.Fingerprint!, refused.Reason, StringComparison.Ordinal);
 
-        var e = await StartFails(_nodes.StartClient("alice", port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state)));
+        var e = await StartFails(Nodes.StartClient("alice", port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", state)));
         Assert.Equal(TrustProblem.Mismatch, e.Trust);
         Assert.Contains(first.Fingerprint!, e.Message, StringComparison.Ordinal);
         Assert.Contains(impostor.Fingerprint!, e.Message, StringComparison.Ordinal);
@@ -144,28 +133,28 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_known_servers_file_that_cannot_be_read_or_has_a_broken_line_refuses_instead_of_trusting_on_first_use()
     {
-        var (server, serverLog) = await _nodes.StartServer();
+        var (server, serverLog) = await Nodes.StartServer();
         var key = KnownServers.Key("127.0.0.1", server.Port);
 
         // The server's line is damaged: it may have pinned another key, so first use must not decide.
-        var damaged = _files.Dir("damaged");
+        var damaged = Files.Dir("damaged");
         var damagedFile = Path.Combine(damaged, KnownServers.FileName);
         var text = $"{key} {server.Fingerprint![..40]}\n";
         await File.WriteAllTextAsync(damagedFile, text);
-        var e = await StartFails(_nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged)));
+        var e = await StartFails(Nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged)));
         Assert.Equal(TrustProblem.Invalid, e.Trust);
         Assert.Contains("not a fingerprint", e.Message, StringComparison.Ordinal);
         Assert.Equal(text, await File.ReadAllTextAsync(damagedFile));
 
         // A line for another server that is broken does not stand in this one's way.
         await File.WriteAllTextAsync(damagedFile, "other.example:7000 zz\n");
-        var (_, log) = await _nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged));
+        var (_, log) = await Nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", damaged));
         Assert.Equal(TrustBasis.FirstUse, (await log.WaitFor<Connected>()).Trust);
 
         // The file cannot be read at all (a folder in its place: unreadable even for root).
-        var unreadable = _files.Dir("unreadable");
+        var unreadable = Files.Dir("unreadable");
         Directory.CreateDirectory(Path.Combine(unreadable, KnownServers.FileName));
-        e = await StartFails(_nodes.StartClient("bob", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", unreadable)));
+        e = await StartFails(Nodes.StartClient("bob", server.Port, ("tls.fingerprint", ""), ("tls.trust-on-first-use", "on"), ("state-dir", unreadable)));
         Assert.Equal(TrustProblem.Invalid, e.Trust);
         Assert.Contains("cannot read", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(serverLog.All<PeerJoined>(), j => j.Name == "bob");
@@ -174,15 +163,15 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_lost_server_certificate_is_made_again_from_the_kept_key_and_a_loose_key_file_is_narrowed()
     {
-        var state = _files.Dir("server-state");
-        var (first, _) = await _nodes.StartServer(("state-dir", state));
+        var state = Files.Dir("server-state");
+        var (first, _) = await Nodes.StartServer(("state-dir", state));
         var fingerprint = first.Fingerprint;
         await first.StopAsync();
         var key = Path.Combine(state, ServerIdentity.KeyFileName);
         File.Delete(Path.Combine(state, ServerIdentity.CertificateFileName));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
-        var (second, _) = await _nodes.StartServer(("state-dir", state));
+        var (second, _) = await Nodes.StartServer(("state-dir", state));
         // The key is the identity: pins made before still hold.
         Assert.Equal(fingerprint, second.Fingerprint);
         Assert.True(File.Exists(Path.Combine(state, ServerIdentity.CertificateFileName)));
@@ -201,7 +190,7 @@ public sealed class TlsTests : IAsyncLifetime
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var identity = ServerIdentity.LoadOrCreate(_files.Dir("other-server"), []);
+        using var identity = ServerIdentity.LoadOrCreate(Files.Dir("other-server"), []);
         var serve = Task.Run(async () =>
         {
             using var tcp = await listener.AcceptTcpClientAsync();
@@ -219,7 +208,7 @@ public sealed class TlsTests : IAsyncLifetime
                 // expected: the versions do not meet
             }
         });
-        var e = await StartFails(_nodes.StartClient("alice", port, ("tls.fingerprint", identity.Fingerprint)));
+        var e = await StartFails(Nodes.StartClient("alice", port, ("tls.fingerprint", identity.Fingerprint)));
         Assert.Contains("TLS handshake failed", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("without TLS", e.Message, StringComparison.Ordinal);
         await serve.WaitAsync(EventLog.DefaultTimeout);
@@ -228,29 +217,29 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_ca_issued_certificate_for_the_host_is_trusted_without_a_pin_and_an_expired_or_wrong_host_one_is_not()
     {
-        using var ca = new TestCa(_files.Dir("ca"));
+        using var ca = new TestCa(Files.Dir("ca"));
         var now = DateTimeOffset.UtcNow;
         var good = ca.Issue("good", ["localhost", "127.0.0.1"], now.AddDays(-1), now.AddDays(30));
-        var (server, _) = await _nodes.StartServer(("tls.certificate", good.Certificate), ("tls.key", good.Key));
-        var state = _files.Dir("alice-state");
-        var (_, log) = await _nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile), ("state-dir", state));
+        var (server, _) = await Nodes.StartServer(("tls.certificate", good.Certificate), ("tls.key", good.Key));
+        var state = Files.Dir("alice-state");
+        var (_, log) = await Nodes.StartClient("alice", server.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile), ("state-dir", state));
         Assert.Equal(TrustBasis.CertificateAuthority, (await log.WaitFor<Connected>()).Trust);
         Assert.Empty(log.All<ServerPinned>());
         Assert.False(File.Exists(Path.Combine(state, KnownServers.FileName)));
         // Without the CA (the system's roots do not know it) the same server is just unknown.
-        var unknown = await StartFails(_nodes.StartClient("bob", server.Port, ("tls.fingerprint", "")));
+        var unknown = await StartFails(Nodes.StartClient("bob", server.Port, ("tls.fingerprint", "")));
         Assert.Equal(TrustProblem.Unknown, unknown.Trust);
         Assert.Contains("no trusted certificate authority issued it", unknown.Message, StringComparison.Ordinal);
 
         var expired = ca.Issue("expired", ["localhost", "127.0.0.1"], now.AddDays(-30), now.AddDays(-1));
-        var (old, _) = await _nodes.StartServer(("tls.certificate", expired.Certificate), ("tls.key", expired.Key));
-        var e1 = await StartFails(_nodes.StartClient("carol", old.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile)));
+        var (old, _) = await Nodes.StartServer(("tls.certificate", expired.Certificate), ("tls.key", expired.Key));
+        var e1 = await StartFails(Nodes.StartClient("carol", old.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile)));
         Assert.Equal(TrustProblem.Unknown, e1.Trust);
         Assert.Contains("expired", e1.Message, StringComparison.OrdinalIgnoreCase);
 
         var elsewhere = ca.Issue("elsewhere", ["files.example.org"], now.AddDays(-1), now.AddDays(30));
-        var (misnamed, _) = await _nodes.StartServer(("tls.certificate", elsewhere.Certificate), ("tls.key", elsewhere.Key));
-        var e2 = await StartFails(_nodes.StartClient("dave", misnamed.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile)));
+        var (misnamed, _) = await Nodes.StartServer(("tls.certificate", elsewhere.Certificate), ("tls.key", elsewhere.Key));
+        var e2 = await StartFails(Nodes.StartClient("dave", misnamed.Port, ("tls.fingerprint", ""), ("tls.ca-certificates", ca.RootFile)));
         Assert.Contains("does not name the host you connected to", e2.Message, StringComparison.Ordinal);
     }
 
@@ -270,7 +259,7 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Equal(ProtocolDoc.ClearRefusal(), Convert.ToHexStringLower(received.ToArray()));
 
         // And a client program started without TLS says why in one line.
-        var e = await StartFails(_nodes.StartClient("plain", server.Port, TestNodes.Insecure));
+        var e = await StartFails(Nodes.StartClient("plain", server.Port, TestNodes.Insecure));
         Assert.Equal(StartFailure.Refused, e.Kind);
         Assert.Equal("refused by the server: this server requires TLS: connect with a TLS client (akka-tcp-transfer without --insecure)", e.Message);
         await StillServes(server, alice, serverLog, "still here");
@@ -279,9 +268,9 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task A_tls_client_meeting_a_server_without_tls_is_refused_with_the_reason()
     {
-        var (server, _) = await _nodes.StartServer(TestNodes.Insecure);
+        var (server, _) = await Nodes.StartServer(TestNodes.Insecure);
         Assert.Null(server.Fingerprint);
-        var e = await StartFails(_nodes.StartClient("alice", server.Port, ("tls.fingerprint", new string('a', 64))));
+        var e = await StartFails(Nodes.StartClient("alice", server.Port, ("tls.fingerprint", new string('a', 64))));
         Assert.Equal(StartFailure.Refused, e.Kind);
         Assert.Contains("this server does not use TLS (it was started with --insecure)", e.Message, StringComparison.Ordinal);
     }

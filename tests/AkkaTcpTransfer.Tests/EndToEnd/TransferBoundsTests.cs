@@ -11,25 +11,14 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 /// <summary>Every wait of a transfer ends; a transfer id cannot be used to touch another transfer; disk space is
 /// promised per accepted offer; partial files nobody resumes expire and can be listed; two programs can share one
 /// downloads folder.</summary>
-public sealed class TransferBoundsTests : IAsyncLifetime
+public sealed class TransferBoundsTests : NodesAndFiles
 {
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
-    }
-
     private static Offer OfferOf(uint id, string file, long size, long fingerprint = 1) => new(id, "", [], "server", file, size, fingerprint);
 
     [Fact]
     public async Task An_accept_never_followed_by_start_expires_at_both_ends_and_frees_the_slot()
     {
-        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")), ("transfer.start-timeout", "500ms"),
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("dl")), ("transfer.start-timeout", "500ms"),
             ("transfer.max-concurrent-receives", "1"));
         await using var raw = await RawClient.JoinAsync(server.Port, "idler");
         await raw.SendAsync(OfferOf(11, "never.bin", 1000));
@@ -48,10 +37,10 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task An_offer_nobody_answers_expires_at_both_ends_and_the_sender_is_done()
     {
-        var (server, _) = await _nodes.StartServer();
-        var (alice, aliceLog) = await _nodes.StartClient("alice", server.Port, ("transfer.answer-timeout", "1s"));
-        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port, ("transfer.auto-accept", "off"), ("downloads", _files.Dir("bob")));
-        alice.Commands.Tell(new NodeCommands.SendFile("bob", _files.Create("src/ignored.bin", 1000)));
+        var (server, _) = await Nodes.StartServer();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("transfer.answer-timeout", "1s"));
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port, ("transfer.auto-accept", "off"), ("downloads", Files.Dir("bob")));
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", Files.Create("src/ignored.bin", 1000)));
         var offered = await bobLog.WaitFor<TransferOffered>();
         // Nobody at bob's end decides. alice gives up after her answer timeout, and bob hears of it.
         var failed = await aliceLog.WaitFor<TransferFailed>(f => f.Id == offered.Id);
@@ -65,8 +54,8 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task A_duplicate_transfer_id_is_refused_and_the_live_transfer_with_that_id_is_untouched()
     {
-        var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.window", "128k"));
+        var downloads = Files.Dir("dl");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("transfer.window", "128k"));
         await using var raw = await RawClient.JoinAsync(server.Port, "twice");
         var data = RandomNumberGenerator.GetBytes(512 * 1024);
         await raw.SendAsync(OfferOf(21, "live.bin", data.Length));
@@ -96,7 +85,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task A_relayed_duplicate_id_is_refused_to_its_sender_and_the_recipient_is_not_dropped()
     {
-        var (server, _) = await _nodes.StartServer();
+        var (server, _) = await Nodes.StartServer();
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
         await using var alice = await RawClient.JoinAsync(server.Port, "alice");
         var data = RandomNumberGenerator.GetBytes(200_000);
@@ -129,10 +118,10 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task Two_offers_cannot_both_count_on_the_same_free_space()
     {
-        var downloads = _files.Dir("dl");
+        var downloads = Files.Dir("dl");
         // Pretend the disk has 300 MiB to spare: keep all but that free.
         var free = new DriveInfo(downloads).AvailableFreeSpace;
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads),
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads),
             ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await using var raw = await RawClient.JoinAsync(server.Port, "big");
         await raw.SendAsync(OfferOf(41, "first.bin", 200L << 20));
@@ -152,7 +141,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task An_abandoned_partial_expires_at_start_and_a_kept_one_is_listed_with_its_sender()
     {
-        var downloads = _files.Dir("dl");
+        var downloads = Files.Dir("dl");
         var partials = Path.Combine(downloads, SafeNames.PartialsFolder);
         Directory.CreateDirectory(partials);
         // Two partials with their descriptions: one untouched for ten days, one from an hour ago.
@@ -164,7 +153,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
                 JsonSerializer.Serialize(new PartialFilesActor.PartialMeta(file, "alice", 5000, DateTimeOffset.UtcNow.AddDays(-age))));
             File.SetLastWriteTimeUtc(part, DateTime.UtcNow.AddDays(-age).AddHours(-1));
         }
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.partial-max-age", "7d"));
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("transfer.partial-max-age", "7d"));
         server.Commands.Tell(NodeCommands.ListTransfers.Instance);
         var listed = await serverLog.WaitFor<PartialsListed>();
         var kept = Assert.Single(listed.Partials);
@@ -180,11 +169,11 @@ public sealed class TransferBoundsTests : IAsyncLifetime
         // Two clients (think: two processes run from the same folder) share one downloads folder; the server sends the
         // same file to both at once. Their partials would have the same name: the second finds it locked and writes
         // its own. Both transfers land, under two names, and nothing is left behind.
-        var shared = _files.Dir("shared-downloads");
-        var (server, serverLog) = await _nodes.StartServer();
-        var (bob, bobLog) = await _nodes.StartClient("bob", server.Port, ("downloads", shared));
-        var (carol, carolLog) = await _nodes.StartClient("bob2", server.Port, ("downloads", shared));
-        var source = _files.Create("src/same.bin", 8 << 20, seed: 5);
+        var shared = Files.Dir("shared-downloads");
+        var (server, serverLog) = await Nodes.StartServer();
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port, ("downloads", shared));
+        var (carol, carolLog) = await Nodes.StartClient("bob2", server.Port, ("downloads", shared));
+        var source = Files.Create("src/same.bin", 8 << 20, seed: 5);
         // A fingerprint both sides agree on and the same sender: the same partial key at both receivers.
         server.Commands.Tell(new NodeCommands.SendFile("bob", source));
         server.Commands.Tell(new NodeCommands.SendFile("bob2", source));
@@ -200,8 +189,8 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task A_partial_locked_by_another_program_is_neither_used_nor_removed()
     {
-        var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads));
+        var downloads = Files.Dir("dl");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads));
         await using var raw = await RawClient.JoinAsync(server.Port, "alice", resumeKey: RandomNumberGenerator.GetBytes(32));
         var identity = Identities.Of((await Task.FromResult(raw.Welcome!.ResumeKey)));
         var key = PartialKey.For("", identity, "alice", "held.bin", 1000, 1);
@@ -229,7 +218,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task An_id_in_use_in_the_other_direction_is_refused_too_and_that_transfer_goes_on()
     {
-        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")));
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("dl")));
         await using var alice = await RawClient.JoinAsync(server.Port, "alice");
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
         var data = RandomNumberGenerator.GetBytes(100_000);
@@ -256,8 +245,8 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task An_offer_cancelled_at_once_leaves_its_partial_free_for_a_later_resume()
     {
-        var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "0"));
+        var downloads = Files.Dir("dl");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "0"));
         var key = RandomNumberGenerator.GetBytes(32);
         var data = RandomNumberGenerator.GetBytes(300_000);
         await using (var alice = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key))
@@ -280,8 +269,8 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task A_file_below_the_resume_size_that_is_cut_off_leaves_nothing_behind_and_starts_over()
     {
-        var downloads = _files.Dir("dl");
-        var (server, serverLog) = await _nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "1m"));
+        var downloads = Files.Dir("dl");
+        var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("transfer.resume-min-size", "1m"));
         var key = RandomNumberGenerator.GetBytes(32);
         var data = RandomNumberGenerator.GetBytes(300_000);
         await using (var alice = await RawClient.JoinAsync(server.Port, "alice", resumeKey: key))
@@ -305,9 +294,9 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task Offers_with_the_same_id_on_two_connections_each_reserve_their_own_space()
     {
-        var downloads = _files.Dir("dl");
+        var downloads = Files.Dir("dl");
         var free = new DriveInfo(downloads).AvailableFreeSpace;
-        var (server, _) = await _nodes.StartServer(("downloads", downloads),
+        var (server, _) = await Nodes.StartServer(("downloads", downloads),
             ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await using var a = await RawClient.JoinAsync(server.Port, "a");
         await using var b = await RawClient.JoinAsync(server.Port, "b");
@@ -325,7 +314,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task A_receiver_acknowledging_bytes_never_sent_fails_the_relay_at_both_ends()
     {
-        var (server, _) = await _nodes.StartServer();
+        var (server, _) = await Nodes.StartServer();
         await using var alice = await RawClient.JoinAsync(server.Port, "alice");
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
         await alice.SendAsync(new Offer(95, "", [], "bob", "x.bin", 10_000_000, 1));
@@ -344,7 +333,7 @@ public sealed class TransferBoundsTests : IAsyncLifetime
     [Fact]
     public async Task Two_peers_using_the_same_id_cannot_take_over_each_others_entry_in_the_transfer_list()
     {
-        var (server, serverLog) = await _nodes.StartServer(("downloads", _files.Dir("dl")), ("transfer.auto-accept", "off"));
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("dl")), ("transfer.auto-accept", "off"));
         await using var first = await RawClient.JoinAsync(server.Port, "first");
         await first.SendAsync(OfferOf(7, "first.bin", 10));
         await serverLog.WaitFor<TransferOffered>(o => o.From == "first");

@@ -9,24 +9,16 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>Hostile names, refusals, cancels from either side, a file that changes under its sender, and a raw peer
 /// that plays sender or receiver to the byte.</summary>
-public sealed class TransferSafetyTests : IAsyncLifetime
+public sealed class TransferSafetyTests : NodesAndFiles
 {
-    private readonly TestNodes _nodes = new();
-    private readonly Files _files = new();
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
     private string _downloads = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _downloads = _files.Dir("server-downloads");
-        (_server, _serverLog) = await _nodes.StartServer(("downloads", _downloads), ("transfer.max-file-size", "100m"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
+        _downloads = Files.Dir("server-downloads");
+        (_server, _serverLog) = await Nodes.StartServer(("downloads", _downloads), ("transfer.max-file-size", "100m"));
     }
 
     private static Offer OfferOf(uint id, string file, long size, long fingerprint = 1) => new(id, "", [], "server", file, size, fingerprint);
@@ -57,7 +49,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
         var failed = await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(101));
         Assert.StartsWith("refused: ", failed.Reason, StringComparison.Ordinal);
         Assert.Empty(Files.List(_downloads));
-        Assert.False(File.Exists(Path.Combine(_files.Root, "escape.txt")));
+        Assert.False(File.Exists(Path.Combine(Files.Root, "escape.txt")));
     }
 
     [Fact]
@@ -107,7 +99,7 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     [Fact]
     public async Task A_sender_that_ignores_the_window_has_its_transfer_failed_before_its_data_piles_up()
     {
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")));
         await using var raw = await RawClient.JoinAsync(_server.Port, "flooder");
         await raw.SendAsync(OfferOf(404, "flood.bin", 50_000_000));
         var accept = await raw.Expect<Accept>(a => a.Id == 404);
@@ -132,8 +124,8 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     [Fact]
     public async Task An_offer_above_the_size_limit_is_refused_with_the_reason()
     {
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
-        var big = _files.Create("src/huge.bin", 0);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")));
+        var big = Files.Create("src/huge.bin", 0);
         // Make it look huge without writing it: a sparse file.
         await using (var f = new FileStream(big, FileMode.Open)) f.SetLength(200L * 1024 * 1024);
         alice.Commands.Tell(new NodeCommands.SendFile(null, big));
@@ -148,8 +140,8 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     {
         // bob is a raw receiver that accepts and then never acknowledges: alice's window fills and she waits.
         await using var bob = await RawClient.JoinAsync(_server.Port, "bob");
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
-        var source = _files.Create("src/slow.bin", 10_000_000, seed: 5);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")));
+        var source = Files.Create("src/slow.bin", 10_000_000, seed: 5);
         alice.Commands.Tell(new NodeCommands.SendFile("bob", source));
         var offer = await bob.Expect<Offer>();
         Assert.Equal(("alice", "slow.bin", 10_000_000L), (offer.From, offer.File, offer.Size));
@@ -190,10 +182,10 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     public async Task A_cancel_from_the_sender_reaches_a_receiver_that_waits_for_a_decision()
     {
         await using var nodes = new TestNodes();
-        var (server, _) = await nodes.StartServer(("downloads", _files.Dir("s2")));
-        var (alice, aliceLog) = await nodes.StartClient("alice", server.Port, ("downloads", _files.Dir("a2")));
-        var (bob, bobLog) = await nodes.StartClient("bob", server.Port, ("downloads", _files.Dir("b2")), ("transfer.auto-accept", "off"));
-        var source = _files.Create("src/offer.bin", 1000, seed: 9);
+        var (server, _) = await nodes.StartServer(("downloads", Files.Dir("s2")));
+        var (alice, aliceLog) = await nodes.StartClient("alice", server.Port, ("downloads", Files.Dir("a2")));
+        var (bob, bobLog) = await nodes.StartClient("bob", server.Port, ("downloads", Files.Dir("b2")), ("transfer.auto-accept", "off"));
+        var source = Files.Create("src/offer.bin", 1000, seed: 9);
 
         // alice cancels her offer while bob has not decided: bob hears of it through the relay.
         alice.Commands.Tell(new NodeCommands.SendFile("bob", source));
@@ -220,8 +212,8 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     public async Task A_file_that_changes_while_it_is_sent_fails_at_both_ends()
     {
         await using var bob = await RawClient.JoinAsync(_server.Port, "bob");
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
-        var source = _files.Create("src/moving.bin", 300_000, seed: 6);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")));
+        var source = Files.Create("src/moving.bin", 300_000, seed: 6);
         alice.Commands.Tell(new NodeCommands.SendFile("bob", source));
         var offer = await bob.Expect<Offer>();
         await bob.SendAsync(new Accept(offer.Id, 0, [], 65536, 65536));
@@ -243,8 +235,8 @@ public sealed class TransferSafetyTests : IAsyncLifetime
     [Fact]
     public async Task A_file_deleted_before_its_turn_fails_clearly()
     {
-        var (alice, aliceLog) = await _nodes.StartClient("alice", _server.Port, ("downloads", _files.Dir("alice")));
-        var source = _files.Create("src/gone.bin", 10, seed: 1);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")));
+        var source = Files.Create("src/gone.bin", 10, seed: 1);
         File.Delete(source);
         alice.Commands.Tell(new NodeCommands.SendFile(null, source));
         Assert.Contains("no such file", (await aliceLog.WaitFor<ErrorOccurred>()).Message, StringComparison.Ordinal);

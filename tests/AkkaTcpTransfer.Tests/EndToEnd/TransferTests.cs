@@ -6,30 +6,22 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>Real files between real server and client actor systems on 127.0.0.1, verified by SHA-256.</summary>
 /// <remarks>Run over both transports: <see cref="TransferOverTlsTests"/> and <see cref="TransferInTheClearTests"/>.</remarks>
-public abstract class TransferTests(bool tls) : IAsyncLifetime
+public abstract class TransferTests(bool tls) : NodesAndFiles(new TestNodes(tls))
 {
-    private readonly TestNodes _nodes = new(tls);
-    private readonly Files _files = new();
     private ServerNode _server = null!;
     private EventLog _serverLog = null!;
     private (ClientNode Node, EventLog Log) _alice, _bob;
     private string _serverDownloads = null!, _aliceDownloads = null!, _bobDownloads = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _serverDownloads = _files.Dir("server-downloads");
-        _aliceDownloads = _files.Dir("alice-downloads");
-        _bobDownloads = _files.Dir("bob-downloads");
-        (_server, _serverLog) = await _nodes.StartServer(("downloads", _serverDownloads));
-        _alice = await _nodes.StartClient("alice", _server.Port, ("downloads", _aliceDownloads));
-        _bob = await _nodes.StartClient("bob", _server.Port, ("downloads", _bobDownloads));
+        _serverDownloads = Files.Dir("server-downloads");
+        _aliceDownloads = Files.Dir("alice-downloads");
+        _bobDownloads = Files.Dir("bob-downloads");
+        (_server, _serverLog) = await Nodes.StartServer(("downloads", _serverDownloads));
+        _alice = await Nodes.StartClient("alice", _server.Port, ("downloads", _aliceDownloads));
+        _bob = await Nodes.StartClient("bob", _server.Port, ("downloads", _bobDownloads));
         await _alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _nodes.DisposeAsync();
-        _files.Dispose();
     }
 
     private static async Task<(TransferCompleted Sent, TransferCompleted Received)> Delivered(EventLog senderLog, EventLog receiverLog, string file)
@@ -48,7 +40,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [InlineData(3_000_017)]
     public async Task Client_to_server_delivers_the_exact_bytes(long size)
     {
-        var source = _files.Create($"src/file-{size}.bin", size, seed: (int)size);
+        var source = Files.Create($"src/file-{size}.bin", size, seed: (int)size);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, source));
         var (sent, received) = await Delivered(_alice.Log, _serverLog, $"file-{size}.bin");
 
@@ -70,7 +62,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task Server_to_a_named_client_delivers_only_to_that_client()
     {
-        var source = _files.Create("src/for-bob.bin", 777_777, seed: 7);
+        var source = Files.Create("src/for-bob.bin", 777_777, seed: 7);
         _server.Commands.Tell(new NodeCommands.SendFile("bob", source));
         var (sent, received) = await Delivered(_serverLog, _bob.Log, "for-bob.bin");
         Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
@@ -84,7 +76,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task Client_to_client_is_relayed_by_the_server_which_stores_nothing()
     {
-        var source = _files.Create("src/relayed.bin", 5_000_000, seed: 3);
+        var source = Files.Create("src/relayed.bin", 5_000_000, seed: 3);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", source));
         var (sent, received) = await Delivered(_alice.Log, _bob.Log, "relayed.bin");
         Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
@@ -99,7 +91,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_multi_hundred_MiB_file_arrives_intact_while_chat_keeps_flowing()
     {
-        var source = _files.Create("src/big.bin", 300L * 1024 * 1024, seed: 300);
+        var source = Files.Create("src/big.bin", 300L * 1024 * 1024, seed: 300);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, source));
         await _serverLog.WaitFor<TransferStarted>(s => s.File == "big.bin");
         // Chat over the very connection that carries the file.
@@ -114,14 +106,14 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task A_folder_keeps_its_structure_and_each_file_is_its_own_transfer()
     {
-        var album = Path.Combine(_files.Root, "src", "album");
+        var album = Path.Combine(Files.Root, "src", "album");
         var expected = new Dictionary<string, string>
         {
-            ["album/a.bin"] = _files.Create("src/album/a.bin", 10_000, seed: 1),
-            ["album/sub/b.bin"] = _files.Create("src/album/sub/b.bin", 200_000, seed: 2),
-            ["album/sub/deeper/c.txt"] = _files.Create("src/album/sub/deeper/c.txt", 1, seed: 3),
-            ["album/empty.dat"] = _files.Create("src/album/empty.dat", 0, seed: 4),
-            ["album/.hidden"] = _files.Create("src/album/.hidden", 50, seed: 5),
+            ["album/a.bin"] = Files.Create("src/album/a.bin", 10_000, seed: 1),
+            ["album/sub/b.bin"] = Files.Create("src/album/sub/b.bin", 200_000, seed: 2),
+            ["album/sub/deeper/c.txt"] = Files.Create("src/album/sub/deeper/c.txt", 1, seed: 3),
+            ["album/empty.dat"] = Files.Create("src/album/empty.dat", 0, seed: 4),
+            ["album/.hidden"] = Files.Create("src/album/.hidden", 50, seed: 5),
         };
         _alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", album + "/"));
         foreach (var (file, source) in expected)
@@ -137,10 +129,10 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task Several_transfers_in_every_direction_at_once_while_chatting()
     {
-        var a1 = _files.Create("src/a1.bin", 20_000_000, seed: 11);
-        var a2 = _files.Create("src/a2.bin", 9_000_000, seed: 12);
-        var b1 = _files.Create("src/b1.bin", 15_000_000, seed: 13);
-        var s1 = _files.Create("src/s1.bin", 12_000_000, seed: 14);
+        var a1 = Files.Create("src/a1.bin", 20_000_000, seed: 11);
+        var a2 = Files.Create("src/a2.bin", 9_000_000, seed: 12);
+        var b1 = Files.Create("src/b1.bin", 15_000_000, seed: 13);
+        var s1 = Files.Create("src/s1.bin", 12_000_000, seed: 14);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, a1));
         _alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", a2));
         _bob.Node.Commands.Tell(new NodeCommands.SendFile("alice", b1));
@@ -166,8 +158,8 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     {
         var existing = Path.Combine(_serverDownloads, "report.pdf");
         await File.WriteAllTextAsync(existing, "the server's own report");
-        var first = _files.Create("src/one/report.pdf", 1000, seed: 21);
-        var second = _files.Create("src/two/report.pdf", 2000, seed: 22);
+        var first = Files.Create("src/one/report.pdf", 1000, seed: 21);
+        var second = Files.Create("src/two/report.pdf", 2000, seed: 22);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, first));
         var (_, r1) = await Delivered(_alice.Log, _serverLog, "report.pdf");
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, second));
@@ -182,7 +174,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
     [Fact]
     public async Task Sending_to_an_unknown_peer_or_a_missing_file_fails_clearly()
     {
-        var source = _files.Create("src/x.bin", 10, seed: 1);
+        var source = Files.Create("src/x.bin", 10, seed: 1);
         _alice.Node.Commands.Tell(new NodeCommands.SendFile("zed", source));
         var failed = await _alice.Log.WaitFor<TransferFailed>(f => f.File == "x.bin");
         Assert.Contains("no one named 'zed' is online", failed.Reason, StringComparison.Ordinal);
@@ -190,7 +182,7 @@ public abstract class TransferTests(bool tls) : IAsyncLifetime
         _server.Commands.Tell(new NodeCommands.SendFile("zed", source));
         Assert.Contains("no one named 'zed' is online", (await _serverLog.WaitFor<TransferFailed>(f => f.File == "x.bin")).Reason, StringComparison.Ordinal);
 
-        var missing = Path.Combine(_files.Root, "nope.bin");
+        var missing = Path.Combine(Files.Root, "nope.bin");
         _alice.Node.Commands.Tell(new NodeCommands.SendFile(null, missing));
         var error = await _alice.Log.WaitFor<ErrorOccurred>(e => e.Message.Contains("nope.bin", StringComparison.Ordinal));
         Assert.Contains("no such file or folder", error.Message, StringComparison.Ordinal);
