@@ -41,6 +41,15 @@ internal static class Program
         var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
+        var clusterPort = new Option<string>("--cluster-port") { Description = "server: join several servers into one (Akka.Cluster); this node's cluster port (private network only: not encrypted)" };
+        clusterPort.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+                result.AddError($"--cluster-port: '{text}' is not a port number (0 to 65535)");
+        });
+        var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
+        var seeds = new Option<string[]>("--seed") { Description = "server: HOST:PORT of a node's cluster port to join (repeatable; none: found a new cluster)" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
         var plain = new Option<bool>("--plain") { Description = "print events as lines instead of the full-screen UI (the default at a terminal)" };
 
@@ -51,12 +60,13 @@ internal static class Program
               akka-tcp-transfer server                                   this machine only, port 7420, TLS
               akka-tcp-transfer server --host 0.0.0.0 --token-file tok   every network, with a shared secret
               akka-tcp-transfer server --cert fullchain.pem --key privkey.pem --host 0.0.0.0
+              akka-tcp-transfer server --cluster-port 7421 --seed 10.0.0.1:7421   one of several nodes acting as one
 
             At a terminal it runs full screen; --plain prints lines, --json prints events for programs.
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, configFiles, sets, json, plain };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, configFiles, sets, json, plain };
         var client = new Command("client", $$"""
             run a client: connect to a server, chat, send and receive files
 
@@ -97,6 +107,18 @@ internal static class Program
             {
                 Add(certificate, "tls.certificate");
                 Add(key, "tls.key");
+                if (r.GetResult(clusterPort) is not null) overrides.Add(("cluster.enabled", "on"));
+                Add(clusterPort, "cluster.port");
+                Add(clusterHost, "cluster.host");
+                if (r.GetValue(seeds) is { Length: > 0 } seedList)
+                {
+                    if (r.GetResult(clusterPort) is null)
+                    {
+                        Console.Error.WriteLine("akka-tcp-transfer: --seed needs --cluster-port (this node's own cluster port)");
+                        return Task.FromResult(ExitCodes.BadArguments);
+                    }
+                    overrides.Add(("cluster.seeds", string.Join(",", seedList)));
+                }
             }
             else
             {

@@ -85,4 +85,6 @@ public enum StartFailure
     NoIdentity,
     /// <summary>The client did not trust the server's identity (unknown, or not the pinned one).</summary>
     NotTrusted,
+    /// <summary>A cluster node could not join its cluster (no seed answered in time), or the cluster refused it.</summary>
+    ClusterJoin,
 }

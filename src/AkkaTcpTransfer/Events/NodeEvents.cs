@@ -43,6 +43,12 @@ public sealed record ChatReceived(string From, string? To, string Text, DateTime
 /// appear among the others'.</summary>
 public sealed record ChatSent(string? To, string Text, DateTimeOffset At) : NodeEvent;
 
+/// <summary><c>cluster-member</c>: a server node of this node's cluster changed state. <paramref name="Status"/> is
+/// <c>up</c> (it serves clients as part of the cluster), <c>unreachable</c> (it stopped answering), <c>reachable</c>
+/// (it answers again) or <c>removed</c> (it left, or was removed after staying unreachable: its clients' names are free).
+/// <paramref name="Node"/> is its cluster address, host:port; <paramref name="Self"/> is true for this node.</summary>
+public sealed record ClusterMemberChanged(string Node, string Status, bool Self) : NodeEvent;
+
 /// <summary><c>error</c>: something this node tried failed, or a peer told it so; the node carries on.</summary>
 public sealed record ErrorOccurred(string Message) : NodeEvent;
 

@@ -42,7 +42,8 @@ public sealed class ServerNode : NodeHost
         AssemblyPreloader.LoadConnectionPath();
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForServer(settings);
-        var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-server",
+        if (settings.Cluster.Enabled) config = Cluster.ClusterConfig.For(settings.Cluster).WithFallback(config);
+        var (system, root, ready) = await StartRootAsync(config, settings, Cluster.ClusterConfig.SystemName,
             () => ServerActor.Props(settings, endpoint, security), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
         return new ServerNode(system, root, settings, ready.Host, ready.Port, security?.Identity);
     }

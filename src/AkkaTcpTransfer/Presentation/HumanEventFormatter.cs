@@ -21,6 +21,7 @@ public static class HumanEventFormatter
             Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
             ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",
             Disconnected d => $"disconnected: {Safe(d.Reason)}{(d.WillReconnect ? " (reconnecting)" : "")}",
+            ClusterMemberChanged m => $"cluster: {(m.Self ? "this node" : "node")} {m.Node} {m.Status}",
             PeerJoined j => $"* {Safe(j.Name)} joined",
             PeerLeft l => $"* {Safe(l.Name)} left",
             WhoListed w => $"online: {string.Join(", ", w.Names.Select(Safe))}",

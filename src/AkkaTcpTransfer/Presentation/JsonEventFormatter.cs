@@ -85,6 +85,12 @@ public static class JsonEventFormatter
                 w.WriteString("event", "disconnected");
                 w.WriteString("reason", d.Reason);
                 return true;
+            case ClusterMemberChanged m:
+                w.WriteString("event", "cluster-member");
+                w.WriteString("node", m.Node);
+                w.WriteString("status", m.Status);
+                w.WriteBoolean("self", m.Self);
+                return true;
             case PeerJoined j:
                 w.WriteString("event", "peer-joined");
                 w.WriteString("name", j.Name);

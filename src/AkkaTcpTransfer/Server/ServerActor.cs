@@ -1,7 +1,10 @@
 using System.Net;
 using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using AkkaTcpTransfer.Chat;
+using AkkaTcpTransfer.Cluster;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Server.Sessions;
@@ -14,9 +17,25 @@ namespace AkkaTcpTransfer.Server;
 /// <summary>Root of a server node: starts the session registry, the transfer table, the partial files and the listener,
 /// reports the bound port, and carries out the server operator's own commands (chat as the server, who, send).</summary>
 /// <remarks>Supervision: its children are the node's singletons; one that fails is stopped and the failure is logged.
-/// The listener's end ends the node's service (the server stops); the others are not restarted into a half state.</remarks>
-internal sealed class ServerActor : ReceiveActor
+/// The listener's end ends the node's service (the server stops); the others are not restarted into a half state.
+/// In a cluster (<c>cluster.enabled</c>) it also runs this node's share of the name directory singleton and its proxy,
+/// follows the cluster's membership (published as <see cref="ClusterMemberChanged"/>, passed to the registry), and is
+/// ready only once this node is up in the cluster and the nodes already there have accepted it.</remarks>
+internal sealed class ServerActor : ReceiveActor, IWithTimers
 {
+    /// <summary>Where every node's session registry lives (the directory and the other registries find it there).</summary>
+    internal const string RegistryPath = "/user/server/sessions";
+
+    private sealed class JoinTimedOut
+    {
+        public static readonly JoinTimedOut Instance = new();
+    }
+
+    private sealed class AcceptanceWaitOver
+    {
+        public static readonly AcceptanceWaitOver Instance = new();
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IActorRef _registry;
@@ -25,6 +44,10 @@ internal sealed class ServerActor : ReceiveActor
     private readonly List<IActorRef> _readyWaiters = [];
     private object? _startResult;
     private IActorRef? _stopRequester;
+    private NodeLifecycle.Ready? _bound;
+    private bool _clusterUp;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="security">The server's TLS identity, or null to serve in plaintext.</param>
     public static Props Props(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security) =>
@@ -43,7 +66,17 @@ internal sealed class ServerActor : ReceiveActor
         // The server's own identity for the offers it sends: a receiver ties partial files to it.
         var serverId = ClientIdentity.Of(new StateFolder(settings.StateDir).ReadOrCreateSecret("server-identity.key", 32));
 
-        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients), "sessions");
+        SessionRegistryActor.ClusterLink? link = null;
+        if (settings.Cluster.Enabled)
+        {
+            // The directory runs on the oldest node; every node hosts a manager for it and talks to it through a proxy.
+            Context.ActorOf(ClusterSingletonManager.Props(NameDirectoryActor.Props(RegistryPath), PoisonPill.Instance,
+                ClusterSingletonManagerSettings.Create(Context.System)), "names");
+            var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
+                ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
+            link = new SessionRegistryActor.ClusterLink(proxy, ClusterKeys.TokenKey(settings.Token), settings.Cluster.ClaimTimeout);
+        }
+        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, link), "sessions");
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
         _transfers.Tell(new TransfersActor.UsePartials(partials));
@@ -57,7 +90,8 @@ internal sealed class ServerActor : ReceiveActor
         {
             Context.System.EventStream.Publish(new Listening(b.Endpoint.Address.ToString(), b.Endpoint.Port,
                 security?.Identity.Fingerprint, security?.Identity.CertificateFile));
-            Started(new NodeLifecycle.Ready(b.Endpoint.Address.ToString(), b.Endpoint.Port, _settings.Name, _settings.Name));
+            _bound = new NodeLifecycle.Ready(b.Endpoint.Address.ToString(), b.Endpoint.Port, _settings.Name, _settings.Name);
+            if (!_settings.Cluster.Enabled || _clusterUp) Started(_bound);
         });
         Receive<ListenerMessages.BindFailed>(f =>
         {
@@ -83,7 +117,7 @@ internal sealed class ServerActor : ReceiveActor
         Receive<TransferMessages.StartSend>(spec => _registry.Tell(new SessionMessages.FindSendRecipient(spec)));
         Receive<SessionMessages.SendRecipient>(r =>
         {
-            if (r.Peer is null) _transfers.Tell(new TransferMessages.SendRefused(r.Spec.Id, $"no one named '{r.Spec.To}' is online"));
+            if (r.Peer is null) _transfers.Tell(new TransferMessages.SendRefused(r.Spec.Id, r.Reason ?? $"no one named '{r.Spec.To}' is online"));
             else r.Peer.Tell(r.Spec with { To = r.Name });
         });
         Receive<NodeLifecycle.Stop>(s =>
@@ -92,8 +126,84 @@ internal sealed class ServerActor : ReceiveActor
             _listener.Tell(new ListenerMessages.Drain(s.Reason));
         });
         Receive<ListenerMessages.Drained>(_ => ReplyStopped());
+        if (settings.Cluster.Enabled) ClusterBehaviour();
         Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => ReplyStopped());
     }
+
+    // ---------------------------------------------------------------- cluster
+
+    private void ClusterBehaviour()
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var self = cluster.SelfAddress;
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            Publish(up.Member.Address, "up");
+            if (up.Member.Address == self)
+            {
+                // Up: now the nodes already there check us (token, version) while we check them.
+                Timers.Cancel(nameof(JoinTimedOut));
+                Timers.StartSingleTimer(nameof(AcceptanceWaitOver), AcceptanceWaitOver.Instance, NameDirectoryActor.RebuildWait);
+            }
+            else
+            {
+                _registry.Tell(new SessionRegistryActor.ClusterNodeUp($"{up.Member.Address}{RegistryPath}"));
+            }
+        });
+        Receive<ClusterEvent.MemberRemoved>(r =>
+        {
+            Publish(r.Member.Address, "removed");
+            if (r.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeGone(r.Member.Address));
+        });
+        Receive<ClusterEvent.UnreachableMember>(u => Publish(u.Member.Address, "unreachable"));
+        Receive<ClusterEvent.ReachableMember>(u => Publish(u.Member.Address, "reachable"));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<AcceptanceWaitOver>(_ =>
+        {
+            _clusterUp = true;
+            if (_bound is not null && _startResult is null) Started(_bound);
+        });
+        Receive<JoinTimedOut>(_ =>
+        {
+            var seeds = _settings.Cluster.Seeds.Count == 0 ? "itself" : string.Join(", ", _settings.Cluster.Seeds.Select(s => $"{s.Host}:{s.Port}"));
+            Started(new NodeLifecycle.StartFailed(StartFailure.ClusterJoin,
+                $"could not join the server cluster through {seeds} within {Units.Seconds(_settings.Cluster.JoinTimeout)}: is each seed a server node's cluster port, and reachable?"));
+        });
+        Receive<SessionRegistryActor.NodeRefusedByCluster>(r =>
+        {
+            var members = cluster.State.Members;
+            var me = members.FirstOrDefault(m => m.Address == self);
+            var them = members.FirstOrDefault(m => m.Address == r.By);
+            // Both sides refuse each other; the newer node is the one that goes.
+            if (me is not null && them is not null && me.IsOlderThan(them)) return;
+            _log.Error("{0}", r.Reason);
+            if (_startResult is null) Started(new NodeLifecycle.StartFailed(StartFailure.ClusterJoin, $"{r.Reason} (node {HostPort(r.By)})"));
+            else Context.System.EventStream.Publish(new ErrorOccurred($"{r.Reason} (node {HostPort(r.By)}); this node leaves the cluster"));
+            cluster.Leave(self);
+        });
+    }
+
+    protected override void PreStart()
+    {
+        if (!_settings.Cluster.Enabled) return;
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Timers.StartSingleTimer(nameof(JoinTimedOut), JoinTimedOut.Instance, _settings.Cluster.JoinTimeout);
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        // No seeds: this node founds a cluster. Listed seeds may include this node itself (the same list everywhere).
+        if (_settings.Cluster.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+        else cluster.JoinSeedNodes(_settings.Cluster.Seeds.Select(s => ClusterConfig.SeedAddress(s.Host, s.Port)));
+    }
+
+    protected override void PostStop()
+    {
+        if (_settings.Cluster.Enabled) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    }
+
+    private static void Publish(Address node, string status) =>
+        Context.System.EventStream.Publish(new ClusterMemberChanged(HostPort(node), status, node == Akka.Cluster.Cluster.Get(Context.System).SelfAddress));
+
+    private static string HostPort(Address address) => $"{address.Host}:{address.Port}";
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {

@@ -20,7 +20,8 @@ public sealed record NodeSettings(
     TransferSettings Transfer,
     LimitSettings Limits,
     string StateDir,
-    TlsSettings Tls)
+    TlsSettings Tls,
+    ClusterSettings Cluster)
 {
     private const string S = NodeConfig.Section;
 
@@ -149,9 +150,34 @@ public sealed record NodeSettings(
         }
 
         var tls = ReadTls(r, role);
+        var cluster = ReadCluster(r, host);
 
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
-            limits, stateDir, tls);
+            limits, stateDir, tls, cluster);
+    }
+
+    private static ClusterSettings ReadCluster(ConfigReader r, string host)
+    {
+        var enabled = r.Bool($"{S}.cluster.enabled");
+        var clusterHost = r.String($"{S}.cluster.host").Trim();
+        if (clusterHost.Length == 0) clusterHost = host;
+        if (enabled && clusterHost is "0.0.0.0" or "::")
+            throw new ConfigException($"{S}.cluster.host: other nodes must reach this node at a real address, not {clusterHost}; set cluster.host (CLI: --cluster-host)");
+        var port = r.Int($"{S}.cluster.port", 0, 65535);
+        var seeds = new List<(string Host, int Port)>();
+        foreach (var part in r.String($"{S}.cluster.seeds").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = part.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(part[(colon + 1)..], out var seedPort) || seedPort is < 1 or > 65535)
+                throw new ConfigException($"{S}.cluster.seeds: '{part}' is not host:port (the cluster port of a node to join)");
+            seeds.Add((part[..colon].Trim('[', ']'), seedPort));
+        }
+        return new ClusterSettings(enabled, clusterHost, port, seeds,
+            r.Duration($"{S}.cluster.join-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+            r.Duration($"{S}.cluster.claim-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
+            r.Duration($"{S}.cluster.heartbeat-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
+            r.Duration($"{S}.cluster.acceptable-heartbeat-pause", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+            r.Duration($"{S}.cluster.stable-after", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
     }
 
     private static TlsSettings ReadTls(ConfigReader r, NodeRole role)
@@ -192,6 +218,12 @@ public sealed record NodeSettings(
         return Path.Combine(root, "akka-tcp-transfer");
     }
 }
+
+/// <param name="Enabled">On: this server is a node of an Akka.Cluster of servers (server only).</param>
+/// <param name="Host">The address other nodes reach this node's cluster port at.</param>
+/// <param name="Seeds">Nodes to join; empty: found a new cluster.</param>
+public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, TimeSpan JoinTimeout,
+    TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter);
 
 /// <param name="Enabled">Off only on purpose (--insecure): then everything below is unused.</param>
 /// <param name="CertificateFile">Server: a CA-issued certificate (PEM), with <paramref name="KeyFile"/>; null: its own identity in state-dir.</param>

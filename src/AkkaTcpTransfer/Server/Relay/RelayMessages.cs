@@ -7,11 +7,11 @@ namespace AkkaTcpTransfer.Server.Relay;
 public static class RelayMessages
 {
     /// <summary>Sender's peer -> recipient's peer: offer this to your client (From already stamped).</summary>
-    public sealed record RelayOffer(Offer Offer, IActorRef SenderPeer);
+    public sealed record RelayOffer(Offer Offer, IActorRef SenderPeer) : Cluster.IClusterMessage;
 
     /// <summary>A transfer frame from the other end, to pass to this peer's client.</summary>
-    public sealed record RelayFrame(TransferFrame Frame);
+    public sealed record RelayFrame(TransferFrame Frame) : Cluster.IClusterMessage;
 
     /// <summary>The other end of relay <paramref name="Id"/> is gone (disconnected, or it broke the protocol).</summary>
-    public sealed record RelayGone(uint Id, string Reason);
+    public sealed record RelayGone(uint Id, string Reason) : Cluster.IClusterMessage;
 }

@@ -100,6 +100,7 @@ internal sealed class RelayTable
             return;
         }
         relay.OtherPeer = found.Peer;
+        WatchIfRemote(found.Peer);
         relay.Phase = Phase.Offered;
         relay.LastActivity = now;
         found.Peer.Tell(new RelayMessages.RelayOffer(offer with { To = found.Name }, _context.Self), _context.Self);
@@ -114,6 +115,7 @@ internal sealed class RelayTable
             return;
         }
         _relays[offer.Offer.Id] = new Relay(clientSends: false, now) { OtherPeer = offer.SenderPeer, Phase = Phase.Offered };
+        WatchIfRemote(offer.SenderPeer);
         ToClient(offer.Offer);
     }
 
@@ -189,9 +191,13 @@ internal sealed class RelayTable
             case Accept accept when relay.ClientSends:
                 // Our client's chunks must fit the server's frame limit; the server's window caps what it may ever have
                 // to queue for this transfer. The chunks that come back are checked against both (Check).
+                // Between two server nodes chunks stay small, so that chat and heartbeats on the same link never wait
+                // long behind one (ClusterConfig.MaxRelayChunk).
+                var maxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead);
+                if (IsRemote(relay.OtherPeer)) maxChunk = Math.Min(maxChunk, Cluster.ClusterConfig.MaxRelayChunk);
                 frame = accept with
                 {
-                    MaxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead),
+                    MaxChunk = maxChunk,
                     Window = Math.Min(accept.Window, _settings.Transfer.Window),
                 };
                 relay.Flow.Grant(((Accept)frame).MaxChunk, ((Accept)frame).Window);
@@ -231,6 +237,25 @@ internal sealed class RelayTable
         if (failed.Frame is not TransferFrame frame || !_relays.TryGetValue(frame.Id, out var relay)) return false;
         Break(frame.Id, relay, $"the server could not pass {frame.Type} on to {_clientName}: {failed.Reason}");
         return true;
+    }
+
+    /// <summary>A session actor this table watched is gone without a word: its server node left the cluster or died.
+    /// Every relay with it fails here (the other end's node, if alive, ends its own half).</summary>
+    public void PeerTerminated(IActorRef peer)
+    {
+        foreach (var (id, relay) in _relays.Where(r => peer.Equals(r.Value.OtherPeer)).ToList())
+        {
+            Remove(id);
+            ToClient(new Fail(id, "the server node of the other end is gone; send again to resume"));
+        }
+    }
+
+    private static bool IsRemote(IActorRef? peer) => peer is not null && !peer.Path.Address.HasLocalScope;
+
+    /// <summary>A session on another server node may vanish with its node, without a RelayGone: watch it.</summary>
+    private void WatchIfRemote(IActorRef peer)
+    {
+        if (IsRemote(peer)) _context.Watch(peer);
     }
 
     /// <summary>Fails every relay that has waited longer than its phase allows.</summary>

@@ -235,7 +235,11 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _connectionStopped = true;
             ConnectionGone();
         });
-        Receive<Terminated>(t => { _endpoint.Terminated(t.ActorRef); });
+        Receive<Terminated>(t =>
+        {
+            _relays.PeerTerminated(t.ActorRef);
+            _endpoint.Terminated(t.ActorRef);
+        });
         Receive<TransferMessages.Finished>(_endpoint.Finished);
     }
 

@@ -30,7 +30,7 @@ public static class SessionMessages
     /// one name. A failure is answered with <see cref="SayFailed"/>.</summary>
     public sealed record Say(string To, string Text);
 
-    public sealed record SayFailed(WireCode Code, string Reason);
+    public sealed record SayFailed(WireCode Code, string Reason) : Cluster.IClusterMessage;
 
     /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first (trimmed to fit the asker's frames).</summary>
     public sealed record Who
@@ -51,8 +51,9 @@ public static class SessionMessages
     /// <summary>The server sends a file to a client: answered with <see cref="SendRecipient"/>.</summary>
     public sealed record FindSendRecipient(TransferMessages.StartSend Spec);
 
-    /// <summary><paramref name="Peer"/> is null when nobody of that name is online.</summary>
-    public sealed record SendRecipient(TransferMessages.StartSend Spec, string Name, IActorRef? Peer);
+    /// <summary><paramref name="Peer"/> is null when the file cannot go: nobody of that name is online, or
+    /// <paramref name="Reason"/> says why.</summary>
+    public sealed record SendRecipient(TransferMessages.StartSend Spec, string Name, IActorRef? Peer, string? Reason = null);
 
     /// <summary>Peer to registry: my connection is gone; announce my leaving now (the actor may live on briefly
     /// while its transfers wind down).</summary>

@@ -3,10 +3,12 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Chat;
+using AkkaTcpTransfer.Cluster;
 using AkkaTcpTransfer.Limits;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
 
 namespace AkkaTcpTransfer.Server.Sessions;
@@ -17,9 +19,29 @@ namespace AkkaTcpTransfer.Server.Sessions;
 /// bucket, so one client cannot keep the server busy delivering. The server sees every broadcast and every message
 /// addressed to it as a <see cref="Events.ChatReceived"/>; direct messages between clients are relayed, not
 /// published. It has no children.</summary>
-internal sealed class SessionRegistryActor : ReceiveActor
+/// <remarks>In a cluster of servers (<see cref="ClusterLink"/>) it also holds a replica of the clients online on the
+/// other nodes (<see cref="Session.Node"/> is that node's registry), so presence, who, direct chat and offers reach them;
+/// it asks the cluster's <see cref="NameDirectoryActor"/> before letting a client take a name; and it forwards what its
+/// clients say to the other nodes' registries, which deliver to their own clients. Messages between two registries
+/// keep their order (Akka's per-pair ordering), so a node's sessions arrive before anything about them.</remarks>
+internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 {
-    private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame, TokenBucket Fanout);
+    /// <param name="Node">Null for a client of this node; else the registry of the node it is connected to (and
+    /// <paramref name="Connection"/> is Nobody).</param>
+    private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame,
+        TokenBucket? Fanout, IActorRef? Node = null);
+
+    /// <summary>A Join waiting for the directory's answer.</summary>
+    private sealed record PendingClaim(SessionMessages.Join Join, IActorRef Peer, string Key, string Shape, byte[] ResumeKey)
+    {
+        /// <summary>The client left or the wait timed out: a late grant is given back.</summary>
+        public bool Abandoned { get; set; }
+    }
+
+    private sealed record ClaimTimedOut(long Request);
+
+    /// <summary>What a registry in a cluster needs: the directory (a singleton proxy), and what it proves to other nodes.</summary>
+    public sealed record ClusterLink(IActorRef Directory, byte[] TokenKey, TimeSpan ClaimTimeout);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
@@ -35,6 +57,13 @@ internal sealed class SessionRegistryActor : ReceiveActor
     /// and a move, not a sort of everyone (which made arrivals slow down as the crowd grew).</summary>
     private readonly List<string> _sorted = [];
     private List<string>? _names;
+    private readonly ClusterLink? _cluster;
+    /// <summary>Other nodes' registries that sent us their sessions; everything about ours goes to each of them.</summary>
+    private readonly Dictionary<Address, IActorRef> _nodes = [];
+    private readonly Dictionary<long, PendingClaim> _claims = [];
+    private long _nextClaim;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Case-insensitive order; the exact spelling breaks ties, so every online name has one place.</summary>
     private static readonly Comparer<string> DisplayOrder = Comparer<string>.Create((a, b) =>
@@ -43,17 +72,23 @@ internal sealed class SessionRegistryActor : ReceiveActor
         return c != 0 ? c : StringComparer.Ordinal.Compare(a, b);
     });
 
-    public static Props Props(NodeSettings settings, int maxClients) => Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients));
+    public static Props Props(NodeSettings settings, int maxClients, ClusterLink? cluster = null) =>
+        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, cluster));
 
-    public SessionRegistryActor(NodeSettings settings, int maxClients)
+    public SessionRegistryActor(NodeSettings settings, int maxClients, ClusterLink? cluster)
     {
+        _cluster = cluster;
         _settings = settings;
         _serverName = settings.Name;
         _serverKey = PeerNames.Key(settings.Name);
         _serverShape = PeerNames.ShapeKey(settings.Name);
         _maxClients = maxClients;
         Receive<SessionMessages.Join>(OnJoin);
-        Receive<Terminated>(t => Left(t.ActorRef));
+        Receive<Terminated>(t =>
+        {
+            if (_nodes.ContainsValue(t.ActorRef)) NodeGone(t.ActorRef.Path.Address);
+            else Left(t.ActorRef);
+        });
         Receive<SessionMessages.Say>(OnSay);
         Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(NameList.Fit(Names(),
             NamesBudget(_byPeer.TryGetValue(Sender, out var asker) ? asker.MaxFrame : _settings.MaxFrameSize)))));
@@ -65,7 +100,10 @@ internal sealed class SessionRegistryActor : ReceiveActor
         Receive<SessionMessages.FindSendRecipient>(f =>
         {
             var found = Find(f.Spec.To);
-            Sender.Tell(new SessionMessages.SendRecipient(f.Spec, found?.Name ?? f.Spec.To, found?.Peer));
+            // A file the server sends is read on this node: only this node's clients can get it from here.
+            Sender.Tell(found is { Node: not null }
+                ? new SessionMessages.SendRecipient(f.Spec, found.Name, null, $"{found.Name} is connected to another server node; send from that node")
+                : new SessionMessages.SendRecipient(f.Spec, found?.Name ?? f.Spec.To, found?.Peer));
         });
         Receive<SessionMessages.Leave>(_ =>
         {
@@ -73,6 +111,7 @@ internal sealed class SessionRegistryActor : ReceiveActor
             // After everything this registry sent that session's connection: it may now let the connection go.
             Sender.Tell(SessionMessages.Left.Instance);
         });
+        if (cluster is not null) ClusterBehaviour();
     }
 
     /// <summary>Whoever is online under <paramref name="name"/> or a name that looks like it (either key).</summary>
@@ -93,41 +132,64 @@ internal sealed class SessionRegistryActor : ReceiveActor
             peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, $"name '{join.Name}' is taken (it is the server's, or looks like it)"));
             return;
         }
-        var replacing = false;
-        if (_byKey.TryGetValue(key, out var existing) || _byShape.TryGetValue(shape, out existing))
+        Session? replacing = null;
+        if ((_byKey.TryGetValue(key, out var existing) || _byShape.TryGetValue(shape, out existing)) && existing.Node is null)
         {
             var sameClient = join.ResumeKey.Length > 0 && CryptographicOperations.FixedTimeEquals(join.ResumeKey, existing.ResumeKey)
                 && join.Name == existing.Name;
             if (!sameClient)
             {
-                var reason = string.Equals(join.Name, existing.Name, StringComparison.OrdinalIgnoreCase)
-                    ? $"name '{existing.Name}' is already taken"
-                    : $"name '{join.Name}' looks like '{existing.Name}', who is online";
-                peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, reason));
+                peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, TakenReason(join.Name, existing.Name)));
                 return;
             }
-            // The same client reconnected before the server noticed its old connection die: hand the name over.
-            _log.Info("{0} reconnected; replacing its previous connection", existing.Name);
-            Remove(existing); // unwatched: its Terminated will not come
-            existing.Peer.Tell(SessionMessages.Replaced.Instance);
-            replacing = true;
+            // The same client reconnected before the server noticed its old connection die: hand the name over
+            // (the cluster's directory already has it under this identity, for this node).
+            replacing = existing;
         }
-        else if (_byKey.Count >= _maxClients)
+        else if (_byPeer.Count >= _maxClients)
         {
             peer.Tell(new SessionMessages.JoinRefused(WireCode.ServerFull, $"server full ({_maxClients} clients)"));
             return;
         }
-
         var resumeKey = join.ResumeKey.Length > 0 ? join.ResumeKey : ClientIdentity.NewKey();
+        if (_cluster is null || replacing is not null)
+        {
+            Admit(join, peer, key, shape, resumeKey, replacing);
+            return;
+        }
+        // Another client of this node asking for the same name right now: the first asks the directory.
+        if (_claims.Values.FirstOrDefault(c => !c.Abandoned && (c.Key == key || c.Shape == shape)) is { } pending)
+        {
+            peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, TakenReason(join.Name, pending.Join.Name)));
+            return;
+        }
+        var request = ++_nextClaim;
+        _claims[request] = new PendingClaim(join, peer, key, shape, resumeKey);
+        _cluster.Directory.Tell(new ClusterMessages.Claim(request, join.Name, ClientIdentity.Of(resumeKey)));
+        Timers.StartSingleTimer(("claim", request), new ClaimTimedOut(request), _cluster.ClaimTimeout);
+    }
+
+    private static string TakenReason(string wanted, string holder) =>
+        string.Equals(wanted, holder, StringComparison.OrdinalIgnoreCase)
+            ? $"name '{holder}' is already taken"
+            : $"name '{wanted}' looks like '{holder}', who is online";
+
+    /// <summary>The client is in: it gets its Welcome, everyone else hears of it.</summary>
+    private void Admit(SessionMessages.Join join, IActorRef peer, string key, string shape, byte[] resumeKey, Session? replacing)
+    {
+        if (replacing is not null)
+        {
+            _log.Info("{0} reconnected; replacing its previous connection", replacing.Name);
+            Remove(replacing); // unwatched: its Terminated will not come
+            replacing.Peer.Tell(SessionMessages.Replaced.Instance);
+        }
+        // Online on another node until now (the same client, moved here): not news to anyone.
+        var wasOnline = replacing is not null || _byKey.ContainsKey(key);
+        if (_byKey.TryGetValue(key, out var remote) && remote.Node is not null) Remove(remote);
         var limits = _settings.Limits;
         var session = new Session(join.Name, key, shape, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
             new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _clock.Elapsed));
-        _byKey[key] = session;
-        _byShape[shape] = session;
-        _byPeer[peer] = session;
-        var at = _sorted.BinarySearch(session.Name, DisplayOrder);
-        _sorted.Insert(at < 0 ? ~at : at, session.Name);
-        _names = null;
+        Add(session);
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
@@ -136,35 +198,62 @@ internal sealed class SessionRegistryActor : ReceiveActor
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
-        if (replacing) return;
+        ToNodes(new ClusterMessages.SessionUp(new ClusterMessages.RemoteSession(session.Name, peer, session.MaxFrame)));
+        if (wasOnline) return;
+        AnnounceJoined(session);
+    }
+
+    private void AnnounceJoined(Session session)
+    {
         Context.System.EventStream.Publish(new Events.PeerJoined(session.Name));
         if (_byKey.Count > _settings.Chat.PresenceLimit) return;
-        var joined = FrameEncoder.Encode(new PeerJoined(session.Name));
-        foreach (var other in _byKey.Values)
+        var joined = new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new PeerJoined(session.Name)));
+        foreach (var other in _byPeer.Values)
         {
-            if (!ReferenceEquals(other, session)) other.Connection.Tell(new ConnectionMessages.SendEncoded(joined));
+            if (!ReferenceEquals(other, session)) other.Connection.Tell(joined);
         }
+    }
+
+    private void AnnounceLeft(Session session)
+    {
+        Context.System.EventStream.Publish(new Events.PeerLeft(session.Name));
+        if (_byKey.Count >= _settings.Chat.PresenceLimit) return;
+        var left = new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new PeerLeft(session.Name)));
+        foreach (var other in _byPeer.Values) other.Connection.Tell(left);
+    }
+
+    private void Add(Session session)
+    {
+        _byKey[session.Key] = session;
+        _byShape[session.Shape] = session;
+        if (session.Node is null) _byPeer[session.Peer] = session;
+        var at = _sorted.BinarySearch(session.Name, DisplayOrder);
+        _sorted.Insert(at < 0 ? ~at : at, session.Name);
+        _names = null;
     }
 
     private void Left(IActorRef peer)
     {
+        foreach (var claim in _claims.Values.Where(c => c.Peer.Equals(peer))) claim.Abandoned = true;
         if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
-        Context.System.EventStream.Publish(new Events.PeerLeft(session.Name));
-        if (_byKey.Count >= _settings.Chat.PresenceLimit) return;
-        var left = FrameEncoder.Encode(new PeerLeft(session.Name));
-        foreach (var other in _byKey.Values) other.Connection.Tell(new ConnectionMessages.SendEncoded(left));
+        ToNodes(new ClusterMessages.SessionDown(session.Name, session.Peer));
+        _cluster?.Directory.Tell(new ClusterMessages.Release(session.Name, ClientIdentity.Of(session.ResumeKey)));
+        AnnounceLeft(session);
     }
 
     private void Remove(Session session)
     {
         _byKey.Remove(session.Key);
         _byShape.Remove(session.Shape);
-        _byPeer.Remove(session.Peer);
+        if (session.Node is null)
+        {
+            _byPeer.Remove(session.Peer);
+            Context.Unwatch(session.Peer);
+        }
         var at = _sorted.BinarySearch(session.Name, DisplayOrder);
         if (at >= 0) _sorted.RemoveAt(at);
         _names = null;
-        Context.Unwatch(session.Peer);
     }
 
     /// <summary>From a client's peer actor (its session), or from the server itself (this registry's parent). A peer
@@ -179,24 +268,26 @@ internal sealed class SessionRegistryActor : ReceiveActor
         if (say.To.Length == 0)
         {
             var recipients = _byKey.Count - (from is null ? 0 : 1);
-            if (from is not null && recipients > 0 && !from.Fanout.TryTake(_clock.Elapsed, recipients))
+            // Every node delivers to its own clients; the sender paid here for all of them.
+            if (from is not null && recipients > 0 && !from.Fanout!.TryTake(_clock.Elapsed, recipients))
             {
                 Sender.Tell(new SessionMessages.SayFailed(WireCode.RateLimited,
                     $"message to everyone refused: you may reach {_settings.Limits.FanoutPerSecond} people per second, and it would reach {recipients}"));
                 return;
             }
-            var frame = FrameEncoder.Encode(new ChatFrame(fromName, "", atMs, say.Text));
-            var send = new ConnectionMessages.SendEncoded(frame);
-            foreach (var session in _byKey.Values)
-            {
-                if (!ReferenceEquals(session, from)) session.Connection.Tell(send);
-            }
+            DeliverBroadcast(fromName, atMs, say.Text, except: from);
+            ToNodes(new ClusterMessages.Broadcast(fromName, atMs, say.Text));
             if (from is not null) Context.System.EventStream.Publish(new Events.ChatReceived(fromName, null, say.Text, at));
             return;
         }
         if (PeerNames.Validate(say.To) is null && (PeerNames.Key(say.To) == _serverKey || PeerNames.ShapeKey(say.To) == _serverShape))
         {
             Context.System.EventStream.Publish(new Events.ChatReceived(fromName, _serverName, say.Text, at));
+            return;
+        }
+        if (Find(say.To) is { Node: { } node } remoteTarget)
+        {
+            node.Tell(new ClusterMessages.Direct(fromName, remoteTarget.Name, atMs, say.Text), from is null ? ActorRefs.NoSender : Sender);
             return;
         }
         if (Find(say.To) is { } target)
@@ -206,6 +297,172 @@ internal sealed class SessionRegistryActor : ReceiveActor
         }
         Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
     }
+
+    private void DeliverBroadcast(string fromName, long atMs, string text, Session? except)
+    {
+        var send = new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(fromName, "", atMs, text)));
+        foreach (var session in _byPeer.Values)
+        {
+            if (!ReferenceEquals(session, except)) session.Connection.Tell(send);
+        }
+    }
+
+    // ---------------------------------------------------------------- cluster
+
+    private void ClusterBehaviour()
+    {
+        Receive<ClusterMessages.ClaimAnswer>(OnClaimAnswer);
+        Receive<ClaimTimedOut>(t =>
+        {
+            if (!_claims.TryGetValue(t.Request, out var claim) || claim.Abandoned) return;
+            claim.Abandoned = true;
+            claim.Peer.Tell(new SessionMessages.JoinRefused(WireCode.HandshakeTimeout,
+                $"the server cluster did not confirm the name within {Units.Seconds(_cluster!.ClaimTimeout)}; try again"));
+        });
+        Receive<ClusterMessages.Takeover>(t =>
+        {
+            if (Find(t.Name) is not { Node: null } session) return;
+            _log.Info("{0} reconnected on another server node; replacing its connection here", session.Name);
+            Remove(session);
+            session.Peer.Tell(SessionMessages.Replaced.Instance);
+        });
+        Receive<ClusterMessages.RebuildRequest>(_ => Sender.Tell(new ClusterMessages.Holding(
+            _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey))).ToList())));
+        Receive<ClusterMessages.NodeHello>(OnNodeHello);
+        Receive<ClusterMessages.NodeRefused>(r => Context.Parent.Tell(new NodeRefusedByCluster(AddressOf(Sender), r.Reason)));
+        Receive<ClusterMessages.SessionUp>(u =>
+        {
+            if (_nodes.ContainsKey(AddressOf(Sender))) AddRemote(u.Session, Sender);
+        });
+        Receive<ClusterMessages.SessionDown>(d =>
+        {
+            if (Find(d.Name) is { Node: not null } session && session.Peer.Equals(d.Peer))
+            {
+                Remove(session);
+                AnnounceLeft(session);
+            }
+        });
+        Receive<ClusterMessages.Broadcast>(b =>
+        {
+            if (!_nodes.ContainsKey(AddressOf(Sender))) return;
+            DeliverBroadcast(b.From, b.AtMs, b.Text, except: null);
+            Context.System.EventStream.Publish(new Events.ChatReceived(b.From, null, b.Text, DateTimeOffset.FromUnixTimeMilliseconds(b.AtMs)));
+        });
+        Receive<ClusterMessages.Direct>(d =>
+        {
+            if (Find(d.To) is { Node: null } target)
+                target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(d.From, target.Name, d.AtMs, d.Text))));
+            else
+                Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
+        });
+        Receive<ClusterNodeUp>(u => SendHello(Context.ActorSelection(u.RegistryPath)));
+        Receive<ClusterNodeGone>(g => NodeGone(g.Address));
+    }
+
+    private void OnClaimAnswer(ClusterMessages.ClaimAnswer answer)
+    {
+        if (!_claims.Remove(answer.Request, out var claim)) return;
+        Timers.Cancel(("claim", answer.Request));
+        if (claim.Abandoned)
+        {
+            if (answer.Granted) _cluster!.Directory.Tell(new ClusterMessages.Release(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey)));
+            return;
+        }
+        if (!answer.Granted)
+        {
+            claim.Peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, answer.Reason));
+            return;
+        }
+        // A local session of that name may have appeared meanwhile only as the same client (checked at the Join).
+        Admit(claim.Join, claim.Peer, claim.Key, claim.Shape, claim.ResumeKey,
+            _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null);
+    }
+
+    /// <summary>Another node's sessions, in parts; part 0 replaces what we held for it. We answer its first part with
+    /// ours, so each side has the other's whole picture whoever saw whom first.</summary>
+    private void OnNodeHello(ClusterMessages.NodeHello hello)
+    {
+        var address = AddressOf(Sender);
+        if (ClusterKeys.Mismatch(ProtocolLimits.Version, _cluster!.TokenKey, hello.ProtocolVersion, hello.TokenKey) is { } mismatch)
+        {
+            _log.Warning("server node {0} may not join: {1}", address, mismatch);
+            Sender.Tell(new ClusterMessages.NodeRefused($"the cluster refused this node: {mismatch.Replace("this node", "the cluster's node")}"));
+            return;
+        }
+        var known = _nodes.TryGetValue(address, out var registry) && registry.Equals(Sender);
+        if (!known)
+        {
+            _nodes[address] = Sender;
+            Context.Watch(Sender);
+            SendHello(Sender);
+        }
+        if (hello.Part == 0)
+        {
+            var kept = hello.Sessions.Select(s => PeerNames.Key(s.Name)).ToHashSet(StringComparer.Ordinal);
+            foreach (var stale in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address && !kept.Contains(s.Key)).ToList())
+            {
+                Remove(stale);
+                AnnounceLeft(stale);
+            }
+        }
+        foreach (var session in hello.Sessions) AddRemote(session, Sender);
+    }
+
+    private void SendHello(ICanTell to)
+    {
+        var sessions = _byPeer.Values.Select(s => new ClusterMessages.RemoteSession(s.Name, s.Peer, s.MaxFrame)).ToList();
+        var part = 0;
+        do
+        {
+            var slice = sessions.Skip(part * ClusterMessages.NodeHello.PartSize).Take(ClusterMessages.NodeHello.PartSize).ToList();
+            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, slice), Self);
+            part++;
+        }
+        while (part * ClusterMessages.NodeHello.PartSize < sessions.Count);
+    }
+
+    private void AddRemote(ClusterMessages.RemoteSession remote, IActorRef node)
+    {
+        if (PeerNames.Validate(remote.Name) is not null) return;
+        var key = PeerNames.Key(remote.Name);
+        var wasOnline = false;
+        if (_byKey.TryGetValue(key, out var existing) || _byShape.TryGetValue(PeerNames.ShapeKey(remote.Name), out existing))
+        {
+            // Ours is the directory's word for this node; a remote one is replaced by news of the same name.
+            if (existing.Node is null) return;
+            Remove(existing);
+            wasOnline = true;
+        }
+        var session = new Session(remote.Name, key, PeerNames.ShapeKey(remote.Name), remote.Peer, ActorRefs.Nobody, [], remote.MaxFrame, null, node);
+        Add(session);
+        if (!wasOnline) AnnounceJoined(session);
+    }
+
+    private void NodeGone(Address address)
+    {
+        if (_nodes.Remove(address, out var registry)) Context.Unwatch(registry);
+        foreach (var session in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address).ToList())
+        {
+            Remove(session);
+            AnnounceLeft(session);
+        }
+    }
+
+    private void ToNodes(IClusterMessage message)
+    {
+        foreach (var node in _nodes.Values) node.Tell(message);
+    }
+
+    private static Address AddressOf(IActorRef actor) => actor.Path.Address;
+
+    /// <summary>From the server actor: a node is up; <paramref name="RegistryPath"/> is where its registry lives.</summary>
+    internal sealed record ClusterNodeUp(string RegistryPath);
+
+    /// <summary>From the server actor: the node at <paramref name="Address"/> left or was removed.</summary>
+    internal sealed record ClusterNodeGone(Address Address);
+
+    /// <summary>To the server actor: another node refused to share clients with this one.</summary>
+    internal sealed record NodeRefusedByCluster(Address By, string Reason);
 
     /// <summary>Names a Welcome carries at most: as many as are announced (above the presence limit nobody's view of the
     /// crowd is kept current anyway); every client gets a Welcome, so ten thousand arrivals with ten thousand names each

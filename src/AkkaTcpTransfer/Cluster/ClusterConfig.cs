@@ -1,0 +1,61 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Configuration;
+using AkkaTcpTransfer.Settings;
+
+namespace AkkaTcpTransfer.Cluster;
+
+/// <summary>The Akka settings a server node of a cluster runs with, made from our typed <see cref="ClusterSettings"/>
+/// (facts behind each in ../shared/CLUSTER.md). Layered over the node's configuration only when the cluster is enabled:
+/// a single server keeps the local actor provider and opens no cluster port.</summary>
+public static class ClusterConfig
+{
+    /// <summary>Every node of one cluster runs an actor system of this name (Akka addresses include it).</summary>
+    public const string SystemName = "akka-tcp-transfer-server";
+
+    /// <summary>Largest message between nodes. The same on every node (a receiver with a smaller limit tears the whole
+    /// link down); relayed chunks are kept to <see cref="MaxRelayChunk"/>, far below it, so chat and heartbeats never
+    /// wait behind a big one.</summary>
+    public const int MaxRemoteFrame = 1024 * 1024;
+
+    /// <summary>Largest chunk relayed between clients on different nodes.</summary>
+    public const int MaxRelayChunk = 64 * 1024;
+
+    public static Config For(ClusterSettings cluster)
+    {
+        static string D(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+        return ConfigurationFactory.ParseString($$"""
+            akka {
+              actor {
+                provider = cluster
+                serializers.akka-tcp-transfer = "{{typeof(ClusterSerializer).FullName}}, {{typeof(ClusterSerializer).Assembly.GetName().Name}}"
+                serialization-bindings {
+                  "{{typeof(IClusterMessage).FullName}}, {{typeof(IClusterMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
+                }
+              }
+              remote.dot-netty.tcp {
+                hostname = "{{cluster.Host}}"
+                port = {{cluster.Port}}
+                maximum-frame-size = {{MaxRemoteFrame}}b
+              }
+              cluster {
+                failure-detector {
+                  heartbeat-interval = {{D(cluster.HeartbeatInterval)}}
+                  acceptable-heartbeat-pause = {{D(cluster.AcceptableHeartbeatPause)}}
+                }
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = {{D(cluster.StableAfter)}}
+                }
+                # Our JoinTimedOut reports a failed join; Akka's own give-up would end the system without a word.
+                shutdown-after-unsuccessful-join-seed-nodes = off
+                singleton-proxy.log-singleton-identification-failure = off
+                log-info-verbose = off
+              }
+            }
+            """);
+    }
+
+    /// <summary>The address of the node whose cluster port is <paramref name="host"/>:<paramref name="port"/>.</summary>
+    public static Address SeedAddress(string host, int port) => new("akka.tcp", SystemName, host, port);
+}

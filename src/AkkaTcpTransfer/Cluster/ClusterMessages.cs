@@ -1,0 +1,68 @@
+using Akka.Actor;
+
+namespace AkkaTcpTransfer.Cluster;
+
+/// <summary>Marks the messages that cross between server nodes; <see cref="ClusterSerializer"/> writes them all.</summary>
+public interface IClusterMessage;
+
+/// <summary>Between the session registries of the server nodes of one cluster, and between them and the cluster's
+/// <see cref="NameDirectoryActor"/>. Every node's registry keeps a replica of who is online on the others (fed by
+/// <see cref="NodeHello"/>, <see cref="SessionUp"/> and <see cref="SessionDown"/>) for presence, who and routing; the
+/// directory alone decides who may take a name.</summary>
+public static class ClusterMessages
+{
+    /// <summary>A client online on some node: its name, its session actor there (where relayed offers and frames go)
+    /// and the largest frame it accepts.</summary>
+    public sealed record RemoteSession(string Name, IActorRef Peer, int MaxFrame);
+
+    /// <summary>Registry to the registry of another node, when it sees that node up: who is online here. Sent in parts
+    /// of at most <see cref="PartSize"/> sessions; part 0 replaces everything the receiver held for this node.
+    /// <paramref name="TokenKey"/> proves the same token (<see cref="ClusterKeys.TokenKey"/>) without showing it.</summary>
+    public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, IReadOnlyList<RemoteSession> Sessions) : IClusterMessage
+    {
+        public const int PartSize = 256;
+    }
+
+    /// <summary>Answer to a <see cref="NodeHello"/> with a different key: the younger of the two nodes leaves.</summary>
+    public sealed record NodeRefused(string Reason) : IClusterMessage;
+
+    /// <summary>A client joined on the sending node.</summary>
+    public sealed record SessionUp(RemoteSession Session) : IClusterMessage;
+
+    /// <summary>The client whose session actor is <paramref name="Peer"/> left the sending node.</summary>
+    public sealed record SessionDown(string Name, IActorRef Peer) : IClusterMessage;
+
+    /// <summary>A message to everyone, already accepted (and paid for) on the sending node: deliver to local clients.</summary>
+    public sealed record Broadcast(string From, long AtMs, string Text) : IClusterMessage;
+
+    /// <summary>A direct message for a client of the receiving node; the message's sender is the writer's session
+    /// actor (or nobody for a server operator), which hears a <c>SayFailed</c> if the recipient is gone.</summary>
+    public sealed record Direct(string From, string To, long AtMs, string Text) : IClusterMessage;
+
+    /// <summary>Registry to directory: may this client (<paramref name="Identity"/>: the digest of its resume key)
+    /// have <paramref name="Name"/>? Answered with <see cref="ClaimAnswer"/>.</summary>
+    public sealed record Claim(long Request, string Name, byte[] Identity) : IClusterMessage;
+
+    /// <summary><paramref name="Reason"/> says why not when <paramref name="Granted"/> is false.</summary>
+    public sealed record ClaimAnswer(long Request, bool Granted, string Reason) : IClusterMessage;
+
+    /// <summary>Registry to directory: the client of that identity left this node; free its name (if this node still
+    /// holds it).</summary>
+    public sealed record Release(string Name, byte[] Identity) : IClusterMessage;
+
+    /// <summary>Directory to a registry: the same client (same identity) came back on another node; end its session
+    /// here as replaced.</summary>
+    public sealed record Takeover(string Name) : IClusterMessage;
+
+    /// <summary>A new directory (the singleton started or moved, and lost its state) asks every registry what it holds.</summary>
+    public sealed record RebuildRequest : IClusterMessage
+    {
+        public static readonly RebuildRequest Instance = new();
+        private RebuildRequest() { }
+    }
+
+    /// <summary>Registry to directory: the names its clients hold, with their identities.</summary>
+    public sealed record Holding(IReadOnlyList<HeldName> Names) : IClusterMessage;
+
+    public sealed record HeldName(string Name, byte[] Identity);
+}

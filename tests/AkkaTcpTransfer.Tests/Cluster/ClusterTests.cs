@@ -1,0 +1,150 @@
+using Akka.Actor;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Tests.Support;
+
+namespace AkkaTcpTransfer.Tests.Cluster;
+
+/// <summary>Three server nodes (three actor systems in this process, on 127.0.0.1, port 0 for clients and for the
+/// cluster) form one Akka.Cluster; clients on different nodes chat, see each other, are kept to unique names and send
+/// each other files, as they would through one server.</summary>
+public sealed class ClusterTests : NodesAndFiles
+{
+    private readonly List<(ServerNode Node, EventLog Log)> _servers = [];
+
+    /// <summary>Quick failure detection, as in ../shared/CLUSTER.md's measurements: a node that stops answering is
+    /// removed after a few seconds instead of about 25.</summary>
+    internal static readonly (string, string)[] ClusterFast =
+    [
+        ("cluster.enabled", "on"),
+        ("cluster.port", "0"),
+        ("cluster.heartbeat-interval", "500ms"),
+        ("cluster.acceptable-heartbeat-pause", "2s"),
+        ("cluster.stable-after", "3s"),
+    ];
+
+    public override async Task InitializeAsync()
+    {
+        var first = await Nodes.StartServer(ClusterFast);
+        _servers.Add(first);
+        var seed = $"127.0.0.1:{ClusterPort(first.Node)}";
+        var rest = await Task.WhenAll(
+            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", seed)]),
+            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", seed)]));
+        _servers.AddRange(rest);
+        foreach (var (_, log) in _servers)
+            await log.WaitFor<ClusterMemberChanged>(_ => _servers.All(s => log.All<ClusterMemberChanged>().Any(m => m.Status == "up" && m.Node.EndsWith($":{ClusterPort(s.Node)}", StringComparison.Ordinal))));
+    }
+
+    internal static int ClusterPort(ServerNode node) => Akka.Cluster.Cluster.Get(node.System).SelfAddress.Port!.Value;
+
+    private int Port(int node) => _servers[node].Node.Port;
+
+    [Fact]
+    public async Task Nodes_start_as_one_cluster_and_report_their_members_as_events()
+    {
+        foreach (var (node, log) in _servers)
+        {
+            var self = log.All<ClusterMemberChanged>().Single(m => m.Self && m.Status == "up");
+            Assert.Equal($"127.0.0.1:{ClusterPort(node)}", self.Node);
+            Assert.Equal(3, log.All<ClusterMemberChanged>().Where(m => m.Status == "up").Select(m => m.Node).Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public async Task Chat_presence_and_who_span_the_nodes()
+    {
+        var alice = await Nodes.StartClient("alice", Port(0));
+        var bob = await Nodes.StartClient("bob", Port(1));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+        var carol = await Nodes.StartClient("carol", Port(2));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "carol");
+        await bob.Log.WaitFor<PeerJoined>(p => p.Name == "carol");
+        // carol arrived last: her Welcome lists the clients of the other two nodes.
+        var welcome = carol.Log.All<Connected>().Single();
+        Assert.Contains("alice", welcome.Online!);
+        Assert.Contains("bob", welcome.Online!);
+
+        alice.Node.Commands.Tell(new NodeCommands.Say("hello from node 0"));
+        var atBob = await bob.Log.WaitFor<ChatReceived>(c => c.Text == "hello from node 0");
+        var atCarol = await carol.Log.WaitFor<ChatReceived>(c => c.Text == "hello from node 0");
+        Assert.Equal(("alice", (string?)null), (atBob.From, atBob.To));
+        Assert.Equal(atBob.At, atCarol.At);
+        // Every node's operator sees a broadcast, as one server's would.
+        foreach (var (_, log) in _servers) await log.WaitFor<ChatReceived>(c => c.Text == "hello from node 0");
+
+        bob.Node.Commands.Tell(new NodeCommands.SayTo("Carol", "just for carol"));
+        var direct = await carol.Log.WaitFor<ChatReceived>(c => c.Text == "just for carol");
+        Assert.Equal(("bob", "carol"), (direct.From, direct.To));
+
+        var mark = alice.Log.Mark();
+        alice.Node.Commands.Tell(NodeCommands.Who.Instance);
+        var who = await alice.Log.WaitFor<WhoListed>(after: mark);
+        Assert.Equal(["server", "alice", "bob", "carol"], who.Names);
+
+        await carol.Node.StopAsync();
+        await alice.Log.WaitFor<PeerLeft>(p => p.Name == "carol");
+        await bob.Log.WaitFor<PeerLeft>(p => p.Name == "carol");
+        mark = alice.Log.Mark();
+        alice.Node.Commands.Tell(new NodeCommands.SayTo("carol", "are you there?"));
+        var error = await alice.Log.WaitFor<ErrorOccurred>(after: mark);
+        Assert.Contains("no one named 'carol' is online", error.Message);
+        Assert.DoesNotContain(bob.Log.All<ChatReceived>(), c => c.Text == "are you there?");
+    }
+
+    [Fact]
+    public async Task A_name_is_granted_once_in_the_cluster_even_when_two_nodes_are_asked_at_the_same_moment()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            // The same name in two spellings, and a look-alike, asked of three nodes at once.
+            var names = new[] { $"dana{round}", $"DANA{round}", $"dana{round}".Replace('a', 'а') };
+            var attempts = names.Select((name, i) => TryJoin(name, Port(i))).ToList();
+            var outcomes = await Task.WhenAll(attempts);
+            var admitted = outcomes.Where(o => o.Node is not null).ToList();
+            Assert.Single(admitted);
+            foreach (var refused in outcomes.Where(o => o.Node is null))
+                Assert.Matches("is already taken|looks like", refused.Error!);
+        }
+    }
+
+    private async Task<(ClientNode? Node, string? Error)> TryJoin(string name, int port)
+    {
+        try
+        {
+            var (node, _) = await Nodes.StartClient(name, port, ("client.reconnect.enabled", "off"));
+            return (node, null);
+        }
+        catch (NodeStartException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_crosses_nodes_verified_and_a_cancel_ends_it_at_both_ends()
+    {
+        var alice = await Nodes.StartClient("alice", Port(0));
+        var bob = await Nodes.StartClient("bob", Port(2), ("downloads", Files.Dir("bob")));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+
+        var source = Files.Create("src/across.bin", 6_000_000, seed: 12);
+        alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", source));
+        var received = await bob.Log.WaitFor<TransferCompleted>(c => c.File == "across.bin", timeout: TimeSpan.FromSeconds(60));
+        await alice.Log.WaitFor<TransferCompleted>(c => c.Id == received.Id, timeout: TimeSpan.FromSeconds(60));
+        Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
+        Assert.Equal(Files.Sha256(source), received.Sha256);
+
+        // A big file, cancelled by its sender once bytes flow: both ends end it and no file lands under its name.
+        var big = Files.Create("src/big.bin", 400_000_000, seed: 13);
+        alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", big));
+        var progress = await bob.Log.WaitFor<TransferProgress>(p => p.File == "big.bin" && p.Bytes > 0, timeout: TimeSpan.FromSeconds(30));
+        var sending = alice.Log.All<TransferStarted>().Single(t => t.File == "big.bin");
+        alice.Node.Commands.Tell(new NodeCommands.CancelTransfer(sending.Id));
+        await alice.Log.WaitFor<TransferCancelled>(c => c.Id == sending.Id);
+        await bob.Log.WaitFor<TransferCancelled>(c => c.File == "big.bin");
+        Assert.False(File.Exists(Path.Combine(Files.Dir("bob"), "big.bin")));
+        Assert.DoesNotContain(bob.Log.All<TransferCompleted>(), c => c.File == "big.bin");
+        Assert.True(progress.Bytes < progress.Total);
+    }
+}
