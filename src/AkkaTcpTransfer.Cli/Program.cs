@@ -19,6 +19,7 @@ internal static class Program
         Console.InputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 
         var host = new Option<string>("--host") { Description = "server: address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network); client: the server's address (default 127.0.0.1)" };
+        var clientHosts = new Option<string[]>("--host") { Description = "the server's address, HOST or HOST:PORT (default 127.0.0.1); repeat it for the nodes of a server cluster, tried in turn" };
         var port = new Option<string>("--port") { Description = "server: port to listen on (0 = any free port); client: the server's port (default 7420)" };
         port.Validators.Add(result =>
         {
@@ -74,12 +75,13 @@ internal static class Program
               akka-tcp-transfer client --name alice --fingerprint 3f4c...e1         trust the key the server printed
               akka-tcp-transfer client --host files.example.org --name alice        a server with a CA certificate
               akka-tcp-transfer client --name bot --yes --json < commands.txt       a script: accept offers, JSON out
+              akka-tcp-transfer client --name alice --host n1:7420 --host n2:7420   nodes of one server cluster
 
             At a terminal it runs full screen (offers are asked about; F2 accepts, F3 rejects); --plain prints lines.
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json, plain };
+            { clientHosts, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json, plain };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
         var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
 
@@ -98,8 +100,25 @@ internal static class Program
                 if (r.GetResult(option) is not null && r.GetValue(option) is { } value)
                     overrides.Add((key, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!));
             }
-            Add(host, "host");
+            if (role == NodeRole.Server) Add(host, "host");
             Add(port, "port");
+            if (role == NodeRole.Client && r.GetValue(clientHosts) is { Length: > 0 } hosts)
+            {
+                // The first is "the server" (its port: from HOST:PORT, else --port); the others are its other nodes.
+                try
+                {
+                    var first = NodeSettings.ParseHostPort(hosts[0], 0, "--host");
+                    overrides.Add(("host", first.Host));
+                    if (first.Port != 0) overrides.Add(("port", first.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    foreach (var other in hosts.Skip(1)) NodeSettings.ParseHostPort(other, 0, "--host");
+                }
+                catch (ConfigException e)
+                {
+                    Console.Error.WriteLine($"akka-tcp-transfer: {e.Message}");
+                    return Task.FromResult(ExitCodes.BadArguments);
+                }
+                if (hosts.Length > 1) overrides.Add(("client.servers", string.Join(",", hosts.Skip(1))));
+            }
             Add(nameOption, "name");
             Add(downloads, "downloads");
             Add(stateDir, "state-dir");

@@ -35,8 +35,9 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
-    private readonly IPEndPoint _server;
-    private readonly ConnectionSecurity.Client? _security;
+    private readonly IReadOnlyList<ServerAddress> _servers;
+    private int _current;
+    private int _failedThisRound;
     private TlsSession? _tls;
     private readonly List<IActorRef> _readyWaiters = [];
     private readonly IActorRef _transfers;
@@ -59,13 +60,25 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     /// <param name="security">How to check the server's TLS identity, or null to connect in plaintext.</param>
     public static Props Props(NodeSettings settings, IPEndPoint server, ConnectionSecurity.Client? security) =>
-        Akka.Actor.Props.Create(() => new ClientActor(settings, server, security));
+        Props(settings, [new ServerAddress(server, security)]);
 
-    public ClientActor(NodeSettings settings, IPEndPoint server, ConnectionSecurity.Client? security)
+    /// <param name="servers">The nodes of one server (a cluster), tried in turn: the first at start, the next whenever
+    /// one cannot be reached or its connection is lost.</param>
+    public static Props Props(NodeSettings settings, IReadOnlyList<ServerAddress> servers) =>
+        Akka.Actor.Props.Create(() => new ClientActor(settings, servers));
+
+    /// <summary>One server node to try, with how to check its TLS identity (null: plaintext).</summary>
+    public sealed record ServerAddress(IPEndPoint Endpoint, ConnectionSecurity.Client? Security);
+
+    private IPEndPoint _server;
+    private ConnectionSecurity.Client? _security;
+
+    public ClientActor(NodeSettings settings, IReadOnlyList<ServerAddress> servers)
     {
+        if (servers.Count == 0) throw new ArgumentException("at least one server", nameof(servers));
         _settings = settings;
-        _server = server;
-        _security = security;
+        _servers = servers;
+        (_server, _security) = (servers[0].Endpoint, servers[0].Security);
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
         _transfers.Tell(new TransfersActor.UsePartials(partials));
@@ -335,7 +348,9 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
                 events.Publish(new ErrorOccurred(e.Message));
                 break;
             case Offer offer:
-                _endpoint.Offer(offer, _connection!, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: _server.ToString());
+                // Identities are the server's, whichever of its nodes vouches for them now: partial files are tied to
+                // the server as configured (its first address), so a transfer resumes through another node.
+                _endpoint.Offer(offer, _connection!, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: _servers[0].Endpoint.ToString());
                 break;
             case TransferFrame transfer:
                 if (!_endpoint.Route(transfer)) _log.Debug("dropping {0} for unknown or finished transfer {1}", transfer.Type, TransferIds.Format(transfer.Id));
@@ -370,6 +385,19 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         _connection = null;
         _refusal = null;
         _endpoint.ConnectionLost(reason);
+        // Another node of the same server may be up: try it next (at once while starting, else after the backoff).
+        var others = _servers.Count > 1;
+        if (others)
+        {
+            _log.Info("{0} cannot be used ({1}); next: {2}", _server, reason, _servers[(_current + 1) % _servers.Count].Endpoint);
+            _current = (_current + 1) % _servers.Count;
+            (_server, _security) = (_servers[_current].Endpoint, _servers[_current].Security);
+        }
+        if (!_everOnline && others && ++_failedThisRound < _servers.Count)
+        {
+            Connect();
+            return;
+        }
         if (!_everOnline)
         {
             Started(new NodeLifecycle.StartFailed(StartFailure.CannotConnect, reason));

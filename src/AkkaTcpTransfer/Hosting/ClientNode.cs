@@ -30,11 +30,12 @@ public sealed class ClientNode : NodeHost
     {
         var settings = NodeSettings.Read(config, NodeRole.Client);
         CheckDownloads(settings.Downloads);
-        var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
-        var security = NodeSecurity.ForClient(settings);
-        var timeout = settings.Client.ConnectTimeout + settings.Client.HandshakeTimeout + TimeSpan.FromSeconds(5);
+        var servers = new List<ClientActor.ServerAddress>();
+        foreach (var (host, port) in settings.Client.Servers)
+            servers.Add(new ClientActor.ServerAddress(await ResolveAsync(host, port, ct), NodeSecurity.ForClient(settings, host, port)));
+        var timeout = (settings.Client.ConnectTimeout + settings.Client.HandshakeTimeout) * servers.Count + TimeSpan.FromSeconds(5);
         var (system, root, ready) = await StartRootAsync(config, settings, "akka-tcp-transfer-client",
-            () => ClientActor.Props(settings, endpoint, security), "client", beforeStart, timeout, ct);
+            () => ClientActor.Props(settings, servers), "client", beforeStart, timeout, ct);
         return new ClientNode(system, root, settings, ready.Name, ready.Server);
     }
 }

@@ -29,7 +29,11 @@ internal static class NodeSecurity
 
     /// <summary>How the client decides whether to trust the server, or null with tls.enabled off.</summary>
     /// <exception cref="ConfigException">The CA file cannot be read.</exception>
-    public static ConnectionSecurity.Client? ForClient(NodeSettings settings)
+    public static ConnectionSecurity.Client? ForClient(NodeSettings settings) => ForClient(settings, settings.Host, settings.Port);
+
+    /// <summary>The same for one of the server's nodes, <paramref name="host"/>:<paramref name="port"/> (its name is
+    /// checked against a CA certificate, and its key pinned, on its own).</summary>
+    public static ConnectionSecurity.Client? ForClient(NodeSettings settings, string host, int port)
     {
         if (!settings.Tls.Enabled) return null;
         X509Certificate2Collection? roots = null;
@@ -47,7 +51,7 @@ internal static class NodeSecurity
             if (roots.Count == 0) throw new ConfigException($"{NodeConfig.Section}.tls.ca-certificates: {caFile} holds no PEM certificate");
         }
         var known = new KnownServers(Path.Combine(settings.StateDir, KnownServers.FileName));
-        var trust = new ServerTrust(settings.Host, settings.Port, known, settings.Tls.Fingerprint, settings.Tls.TrustOnFirstUse, roots);
-        return new ConnectionSecurity.Client(settings.Host, trust);
+        var trust = new ServerTrust(host, port, known, settings.Tls.Fingerprint, settings.Tls.TrustOnFirstUse, roots);
+        return new ConnectionSecurity.Client(host, trust);
     }
 }

@@ -46,6 +46,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private IActorRef? _stopRequester;
     private NodeLifecycle.Ready? _bound;
     private bool _clusterUp;
+    /// <summary>Nodes that were up when this one came up and have not yet accepted it.</summary>
+    private HashSet<Address>? _awaitingAcceptance;
+    private readonly HashSet<Address> _accepted = [];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -143,7 +146,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             {
                 // Up: now the nodes already there check us (token, version) while we check them.
                 Timers.Cancel(nameof(JoinTimedOut));
-                Timers.StartSingleTimer(nameof(AcceptanceWaitOver), AcceptanceWaitOver.Instance, NameDirectoryActor.RebuildWait);
+                _awaitingAcceptance = cluster.State.Members
+                    .Where(m => m.Address != self && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
+                    .Select(m => m.Address).ToHashSet();
+                _awaitingAcceptance.ExceptWith(_accepted);
+                if (_awaitingAcceptance.Count == 0) Self.Tell(AcceptanceWaitOver.Instance);
+                else Timers.StartSingleTimer(nameof(AcceptanceWaitOver), AcceptanceWaitOver.Instance, NameDirectoryActor.RebuildWait);
             }
             else
             {
@@ -158,8 +166,15 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(u => Publish(u.Member.Address, "unreachable"));
         Receive<ClusterEvent.ReachableMember>(u => Publish(u.Member.Address, "reachable"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<SessionRegistryActor.NodeAccepted>(a =>
+        {
+            _accepted.Add(a.Address);
+            if (_awaitingAcceptance is not null && _awaitingAcceptance.Remove(a.Address) && _awaitingAcceptance.Count == 0)
+                Self.Tell(AcceptanceWaitOver.Instance);
+        });
         Receive<AcceptanceWaitOver>(_ =>
         {
+            Timers.Cancel(nameof(AcceptanceWaitOver));
             _clusterUp = true;
             if (_bound is not null && _startResult is null) Started(_bound);
         });

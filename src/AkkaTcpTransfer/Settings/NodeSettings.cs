@@ -75,7 +75,11 @@ public sealed record NodeSettings(
         var maxBackoff = r.Duration($"{S}.client.reconnect.max-backoff", TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1));
         if (maxBackoff < minBackoff)
             throw new ConfigException($"{S}.client.reconnect.max-backoff ({maxBackoff}) must not be below min-backoff ({minBackoff})");
+        var servers = new List<(string Host, int Port)> { (host, port) };
+        foreach (var part in r.String($"{S}.client.servers").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            servers.Add(ParseHostPort(part, port, $"{S}.client.servers"));
         var client = new ClientSettings(
+            Servers: servers,
             ConnectTimeout: r.Duration($"{S}.client.connect-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             HandshakeTimeout: r.Duration($"{S}.client.handshake-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             Reconnect: r.Bool($"{S}.client.reconnect.enabled"),
@@ -156,6 +160,20 @@ public sealed record NodeSettings(
             limits, stateDir, tls, cluster);
     }
 
+    /// <summary>"host", "host:port", "[v6]:port" or a bare IPv6 address; <paramref name="defaultPort"/> when none is given.</summary>
+    public static (string Host, int Port) ParseHostPort(string text, int defaultPort, string setting)
+    {
+        text = text.Trim();
+        var colon = text.LastIndexOf(':');
+        var bracketed = text.StartsWith('[');
+        if (colon < 0 || (!bracketed && text.IndexOf(':') != colon)) return (text, defaultPort);
+        if (bracketed && text.IndexOf(']') > colon) return (text.Trim('[', ']'), defaultPort);
+        if (!int.TryParse(text[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+            || port is < 1 or > 65535 || colon == 0)
+            throw new ConfigException($"{setting}: '{text}' is not host or host:port");
+        return (text[..colon].Trim('[', ']'), port);
+    }
+
     private static ClusterSettings ReadCluster(ConfigReader r, string host)
     {
         var enabled = r.Bool($"{S}.cluster.enabled");
@@ -167,10 +185,9 @@ public sealed record NodeSettings(
         var seeds = new List<(string Host, int Port)>();
         foreach (var part in r.String($"{S}.cluster.seeds").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var colon = part.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(part[(colon + 1)..], out var seedPort) || seedPort is < 1 or > 65535)
-                throw new ConfigException($"{S}.cluster.seeds: '{part}' is not host:port (the cluster port of a node to join)");
-            seeds.Add((part[..colon].Trim('[', ']'), seedPort));
+            var seed = ParseHostPort(part, 0, $"{S}.cluster.seeds");
+            if (seed.Port == 0) throw new ConfigException($"{S}.cluster.seeds: '{part}' is not host:port (the cluster port of a node to join)");
+            seeds.Add(seed);
         }
         return new ClusterSettings(enabled, clusterHost, port, seeds,
             r.Duration($"{S}.cluster.join-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
@@ -241,7 +258,8 @@ public sealed record ServerSettings(TimeSpan HandshakeTimeout, int? MaxClients, 
 public sealed record LimitSettings(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
     int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient);
 
-public sealed record ClientSettings(TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
+/// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
+public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
 
 public sealed record ChatSettings(int MaxMessageBytes, int PresenceLimit);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
@@ -21,16 +22,20 @@ public sealed class ClusterTests : NodesAndFiles
         ("cluster.heartbeat-interval", "500ms"),
         ("cluster.acceptable-heartbeat-pause", "2s"),
         ("cluster.stable-after", "3s"),
+        // Every node of a test stops at once; none waits long for the others to see it leave.
+        ("akka.coordinated-shutdown.phases.cluster-exiting.timeout", "1s"),
     ];
 
     public override async Task InitializeAsync()
     {
-        var first = await Nodes.StartServer(ClusterFast);
+        // One identity for the whole cluster (as README advises): a client trusts every node by one fingerprint.
+        (string, string) identity = ("state-dir", Files.Dir("server-state"));
+        var first = await Nodes.StartServer([.. ClusterFast, identity]);
         _servers.Add(first);
         var seed = $"127.0.0.1:{ClusterPort(first.Node)}";
         var rest = await Task.WhenAll(
-            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", seed)]),
-            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", seed)]));
+            Nodes.StartServer([.. ClusterFast, identity, ("cluster.seeds", seed)]),
+            Nodes.StartServer([.. ClusterFast, identity, ("cluster.seeds", seed)]));
         _servers.AddRange(rest);
         foreach (var (_, log) in _servers)
             await log.WaitFor<ClusterMemberChanged>(_ => _servers.All(s => log.All<ClusterMemberChanged>().Any(m => m.Status == "up" && m.Node.EndsWith($":{ClusterPort(s.Node)}", StringComparison.Ordinal))));
@@ -146,5 +151,79 @@ public sealed class ClusterTests : NodesAndFiles
         Assert.False(File.Exists(Path.Combine(Files.Dir("bob"), "big.bin")));
         Assert.DoesNotContain(bob.Log.All<TransferCompleted>(), c => c.File == "big.bin");
         Assert.True(progress.Bytes < progress.Total);
+    }
+
+    [Fact]
+    public async Task A_lost_node_frees_its_names_fails_its_relays_and_its_clients_come_back_on_another_node()
+    {
+        Nodes.ExpectErrors = true; // the aborted node's peers log the broken association
+        var alice = await Nodes.StartClient("alice", Port(0), ("downloads", Files.Dir("alice")));
+        // carol knows two nodes of the server: 2 first, then 1.
+        var carol = await Nodes.StartClient("carol", Port(2), ("client.servers", $"127.0.0.1:{Port(1)}"), ("downloads", Files.Dir("carol")));
+        var bob = await Nodes.StartClient("bob", Port(2), ("client.reconnect.enabled", "off"));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "carol");
+
+        var big = Files.Create("src/through.bin", 300_000_000, seed: 21);
+        alice.Node.Commands.Tell(new NodeCommands.SendFile("carol", big));
+        await carol.Log.WaitFor<TransferProgress>(p => p.File == "through.bin" && p.Bytes > 0, timeout: TimeSpan.FromSeconds(30));
+        var sending = alice.Log.All<TransferStarted>().Single(t => t.File == "through.bin");
+        var carolMark = carol.Log.Mark();
+        var aliceMark = alice.Log.Mark();
+
+        var lost = Stopwatch.StartNew();
+        ((ExtendedActorSystem)_servers[2].Node.System).Abort();
+
+        // The relay through the lost node fails at the sender; nothing lands under the final name at the receiver.
+        var failed = await alice.Log.WaitFor<TransferFailed>(f => f.Id == sending.Id, after: aliceMark, timeout: TimeSpan.FromSeconds(30));
+        await carol.Log.WaitFor<TransferFailed>(f => f.File == "through.bin", after: carolMark, timeout: TimeSpan.FromSeconds(30));
+        Assert.False(File.Exists(Path.Combine(Files.Dir("carol"), "through.bin")));
+
+        // carol is back by herself, on node 1, under her name (her identity takes it over at once).
+        var back = await carol.Log.WaitFor<Connected>(after: carolMark, timeout: TimeSpan.FromSeconds(10));
+        Assert.Equal("carol", back.Name);
+        var backAfter = lost.Elapsed;
+
+        // bob does not come back: his name is free for someone else, on any node.
+        await alice.Log.WaitFor<PeerLeft>(p => p.Name == "bob", after: aliceMark, timeout: TimeSpan.FromSeconds(20));
+        var newBob = await Nodes.StartClient("bob", Port(1));
+        Assert.Equal("bob", newBob.Node.Name);
+
+        // A resend resumes where the lost relay stopped, now through node 1.
+        var resumeMark = carol.Log.Mark();
+        alice.Node.Commands.Tell(new NodeCommands.SendFile("carol", big));
+        var started = await carol.Log.WaitFor<TransferStarted>(t => t.File == "through.bin", after: resumeMark, timeout: TimeSpan.FromSeconds(30));
+        var done = await carol.Log.WaitFor<TransferCompleted>(c => c.File == "through.bin", after: resumeMark, timeout: TimeSpan.FromSeconds(120));
+        Assert.True(started.Offset > 0, $"resumed at {started.Offset}");
+        Assert.Equal(Files.Sha256(big), Files.Sha256(done.Path));
+        Assert.True(backAfter < TimeSpan.FromSeconds(10), $"carol was back after {backAfter}");
+        Assert.NotEmpty(failed.Reason);
+    }
+
+    [Fact]
+    public async Task A_node_with_another_token_is_refused_and_says_why_and_the_cluster_carries_on()
+    {
+        Nodes.ExpectErrors = true; // the refusal is logged as an error on the refused node
+        var seed = $"127.0.0.1:{ClusterPort(_servers[0].Node)}";
+        var refused = await Assert.ThrowsAsync<NodeStartException>(() =>
+            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", seed), ("token", "not-the-cluster-token")]));
+        Assert.Equal(StartFailure.ClusterJoin, refused.Kind);
+        Assert.Contains("different token", refused.Message);
+
+        // The three go on serving: a client of node 0 and one of node 1 still meet.
+        var alice = await Nodes.StartClient("alice", Port(0));
+        await Nodes.StartClient("bob", Port(1));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+    }
+
+    [Fact]
+    public async Task A_seed_that_is_no_cluster_node_fails_the_start_with_a_clear_reason()
+    {
+        // The seed named is a client port of a server (TLS, not Akka.Remote): nothing there will ever answer a join.
+        var wrong = $"127.0.0.1:{Port(0)}";
+        var failed = await Assert.ThrowsAsync<NodeStartException>(() =>
+            Nodes.StartServer([.. ClusterFast, ("cluster.seeds", wrong), ("cluster.join-timeout", "3s")]));
+        Assert.Equal(StartFailure.ClusterJoin, failed.Kind);
+        Assert.Contains($"could not join the server cluster through {wrong}", failed.Message);
     }
 }

@@ -395,6 +395,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             _nodes[address] = Sender;
             Context.Watch(Sender);
             SendHello(Sender);
+            Context.Parent.Tell(new NodeAccepted(address));
         }
         if (hello.Part == 0)
         {
@@ -460,6 +461,9 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 
     /// <summary>From the server actor: the node at <paramref name="Address"/> left or was removed.</summary>
     internal sealed record ClusterNodeGone(Address Address);
+
+    /// <summary>To the server actor: the node at <paramref name="Address"/> and this one share their clients.</summary>
+    internal sealed record NodeAccepted(Address Address);
 
     /// <summary>To the server actor: another node refused to share clients with this one.</summary>
     internal sealed record NodeRefusedByCluster(Address By, string Reason);
