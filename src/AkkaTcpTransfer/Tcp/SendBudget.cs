@@ -32,7 +32,10 @@ public sealed class SendBudget : IExtension
         public bool Add(long delta)
         {
             if (Volatile.Read(ref _released) != 0) return false;
-            Interlocked.Add(ref _held, delta);
+            // An idle connection given something to send starts waiting now: how long it waited before, with nothing
+            // to send, says nothing about whether its peer reads (else the first burst after a quiet spell would make
+            // the quietest reader look like the slowest).
+            if (Interlocked.Add(ref _held, delta) == delta && delta > 0) ProgressAt(Stopwatch.GetTimestamp());
             return budget.Add(delta);
         }
 

@@ -46,4 +46,22 @@ public sealed class SendBudgetTests(ITestOutputHelper output) : TestKit("akka.lo
 
         Assert.Equal([large], budget.ChooseVictims());
     }
+
+    [Fact]
+    public void A_connection_that_was_idle_starts_waiting_when_it_is_given_something_to_send()
+    {
+        var budget = new SendBudget(1_000_000);
+        var idle = budget.Register(CreateTestProbe().Ref);
+        var waiting = budget.Register(CreateTestProbe().Ref);
+        // Both had their last write acknowledged long ago; only one has held bytes since.
+        idle.ProgressAt(Ago(TimeSpan.FromMinutes(5)));
+        waiting.ProgressAt(Ago(TimeSpan.FromMinutes(1)));
+        waiting.Add(500_000);
+        waiting.ProgressAt(Ago(TimeSpan.FromMilliseconds(900)));
+        // A burst for everyone: the idle one's long quiet spell is not a slow reader's.
+        idle.Add(600_000);
+
+        Assert.True(idle.SinceProgress < TimeSpan.FromMilliseconds(500));
+        Assert.Equal([waiting], budget.ChooseVictims());
+    }
 }

@@ -141,7 +141,7 @@ public sealed class ClusterTests : NodesAndFiles
         Assert.Equal(Files.Sha256(source), received.Sha256);
 
         // A big file, cancelled by its sender once bytes flow: both ends end it and no file lands under its name.
-        var big = Files.Create("src/big.bin", 400_000_000, seed: 13);
+        var big = Files.Create("src/big.bin", 200_000_000, seed: 13);
         alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", big));
         var progress = await bob.Log.WaitFor<TransferProgress>(p => p.File == "big.bin" && p.Bytes > 0, timeout: TimeSpan.FromSeconds(30));
         var sending = alice.Log.All<TransferStarted>().Single(t => t.File == "big.bin");
@@ -164,7 +164,7 @@ public sealed class ClusterTests : NodesAndFiles
         await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
         await alice.Log.WaitFor<PeerJoined>(p => p.Name == "carol");
 
-        var big = Files.Create("src/through.bin", 300_000_000, seed: 21);
+        var big = Files.Create("src/through.bin", 200_000_000, seed: 21);
         alice.Node.Commands.Tell(new NodeCommands.SendFile("carol", big));
         await carol.Log.WaitFor<TransferProgress>(p => p.File == "through.bin" && p.Bytes > 0, timeout: TimeSpan.FromSeconds(30));
         var sending = alice.Log.All<TransferStarted>().Single(t => t.File == "through.bin");
