@@ -21,12 +21,7 @@ internal static class Program
         var host = new Option<string>("--host") { Description = "server: address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network); client: the server's address (default 127.0.0.1)" };
         var clientHosts = new Option<string[]>("--host") { Description = "the server's address, HOST or HOST:PORT (default 127.0.0.1); repeat it for the nodes of a server cluster, tried in turn" };
         var port = new Option<string>("--port") { Description = "server: port to listen on (0 = any free port); client: the server's port (default 7420)" };
-        port.Validators.Add(result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
-                result.AddError($"--port: '{text}' is not a port number (0 to 65535)");
-        });
+        MustBePort(port);
         var name = new Option<string>("--name") { Description = "this node's name in chat and transfers" };
         var clientName = new Option<string>("--name") { Description = "this client's name in chat and transfers", Required = true };
         var token = new Option<string>("--token") { Description = "shared secret the server requires / the client presents (visible in ps: prefer --token-file or $" + TokenVariable + ")" };
@@ -43,12 +38,7 @@ internal static class Program
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
         var clusterPort = new Option<string>("--cluster-port") { Description = "server: join several servers into one (Akka.Cluster); this node's cluster port (private network only: not encrypted)" };
-        clusterPort.Validators.Add(result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
-                result.AddError($"--cluster-port: '{text}' is not a port number (0 to 65535)");
-        });
+        MustBePort(clusterPort);
         var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
         var seeds = new Option<string[]>("--seed") { Description = "server: HOST:PORT of a node's cluster port to join (repeatable; none: found a new cluster)" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
@@ -194,4 +184,12 @@ internal static class Program
         // race ours and, once its token source is disposed, crash the process with SIGABRT.
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
+
+    /// <summary>An option whose value must be a port number, 0 to 65535, or the parse fails naming it.</summary>
+    private static void MustBePort(Option<string> option) => option.Validators.Add(result =>
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+            result.AddError($"{option.Name}: '{text}' is not a port number (0 to 65535)");
+    });
 }
