@@ -45,6 +45,12 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         public static readonly CloseTimedOut Instance = new();
     }
 
+    /// <summary>The node was over its send budget with no connection yet shown to be slow: look again.</summary>
+    private sealed class ShedRetry
+    {
+        public static readonly ShedRetry Instance = new();
+    }
+
     private sealed class ThrottleOver
     {
         public static readonly ThrottleOver Instance = new();
@@ -217,6 +223,10 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<Close>(c => BeginClose(c.Code, c.Reason));
         Receive<Shed>(_ => BeginClose(WireCode.SlowConsumer,
             $"the server is short of memory for unsent data and this connection held the most ({Units.Bytes(_held)}) or was not reading"));
+        Receive<ShedRetry>(_ =>
+        {
+            if (_budget.Total > _budget.Limit) Shed();
+        });
         Receive<PeerLimits>(l => _peerMaxFrame = l.MaxFrameLength);
         Receive<HandshakeDone>(_ => _handshakeDone = true);
         Receive<Tick>(_ => OnTick());
@@ -241,6 +251,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<SendEncoded>(_ => { });
         Receive<Close>(_ => { });
         Receive<Shed>(_ => { });
+        Receive<ShedRetry>(_ => { });
         Receive<ReadMore>(_ => { });
         Receive<ThrottleOver>(_ => { });
         Receive<PeerLimits>(_ => { });
@@ -486,7 +497,14 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     private void Shed()
     {
         var victims = _budget.ChooseVictims();
-        if (victims.Count == 0) return;
+        if (victims.Count == 0)
+        {
+            // Nobody may be shed yet (all are still draining, or a shed is under way): while the node stays over its
+            // budget, look again, whether or not more is sent.
+            if (!Timers.IsTimerActive(nameof(ShedRetry)))
+                Timers.StartSingleTimer(nameof(ShedRetry), ShedRetry.Instance, SendBudget.ShedInterval);
+            return;
+        }
         _log.Warning("over the node's send budget ({0} held, limit {1}): closing {2} connection(s) with the most unsent data",
             Units.Bytes(_budget.Total), Units.Bytes(_budget.Limit), victims.Count);
         foreach (var victim in victims) victim.Connection.Tell(ConnectionMessages.Shed.Instance);

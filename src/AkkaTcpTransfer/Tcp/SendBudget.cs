@@ -8,8 +8,8 @@ namespace AkkaTcpTransfer.Tcp;
 /// not at all) can make this node hold. Each <see cref="ConnectionActor"/> reports what it holds (queued and handed to
 /// Akka.IO but not yet acknowledged) through its <see cref="Gauge"/>. When the total passes the limit, the connection
 /// that pushed it over picks victims and tells them to close: stalled connections (no write acknowledged for a second)
-/// with the most bytes first, then the connections longest without an acknowledged write, until a quarter of the limit
-/// is free again. A fast reader's writes are acknowledged all the time, so it comes last, even when a burst has made
+/// with the most bytes first, then the connections longest without an acknowledged write (at least half a second),
+/// until a quarter of the limit is free again; while none qualifies it looks again every half second. A fast reader's writes are acknowledged all the time, so it comes last, even when a burst has made
 /// its queue the largest for a moment (over TLS, a reader that stopped hides up to 256 KiB of its backlog as ciphertext
 /// already handed on, so sizes alone picked the reader).</summary>
 /// <remarks>Shared between connection actors through interlocked counters rather than messages: the check sits on the
@@ -55,7 +55,9 @@ public sealed class SendBudget : IExtension
     }
 
     private static readonly TimeSpan StalledAfter = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan ShedInterval = TimeSpan.FromMilliseconds(500);
+    /// <summary>Sheds are at least this far apart, and a connection must have gone this long without an acknowledged
+    /// write before it can be shed.</summary>
+    internal static readonly TimeSpan ShedInterval = TimeSpan.FromMilliseconds(500);
 
     private readonly ConcurrentDictionary<IActorRef, Gauge> _gauges = new();
     private long _total;
@@ -90,7 +92,10 @@ public sealed class SendBudget : IExtension
         if (Stopwatch.GetElapsedTime(last, now) < ShedInterval || Interlocked.CompareExchange(ref _lastShed, now, last) != last) return [];
         var excess = Total - (Limit * 3 / 4);
         var victims = new List<Gauge>();
-        foreach (var gauge in _gauges.Values.Where(g => g.Held > 0)
+        // Only a connection that has gone a while without an acknowledged write can be a victim: one that is draining
+        // is left to drain (its own max-send-queue still bounds it). Deciding sooner would pick among peers that have
+        // all just been handed a burst and not yet had the time to show which of them read.
+        foreach (var gauge in _gauges.Values.Where(g => g.Held > 0 && g.SinceProgress >= ShedInterval)
                      .OrderByDescending(g => g.SinceProgress >= StalledAfter)
                      .ThenByDescending(g => g.SinceProgress >= StalledAfter ? g.Held : 0)
                      .ThenByDescending(g => g.SinceProgress))

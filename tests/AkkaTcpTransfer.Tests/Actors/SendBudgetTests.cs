@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace AkkaTcpTransfer.Tests.Actors;
 
-/// <summary>Whom the node's send budget closes when it is over: the stalled first, then those longest without an
+/// <summary>Whom the node's send budget closes when it is over: the stalled first, then those longest (at least half a second) without an
 /// acknowledged write; a reader that is keeping up goes last even when its queue is the largest for a moment.</summary>
 public sealed class SendBudgetTests(ITestOutputHelper output) : TestKit("akka.loglevel = WARNING", output)
 {
@@ -22,8 +22,8 @@ public sealed class SendBudgetTests(ITestOutputHelper output) : TestKit("akka.lo
         quiet.Add(300_000);
         quieter.Add(300_000);
         reader.ProgressAt(Stopwatch.GetTimestamp());
-        quiet.ProgressAt(Ago(TimeSpan.FromMilliseconds(300)));
-        quieter.ProgressAt(Ago(TimeSpan.FromMilliseconds(600)));
+        quiet.ProgressAt(Ago(TimeSpan.FromMilliseconds(600)));
+        quieter.ProgressAt(Ago(TimeSpan.FromMilliseconds(900)));
 
         // 1.2 MB held, 0.75 MB allowed after shedding: the two that stopped reading free enough.
         var victims = budget.ChooseVictims();
@@ -63,5 +63,20 @@ public sealed class SendBudgetTests(ITestOutputHelper output) : TestKit("akka.lo
 
         Assert.True(idle.SinceProgress < TimeSpan.FromMilliseconds(500));
         Assert.Equal([waiting], budget.ChooseVictims());
+    }
+
+    [Fact]
+    public void No_one_is_shed_while_every_connection_is_still_draining()
+    {
+        var budget = new SendBudget(1_000_000);
+        var a = budget.Register(CreateTestProbe().Ref);
+        var b = budget.Register(CreateTestProbe().Ref);
+        // A burst has just put both over the budget; both had writes acknowledged moments ago.
+        a.Add(800_000);
+        b.Add(700_000);
+        a.ProgressAt(Ago(TimeSpan.FromMilliseconds(50)));
+        b.ProgressAt(Ago(TimeSpan.FromMilliseconds(200)));
+
+        Assert.Empty(budget.ChooseVictims());
     }
 }
