@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -94,6 +94,9 @@ internal static class Program
                 if (Wants("smallfiles"))
                     await SmallFilesBenchmark.Run(bench, isSmoke ? [(40, 4096, 0.5), (4, 65536, 0.9)] : [(10_000, 4096, 0.5), (1_000, 1 << 20, 0.9)],
                         isSmoke ? 1 : r.GetValue(runs));
+                if (Wants("cluster"))
+                    await ClusterBenchmark.Run(bench, isSmoke ? 20 : r.GetValue(messages), isSmoke ? 8L << 20 : 1L << 30, isSmoke ? 1 : r.GetValue(runs),
+                        isSmoke ? 10 : 3000, isSmoke ? 2 : 10);
                 if (Wants("floods"))
                     await AttackBenchmarks.RunFloods(bench, isSmoke ? 3 : r.GetValue(clients), TimeSpan.FromSeconds(isSmoke ? 1 : r.GetValue(floodSeconds)));
                 if (Wants("readers"))

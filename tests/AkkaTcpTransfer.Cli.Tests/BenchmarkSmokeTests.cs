@@ -11,13 +11,17 @@ public sealed class BenchmarkSmokeTests
     public async Task The_benchmark_runs_every_scenario_and_reports_every_section()
     {
         var bench = JsonEventProcess.AssemblyFromMetadata(typeof(BenchmarkSmokeTests).Assembly, "BenchAssembly");
-        await using var run = JsonEventProcess.Start(bench, null, TimeSpan.FromMinutes(3), "--smoke", "--json");
+        await using var run = JsonEventProcess.Start(bench, null, TimeSpan.FromMinutes(4), "--smoke", "--json");
         var exit = await run.WaitForExit();
         Assert.True(exit == 0, $"exit {exit}\n{run.Stderr}");
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
-        Assert.Equal(8, sections.Count);
+        Assert.Equal(9, sections.Count);
+        // Several servers: the cross-node relay delivered, and the killed node's clients came back.
+        Assert.Contains(results, r => r.GetProperty("name").GetString() == "ratio: across nodes / same node" && r.GetProperty("value").GetDouble() > 0);
+        Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("node killed (SIGKILL)", StringComparison.Ordinal)
+            && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("ratio: akka-tcp-transfer / plain socket copy", StringComparison.Ordinal)
             && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.Contains("one broadcast reaches all", StringComparison.Ordinal));
