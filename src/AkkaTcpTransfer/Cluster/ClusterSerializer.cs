@@ -41,6 +41,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
 
     public override byte[] ToBinary(object obj)
     {
+        // The bulk of what crosses nodes: a relayed frame is its wire encoding, as is (one copy of a chunk's bytes).
+        if (obj is RelayMessages.RelayFrame relayed) return FrameEncoder.Encode(relayed.Frame);
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
         {
@@ -109,9 +111,6 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     Bin(w, FrameEncoder.Encode(o.Offer));
                     Ref(w, o.SenderPeer);
                     break;
-                case RelayMessages.RelayFrame f:
-                    Bin(w, FrameEncoder.Encode(f.Frame));
-                    break;
                 case RelayMessages.RelayGone g:
                     w.Write(g.Id);
                     w.Write(g.Reason);
@@ -144,7 +143,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "L" => new ClusterMessages.Holding(List(r, x => new ClusterMessages.HeldName(x.ReadString(), Bin(x)))),
                 "S" => new SessionMessages.SayFailed((WireCode)r.ReadUInt16(), r.ReadString()),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
-                "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(r)),
+                "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
                 "g" => new RelayMessages.RelayGone(r.ReadUInt32(), r.ReadString()),
                 _ => throw new SerializationException($"unknown cluster message manifest '{manifest}'"),
             };
@@ -193,9 +192,10 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
     private IActorRef Ref(BinaryReader r) => system.Provider.ResolveActorRef(r.ReadString());
 
     /// <summary>A frame in its wire encoding: length prefix, type, payload.</summary>
-    private static Frame Frame(BinaryReader r)
+    private static Frame Frame(BinaryReader r) => Frame(Bin(r));
+
+    private static Frame Frame(byte[] bytes)
     {
-        var bytes = Bin(r);
         if (bytes.Length < ProtocolLimits.FrameHeaderSize) throw new SerializationException("frame too short");
         return FrameDecoder.Parse((FrameType)bytes[ProtocolLimits.FrameHeaderSize - 1], bytes[ProtocolLimits.FrameHeaderSize..]);
     }
