@@ -89,14 +89,20 @@ public static class ClusterBenchmark
         await using var near = await bench.StartClient(nodes[0].Port, "near", nearDownloads);
         await using var far = await bench.StartClient(nodes[1].Port, "far", farDownloads);
         var rates = new Dictionary<string, List<double>> { ["near"] = [], ["far"] = [] };
+        // CPU seconds of each server node per relay kind: where a relayed GiB costs what.
+        var cpu = new Dictionary<string, double[]> { ["near"] = new double[2], ["far"] = new double[2] };
+        double Cpu(int node) => nodes[node].Process.CpuTime()?.TotalSeconds ?? double.NaN;
         for (var run = 1; run <= runs; run++)
         {
             foreach (var (name, receiver, folder) in new[] { ("near", near, nearDownloads), ("far", far, farDownloads) })
             {
                 Console.Error.WriteLine($"cluster: relay to {name}, run {run}/{runs}");
                 var mark = receiver.Mark();
+                var (before0, before1) = (Cpu(0), Cpu(1));
                 await sender.SendLine($"/send {name} {source}");
                 var done = await receiver.WaitFor("transfer-completed", after: mark);
+                cpu[name][0] += Cpu(0) - before0;
+                cpu[name][1] += Cpu(1) - before1;
                 rates[name].Add(fileSize / 1048576.0 / done.GetProperty("seconds").GetDouble());
                 File.Delete(done.GetProperty("path").GetString()!);
                 Bench.Sync();
@@ -108,6 +114,10 @@ public static class ClusterBenchmark
         bench.Report.Add(Section, $"relay to a client on the same node ({size})", sameNode, "MiB/s", $"median of {runs}");
         bench.Report.Add(Section, $"relay to a client on another node ({size})", acrossNodes, "MiB/s", $"median of {runs}");
         bench.Report.Add(Section, "ratio: across nodes / same node", acrossNodes / sameNode, "x", "target >= 0.8");
+        var gib = fileSize * (double)runs / (1L << 30);
+        bench.Report.Add(Section, "server CPU per GiB relayed, same node", cpu["near"][0] / gib, "core-s/GiB", "decrypt from the sender, encrypt to the receiver");
+        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: sender's node", cpu["far"][0] / gib, "core-s/GiB", "decrypt, then Akka.Remote out");
+        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: receiver's node", cpu["far"][1] / gib, "core-s/GiB", "Akka.Remote in, then encrypt");
     }
 
     private static async Task Crowd(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, int perNode)

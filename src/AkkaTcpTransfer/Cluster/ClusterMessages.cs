@@ -18,7 +18,10 @@ public static class ClusterMessages
     /// <summary>Registry to the registry of another node, when it sees that node up: who is online here. Sent in parts
     /// of at most <see cref="PartSize"/> sessions; part 0 replaces everything the receiver held for this node.
     /// <paramref name="TokenKey"/> proves the same token (<see cref="ClusterKeys.TokenKey"/>) without showing it.</summary>
-    public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, IReadOnlyList<RemoteSession> Sessions) : IClusterMessage
+    /// <paramref name="LinkHost"/>:<paramref name="LinkPort"/> is where the sending node takes node links
+    /// (<see cref="NodeLinksActor"/>); port 0 while it has none.
+    public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, IReadOnlyList<RemoteSession> Sessions, string LinkHost = "", int LinkPort = 0)
+        : IClusterMessage
     {
         public const int PartSize = 256;
     }

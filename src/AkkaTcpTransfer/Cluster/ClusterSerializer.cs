@@ -54,6 +54,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(h.Part);
                     w.Write(h.Sessions.Count);
                     foreach (var s in h.Sessions) Session(w, s);
+                    w.Write(h.LinkHost);
+                    w.Write(h.LinkPort);
                     break;
                 case ClusterMessages.NodeRefused r:
                     w.Write(r.Reason);
@@ -129,7 +131,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             return manifest switch
             {
-                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), List(r, Session)),
+                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), List(r, Session), r.ReadString(), r.ReadInt32()),
                 "N" => new ClusterMessages.NodeRefused(r.ReadString()),
                 "U" => new ClusterMessages.SessionUp(Session(r)),
                 "D" => new ClusterMessages.SessionDown(r.ReadString(), Ref(r)),

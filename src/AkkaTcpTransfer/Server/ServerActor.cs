@@ -70,6 +70,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var serverId = ClientIdentity.Of(new StateFolder(settings.StateDir).ReadOrCreateSecret("server-identity.key", 32));
 
         SessionRegistryActor.ClusterLink? link = null;
+        IActorRef? links = null;
         if (settings.Cluster.Enabled)
         {
             // The directory runs on the oldest node; every node hosts a manager for it and talks to it through a proxy.
@@ -77,7 +78,10 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 ClusterSingletonManagerSettings.Create(Context.System)), "names");
             var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
                 ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
-            link = new SessionRegistryActor.ClusterLink(proxy, ClusterKeys.TokenKey(settings.Token), settings.Cluster.ClaimTimeout);
+            var tokenKey = ClusterKeys.TokenKey(settings.Token);
+            links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.Host, settings.Cluster.LinkPort, tokenKey,
+                settings.Cluster.LinkMaxQueue, Self), "links");
+            link = new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.Host);
         }
         _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, link), "sessions");
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
@@ -86,7 +90,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var registry = _registry;
         var transfers = _transfers;
         _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
-            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security)), "listener");
+            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security, links)), "listener");
         Context.Watch(_listener);
 
         Receive<ListenerMessages.Bound>(b =>
@@ -166,6 +170,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(u => Publish(u.Member.Address, "unreachable"));
         Receive<ClusterEvent.ReachableMember>(u => Publish(u.Member.Address, "reachable"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<NodeLinksActor.Stats>(s => _registry.Forward(s));
         Receive<SessionRegistryActor.NodeAccepted>(a =>
         {
             _accepted.Add(a.Address);

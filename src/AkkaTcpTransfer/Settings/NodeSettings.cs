@@ -190,6 +190,8 @@ public sealed record NodeSettings(
             seeds.Add(seed);
         }
         return new ClusterSettings(enabled, clusterHost, port, seeds,
+            r.Int($"{S}.cluster.link-port", 0, 65535),
+            r.Bytes($"{S}.cluster.link-max-queue", 1024 * 1024, 1L << 40),
             r.Duration($"{S}.cluster.join-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
             r.Duration($"{S}.cluster.claim-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
             r.Duration($"{S}.cluster.heartbeat-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
@@ -239,7 +241,8 @@ public sealed record NodeSettings(
 /// <param name="Enabled">On: this server is a node of an Akka.Cluster of servers (server only).</param>
 /// <param name="Host">The address other nodes reach this node's cluster port at.</param>
 /// <param name="Seeds">Nodes to join; empty: found a new cluster.</param>
-public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, TimeSpan JoinTimeout,
+public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, int LinkPort, long LinkMaxQueue,
+    TimeSpan JoinTimeout,
     TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter);
 
 /// <param name="Enabled">Off only on purpose (--insecure): then everything below is unused.</param>

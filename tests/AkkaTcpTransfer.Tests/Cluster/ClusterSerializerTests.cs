@@ -26,8 +26,8 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
     {
         var peer = CreateTestProbe().Ref;
         var session = new ClusterMessages.RemoteSession("alice", peer, 73728);
-        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, [session]));
-        Assert.Equal((3, 2), (hello.ProtocolVersion, hello.Part));
+        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, [session], "10.0.0.7", 7422));
+        Assert.Equal((3, 2, "10.0.0.7", 7422), (hello.ProtocolVersion, hello.Part, hello.LinkHost, hello.LinkPort));
         Assert.Equal([1, 2, 3], hello.TokenKey);
         Assert.Equal(session, Assert.Single(hello.Sessions));
         Assert.Equal(new ClusterMessages.SessionDown("bob", peer), RoundTrip(new ClusterMessages.SessionDown("bob", peer)));

@@ -45,6 +45,10 @@ public sealed class ClusterTests : NodesAndFiles
 
     private int Port(int node) => _servers[node].Node.Port;
 
+    private Task<AkkaTcpTransfer.Cluster.NodeLinksActor.Stats> LinkStats(int node) =>
+        _servers[node].Node.System.ActorSelection("/user/server/links")
+            .Ask<AkkaTcpTransfer.Cluster.NodeLinksActor.Stats>(AkkaTcpTransfer.Cluster.NodeLinksActor.GetStats.Instance, TimeSpan.FromSeconds(5));
+
     [Fact]
     public async Task Nodes_start_as_one_cluster_and_report_their_members_as_events()
     {
@@ -139,6 +143,9 @@ public sealed class ClusterTests : NodesAndFiles
         await alice.Log.WaitFor<TransferCompleted>(c => c.Id == received.Id, timeout: TimeSpan.FromSeconds(60));
         Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
         Assert.Equal(Files.Sha256(source), received.Sha256);
+        // The bytes went node to node over the plain TCP link, not Akka.Remote: about a hundred 64 KiB chunks at least.
+        Assert.True((await LinkStats(0)).MessagesSent >= 90, $"sent through the link: {(await LinkStats(0)).MessagesSent}");
+        Assert.True((await LinkStats(2)).MessagesReceived >= 90, $"received from the link: {(await LinkStats(2)).MessagesReceived}");
 
         // A big file, cancelled by its sender once bytes flow: both ends end it and no file lands under its name.
         var big = Files.Create("src/big.bin", 200_000_000, seed: 13);
@@ -225,5 +232,48 @@ public sealed class ClusterTests : NodesAndFiles
             Nodes.StartServer([.. ClusterFast, ("cluster.seeds", wrong), ("cluster.join-timeout", "3s")]));
         Assert.Equal(StartFailure.ClusterJoin, failed.Kind);
         Assert.Contains($"could not join the server cluster through {wrong}", failed.Message);
+    }
+
+    private static byte[] WellFormedMessage(ServerNode node)
+    {
+        var serializer = new AkkaTcpTransfer.Cluster.ClusterSerializer((ExtendedActorSystem)node.System);
+        var message = new AkkaTcpTransfer.Cluster.ClusterMessages.Broadcast("intruder", 0, "hello");
+        var payload = serializer.ToBinary(message);
+        var target = System.Text.Encoding.UTF8.GetBytes($"{Akka.Cluster.Cluster.Get(node.System).SelfAddress}/user/server/sessions");
+        var header = AkkaTcpTransfer.Cluster.NodeLinksActor.Header(System.Text.Encoding.ASCII.GetBytes(serializer.Manifest(message)), target, [], payload.Length);
+        return [.. header, .. payload];
+    }
+
+    [Fact]
+    public async Task A_node_link_port_closes_on_a_stranger_that_does_not_prove_the_cluster_token()
+    {
+        var port = (await LinkStats(1)).Port;
+        Assert.NotEqual(0, port);
+        foreach (var hello in new[]
+                 {
+                     "GET / HTTP/1.1\r\nHost: x\r\n\r\n.........................."u8.ToArray(), // not ours at all
+                     AkkaTcpTransfer.Cluster.NodeLinksActor.Hello(AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey("another token")),
+                 })
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(hello);
+            // Then a well-formed message that would reach node 1's registry, were the link open.
+            await stream.WriteAsync(WellFormedMessage(_servers[1].Node));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var read = 0;
+            try
+            {
+                read = await stream.ReadAsync(new byte[16], timeout.Token);
+            }
+            catch (IOException)
+            {
+                // reset: closed too
+            }
+            Assert.Equal(0, read);
+            Assert.False(timeout.IsCancellationRequested, "the link stayed open");
+        }
+        Assert.Equal(0, (await LinkStats(1)).MessagesReceived);
     }
 }

@@ -56,8 +56,13 @@ internal sealed class RelayTable
     private int _clientMaxFrame;
     private int _sending;
 
-    public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry)
+    private readonly IActorRef? _links;
+
+    /// <param name="links">In a cluster, the node links (<see cref="Cluster.NodeLinksActor"/>): what goes to a session on
+    /// another node travels through them, in order; null on a single server.</param>
+    public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry, IActorRef? links = null)
     {
+        _links = links;
         _context = context;
         _settings = settings;
         _registry = registry;
@@ -103,7 +108,7 @@ internal sealed class RelayTable
         WatchIfRemote(found.Peer);
         relay.Phase = Phase.Offered;
         relay.LastActivity = now;
-        found.Peer.Tell(new RelayMessages.RelayOffer(offer with { To = found.Name }, _context.Self), _context.Self);
+        ToPeer(found.Peer, new RelayMessages.RelayOffer(offer with { To = found.Name }, _context.Self));
     }
 
     /// <summary>Another client's offer for ours.</summary>
@@ -111,7 +116,7 @@ internal sealed class RelayTable
     {
         if (idTakenHere || _relays.ContainsKey(offer.Offer.Id))
         {
-            offer.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(offer.Offer.Id, "transfer id collision at the recipient; offer again")), _context.Self);
+            ToPeer(offer.SenderPeer, new RelayMessages.RelayFrame(new Reject(offer.Offer.Id, "transfer id collision at the recipient; offer again")));
             return;
         }
         _relays[offer.Offer.Id] = new Relay(clientSends: false, now) { OtherPeer = offer.SenderPeer, Phase = Phase.Offered };
@@ -155,7 +160,7 @@ internal sealed class RelayTable
                 break;
         }
         relay.LastActivity = now;
-        relay.OtherPeer.Tell(new RelayMessages.RelayFrame(frame), _context.Self);
+        ToPeer(relay.OtherPeer, new RelayMessages.RelayFrame(frame));
         if (IsTerminal(frame)) Remove(frame.Id);
         return true;
     }
@@ -250,6 +255,14 @@ internal sealed class RelayTable
         }
     }
 
+    /// <summary>To the other end's session: through the node link when it is on another node, so that everything of a
+    /// relay keeps its order there too.</summary>
+    private void ToPeer(IActorRef peer, Cluster.IClusterMessage message)
+    {
+        if (_links is not null && IsRemote(peer)) _links.Tell(new Cluster.NodeLinksActor.ViaLink(peer, message), _context.Self);
+        else peer.Tell(message, _context.Self);
+    }
+
     private static bool IsRemote(IActorRef? peer) => peer is not null && !peer.Path.Address.HasLocalScope;
 
     /// <summary>A session on another server node may vanish with its node, without a RelayGone: watch it.</summary>
@@ -279,7 +292,7 @@ internal sealed class RelayTable
     {
         foreach (var (id, relay) in _relays)
         {
-            relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, $"{_clientName} disconnected ({reason})"), _context.Self);
+            if (relay.OtherPeer is { } other) ToPeer(other, new RelayMessages.RelayGone(id, $"{_clientName} disconnected ({reason})"));
         }
         _relays.Clear();
         _sending = 0;
@@ -290,14 +303,14 @@ internal sealed class RelayTable
     {
         Remove(id);
         ToClient(new Fail(id, reason));
-        relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, reason), _context.Self);
+        if (relay.OtherPeer is { } other) ToPeer(other, new RelayMessages.RelayGone(id, reason));
     }
 
     private void Break(uint id, Relay relay, string reason)
     {
         Remove(id);
         ToClient(new Fail(id, reason));
-        relay.OtherPeer?.Tell(new RelayMessages.RelayGone(id, $"the server stopped the transfer at {_clientName}'s end: {reason}"), _context.Self);
+        if (relay.OtherPeer is { } other) ToPeer(other, new RelayMessages.RelayGone(id, $"the server stopped the transfer at {_clientName}'s end: {reason}"));
     }
 
     private bool Remove(uint id)

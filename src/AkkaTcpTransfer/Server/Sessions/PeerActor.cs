@@ -70,12 +70,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     /// <param name="serverId">The server's identity digest, stamped on the offers it sends this client.</param>
     /// <param name="security">The server's TLS identity, or null for plaintext.</param>
+    /// <param name="links">In a cluster, the node links that carry relays to sessions on other nodes; else null.</param>
     public static Props Props(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security) =>
-        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId, security));
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, IActorRef? links = null) =>
+        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId, security, links));
 
     public PeerActor(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security)
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, IActorRef? links)
     {
         _serverId = serverId;
         _settings = settings;
@@ -91,7 +92,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings, security), "connection");
         Context.Watch(_connection);
         _endpoint = new TransferEndpoint(Context, settings, transfers, partials, settings.Name);
-        _relays = new RelayTable(Context, settings, registry);
+        _relays = new RelayTable(Context, settings, registry, links);
         Become(AwaitingHello);
     }
 

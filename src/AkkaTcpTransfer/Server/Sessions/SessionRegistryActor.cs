@@ -41,7 +41,9 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private sealed record ClaimTimedOut(long Request);
 
     /// <summary>What a registry in a cluster needs: the directory (a singleton proxy), and what it proves to other nodes.</summary>
-    public sealed record ClusterLink(IActorRef Directory, byte[] TokenKey, TimeSpan ClaimTimeout);
+    /// <param name="Links">This node's <see cref="NodeLinksActor"/>: told where the other nodes take links.</param>
+    /// <param name="LinkHost">The address other nodes reach this node's link port at.</param>
+    public sealed record ClusterLink(IActorRef Directory, byte[] TokenKey, TimeSpan ClaimTimeout, IActorRef Links, string LinkHost);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
@@ -62,6 +64,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private readonly Dictionary<Address, IActorRef> _nodes = [];
     private readonly Dictionary<long, PendingClaim> _claims = [];
     private long _nextClaim;
+    /// <summary>The port this node takes node links on, once bound (0 before).</summary>
+    private int _linkPort;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -357,6 +361,12 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         });
         Receive<ClusterNodeUp>(u => SendHello(Context.ActorSelection(u.RegistryPath)));
         Receive<ClusterNodeGone>(g => NodeGone(g.Address));
+        Receive<NodeLinksActor.Stats>(s =>
+        {
+            // The link port is bound: nodes that heard from us before hear again, now with it.
+            _linkPort = s.Port;
+            foreach (var node in _nodes.Values) SendHello(node);
+        });
     }
 
     private void OnClaimAnswer(ClusterMessages.ClaimAnswer answer)
@@ -407,6 +417,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             }
         }
         foreach (var session in hello.Sessions) AddRemote(session, Sender);
+        if (hello.Part == 0 && hello.LinkPort > 0) _cluster.Links.Tell(new NodeLinksActor.LinkAddress(address, hello.LinkHost, hello.LinkPort));
     }
 
     private void SendHello(ICanTell to)
@@ -416,7 +427,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         do
         {
             var slice = sessions.Skip(part * ClusterMessages.NodeHello.PartSize).Take(ClusterMessages.NodeHello.PartSize).ToList();
-            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, slice), Self);
+            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, slice, _cluster.LinkHost, _linkPort), Self);
             part++;
         }
         while (part * ClusterMessages.NodeHello.PartSize < sessions.Count);
@@ -441,6 +452,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 
     private void NodeGone(Address address)
     {
+        _cluster?.Links.Tell(new NodeLinksActor.NodeGone(address));
         if (_nodes.Remove(address, out var registry)) Context.Unwatch(registry);
         foreach (var session in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address).ToList())
         {
