@@ -116,8 +116,8 @@ public static class ClusterBenchmark
         bench.Report.Add(Section, "ratio: across nodes / same node", acrossNodes / sameNode, "x", "target >= 0.8");
         var gib = fileSize * (double)runs / (1L << 30);
         bench.Report.Add(Section, "server CPU per GiB relayed, same node", cpu["near"][0] / gib, "core-s/GiB", "decrypt from the sender, encrypt to the receiver");
-        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: sender's node", cpu["far"][0] / gib, "core-s/GiB", "decrypt, then Akka.Remote out");
-        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: receiver's node", cpu["far"][1] / gib, "core-s/GiB", "Akka.Remote in, then encrypt");
+        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: sender's node", cpu["far"][0] / gib, "core-s/GiB", "decrypt, then the node link out");
+        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: receiver's node", cpu["far"][1] / gib, "core-s/GiB", "the node link in, then encrypt");
     }
 
     private static async Task Crowd(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, int perNode)
