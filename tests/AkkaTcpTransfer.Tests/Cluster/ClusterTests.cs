@@ -276,4 +276,30 @@ public sealed class ClusterTests : NodesAndFiles
         }
         Assert.Equal(0, (await LinkStats(1)).MessagesReceived);
     }
+
+    [Fact]
+    public async Task When_the_name_directory_moves_to_another_node_it_still_knows_every_name_held()
+    {
+        Nodes.ExpectErrors = true; // a node leaving may log its association's end as an error
+        // The directory runs on the oldest node, node 0. Names held on nodes 1 and 2:
+        var alice = await Nodes.StartClient("alice", Port(1));
+        await Nodes.StartClient("bob", Port(2));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+
+        // Node 0 leaves: the directory starts over on node 1, empty, and must learn the names before it answers.
+        var mark = _servers[1].Log.Mark();
+        await _servers[0].Node.StopAsync();
+        await _servers[1].Log.WaitFor<ClusterMemberChanged>(m => m.Status == "removed", after: mark, timeout: TimeSpan.FromSeconds(30));
+
+        // Once the new directory answers at all (a fresh name gets in; "try again" while it is being handed over)...
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await TryJoin("probe", Port(1))).Node is null)
+            Assert.True(DateTime.UtcNow < deadline, "the moved directory never granted a free name in 30 s");
+        // ...another client asking node 1 for bob's name (held on node 2) is refused.
+        var (second, error) = await TryJoin("bob", Port(1));
+        Assert.True(second is null, "a second bob was let in after the directory moved");
+        Assert.Contains("already taken", error, StringComparison.Ordinal);
+        // And the moved directory grants a free name.
+        Assert.Equal("carol", (await Nodes.StartClient("carol", Port(2))).Node.Name);
+    }
 }
