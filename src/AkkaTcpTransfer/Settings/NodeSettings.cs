@@ -155,6 +155,8 @@ public sealed record NodeSettings(
 
         var tls = ReadTls(r, role);
         var cluster = ReadCluster(r, host);
+        if (cluster.Enabled && cluster.ClaimTimeout >= server.HandshakeTimeout)
+            throw new ConfigException($"{S}.cluster.claim-timeout ({cluster.ClaimTimeout}) must be below server.handshake-timeout ({server.HandshakeTimeout})");
 
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
             limits, stateDir, tls, cluster);

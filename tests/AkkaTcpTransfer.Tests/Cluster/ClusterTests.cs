@@ -22,6 +22,9 @@ public sealed class ClusterTests : NodesAndFiles
         ("cluster.heartbeat-interval", "500ms"),
         ("cluster.acceptable-heartbeat-pause", "2s"),
         ("cluster.stable-after", "3s"),
+        // A new node's proxy may take a second or two to find the name directory: the defaults' room, not the tests' 2 s.
+        ("server.handshake-timeout", "5s"),
+        ("cluster.claim-timeout", "4s"),
         // Every node of a test stops at once; none waits long for the others to see it leave.
         ("akka.coordinated-shutdown.phases.cluster-exiting.timeout", "1s"),
     ];

@@ -59,6 +59,18 @@ public sealed class ConfigTests : IDisposable
         Assert.Contains(key.Split('.')[^1], ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("cluster.seeds", "10.0.0.1", "not host:port")]
+    [InlineData("cluster.seeds", "10.0.0.1:7421,nohost:port", "not host or host:port")]
+    [InlineData("cluster.host", "0.0.0.0", "real address")]
+    [InlineData("cluster.claim-timeout", "5s", "below server.handshake-timeout")]
+    public void A_bad_cluster_setting_is_an_error_that_says_why(string key, string value, string expected)
+    {
+        var config = NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), (key, value));
+        var ex = Assert.Throws<ConfigException>(() => NodeSettings.Read(config, NodeRole.Server));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_client_without_a_name_is_refused_at_start()
     {
