@@ -6,14 +6,14 @@ using AkkaTcpTransfer.Settings;
 
 namespace AkkaTcpTransfer.Benchmarks;
 
-/// <summary>9. Several servers as one: three server processes form a cluster (default cluster settings, TLS, one
-/// identity). Chat round trips between clients on different nodes beside the same node; a file relayed to a client on
+/// <summary>9. Several servers as one: four server processes form a cluster (default cluster settings, TLS, one
+/// identity); clients use the first three, the fourth keeps a majority when two go. Chat round trips between clients on different nodes beside the same node; a file relayed to a client on
 /// another node beside one on the same node (interleaved, median); a crowd on every node and one broadcast to all of
 /// it, with each node's memory; and the time until the clients of a node killed with SIGKILL are online again on
 /// another.</summary>
 public static class ClusterBenchmark
 {
-    private const string Section = "9. several servers (a cluster of three server processes)";
+    private const string Section = "9. several servers (a cluster of server processes)";
 
     private static bool SelfUp(System.Text.Json.JsonElement e) =>
         e.GetProperty("self").GetBoolean() && e.GetProperty("status").GetString() == "up";
@@ -30,14 +30,16 @@ public static class ClusterBenchmark
         {
             nodes.Add(await bench.StartServer(bench.Dir("cluster-1"), settings));
             var seed = (await nodes[0].Process.WaitFor("cluster-member", SelfUp)).GetProperty("node").GetString()!;
-            for (var i = 2; i <= 3; i++)
+            // A fourth node with no clients keeps a majority after the two nodes this section stops and kills.
+            for (var i = 2; i <= 4; i++)
             {
                 nodes.Add(await bench.StartServer(bench.Dir($"cluster-{i}"), [.. settings, "--seed", seed]));
                 await nodes[^1].Process.WaitFor("cluster-member", SelfUp);
             }
             await Latency(bench, nodes, messages);
             await Relay(bench, nodes, fileSize, runs);
-            await Crowd(bench, nodes, crowdPerNode);
+            await Crowd(bench, nodes.Take(3).ToList(), crowdPerNode);
+            await StoppedNode(bench, nodes, bench.Smoke ? 2 : 10);
             await KilledNode(bench, nodes, returning);
         }
         finally
@@ -156,6 +158,57 @@ public static class ClusterBenchmark
         finally
         {
             foreach (var c in clients) c.Dispose();
+        }
+    }
+
+    /// <summary>Node 2 stops reading altogether (SIGSTOP) while clients of node 1 broadcast 16 KB lines at their chat
+    /// limit: what node 1 holds for it meanwhile, and how soon the cluster removes it (then it is let go on again, finds
+    /// itself removed and stops).</summary>
+    private static async Task StoppedNode(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, int talkers)
+    {
+        Console.Error.WriteLine($"cluster: a node stops reading while {talkers} clients broadcast");
+        var (stopped, _) = nodes[1];
+        var clients = new List<ClientNode>();
+        for (var i = 0; i < talkers; i++) clients.Add(await InProcessClient(bench, nodes[0].Port, $"talker{i}"));
+        // Someone on the stopped node to broadcast to.
+        clients.Add(await InProcessClient(bench, nodes[1].Port, "listener"));
+        try
+        {
+            var line = new string('z', 16_000);
+            using var talking = new CancellationTokenSource();
+            var load = Task.WhenAll(clients.Take(talkers).Select(async c =>
+            {
+                while (!talking.IsCancellationRequested)
+                {
+                    c.Commands.Tell(new NodeCommands.Say(line));
+                    await Task.Delay(TimeSpan.FromMilliseconds(60)); // under the default 20 lines/s
+                }
+            }));
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var before = nodes[0].Process.ResidentBytes() ?? 0;
+            var mark = nodes[0].Process.Mark();
+            var clock = Stopwatch.StartNew();
+            stopped.Signal(19); // SIGSTOP
+            long peak = before;
+            var removed = nodes[0].Process.WaitFor("cluster-member", e => e.GetProperty("status").GetString() == "removed", after: mark);
+            while (!removed.IsCompleted)
+            {
+                peak = Math.Max(peak, nodes[0].Process.ResidentBytes() ?? 0);
+                await Task.WhenAny(removed, Task.Delay(200));
+            }
+            await removed;
+            var removedAfter = clock.Elapsed.TotalSeconds;
+            await talking.CancelAsync();
+            await load;
+            stopped.Signal(18); // SIGCONT: it learns it was removed and stops by itself
+            bench.Report.Add(Section, "a node stopped (SIGSTOP) while others broadcast: removed from the cluster after", removedAfter, "s",
+                "failure detector + split brain resolver, default settings");
+            bench.Report.Add(Section, "  meanwhile, the broadcasting clients' node grew by (peak)", (peak - before) / 1048576.0, "MiB",
+                $"{talkers} clients x 16 KB lines at ~16/s each; from {Report.Format(before / 1048576.0)} MiB");
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.StopAsync()));
         }
     }
 
