@@ -168,9 +168,11 @@ internal sealed class NodeLinksActor : ReceiveActor
             public static readonly Ack Instance = new();
         }
 
-        private sealed record Queued(byte[] Header, byte[] Payload, IActorRef Sender, IClusterMessage Message, IActorRef Target)
+        /// <summary>One message waiting: its bytes as segments (a relayed chunk's data is not copied: it is written from
+        /// the buffer it arrived in, which is given back once the write is acknowledged).</summary>
+        private sealed record Queued(ArraySegment<byte>[] Segments, int Length, IActorRef Sender, IClusterMessage Message, IActorRef Target)
         {
-            public int Length => Header.Length + Payload.Length;
+            public void Release() => ((Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
         }
 
         private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -211,6 +213,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             });
             Receive<Ack>(_ =>
             {
+                foreach (var item in _inFlight) item.Release();
                 _inFlight.Clear();
                 WriteNext();
             });
@@ -221,11 +224,17 @@ internal sealed class NodeLinksActor : ReceiveActor
 
         private void Enqueue(ViaLink v)
         {
-            var payload = _serializer.ToBinary(v.Message);
-            var header = Header(Encoding.ASCII.GetBytes(_serializer.Manifest(v.Message)), PathOf(v.Target), PathOf(Sender), payload.Length);
-            var item = new Queued(header, payload, Sender, v.Message, v.Target);
+            var manifest = Encoding.ASCII.GetBytes(_serializer.Manifest(v.Message));
+            ArraySegment<byte>[] payload = v.Message is RelayMessages.RelayFrame { Frame: Chunk chunk }
+                && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(chunk.Data, out var data)
+                ? [FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, data.Count), data]
+                : [_serializer.ToBinary(v.Message)];
+            var payloadLength = payload.Sum(p => p.Count);
+            var header = Header(manifest, PathOf(v.Target), PathOf(Sender), payloadLength);
+            var item = new Queued([header, .. payload], header.Length + payloadLength, Sender, v.Message, v.Target);
             if (_queued + item.Length > _maxQueue)
             {
+                item.Release();
                 FailRelay(item, $"the link to node {_node} has more than {_maxQueue} bytes waiting");
                 return;
             }
@@ -252,22 +261,18 @@ internal sealed class NodeLinksActor : ReceiveActor
                 batch += item.Length;
                 _queued -= item.Length;
             }
-            var data = new byte[batch];
-            var at = 0;
-            foreach (var item in _inFlight)
-            {
-                item.Header.CopyTo(data, at);
-                item.Payload.CopyTo(data, at + item.Header.Length);
-                at += item.Length;
-            }
-            _tcp!.Tell(AkkaTcp.Write.Create(ByteString.FromBytes(data), Ack.Instance));
+            _tcp!.Tell(AkkaTcp.Write.Create(ByteString.FromBytes(_inFlight.SelectMany(i => i.Segments)), Ack.Instance));
         }
 
         /// <summary>What was queued or in flight is lost: each relay it belonged to fails at both ends.</summary>
         private void Fail(string reason)
         {
             _log.Warning("{0}", reason);
-            foreach (var item in _inFlight.Concat(_queue)) FailRelay(item, reason);
+            foreach (var item in _inFlight.Concat(_queue))
+            {
+                item.Release();
+                FailRelay(item, reason);
+            }
             _inFlight.Clear();
             _queue.Clear();
             Context.Stop(Self);
