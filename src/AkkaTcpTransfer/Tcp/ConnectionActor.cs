@@ -514,13 +514,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     {
         _inFlight--;
         _lastWriteProgress = _clock.Elapsed;
-        _gauge!.Progress();
         if (_inFlightWrites.TryDequeue(out var written))
         {
             _held -= written.Bytes;
+            _gauge!.Acked(written.Bytes);
             _gauge.Add(-written.Bytes);
             // The bytes are in the kernel: a relayed chunk's pooled buffer can go back.
             written.Release?.Release();
+        }
+        else
+        {
+            _gauge!.Acked(0);
         }
         TrySend();
     }

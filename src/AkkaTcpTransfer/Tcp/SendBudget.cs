@@ -8,8 +8,9 @@ namespace AkkaTcpTransfer.Tcp;
 /// not at all) can make this node hold. Each <see cref="ConnectionActor"/> reports what it holds (queued and handed to
 /// Akka.IO but not yet acknowledged) through its <see cref="Gauge"/>. When the total passes the limit, the connection
 /// that pushed it over picks victims and tells them to close: stalled connections (no write acknowledged for a second)
-/// with the most bytes first, then the connections longest without an acknowledged write (at least half a second),
-/// until a quarter of the limit is free again; while none qualifies it looks again every half second. A fast reader's writes are acknowledged all the time, so it comes last, even when a burst has made
+/// with the most bytes first, then connections that read too slowly to empty their queue within two seconds at their
+/// own rate (judged after half a second of waiting), until a quarter of the limit is free again; while none qualifies
+/// it looks again every half second. A fast reader's writes are acknowledged all the time, so it comes last, even when a burst has made
 /// its queue the largest for a moment (over TLS, a reader that stopped hides up to 256 KiB of its backlog as ciphertext
 /// already handed on, so sizes alone picked the reader).</summary>
 /// <remarks>Shared between connection actors through interlocked counters rather than messages: the check sits on the
@@ -21,11 +22,28 @@ public sealed class SendBudget : IExtension
     {
         private long _held;
         private long _lastProgress = Stopwatch.GetTimestamp();
+        private long _waitStart = Stopwatch.GetTimestamp();
+        private long _ackedSinceWait;
         private int _released;
 
         public IActorRef Connection { get; } = connection;
         public long Held => Volatile.Read(ref _held);
         public TimeSpan SinceProgress => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress));
+
+        /// <summary>How long this connection has held bytes without a break.</summary>
+        public TimeSpan Waiting => Stopwatch.GetElapsedTime(Volatile.Read(ref _waitStart));
+
+        /// <summary>How long what it holds would take to go at the rate its peer has read since it began waiting
+        /// (infinite when nothing was read).</summary>
+        public TimeSpan DrainTime
+        {
+            get
+            {
+                var acked = Volatile.Read(ref _ackedSinceWait);
+                var waited = Waiting.TotalSeconds;
+                return acked <= 0 || waited <= 0 ? TimeSpan.MaxValue : TimeSpan.FromSeconds(Math.Min(1e6, Held / (acked / waited)));
+            }
+        }
 
         /// <summary>This connection now holds <paramref name="delta"/> more (or fewer) bytes; true when the node is over
         /// its budget after the change.</summary>
@@ -35,15 +53,28 @@ public sealed class SendBudget : IExtension
             // An idle connection given something to send starts waiting now: how long it waited before, with nothing
             // to send, says nothing about whether its peer reads (else the first burst after a quiet spell would make
             // the quietest reader look like the slowest).
-            if (Interlocked.Add(ref _held, delta) == delta && delta > 0) ProgressAt(Stopwatch.GetTimestamp());
+            if (Interlocked.Add(ref _held, delta) == delta && delta > 0) WaitingSinceAt(Stopwatch.GetTimestamp(), 0);
             return budget.Add(delta);
         }
 
-        /// <summary>A write was acknowledged: the peer is reading.</summary>
-        public void Progress() => ProgressAt(Stopwatch.GetTimestamp());
+        /// <summary>A write of <paramref name="bytes"/> was acknowledged: the peer is reading.</summary>
+        public void Acked(long bytes)
+        {
+            ProgressAt(Stopwatch.GetTimestamp());
+            Interlocked.Add(ref _ackedSinceWait, bytes);
+        }
 
         /// <summary>A write was acknowledged at <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp).</summary>
         internal void ProgressAt(long timestamp) => Volatile.Write(ref _lastProgress, timestamp);
+
+        /// <summary>The connection began waiting at <paramref name="timestamp"/> and <paramref name="acked"/> bytes were
+        /// read since (tests set a history with it).</summary>
+        internal void WaitingSinceAt(long timestamp, long acked)
+        {
+            Volatile.Write(ref _waitStart, timestamp);
+            Volatile.Write(ref _ackedSinceWait, acked);
+            ProgressAt(Math.Max(timestamp, Volatile.Read(ref _lastProgress)));
+        }
 
         /// <summary>The connection is gone: its bytes no longer count.</summary>
         public void Release()
@@ -55,9 +86,12 @@ public sealed class SendBudget : IExtension
     }
 
     private static readonly TimeSpan StalledAfter = TimeSpan.FromSeconds(1);
-    /// <summary>Sheds are at least this far apart, and a connection must have gone this long without an acknowledged
-    /// write before it can be shed.</summary>
+    /// <summary>Sheds are at least this far apart, and a connection that still reads must have waited this long before
+    /// its rate says anything.</summary>
     internal static readonly TimeSpan ShedInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>A connection that reads, but so slowly that what it holds would take longer than this to go, may be shed.</summary>
+    private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<IActorRef, Gauge> _gauges = new();
     private long _total;
@@ -92,13 +126,14 @@ public sealed class SendBudget : IExtension
         if (Stopwatch.GetElapsedTime(last, now) < ShedInterval || Interlocked.CompareExchange(ref _lastShed, now, last) != last) return [];
         var excess = Total - (Limit * 3 / 4);
         var victims = new List<Gauge>();
-        // Only a connection that has gone a while without an acknowledged write can be a victim: one that is draining
-        // is left to drain (its own max-send-queue still bounds it). Deciding sooner would pick among peers that have
-        // all just been handed a burst and not yet had the time to show which of them read.
-        foreach (var gauge in _gauges.Values.Where(g => g.Held > 0 && g.SinceProgress >= ShedInterval)
+        // Victims: the stalled (nothing read for a second), the largest first; then those that read too slowly to empty
+        // their queue within MaxDrain at their own rate, the slowest first. One that has waited less than ShedInterval
+        // is not judged yet: a burst has just reached it and every peer, reading or not, looks alike for a moment.
+        foreach (var gauge in _gauges.Values
+                     .Where(g => g.Held > 0 && (g.SinceProgress >= StalledAfter || (g.Waiting >= ShedInterval && g.DrainTime > MaxDrain)))
                      .OrderByDescending(g => g.SinceProgress >= StalledAfter)
                      .ThenByDescending(g => g.SinceProgress >= StalledAfter ? g.Held : 0)
-                     .ThenByDescending(g => g.SinceProgress))
+                     .ThenByDescending(g => g.DrainTime))
         {
             if (excess <= 0) break;
             victims.Add(gauge);
