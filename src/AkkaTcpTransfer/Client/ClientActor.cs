@@ -128,10 +128,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             var refused = (Refused)f.Frame;
             var reason = $"refused by the server: {refused.Reason}";
             _log.Info(reason);
-            if (_everOnline && refused.Code == WireCode.ServerFull)
+            // Transient: the server is full, or busy with connections from our address, or (a cluster) could not
+            // confirm the name in time, e.g. while its name directory moves after a node was lost. Try again with
+            // backoff once the server has closed this connection (the next node, if there are several).
+            if (refused.Code is WireCode.ServerFull or WireCode.HandshakeTimeout && (_everOnline || _servers.Count > 1))
             {
-                // Transient (the server is full, or busy with connections from our address): try again with backoff
-                // once the server has closed this connection.
                 _refusal = reason;
                 return;
             }

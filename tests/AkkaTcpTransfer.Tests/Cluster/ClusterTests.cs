@@ -305,4 +305,20 @@ public sealed class ClusterTests : NodesAndFiles
         // And the moved directory grants a free name.
         Assert.Equal("carol", (await Nodes.StartClient("carol", Port(2))).Node.Name);
     }
+
+    [Fact]
+    public async Task A_client_of_the_node_that_holds_the_name_directory_comes_back_when_that_node_dies()
+    {
+        Nodes.ExpectErrors = true; // the aborted node's peers log the broken association
+        // dana knows two nodes; her first, node 0, is the oldest and so runs the name directory.
+        var dana = await Nodes.StartClient("dana", Port(0), ("client.servers", $"127.0.0.1:{Port(1)}"));
+        var mark = dana.Log.Mark();
+        ((ExtendedActorSystem)_servers[0].Node.System).Abort();
+
+        // Node 1 cannot confirm her name until the directory has moved (the dead node must first be removed):
+        // meanwhile it answers "try again", and she does, until she is back under her name.
+        var back = await dana.Log.WaitFor<Connected>(after: mark, timeout: TimeSpan.FromSeconds(40));
+        Assert.Equal("dana", back.Name);
+        Assert.Empty(dana.Log.All<ConnectionRefused>());
+    }
 }
