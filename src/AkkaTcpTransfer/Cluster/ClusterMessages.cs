@@ -20,7 +20,9 @@ public static class ClusterMessages
     /// <paramref name="TokenKey"/> proves the same token (<see cref="ClusterKeys.TokenKey"/>) without showing it.</summary>
     /// <paramref name="LinkHost"/>:<paramref name="LinkPort"/> is where the sending node takes node links
     /// (<see cref="NodeLinksActor"/>); port 0 while it has none.
-    public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, IReadOnlyList<RemoteSession> Sessions, string LinkHost = "", int LinkPort = 0)
+    /// <paramref name="Last"/> marks the last part: sessions of that node not named in any part are gone.
+    public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, bool Last, IReadOnlyList<RemoteSession> Sessions,
+        string LinkHost = "", int LinkPort = 0)
         : IClusterMessage
     {
         public const int PartSize = 256;
@@ -49,13 +51,18 @@ public static class ClusterMessages
     /// <summary><paramref name="Reason"/> says why not when <paramref name="Granted"/> is false.</summary>
     public sealed record ClaimAnswer(long Request, bool Granted, string Reason) : IClusterMessage;
 
-    /// <summary>Registry to directory: the client of that identity left this node; free its name (if this node still
-    /// holds it).</summary>
-    public sealed record Release(string Name, byte[] Identity) : IClusterMessage;
+    /// <summary>Registry to directory: the client of that identity left this node, or a grant came too late to be
+    /// used; free its name if the directory still holds it for that very grant (<paramref name="Claim"/>: the request
+    /// id it was granted for).</summary>
+    public sealed record Release(string Name, byte[] Identity, long Claim) : IClusterMessage;
 
     /// <summary>Directory to a registry: the same client (same identity) came back on another node; end its session
     /// here as replaced.</summary>
     public sealed record Takeover(string Name) : IClusterMessage;
+
+    /// <summary>Registry to another node's registry: send again what you know of <paramref name="Name"/>'s session there
+    /// (a <see cref="SessionUp"/>, if it is one of yours). Asked after a takeover.</summary>
+    public sealed record ResendSession(string Name) : IClusterMessage;
 
     /// <summary>A new directory (the singleton started or moved, and lost its state) asks every registry what it holds.</summary>
     public sealed record RebuildRequest : IClusterMessage
@@ -64,8 +71,10 @@ public static class ClusterMessages
         private RebuildRequest() { }
     }
 
-    /// <summary>Registry to directory: the names its clients hold, with their identities.</summary>
-    public sealed record Holding(IReadOnlyList<HeldName> Names) : IClusterMessage;
+    /// <summary>Registry to directory: the names its clients hold, with their identities, in parts of at most
+    /// <see cref="NodeHello.PartSize"/>; <paramref name="Last"/> marks the last.</summary>
+    public sealed record Holding(IReadOnlyList<HeldName> Names, bool Last) : IClusterMessage;
 
-    public sealed record HeldName(string Name, byte[] Identity);
+    /// <param name="Claim">The request id the name was granted for.</param>
+    public sealed record HeldName(string Name, byte[] Identity, long Claim);
 }

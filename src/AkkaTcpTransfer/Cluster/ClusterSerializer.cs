@@ -30,6 +30,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.ClaimAnswer => "A",
         ClusterMessages.Release => "R",
         ClusterMessages.Takeover => "T",
+        ClusterMessages.ResendSession => "W",
         ClusterMessages.RebuildRequest => "Q",
         ClusterMessages.Holding => "L",
         SessionMessages.SayFailed => "S",
@@ -52,6 +53,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(h.ProtocolVersion);
                     Bin(w, h.TokenKey);
                     w.Write(h.Part);
+                    w.Write(h.Last);
                     w.Write(h.Sessions.Count);
                     foreach (var s in h.Sessions) Session(w, s);
                     w.Write(h.LinkHost);
@@ -91,18 +93,24 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 case ClusterMessages.Release r:
                     w.Write(r.Name);
                     Bin(w, r.Identity);
+                    w.Write(r.Claim);
                     break;
                 case ClusterMessages.Takeover t:
                     w.Write(t.Name);
                     break;
+                case ClusterMessages.ResendSession rs:
+                    w.Write(rs.Name);
+                    break;
                 case ClusterMessages.RebuildRequest:
                     break;
                 case ClusterMessages.Holding l:
+                    w.Write(l.Last);
                     w.Write(l.Names.Count);
                     foreach (var n in l.Names)
                     {
                         w.Write(n.Name);
                         Bin(w, n.Identity);
+                        w.Write(n.Claim);
                     }
                     break;
                 case SessionMessages.SayFailed f:
@@ -131,7 +139,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             return manifest switch
             {
-                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), List(r, Session), r.ReadString(), r.ReadInt32()),
+                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), r.ReadBoolean(), List(r, Session), r.ReadString(), r.ReadInt32()),
                 "N" => new ClusterMessages.NodeRefused(r.ReadString()),
                 "U" => new ClusterMessages.SessionUp(Session(r)),
                 "D" => new ClusterMessages.SessionDown(r.ReadString(), Ref(r)),
@@ -139,10 +147,11 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "M" => new ClusterMessages.Direct(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
                 "C" => new ClusterMessages.Claim(r.ReadInt64(), r.ReadString(), Bin(r)),
                 "A" => new ClusterMessages.ClaimAnswer(r.ReadInt64(), r.ReadBoolean(), r.ReadString()),
-                "R" => new ClusterMessages.Release(r.ReadString(), Bin(r)),
+                "R" => new ClusterMessages.Release(r.ReadString(), Bin(r), r.ReadInt64()),
                 "T" => new ClusterMessages.Takeover(r.ReadString()),
+                "W" => new ClusterMessages.ResendSession(r.ReadString()),
                 "Q" => ClusterMessages.RebuildRequest.Instance,
-                "L" => new ClusterMessages.Holding(List(r, x => new ClusterMessages.HeldName(x.ReadString(), Bin(x)))),
+                "L" => ReadHolding(r),
                 "S" => new SessionMessages.SayFailed((WireCode)r.ReadUInt16(), r.ReadString()),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
                 "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
@@ -154,6 +163,12 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         {
             throw new SerializationException($"a cluster message '{manifest}' could not be read: {e.Message}", e);
         }
+    }
+
+    private static ClusterMessages.Holding ReadHolding(BinaryReader r)
+    {
+        var last = r.ReadBoolean();
+        return new ClusterMessages.Holding(List(r, x => new ClusterMessages.HeldName(x.ReadString(), Bin(x), x.ReadInt64())), last);
     }
 
     private static void Session(BinaryWriter w, ClusterMessages.RemoteSession s)

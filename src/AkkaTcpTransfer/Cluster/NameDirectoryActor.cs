@@ -19,7 +19,7 @@ namespace AkkaTcpTransfer.Cluster;
 /// the registry with "try again"). It has no children.</remarks>
 internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
-    private sealed record Entry(string Name, string Key, string Shape, byte[] Identity, IActorRef Owner);
+    private sealed record Entry(string Name, string Key, string Shape, byte[] Identity, IActorRef Owner, long Claim);
 
     private sealed class RebuildWaitOver
     {
@@ -65,8 +65,7 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<ClusterMessages.Holding>(h =>
         {
             Hold(h);
-            _awaiting.Remove(AddressOf(Sender));
-            if (_awaiting.Count == 0) Ready();
+            if (h.Last && _awaiting.Remove(AddressOf(Sender)) && _awaiting.Count == 0) Ready();
         });
         Receive<RebuildWaitOver>(_ =>
         {
@@ -108,7 +107,7 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
             var key = PeerNames.Key(held.Name);
             var shape = PeerNames.ShapeKey(held.Name);
             if (_byKey.ContainsKey(key) || _byShape.ContainsKey(shape)) continue; // first holder wins; cannot happen unless a node was cut off
-            Add(new Entry(held.Name, key, shape, held.Identity, Sender));
+            Add(new Entry(held.Name, key, shape, held.Identity, Sender, held.Claim));
         }
     }
 
@@ -136,14 +135,15 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
             // The same client, back on another node (or reconnected before its old node noticed): its old session ends.
             if (!existing.Owner.Equals(Sender)) existing.Owner.Tell(new ClusterMessages.Takeover(existing.Name));
         }
-        Add(new Entry(claim.Name, key, shape, claim.Identity, Sender));
+        Add(new Entry(claim.Name, key, shape, claim.Identity, Sender, claim.Request));
         Sender.Tell(new ClusterMessages.ClaimAnswer(claim.Request, true, ""));
     }
 
     private void OnRelease(ClusterMessages.Release release)
     {
         if (PeerNames.Validate(release.Name) is not null) return;
-        if (_byKey.TryGetValue(PeerNames.Key(release.Name), out var entry) && entry.Owner.Equals(Sender)
+        // Only the grant it names: a later grant of the same name to the same client (a retry) stays.
+        if (_byKey.TryGetValue(PeerNames.Key(release.Name), out var entry) && entry.Owner.Equals(Sender) && entry.Claim == release.Claim
             && CryptographicOperations.FixedTimeEquals(entry.Identity, release.Identity))
             Remove(entry);
     }

@@ -26,14 +26,20 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
     {
         var peer = CreateTestProbe().Ref;
         var session = new ClusterMessages.RemoteSession("alice", peer, 73728);
-        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, [session], "10.0.0.7", 7422));
-        Assert.Equal((3, 2, "10.0.0.7", 7422), (hello.ProtocolVersion, hello.Part, hello.LinkHost, hello.LinkPort));
+        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, true, [session], "10.0.0.7", 7422));
+        Assert.Equal((3, 2, true, "10.0.0.7", 7422), (hello.ProtocolVersion, hello.Part, hello.Last, hello.LinkHost, hello.LinkPort));
         Assert.Equal([1, 2, 3], hello.TokenKey);
         Assert.Equal(session, Assert.Single(hello.Sessions));
         Assert.Equal(new ClusterMessages.SessionDown("bob", peer), RoundTrip(new ClusterMessages.SessionDown("bob", peer)));
         Assert.Equal(new ClusterMessages.Broadcast("a", 42, "hé 🎉"), RoundTrip(new ClusterMessages.Broadcast("a", 42, "hé 🎉")));
         Assert.Equal(new ClusterMessages.ClaimAnswer(7, false, "taken"), RoundTrip(new ClusterMessages.ClaimAnswer(7, false, "taken")));
         Assert.Same(ClusterMessages.RebuildRequest.Instance, RoundTrip(ClusterMessages.RebuildRequest.Instance));
+        var holding = (ClusterMessages.Holding)RoundTrip(new ClusterMessages.Holding([new("dana", [7], 12)], Last: false));
+        Assert.False(holding.Last);
+        Assert.Equal(("dana", 12L), (holding.Names[0].Name, holding.Names[0].Claim));
+        var release = (ClusterMessages.Release)RoundTrip(new ClusterMessages.Release("dana", [7], 12));
+        Assert.Equal(("dana", 12L), (release.Name, release.Claim));
+        Assert.Equal(new ClusterMessages.ResendSession("erin"), RoundTrip(new ClusterMessages.ResendSession("erin")));
         var claim = (ClusterMessages.Claim)RoundTrip(new ClusterMessages.Claim(9, "carol", [9, 9]));
         Assert.Equal((9L, "carol"), (claim.Request, claim.Name));
         Assert.Equal([9, 9], claim.Identity);

@@ -321,4 +321,28 @@ public sealed class ClusterTests : NodesAndFiles
         Assert.Equal("dana", back.Name);
         Assert.Empty(dana.Log.All<ConnectionRefused>());
     }
+
+    [Fact]
+    public async Task A_node_with_more_clients_than_one_hello_part_is_seen_whole_by_a_newcomer_with_no_one_leaving()
+    {
+        // 300 clients on node 0: its hello to a new node comes in two parts (256 + 44), and twice (once when each
+        // side sees the other up).
+        var crowd = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < 300; i++)
+                crowd.Add(await RawClient.JoinAsync(Port(0), $"crowd{i}", from: new System.Net.IPAddress([127, 0, 0, (byte)(2 + (i % 200))])));
+            var seed = $"127.0.0.1:{ClusterPort(_servers[0].Node)}";
+            var (newcomer, log) = await Nodes.StartServer([.. ClusterFast, ("state-dir", Files.Dir("server-state")), ("cluster.seeds", seed)]);
+            // Everything node 0 sent the newcomer before this marker has arrived (one sender, in order).
+            var marker = await Nodes.StartClient("marker", Port(0));
+            await log.WaitFor<PeerJoined>(p => p.Name == "marker", timeout: TimeSpan.FromSeconds(30));
+            Assert.Equal(300, log.All<PeerJoined>().Count(p => p.Name.StartsWith("crowd", StringComparison.Ordinal)));
+            Assert.Empty(log.All<PeerLeft>());
+        }
+        finally
+        {
+            foreach (var c in crowd) await c.DisposeAsync();
+        }
+    }
 }

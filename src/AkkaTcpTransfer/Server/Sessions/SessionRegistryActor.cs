@@ -28,8 +28,9 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 {
     /// <param name="Node">Null for a client of this node; else the registry of the node it is connected to (and
     /// <paramref name="Connection"/> is Nobody).</param>
+    /// <param name="Claim">In a cluster, the request id the directory granted this client's name for (0 otherwise).</param>
     private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame,
-        TokenBucket? Fanout, IActorRef? Node = null);
+        TokenBucket? Fanout, IActorRef? Node = null, long Claim = 0);
 
     /// <summary>A Join waiting for the directory's answer.</summary>
     private sealed record PendingClaim(SessionMessages.Join Join, IActorRef Peer, string Key, string Shape, byte[] ResumeKey)
@@ -63,6 +64,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     /// <summary>Other nodes' registries that sent us their sessions; everything about ours goes to each of them.</summary>
     private readonly Dictionary<Address, IActorRef> _nodes = [];
     private readonly Dictionary<long, PendingClaim> _claims = [];
+    /// <summary>Per node whose hello is arriving in parts: the names its parts have listed so far.</summary>
+    private readonly Dictionary<Address, HashSet<string>> _helloNames = [];
     private long _nextClaim;
     /// <summary>The port this node takes node links on, once bound (0 before).</summary>
     private int _linkPort;
@@ -158,7 +161,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         var resumeKey = join.ResumeKey.Length > 0 ? join.ResumeKey : ClientIdentity.NewKey();
         if (_cluster is null || replacing is not null)
         {
-            Admit(join, peer, key, shape, resumeKey, replacing);
+            Admit(join, peer, key, shape, resumeKey, replacing, replacing?.Claim ?? 0);
             return;
         }
         // Another client of this node asking for the same name right now: the first asks the directory.
@@ -179,7 +182,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             : $"name '{wanted}' looks like '{holder}', who is online";
 
     /// <summary>The client is in: it gets its Welcome, everyone else hears of it.</summary>
-    private void Admit(SessionMessages.Join join, IActorRef peer, string key, string shape, byte[] resumeKey, Session? replacing)
+    private void Admit(SessionMessages.Join join, IActorRef peer, string key, string shape, byte[] resumeKey, Session? replacing, long claim)
     {
         if (replacing is not null)
         {
@@ -192,7 +195,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (_byKey.TryGetValue(key, out var remote) && remote.Node is not null) Remove(remote);
         var limits = _settings.Limits;
         var session = new Session(join.Name, key, shape, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
-            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _clock.Elapsed));
+            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _clock.Elapsed), Claim: claim);
         Add(session);
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
@@ -242,7 +245,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
         ToNodes(new ClusterMessages.SessionDown(session.Name, session.Peer));
-        _cluster?.Directory.Tell(new ClusterMessages.Release(session.Name, ClientIdentity.Of(session.ResumeKey)));
+        _cluster?.Directory.Tell(new ClusterMessages.Release(session.Name, ClientIdentity.Of(session.ResumeKey), session.Claim));
         AnnounceLeft(session);
     }
 
@@ -329,9 +332,24 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             _log.Info("{0} reconnected on another server node; replacing its connection here", session.Name);
             Remove(session);
             session.Peer.Tell(SessionMessages.Replaced.Instance);
+            // Everyone hears it leave here (and join there, from its new node, whose news may already have come and
+            // been ignored while it was still ours: ask for it again).
+            ToNodes(new ClusterMessages.SessionDown(session.Name, session.Peer));
+            AnnounceLeft(session);
+            foreach (var node in _nodes.Values) node.Tell(new ClusterMessages.ResendSession(session.Name));
         });
-        Receive<ClusterMessages.RebuildRequest>(_ => Sender.Tell(new ClusterMessages.Holding(
-            _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey))).ToList())));
+        Receive<ClusterMessages.ResendSession>(r =>
+        {
+            if (Find(r.Name) is { Node: null } session)
+                Sender.Tell(new ClusterMessages.SessionUp(new ClusterMessages.RemoteSession(session.Name, session.Peer, session.MaxFrame)));
+        });
+        Receive<ClusterMessages.RebuildRequest>(_ =>
+        {
+            var held = _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey), s.Claim)).ToList();
+            var parts = held.Chunk(ClusterMessages.NodeHello.PartSize).ToList();
+            if (parts.Count == 0) Sender.Tell(new ClusterMessages.Holding([], Last: true));
+            for (var i = 0; i < parts.Count; i++) Sender.Tell(new ClusterMessages.Holding(parts[i], Last: i == parts.Count - 1));
+        });
         Receive<ClusterMessages.NodeHello>(OnNodeHello);
         Receive<ClusterMessages.NodeRefused>(r => Context.Parent.Tell(new NodeRefusedByCluster(AddressOf(Sender), r.Reason)));
         Receive<ClusterMessages.SessionUp>(u =>
@@ -375,7 +393,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         Timers.Cancel(("claim", answer.Request));
         if (claim.Abandoned)
         {
-            if (answer.Granted) _cluster!.Directory.Tell(new ClusterMessages.Release(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey)));
+            if (answer.Granted) _cluster!.Directory.Tell(new ClusterMessages.Release(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey), answer.Request));
             return;
         }
         if (!answer.Granted)
@@ -385,7 +403,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         }
         // A local session of that name may have appeared meanwhile only as the same client (checked at the Join).
         Admit(claim.Join, claim.Peer, claim.Key, claim.Shape, claim.ResumeKey,
-            _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null);
+            _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null, answer.Request);
     }
 
     /// <summary>Another node's sessions, in parts; part 0 replaces what we held for it. We answer its first part with
@@ -407,16 +425,24 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             SendHello(Sender);
             Context.Parent.Tell(new NodeAccepted(address));
         }
-        if (hello.Part == 0)
+        // The parts of one hello name everyone online there; who is not named in any part has gone (judged once, at
+        // the last part, so that nobody named in a later part seems to leave and come back).
+        if (hello.Part == 0) _helloNames[address] = new HashSet<string>(StringComparer.Ordinal);
+        var named = _helloNames.GetValueOrDefault(address);
+        foreach (var session in hello.Sessions)
         {
-            var kept = hello.Sessions.Select(s => PeerNames.Key(s.Name)).ToHashSet(StringComparer.Ordinal);
-            foreach (var stale in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address && !kept.Contains(s.Key)).ToList())
+            AddRemote(session, Sender);
+            if (PeerNames.Validate(session.Name) is null) named?.Add(PeerNames.Key(session.Name));
+        }
+        if (hello.Last && named is not null)
+        {
+            _helloNames.Remove(address);
+            foreach (var stale in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address && !named.Contains(s.Key)).ToList())
             {
                 Remove(stale);
                 AnnounceLeft(stale);
             }
         }
-        foreach (var session in hello.Sessions) AddRemote(session, Sender);
         if (hello.Part == 0 && hello.LinkPort > 0) _cluster.Links.Tell(new NodeLinksActor.LinkAddress(address, hello.LinkHost, hello.LinkPort));
     }
 
@@ -427,7 +453,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         do
         {
             var slice = sessions.Skip(part * ClusterMessages.NodeHello.PartSize).Take(ClusterMessages.NodeHello.PartSize).ToList();
-            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, slice, _cluster.LinkHost, _linkPort), Self);
+            var last = (part + 1) * ClusterMessages.NodeHello.PartSize >= sessions.Count;
+            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, last, slice, _cluster.LinkHost, _linkPort), Self);
             part++;
         }
         while (part * ClusterMessages.NodeHello.PartSize < sessions.Count);
@@ -453,6 +480,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private void NodeGone(Address address)
     {
         _cluster?.Links.Tell(new NodeLinksActor.NodeGone(address));
+        _helloNames.Remove(address);
         if (_nodes.Remove(address, out var registry)) Context.Unwatch(registry);
         foreach (var session in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address).ToList())
         {
