@@ -54,6 +54,9 @@ internal sealed class NodeLinksActor : ReceiveActor
 
     internal const int Version = 1;
     internal const int MaxMessage = 2 * 1024 * 1024;
+
+    /// <summary>Inbound links at once (each other node opens one).</summary>
+    private const int MaxInbound = 256;
     internal static readonly byte[] Magic = "AKTL"u8.ToArray();
     internal static int HelloLength => Magic.Length + 2 + 32;
 
@@ -77,8 +80,8 @@ internal sealed class NodeLinksActor : ReceiveActor
         _tokenKey = tokenKey;
         _maxQueue = maxQueue;
         _bindWaiter = bindWaiter;
-        var ip = IPAddress.TryParse(host, out var parsed) ? parsed : IPAddress.Loopback;
-        Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(ip, port)));
+        // The host was resolved to an address at start (ServerNode).
+        Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(IPAddress.Parse(host), port)));
         Receive<AkkaTcp.Bound>(b =>
         {
             _port = ((IPEndPoint)b.LocalAddress).Port;
@@ -89,15 +92,27 @@ internal sealed class NodeLinksActor : ReceiveActor
         Receive<AkkaTcp.Connected>(_ =>
         {
             var tcp = Sender;
+            // Links come from the few other nodes; a crowd of connections here is no cluster's.
+            if (Context.GetChildren().Count() - _out.Count >= MaxInbound)
+            {
+                tcp.Tell(AkkaTcp.Abort.Instance);
+                return;
+            }
             var inbound = Context.ActorOf(Akka.Actor.Props.Create(() => new InboundLink(tokenKey, tcp, _delivered)));
             tcp.Tell(new AkkaTcp.Register(inbound));
         });
         Receive<LinkAddress>(a =>
         {
-            var endpoint = new IPEndPoint(IPAddress.TryParse(a.Host, out var address) ? address : IPAddress.Loopback, a.Port);
+            if (!IPAddress.TryParse(a.Host, out var address))
+            {
+                // Every node resolves its own link address at start; anything else stays on Akka.Remote.
+                _log.Warning("node {0} gave '{1}' as its link address, not an IP address: relays to it stay on Akka.Remote", a.Node, a.Host);
+                return;
+            }
+            var endpoint = new IPEndPoint(address, a.Port);
             if (_addresses.TryGetValue(a.Node, out var known) && known.Equals(endpoint)) return;
             _addresses[a.Node] = endpoint;
-            if (_out.Remove(a.Node, out var stale)) Context.Stop(stale);
+            if (_out.Remove(a.Node, out var stale)) stale.Tell(Retire.Instance);
         });
         Receive<ViaLink>(v =>
         {
@@ -119,7 +134,12 @@ internal sealed class NodeLinksActor : ReceiveActor
         Receive<NodeGone>(g =>
         {
             _addresses.Remove(g.Node);
-            if (_out.Remove(g.Node, out var link)) Context.Stop(link);
+            if (_out.Remove(g.Node, out var link)) link.Tell(Retire.Instance);
+        });
+        Receive<LinkFailed>(f =>
+        {
+            if (_out.TryGetValue(f.Node, out var link) && link.Equals(Sender)) _out.Remove(f.Node);
+            Sender.Tell(Retire.Instance);
         });
         Receive<Terminated>(t =>
         {
@@ -158,6 +178,15 @@ internal sealed class NodeLinksActor : ReceiveActor
         tokenKey.CopyTo(hello, Magic.Length + 2);
         return hello;
     }
+
+    /// <summary>Parent to a link: nothing more comes; stop once what came before is answered.</summary>
+    private sealed class Retire
+    {
+        public static readonly Retire Instance = new();
+    }
+
+    /// <summary>Link to parent: broken; send no more (a new link is made for the next message).</summary>
+    private sealed record LinkFailed(Address Node);
 
     /// <summary>This node's link to one other node: connects, says hello, then writes what it is given, one Akka.IO write
     /// (of up to 256 KiB of queued messages) acknowledged at a time.</summary>
@@ -202,6 +231,20 @@ internal sealed class NodeLinksActor : ReceiveActor
             });
             Receive<AkkaTcp.CommandFailed>(f => Fail($"cannot connect the link to node {node}: {f.CauseString}"));
             Receive<ViaLink>(Enqueue);
+            Receive<Retire>(_ => Fail($"the link to node {node} was closed"));
+        }
+
+        /// <summary>Broken: whatever still comes fails its relay, until the parent, which has stopped sending here,
+        /// retires it (the Retire comes after everything it forwarded before).</summary>
+        private void Failed(string reason)
+        {
+            Receive<ViaLink>(v =>
+            {
+                ((v.Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
+                FailRelay(new Queued([], 0, Sender, v.Message, v.Target), reason);
+            });
+            Receive<Retire>(_ => Context.Stop(Self));
+            ReceiveAny(_ => { });
         }
 
         private void Connected()
@@ -220,6 +263,11 @@ internal sealed class NodeLinksActor : ReceiveActor
             Receive<AkkaTcp.Received>(_ => { });
             Receive<AkkaTcp.ConnectionClosed>(c => Fail($"the link to node {_node} closed: {c.Cause}"));
             Receive<AkkaTcp.CommandFailed>(f => Fail($"the link to node {_node} failed: {f.CauseString}"));
+            Receive<Retire>(_ =>
+            {
+                _tcp?.Tell(AkkaTcp.Abort.Instance);
+                Fail($"the link to node {_node} was closed");
+            });
         }
 
         private void Enqueue(ViaLink v)
@@ -275,7 +323,9 @@ internal sealed class NodeLinksActor : ReceiveActor
             }
             _inFlight.Clear();
             _queue.Clear();
-            Context.Stop(Self);
+            _queued = 0;
+            Context.Parent.Tell(new LinkFailed(_node));
+            Become(() => Failed(reason));
         }
 
         private static void FailRelay(Queued item, string reason)
@@ -307,7 +357,8 @@ internal sealed class NodeLinksActor : ReceiveActor
         private readonly long[] _delivered;
         private readonly ClusterSerializer _serializer;
         private readonly Dictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
-        private byte[] _buffer = new byte[64 * 1024];
+        /// <summary>Small until the hello has passed: a stranger costs little.</summary>
+        private byte[] _buffer = new byte[HelloLength];
         private int _filled;
         private bool _greeted;
 

@@ -42,7 +42,12 @@ public sealed class ServerNode : NodeHost
         AssemblyPreloader.LoadConnectionPath();
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForServer(settings);
-        if (settings.Cluster.Enabled) config = Cluster.ClusterConfig.For(settings.Cluster).WithFallback(config);
+        if (settings.Cluster.Enabled)
+        {
+            config = Cluster.ClusterConfig.For(settings.Cluster).WithFallback(config);
+            var linkAddress = (await ResolveAsync(settings.Cluster.Host, 0, ct)).Address.ToString();
+            settings = settings with { Cluster = settings.Cluster with { LinkHost = linkAddress } };
+        }
         var (system, root, ready) = await StartRootAsync(config, settings, Cluster.ClusterConfig.SystemName,
             () => ServerActor.Props(settings, endpoint, security), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
         return new ServerNode(system, root, settings, ready.Host, ready.Port, security?.Identity);

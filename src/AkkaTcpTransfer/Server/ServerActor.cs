@@ -79,9 +79,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
                 ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
             var tokenKey = ClusterKeys.TokenKey(settings.Token);
-            links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.Host, settings.Cluster.LinkPort, tokenKey,
+            links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.LinkHost, settings.Cluster.LinkPort, tokenKey,
                 settings.Cluster.LinkMaxQueue, Self), "links");
-            link = new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.Host);
+            link = new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.LinkHost);
         }
         _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, link), "sessions");
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
@@ -168,7 +168,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (r.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeGone(r.Member.Address));
         });
         Receive<ClusterEvent.UnreachableMember>(u => Publish(u.Member.Address, "unreachable"));
-        Receive<ClusterEvent.ReachableMember>(u => Publish(u.Member.Address, "reachable"));
+        Receive<ClusterEvent.ReachableMember>(u =>
+        {
+            Publish(u.Member.Address, "reachable");
+            // What went between us while it was unreachable may be lost: our whole picture goes again.
+            if (u.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeUp($"{u.Member.Address}{RegistryPath}"));
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<NodeLinksActor.Stats>(s => _registry.Forward(s));
         Receive<SessionRegistryActor.NodeAccepted>(a =>

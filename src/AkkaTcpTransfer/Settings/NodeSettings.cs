@@ -245,7 +245,12 @@ public sealed record NodeSettings(
 /// <param name="Seeds">Nodes to join; empty: found a new cluster.</param>
 public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, int LinkPort, long LinkMaxQueue,
     TimeSpan JoinTimeout,
-    TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter);
+    TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter)
+{
+    /// <summary>The IP address node links bind to and are reached at: <see cref="Host"/>, resolved at start when it is
+    /// a name (Akka.Remote keeps the name as given).</summary>
+    public string LinkHost { get; init; } = Host;
+}
 
 /// <param name="Enabled">Off only on purpose (--insecure): then everything below is unused.</param>
 /// <param name="CertificateFile">Server: a CA-issued certificate (PEM), with <paramref name="KeyFile"/>; null: its own identity in state-dir.</param>

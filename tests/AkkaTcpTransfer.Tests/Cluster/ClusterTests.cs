@@ -345,4 +345,24 @@ public sealed class ClusterTests : NodesAndFiles
             foreach (var c in crowd) await c.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Nodes_that_call_themselves_by_a_host_name_relay_over_their_links_too()
+    {
+        // A separate cluster of two whose cluster host is a name, not an address.
+        (string, string)[] named = [.. ClusterFast, ("cluster.host", "localhost"), ("state-dir", Files.Dir("named-state"))];
+        var (first, _) = await Nodes.StartServer(named);
+        var (second, _) = await Nodes.StartServer([.. named, ("cluster.seeds", $"localhost:{ClusterPort(first)}")]);
+        var alice = await Nodes.StartClient("alice", first.Port);
+        var bob = await Nodes.StartClient("bob", second.Port, ("downloads", Files.Dir("named-bob")));
+        await alice.Log.WaitFor<PeerJoined>(p => p.Name == "bob");
+
+        var source = Files.Create("src/named.bin", 3_000_000, seed: 31);
+        alice.Node.Commands.Tell(new NodeCommands.SendFile("bob", source));
+        var received = await bob.Log.WaitFor<TransferCompleted>(c => c.File == "named.bin", timeout: TimeSpan.FromSeconds(60));
+        Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
+        var sent = await first.System.ActorSelection("/user/server/links")
+            .Ask<AkkaTcpTransfer.Cluster.NodeLinksActor.Stats>(AkkaTcpTransfer.Cluster.NodeLinksActor.GetStats.Instance, TimeSpan.FromSeconds(5));
+        Assert.True(sent.MessagesSent >= 40, $"sent through the link: {sent.MessagesSent}");
+    }
 }

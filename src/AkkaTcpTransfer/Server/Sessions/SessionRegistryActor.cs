@@ -41,6 +41,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 
     private sealed record ClaimTimedOut(long Request);
 
+    private sealed record ForgetClaim(long Request);
+
     /// <summary>What a registry in a cluster needs: the directory (a singleton proxy), and what it proves to other nodes.</summary>
     /// <param name="Links">This node's <see cref="NodeLinksActor"/>: told where the other nodes take links.</param>
     /// <param name="LinkHost">The address other nodes reach this node's link port at.</param>
@@ -153,7 +155,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             // (the cluster's directory already has it under this identity, for this node).
             replacing = existing;
         }
-        else if (_byPeer.Count >= _maxClients)
+        else if (_byPeer.Count + _claims.Values.Count(c => !c.Abandoned) >= _maxClients)
         {
             peer.Tell(new SessionMessages.JoinRefused(WireCode.ServerFull, $"server full ({_maxClients} clients)"));
             return;
@@ -319,10 +321,14 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private void ClusterBehaviour()
     {
         Receive<ClusterMessages.ClaimAnswer>(OnClaimAnswer);
+        Receive<ForgetClaim>(f => _claims.Remove(f.Request));
         Receive<ClaimTimedOut>(t =>
         {
             if (!_claims.TryGetValue(t.Request, out var claim) || claim.Abandoned) return;
             claim.Abandoned = true;
+            // Kept a while for its late answer (a grant is given back), then forgotten: an answer lost with a directory
+            // that died is never coming.
+            Timers.StartSingleTimer(("forget", t.Request), new ForgetClaim(t.Request), TimeSpan.FromMinutes(5));
             claim.Peer.Tell(new SessionMessages.JoinRefused(WireCode.HandshakeTimeout,
                 $"the server cluster did not confirm the name within {Units.Seconds(_cluster!.ClaimTimeout)}; try again"));
         });
@@ -391,6 +397,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     {
         if (!_claims.Remove(answer.Request, out var claim)) return;
         Timers.Cancel(("claim", answer.Request));
+        Timers.Cancel(("forget", answer.Request));
         if (claim.Abandoned)
         {
             if (answer.Granted) _cluster!.Directory.Tell(new ClusterMessages.Release(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey), answer.Request));
