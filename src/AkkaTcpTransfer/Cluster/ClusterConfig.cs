@@ -56,6 +56,7 @@ public static class ClusterConfig
             """);
     }
 
-    /// <summary>The address of the node whose cluster port is <paramref name="host"/>:<paramref name="port"/>.</summary>
-    public static Address SeedAddress(string host, int port) => new("akka.tcp", SystemName, host, port);
+    /// <summary>The address of the node whose cluster port is <paramref name="host"/>:<paramref name="port"/>, spoken
+    /// with this node's own remoting <paramref name="protocol"/> (akka.tcp; another when a transport adapter is applied).</summary>
+    public static Address SeedAddress(string protocol, string host, int port) => new(protocol, SystemName, host, port);
 }

@@ -217,7 +217,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         // No seeds: this node founds a cluster. Listed seeds may include this node itself (the same list everywhere).
         if (_settings.Cluster.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
-        else cluster.JoinSeedNodes(_settings.Cluster.Seeds.Select(s => ClusterConfig.SeedAddress(s.Host, s.Port)));
+        else cluster.JoinSeedNodes(_settings.Cluster.Seeds.Select(s => ClusterConfig.SeedAddress(cluster.SelfAddress.Protocol, s.Host, s.Port)));
     }
 
     protected override void PostStop()

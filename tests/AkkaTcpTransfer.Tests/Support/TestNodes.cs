@@ -44,10 +44,14 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
     /// <summary>Without TLS: the settings of a node started with --insecure.</summary>
     public static readonly (string, string) Insecure = ("tls.enabled", "off");
 
-    public async Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides)
+    public Task<(ServerNode Node, EventLog Log)> StartServer(params (string, string)[] overrides) => StartServer(null, overrides);
+
+    /// <param name="extra">Akka settings no override can spell (a list, say), over everything else.</param>
+    public async Task<(ServerNode Node, EventLog Log)> StartServer(Akka.Configuration.Config? extra, params (string, string)[] overrides)
     {
         var log = new EventLog("server");
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. Transport, .. overrides]);
+        if (extra is not null) config = extra.WithFallback(config);
         var health = new SystemHealth("server");
         var node = await ServerNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
         Fingerprints[node.Port] = node.Fingerprint;
