@@ -75,6 +75,12 @@ public static class ClusterMessages
     /// <see cref="NodeHello.PartSize"/>; <paramref name="Last"/> marks the last.</summary>
     public sealed record Holding(IReadOnlyList<HeldName> Names, bool Last) : IClusterMessage;
 
+    /// <summary>Registry to directory, when another node becomes reachable again (a <see cref="Release"/> may have been
+    /// lost meanwhile): every name this node holds or is claiming, in parts (<paramref name="Last"/> marks the last);
+    /// the directory frees what it holds for this node that is not listed, unless granted for a claim made after the
+    /// list (request ids above <paramref name="UpTo"/>).</summary>
+    public sealed record Reconcile(IReadOnlyList<HeldName> Names, long UpTo, bool Last) : IClusterMessage;
+
     /// <param name="Claim">The request id the name was granted for.</param>
     public sealed record HeldName(string Name, byte[] Identity, long Claim);
 }

@@ -33,6 +33,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.ResendSession => "W",
         ClusterMessages.RebuildRequest => "Q",
         ClusterMessages.Holding => "L",
+        ClusterMessages.Reconcile => "K",
         SessionMessages.SayFailed => "S",
         RelayMessages.RelayOffer => "o",
         RelayMessages.RelayFrame => "f",
@@ -113,6 +114,17 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                         w.Write(n.Claim);
                     }
                     break;
+                case ClusterMessages.Reconcile k:
+                    w.Write(k.UpTo);
+                    w.Write(k.Last);
+                    w.Write(k.Names.Count);
+                    foreach (var n in k.Names)
+                    {
+                        w.Write(n.Name);
+                        Bin(w, n.Identity);
+                        w.Write(n.Claim);
+                    }
+                    break;
                 case SessionMessages.SayFailed f:
                     w.Write((ushort)f.Code);
                     w.Write(f.Reason);
@@ -152,6 +164,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "W" => new ClusterMessages.ResendSession(r.ReadString()),
                 "Q" => ClusterMessages.RebuildRequest.Instance,
                 "L" => ReadHolding(r),
+                "K" => ReadReconcile(r),
                 "S" => new SessionMessages.SayFailed((WireCode)r.ReadUInt16(), r.ReadString()),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
                 "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
@@ -169,6 +182,13 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
     {
         var last = r.ReadBoolean();
         return new ClusterMessages.Holding(List(r, x => new ClusterMessages.HeldName(x.ReadString(), Bin(x), x.ReadInt64())), last);
+    }
+
+    private static ClusterMessages.Reconcile ReadReconcile(BinaryReader r)
+    {
+        var upTo = r.ReadInt64();
+        var last = r.ReadBoolean();
+        return new ClusterMessages.Reconcile(List(r, x => new ClusterMessages.HeldName(x.ReadString(), Bin(x), x.ReadInt64())), upTo, last);
     }
 
     private static void Session(BinaryWriter w, ClusterMessages.RemoteSession s)

@@ -34,6 +34,8 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
     private readonly Dictionary<string, Entry> _byShape = new(StringComparer.Ordinal);
     private readonly HashSet<IActorRef> _owners = [];
     private readonly HashSet<Address> _awaiting = [];
+    /// <summary>Names listed so far by a node whose <see cref="ClusterMessages.Reconcile"/> is arriving in parts.</summary>
+    private readonly Dictionary<IActorRef, HashSet<string>> _reconciling = [];
 
     public IStash Stash { get; set; } = null!;
 
@@ -89,6 +91,7 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<ClusterMessages.Claim>(OnClaim);
         Receive<ClusterMessages.Release>(OnRelease);
         Receive<ClusterMessages.Holding>(Hold); // a node that answered the rebuild late
+        Receive<ClusterMessages.Reconcile>(OnReconcile);
         Receive<Terminated>(OnTerminated);
         Receive<RebuildWaitOver>(_ => { });
     }
@@ -148,9 +151,28 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
             Remove(entry);
     }
 
+    /// <summary>A node's full list: what we hold for it and it does not list (a lost Release) is freed, unless granted
+    /// for a claim newer than the list; what it lists and nobody holds is taken back.</summary>
+    private void OnReconcile(ClusterMessages.Reconcile reconcile)
+    {
+        if (!_reconciling.TryGetValue(Sender, out var listed)) _reconciling[Sender] = listed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var held in reconcile.Names)
+        {
+            if (PeerNames.Validate(held.Name) is not null) continue;
+            listed.Add(PeerNames.Key(held.Name));
+        }
+        Hold(new ClusterMessages.Holding(reconcile.Names, reconcile.Last));
+        if (!reconcile.Last) return;
+        _reconciling.Remove(Sender);
+        var stale = _byKey.Values.Where(e => e.Owner.Equals(Sender) && e.Claim <= reconcile.UpTo && !listed.Contains(e.Key)).ToList();
+        foreach (var entry in stale) Remove(entry);
+        if (stale.Count > 0) _log.Info("name directory: {0} names of {1} freed on reconciliation", stale.Count, Sender.Path.Address);
+    }
+
     private void OnTerminated(Terminated terminated)
     {
         _owners.Remove(terminated.ActorRef);
+        _reconciling.Remove(terminated.ActorRef);
         var gone = _byKey.Values.Where(e => e.Owner.Equals(terminated.ActorRef)).ToList();
         foreach (var entry in gone) Remove(entry);
         if (gone.Count > 0) _log.Info("name directory: {0} names freed, their node is gone ({1})", gone.Count, terminated.ActorRef.Path.Address);

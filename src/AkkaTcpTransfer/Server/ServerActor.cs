@@ -173,6 +173,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             Publish(u.Member.Address, "reachable");
             // What went between us while it was unreachable may be lost: our whole picture goes again.
             if (u.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeUp($"{u.Member.Address}{RegistryPath}"));
+            _registry.Tell(SessionRegistryActor.ReconcileNames.Instance);
         });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<NodeLinksActor.Stats>(s => _registry.Forward(s));

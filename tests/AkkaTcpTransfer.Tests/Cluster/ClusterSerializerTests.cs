@@ -40,6 +40,8 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
         var release = (ClusterMessages.Release)RoundTrip(new ClusterMessages.Release("dana", [7], 12));
         Assert.Equal(("dana", 12L), (release.Name, release.Claim));
         Assert.Equal(new ClusterMessages.ResendSession("erin"), RoundTrip(new ClusterMessages.ResendSession("erin")));
+        var reconcile = (ClusterMessages.Reconcile)RoundTrip(new ClusterMessages.Reconcile([new("dana", [7], 12)], 40, Last: true));
+        Assert.Equal((40L, true, "dana", 12L), (reconcile.UpTo, reconcile.Last, reconcile.Names[0].Name, reconcile.Names[0].Claim));
         var claim = (ClusterMessages.Claim)RoundTrip(new ClusterMessages.Claim(9, "carol", [9, 9]));
         Assert.Equal((9L, "carol"), (claim.Request, claim.Name));
         Assert.Equal([9, 9], claim.Identity);

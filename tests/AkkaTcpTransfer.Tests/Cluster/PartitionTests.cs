@@ -53,4 +53,47 @@ public sealed class PartitionTests : NodesAndFiles
         var who = await alice.Log.WaitFor<WhoListed>(after: mark);
         Assert.Equal(["server", "alice", "bob", "zoe"], who.Names);
     }
+
+    [Fact]
+    public async Task A_name_released_while_its_node_was_cut_off_from_the_directory_is_free_once_they_meet_again()
+    {
+        Nodes.ExpectErrors = true;
+        // A cut short enough that nobody is downed: the resolver waits 30 s here.
+        (string, string)[] settings = [.. ClusterTests.ClusterFast, ("state-dir", Files.Dir("server-state")), ("cluster.stable-after", "30s")];
+        var (n0, log0) = await Nodes.StartServer(Throttled, settings);
+        var seed = $"127.0.0.1:{ClusterTests.ClusterPort(n0)}";
+        var (n1, _) = await Nodes.StartServer(Throttled, [.. settings, ("cluster.seeds", seed)]);
+        var (n2, _) = await Nodes.StartServer(Throttled, [.. settings, ("cluster.seeds", seed)]);
+        await log0.WaitFor<ClusterMemberChanged>(_ => log0.All<ClusterMemberChanged>().Count(m => m.Status == "up") == 3);
+
+        // yuri's name is held for node 1 in the directory, which runs on node 0 (the oldest).
+        var yuri = await Nodes.StartClient("yuri", n1.Port, ("client.reconnect.enabled", "off"));
+        var node1 = Akka.Cluster.Cluster.Get(n1.System).SelfAddress;
+        var transport = ((RemoteActorRefProvider)((ExtendedActorSystem)n0.System).Provider).Transport;
+        Assert.True(await transport.ManagementCommand(new SetThrottle(node1, ThrottleTransportAdapter.Direction.Both, Blackhole.Instance)));
+        var mark = log0.Mark();
+        await log0.WaitFor<ClusterMemberChanged>(m => m.Status == "unreachable", after: mark, timeout: TimeSpan.FromSeconds(20));
+
+        // yuri leaves while node 1 cannot reach the directory: the name's release is lost.
+        await yuri.Node.StopAsync();
+        Assert.True(await transport.ManagementCommand(new SetThrottle(node1, ThrottleTransportAdapter.Direction.Both, Unthrottled.Instance)));
+        await log0.WaitFor<ClusterMemberChanged>(m => m.Status == "reachable", after: mark, timeout: TimeSpan.FromSeconds(20));
+
+        // Once they meet again, node 1 lists what it really holds and the name is free: another client gets it.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                var (other, _) = await Nodes.StartClient("yuri", n2.Port, ("client.reconnect.enabled", "off"));
+                Assert.Equal("yuri", other.Name);
+                break;
+            }
+            catch (NodeStartException e) when (DateTime.UtcNow < deadline)
+            {
+                // The reconciliation is on its way (no event says when): each attempt is a new TLS handshake apart.
+                Assert.Contains("already taken", e.Message, StringComparison.Ordinal);
+            }
+        }
+    }
 }

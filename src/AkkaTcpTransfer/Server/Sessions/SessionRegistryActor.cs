@@ -385,6 +385,16 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         });
         Receive<ClusterNodeUp>(u => SendHello(Context.ActorSelection(u.RegistryPath)));
         Receive<ClusterNodeGone>(g => NodeGone(g.Address));
+        Receive<ReconcileNames>(_ =>
+        {
+            // Everything held or being claimed here, with the newest request id issued so far.
+            var held = _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey), s.Claim))
+                .Concat(_claims.Select(c => new ClusterMessages.HeldName(c.Value.Join.Name, ClientIdentity.Of(c.Value.ResumeKey), c.Key)))
+                .ToList();
+            var parts = held.Chunk(ClusterMessages.NodeHello.PartSize).ToList();
+            if (parts.Count == 0) _cluster!.Directory.Tell(new ClusterMessages.Reconcile([], _nextClaim, Last: true));
+            for (var i = 0; i < parts.Count; i++) _cluster!.Directory.Tell(new ClusterMessages.Reconcile(parts[i], _nextClaim, Last: i == parts.Count - 1));
+        });
         Receive<NodeLinksActor.Stats>(s =>
         {
             // The link port is bound: nodes that heard from us before hear again, now with it.
@@ -505,6 +515,13 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 
     /// <summary>From the server actor: a node is up; <paramref name="RegistryPath"/> is where its registry lives.</summary>
     internal sealed record ClusterNodeUp(string RegistryPath);
+
+    /// <summary>From the server actor: a node is reachable again; what we hold may have diverged from the directory's.</summary>
+    internal sealed record ReconcileNames
+    {
+        public static readonly ReconcileNames Instance = new();
+        private ReconcileNames() { }
+    }
 
     /// <summary>From the server actor: the node at <paramref name="Address"/> left or was removed.</summary>
     internal sealed record ClusterNodeGone(Address Address);
