@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
@@ -71,18 +72,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
         SessionRegistryActor.ClusterLink? link = null;
         IActorRef? links = null;
-        if (settings.Cluster.Enabled)
-        {
-            // The directory runs on the oldest node; every node hosts a manager for it and talks to it through a proxy.
-            Context.ActorOf(ClusterSingletonManager.Props(NameDirectoryActor.Props(RegistryPath), PoisonPill.Instance,
-                ClusterSingletonManagerSettings.Create(Context.System)), "names");
-            var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
-                ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
-            var tokenKey = ClusterKeys.TokenKey(settings.Token);
-            links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.LinkHost, settings.Cluster.LinkPort, tokenKey,
-                settings.Cluster.LinkMaxQueue, Self), "links");
-            link = new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.LinkHost);
-        }
+        if (settings.Cluster.Enabled) (link, links) = StartClusterParts(settings);
         _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, link), "sessions");
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
@@ -133,12 +123,31 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             _listener.Tell(new ListenerMessages.Drain(s.Reason));
         });
         Receive<ListenerMessages.Drained>(_ => ReplyStopped());
-        if (settings.Cluster.Enabled) ClusterBehaviour();
+        if (settings.Cluster.Enabled) ClusterBehaviour();  // NoInlining: see "cluster" below
         Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => ReplyStopped());
     }
 
     // ---------------------------------------------------------------- cluster
+    // Everything that touches Akka.Cluster types sits in methods of its own, called only in cluster mode and never
+    // inlined: the runtime then loads the cluster assemblies only when a cluster is asked for. Each loaded assembly
+    // holds a file descriptor for good, and a single server must keep them for clients (see AssemblyPreloader).
 
+    /// <summary>The name directory's singleton manager and proxy, and the node links.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private (SessionRegistryActor.ClusterLink, IActorRef) StartClusterParts(NodeSettings settings)
+    {
+        // The directory runs on the oldest node; every node hosts a manager for it and talks to it through a proxy.
+        Context.ActorOf(ClusterSingletonManager.Props(NameDirectoryActor.Props(RegistryPath), PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(Context.System)), "names");
+        var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
+            ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
+        var tokenKey = ClusterKeys.TokenKey(settings.Token);
+        var links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.LinkHost, settings.Cluster.LinkPort, tokenKey,
+            settings.Cluster.LinkMaxQueue, Self), "links");
+        return (new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.LinkHost), links);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void ClusterBehaviour()
     {
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
@@ -211,7 +220,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (!_settings.Cluster.Enabled) return;
+        if (_settings.Cluster.Enabled) JoinCluster();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void JoinCluster()
+    {
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Timers.StartSingleTimer(nameof(JoinTimedOut), JoinTimedOut.Instance, _settings.Cluster.JoinTimeout);
@@ -223,8 +237,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (_settings.Cluster.Enabled) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        if (_settings.Cluster.Enabled) LeaveEvents();
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LeaveEvents() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
 
     private static void Publish(Address node, string status) =>
         Context.System.EventStream.Publish(new ClusterMemberChanged(HostPort(node), status, node == Akka.Cluster.Cluster.Get(Context.System).SelfAddress));
