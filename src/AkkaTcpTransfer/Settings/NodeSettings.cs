@@ -111,6 +111,8 @@ public sealed record NodeSettings(
             MinFreeSpace: r.Bytes($"{S}.transfer.min-free-space", 0, long.MaxValue),
             StallTimeout: r.Duration($"{S}.transfer.stall-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1)),
             SyncOnComplete: r.Bool($"{S}.transfer.sync-on-complete"),
+            FolderMaxFiles: r.Int($"{S}.transfer.folder-max-files", 1, 10_000_000),
+            FolderFileMaxSize: r.Bytes($"{S}.transfer.folder-file-max-size", 0, long.MaxValue),
             FileIoDispatcher: $"{S}.transfer.file-io-dispatcher");
         if (transfer.ChunkSize + ProtocolLimits.ChunkOverhead > maxFrame)
             throw new ConfigException($"{S}.transfer.chunk-size ({transfer.ChunkSize}) plus {ProtocolLimits.ChunkOverhead} bytes of header must fit protocol.max-frame-size ({maxFrame})");
@@ -291,4 +293,6 @@ public sealed record TransferSettings(
     long MinFreeSpace,
     TimeSpan StallTimeout,
     bool SyncOnComplete,
+    int FolderMaxFiles,
+    long FolderFileMaxSize,
     string FileIoDispatcher);

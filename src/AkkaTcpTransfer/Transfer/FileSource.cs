@@ -4,10 +4,29 @@ using Microsoft.Win32.SafeHandles;
 
 namespace AkkaTcpTransfer.Transfer;
 
+/// <summary>What a <see cref="SenderActor"/> streams: one file (<see cref="FileSource"/>) or a folder's files as one
+/// stream (<see cref="FolderSource"/>). Reads go forward from where the hash is; a resume first hashes its prefix.</summary>
+internal interface ISendSource : IDisposable
+{
+    /// <summary>Bytes [offset, offset + count), in an array rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    byte[] Read(long offset, int count);
+
+    /// <summary>Hashes the next slice of the first <paramref name="length"/> bytes; true once done.</summary>
+    bool HashPrefix(long length, int slice);
+
+    /// <summary>The hash a resume's prefix is compared with (after <see cref="HashPrefix"/>).</summary>
+    byte[] CurrentHash { get; }
+
+    void RestartHash();
+
+    /// <summary>Everything is read: the hash sent in Done.</summary>
+    byte[] Finish();
+}
+
 /// <summary>The file a <see cref="SenderActor"/> sends: positional reads of whole chunks, SHA-256 over the bytes in
 /// order as they are read, the hash of a resume prefix in slices, and a last check that the file did not change or
 /// vanish while it was sent. Blocking I/O: used only by actors on the file-io dispatcher.</summary>
-internal sealed class FileSource : IDisposable
+internal sealed class FileSource : ISendSource
 {
     private readonly string _path;
     private readonly long _size;

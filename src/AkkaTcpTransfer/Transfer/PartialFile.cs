@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// replaces anything (a clash gets "name (1).ext"). The hash state can be handed over (<see cref="Suspend"/>) so a
 /// resume in the same process never re-reads the partial file. Blocking I/O: used only by actors on the file-io
 /// dispatcher. Every failure is a <see cref="TransferException"/> with a reason fit to show a user.</summary>
-internal sealed class PartialFile : IDisposable
+internal sealed class PartialFile : IReceiveSink
 {
     private readonly string _path;
     private SafeFileHandle? _handle;
@@ -133,37 +133,7 @@ internal sealed class PartialFile : IDisposable
 
     /// <summary>Moves the verified file to <paramref name="parts"/> under <paramref name="downloads"/> without replacing
     /// anything, and without following a symbolic link out of the folder. Returns where it landed.</summary>
-    public string Place(string downloads, IReadOnlyList<string> parts)
-    {
-        try
-        {
-            var directory = Path.GetFullPath(downloads);
-            Directory.CreateDirectory(directory);
-            for (var i = 0; i < parts.Count - 1; i++)
-            {
-                directory = Path.Combine(directory, parts[i]);
-                if (new DirectoryInfo(directory).LinkTarget is not null)
-                    throw new TransferException($"'{string.Join('/', parts.Take(i + 1))}' in the downloads folder is a symbolic link; not writing through it");
-                if (File.Exists(directory))
-                    throw new TransferException($"a file named '{string.Join('/', parts.Take(i + 1))}' is in the way of the folder");
-                Directory.CreateDirectory(directory);
-            }
-            var name = parts[^1];
-            for (var n = 0; n < 10_000; n++)
-            {
-                var candidateName = n == 0 ? name : SafeNames.Numbered(name, n);
-                var candidate = SafeNames.Combine(downloads, [.. parts.SkipLast(1), candidateName]);
-                if (Directory.Exists(candidate) || new FileInfo(candidate).LinkTarget is not null) continue;
-                // Never overwrites: fails if the name exists, also when another program took it a moment ago.
-                if (NoReplaceMove.TryMove(_path, candidate)) return candidate;
-            }
-            throw new TransferException($"no free name for '{name}'");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            throw new TransferException($"cannot put the file in place: {e.Message}", e);
-        }
-    }
+    public string Place(string downloads, IReadOnlyList<string> parts) => Landing.Place(_path, downloads, parts);
 
     /// <summary>Keeps the partial file and hands over the hash state for a resume; this object is done.</summary>
     public ParkedPartial Suspend()
@@ -219,10 +189,10 @@ internal sealed class PartialFile : IDisposable
 
     /// <summary>The file is locked by another open handle: ERROR_SHARING_VIOLATION on Windows; on Unix .NET reports the
     /// flock's EWOULDBLOCK (11 on Linux, 35 on macOS and BSD).</summary>
-    private static bool IsLocked(IOException e) =>
+    internal static bool IsLocked(IOException e) =>
         (e.HResult & 0xFFFF) == 32 || (!OperatingSystem.IsWindows() && e.HResult is 11 or 35);
 
-    private static bool IsDiskFull(IOException e) =>
+    internal static bool IsDiskFull(IOException e) =>
         e.HResult == 28 /* ENOSPC */ || (e.HResult & 0xFFFF) is 0x70 or 0x27 /* Windows disk full */
         || e.Message.Contains("No space left on device", StringComparison.OrdinalIgnoreCase);
 

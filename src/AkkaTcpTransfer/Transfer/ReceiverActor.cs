@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
@@ -60,7 +61,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private readonly DiskReservation _reservation = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private string[] _parts = [];
-    private PartialFile? _file;
+    private IReceiveSink? _file;
+    /// <summary>The offer is a folder sent as one transfer (its name ends in '/'): see <see cref="FolderSink"/>.</summary>
+    private readonly bool _isFolder;
     private bool _claimed;
     private bool _claimPending;
     private bool _resumable;
@@ -95,6 +98,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _maxChunk = maxChunk;
         _window = window;
         _id = TransferIds.Format(offer.Id);
+        _isFolder = FolderStream.IsFolderOffer(offer.File);
         // A partial belongs to the sender's identity (a digest of its secret resume key), not to its name, which
         // someone else may take once the sender has left.
         _key = PartialKey.For(origin, offer.SenderId, offer.From, offer.File, offer.Size, offer.Fingerprint);
@@ -105,7 +109,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     {
         _transfers.Tell(new TransferMessages.Attached(_offer.Id, _offer.File, TransferDirection.Receive, _offer.From, _offer.Size, Self));
         Publish(new TransferOffered(_id, _offer.File, _offer.Size, _offer.From, _localName));
-        if (SafeNames.Validate(_offer.File, out var unsafeReason) is not { } parts)
+        if (SafeNames.Validate(_isFolder ? _offer.File[..^1] : _offer.File, out var unsafeReason) is not { } parts)
         {
             Refuse($"unsafe file name: {unsafeReason}");
             return;
@@ -171,7 +175,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _claimPending = false;
             Timers.Cancel(nameof(ClaimTimedOut));
             _resumable = c.Resumable;
-            _file = new PartialFile(c.Path);
+            _file = _isFolder ? new FolderSink(c.Path, _settings.Transfer.FolderMaxFiles) : new PartialFile(c.Path);
             bool ready;
             try
             {
@@ -331,6 +335,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
         if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
+        if (_file is FolderSink { Identical: > 0 } folder)
+            Context.GetLogger().Info("{0}: {1} of its {2} files were already there, identical, and were left as they were", _offer.File, folder.Identical, folder.Files);
         Send(new Verified(_offer.Id, sha));
         ReleaseClaim();
         ReportProgress();

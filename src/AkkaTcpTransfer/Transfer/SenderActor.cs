@@ -42,7 +42,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private readonly byte[] _senderId;
     private readonly string _id;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private FileSource? _source;
+    private ISendSource? _source;
     /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer).</summary>
     private readonly Queue<(long End, byte[] Buffer)> _unacked = new();
     private ProgressMeter? _meter;
@@ -79,7 +79,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         _transfers.Tell(new TransferMessages.Attached(_spec.Id, _spec.File, TransferDirection.Send, _spec.To, _spec.Size, Self));
         try
         {
-            _source = new FileSource(_spec.Path, _spec.Size, _spec.Fingerprint);
+            _source = _spec.Bundle is { } bundle ? new FolderSource(bundle) : new FileSource(_spec.Path, _spec.Size, _spec.Fingerprint);
         }
         catch (TransferException e)
         {

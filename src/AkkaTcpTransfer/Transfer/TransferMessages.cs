@@ -9,7 +9,7 @@ public static class TransferMessages
 {
     /// <summary>One file to send: TransfersActor -> node root -> the owner of the recipient's connection, which
     /// makes a <see cref="SenderActor"/> child for it.</summary>
-    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint);
+    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint, FolderBundle? Bundle = null);
 
     /// <summary>Owner -> TransfersActor: the send could not start (not connected, unknown recipient).</summary>
     public sealed record SendRefused(uint Id, string Reason);

@@ -34,6 +34,8 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         public string State { get; set; } = direction == TransferDirection.Send ? "queued" : "offered";
         public IActorRef? Actor { get; set; }
         public TransferMessages.StartSend? Spec { get; init; }
+        /// <summary>Files this transfer carries (a folder transfer, many).</summary>
+        public int Files { get; init; } = 1;
     }
 
     /// <summary>A decision on one file of a folder holds for the folder's other files from the same peer for this long
@@ -113,18 +115,38 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
+    /// <summary>A file is offered on its own. A folder's small files (below transfer.folder-file-max-size) go together,
+    /// up to transfer.folder-max-files per folder transfer ("album/"); its larger files are offered one by one.</summary>
     private void OnScanned(PathScannerActor.Scanned scanned)
     {
         _scans--;
-        foreach (var f in scanned.Files)
+        var together = scanned.Files.Where(f => TopFolder(f.File) is not null && f.Size < _settings.Transfer.FolderFileMaxSize).ToList();
+        foreach (var group in together.Chunk(_settings.Transfer.FolderMaxFiles))
         {
-            var id = NewId();
-            var spec = new TransferMessages.StartSend(id, f.Path, f.File, scanned.To, f.Size, f.Fingerprint);
-            _entries[id] = new Entry(id, f.File, TransferDirection.Send, scanned.To, f.Size) { Spec = spec };
-            _queued.Enqueue(id);
-            _sent++;
+            var folder = TopFolder(group[0].File)!;
+            FolderBundle bundle;
+            try
+            {
+                bundle = new FolderBundle(folder, [.. group.Select(f => new FolderEntry(f.Path, f.File[(folder.Length + 1)..], f.Size, f.Fingerprint))]);
+            }
+            catch (ArgumentException e)
+            {
+                Context.System.EventStream.Publish(new ErrorOccurred($"cannot send '{scanned.Path}': {e.Message}"));
+                continue;
+            }
+            Queue(new TransferMessages.StartSend(NewId(), Path.GetFullPath(scanned.Path), Protocol.FolderStream.FolderOfferName(folder),
+                scanned.To, bundle.Length, bundle.Fingerprint, bundle), group.Length);
         }
+        foreach (var f in scanned.Files.Except(together))
+            Queue(new TransferMessages.StartSend(NewId(), f.Path, f.File, scanned.To, f.Size, f.Fingerprint), 1);
         Pump();
+    }
+
+    private void Queue(TransferMessages.StartSend spec, int files)
+    {
+        _entries[spec.Id] = new Entry(spec.Id, spec.File, TransferDirection.Send, spec.To, spec.Size) { Spec = spec, Files = files };
+        _queued.Enqueue(spec.Id);
+        _sent += files;
     }
 
     private void Pump()
@@ -174,7 +196,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         if (!_entries.Remove(refused.Id, out var entry)) return;
         Context.System.EventStream.Publish(new TransferFailed(TransferIds.Format(refused.Id), entry.File, refused.Reason));
         _activeSends--;
-        _sendFailures++;
+        _sendFailures += entry.Files;
         Pump();
     }
 
@@ -231,7 +253,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         if (owns) _entries.Remove(ended.Id);
         if (ended.Direction != TransferDirection.Send) return;
         _activeSends--;
-        if (!ended.Delivered) _sendFailures++;
+        if (!ended.Delivered) _sendFailures += owns && entry is not null ? entry.Files : 1;
         Pump();
     }
 
@@ -245,7 +267,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         if (entry.Direction == TransferDirection.Send && entry.State == "queued")
         {
             _entries.Remove(entry.Id);
-            _sendFailures++;
+            _sendFailures += entry.Files;
             Context.System.EventStream.Publish(new TransferCancelled(TransferIds.Format(entry.Id), entry.File, _settings.Name));
             CheckDrained();
             return;

@@ -261,13 +261,14 @@ public sealed class ClusterTests : NodesAndFiles
             using var tcp = new System.Net.Sockets.TcpClient();
             await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
             var stream = tcp.GetStream();
-            await stream.WriteAsync(hello);
-            // Then a well-formed message that would reach node 1's registry, were the link open.
-            await stream.WriteAsync(WellFormedMessage(_servers[1].Node));
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             var read = 0;
             try
             {
+                await stream.WriteAsync(hello);
+                // Then a well-formed message that would reach node 1's registry, were the link open. (The node may
+                // have closed the link already, after the hello: then this write fails, which is the point.)
+                await stream.WriteAsync(WellFormedMessage(_servers[1].Node));
                 read = await stream.ReadAsync(new byte[16], timeout.Token);
             }
             catch (IOException)

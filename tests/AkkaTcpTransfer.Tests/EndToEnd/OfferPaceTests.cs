@@ -7,7 +7,8 @@ namespace AkkaTcpTransfer.Tests.EndToEnd;
 
 /// <summary>A folder of many small files against the server's offer rate limit: the sender paces its offers, and when
 /// a server set lower refuses one for its pace, offers that file again later instead of failing it, so the whole folder
-/// lands and the sender is never disconnected for "sending too fast".</summary>
+/// lands and the sender is never disconnected for "sending too fast". (A folder's small files travel together by
+/// default, one offer for all; these tests make every file its own offer, as a folder's large files are.)</summary>
 public sealed class OfferPaceTests : NodesAndFiles
 {
     private string Folder(int files)
@@ -32,7 +33,8 @@ public sealed class OfferPaceTests : NodesAndFiles
         var downloads = Files.Dir("server-downloads");
         // A server far stricter than the default, and a sender set far faster than it allows.
         var (server, serverLog) = await Nodes.StartServer(("downloads", downloads), ("limits.offers-per-second", "20"), ("limits.offers-burst", "10"));
-        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "100"));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "100"),
+            ("transfer.folder-file-max-size", "0")); // every file its own offer: what the pace is about
         alice.Commands.Tell(new NodeCommands.SendFile(null, Folder(files) + "/"));
 
         await AllLand(serverLog, files);
@@ -51,7 +53,7 @@ public sealed class OfferPaceTests : NodesAndFiles
     {
         const int files = 30;
         var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("server-downloads")));
-        var (alice, _) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "10"));
+        var (alice, _) = await Nodes.StartClient("alice", server.Port, ("transfer.offers-per-second", "10"), ("transfer.folder-file-max-size", "0"));
         var clock = Stopwatch.StartNew();
         alice.Commands.Tell(new NodeCommands.SendFile(null, Folder(files) + "/"));
         await AllLand(serverLog, files);

@@ -1,0 +1,371 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using AkkaTcpTransfer.Protocol;
+using Microsoft.Win32.SafeHandles;
+
+namespace AkkaTcpTransfer.Transfer;
+
+/// <summary>A folder sent as one transfer (<see cref="FolderStream"/>), on its way. Each entry's content goes to a
+/// partial file of its own beside the journal (<c>KEY.part.N</c> in the partials folder) and is hashed as it is
+/// written; at its trailing SHA-256 the entry is checked and its header and hash are appended to the journal
+/// (<c>KEY.part</c>). The journal's bytes are exactly what the folder digest covers, so a resume re-reads the journal,
+/// not the files, and proposes the end of the last whole entry. Durability is settled once per folder: at the end one
+/// sync of the file system, then every file moves to its final name inside the folder (a file already there with the
+/// same size and SHA-256 is kept and the copy dropped; a different one gets "name (1).ext" beside it), then one more
+/// sync for the names. Nothing ever stands under a final name before it is verified and on disk.
+/// Blocking I/O: file-io dispatcher only. Every failure is a <see cref="TransferException"/>.</summary>
+internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
+{
+    private enum Phase { Header, Content, Trailer }
+
+    private sealed record Arrived(string[] Parts, long Size, byte[] Sha256);
+
+    private readonly List<Arrived> _arrived = [];
+    private readonly byte[] _header = new byte[FolderStream.MaxHeaderBytes];
+    private readonly byte[] _trailer = new byte[FolderStream.TrailerBytes];
+    private IncrementalHash _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash _content = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private SafeFileHandle? _journal;
+    private SafeFileHandle? _file;
+    private long _journalLength;
+    private long _expectedSize;
+    private Phase _phase;
+    private int _headerFill;
+    private int _headerNeed;
+    private int _trailerFill;
+    private string[] _parts = [];
+    private string _name = "";
+    private long _size;
+    private long _contentWritten;
+
+    /// <summary>Bytes of the stream taken so far.</summary>
+    public long Length { get; private set; }
+
+    /// <summary>Files left as they were because an identical one (size and SHA-256) was already there.</summary>
+    public int Identical { get; private set; }
+
+    public int Files => _arrived.Count;
+
+    private string ContentPath(int index) => $"{journal}.{index}";
+
+    public bool Open(long expectedSize, ParkedPartial? parked)
+    {
+        parked?.Hash.Dispose(); // the journal is the state: re-reading it is cheap and always right
+        _expectedSize = expectedSize;
+        byte[] existing;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(journal)!);
+            _journal = File.OpenHandle(journal, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var length = RandomAccess.GetLength(_journal);
+            existing = length <= (long)maxFiles * (FolderStream.MaxHeaderBytes + FolderStream.TrailerBytes) ? new byte[length] : [];
+            if (existing.Length > 0 && RandomAccess.Read(_journal, existing, 0) != existing.Length) existing = [];
+        }
+        catch (IOException e) when (PartialFile.IsLocked(e))
+        {
+            throw new TransferException("the partial folder is in use by another process", e) { InUseElsewhere = true };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TransferException($"cannot write in the downloads folder: {e.Message}", e);
+        }
+        var kept = Replay(existing);
+        Guard(() => RandomAccess.SetLength(_journal!, kept));
+        _journalLength = kept;
+        return true;
+    }
+
+    /// <summary>Takes the journal's whole records whose files are intact; returns how many journal bytes they are.</summary>
+    private long Replay(byte[] records)
+    {
+        var at = 0;
+        while (at + 2 <= records.Length)
+        {
+            try
+            {
+                var headerLength = FolderStream.HeaderLength(records.AsSpan(at, 2));
+                if (at + headerLength + FolderStream.TrailerBytes > records.Length) break;
+                var (name, size, _) = FolderStream.DecodeHeader(records.AsSpan(at, headerLength));
+                if (SafeNames.Validate(name, out _) is not { } parts) break;
+                var content = new FileInfo(ContentPath(_arrived.Count));
+                if (!content.Exists || content.Length != size) break;
+                var entryLength = FolderStream.EntryLength(headerLength, size);
+                if (Length + entryLength > _expectedSize) break;
+                var record = records.AsSpan(at, headerLength + FolderStream.TrailerBytes);
+                _digest.AppendData(record);
+                _arrived.Add(new Arrived(parts, size, record[headerLength..].ToArray()));
+                Length += entryLength;
+                at += record.Length;
+            }
+            catch (Exception e) when (e is FolderStreamException or IOException or UnauthorizedAccessException)
+            {
+                break;
+            }
+        }
+        return at;
+    }
+
+    public bool Rehash(int slice) => true;
+
+    public byte[] CurrentHash => _digest.GetCurrentHash();
+
+    public void Restart()
+    {
+        DeleteContent();
+        _arrived.Clear();
+        Guard(() => RandomAccess.SetLength(_journal!, 0));
+        _journalLength = 0;
+        _digest.Dispose();
+        _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        _content.GetHashAndReset();
+        Length = 0;
+        _phase = Phase.Header;
+        _headerFill = _trailerFill = 0;
+    }
+
+    public void Write(long offset, ReadOnlySpan<byte> data)
+    {
+        if (offset != Length) throw new InvalidOperationException($"write at {offset} but {Length} bytes taken");
+        while (!data.IsEmpty)
+        {
+            var n = _phase switch
+            {
+                Phase.Header => TakeHeader(data),
+                Phase.Content => TakeContent(data),
+                _ => TakeTrailer(data),
+            };
+            data = data[n..];
+            Length += n;
+        }
+    }
+
+    private int TakeHeader(ReadOnlySpan<byte> data)
+    {
+        var need = _headerFill < 2 ? 2 : _headerNeed;
+        var n = Math.Min(data.Length, need - _headerFill);
+        data[..n].CopyTo(_header.AsSpan(_headerFill));
+        _headerFill += n;
+        if (_headerFill == 2) _headerNeed = Stream(() => FolderStream.HeaderLength(_header.AsSpan(0, 2)));
+        if (_headerFill < 2 || _headerFill < _headerNeed) return n;
+        var (name, size, _) = Stream(() => FolderStream.DecodeHeader(_header.AsSpan(0, _headerNeed)));
+        if (SafeNames.Validate(name, out var reason) is not { } parts) throw new TransferException($"unsafe file name in the folder ('{name}'): {reason}");
+        if (_arrived.Count >= maxFiles) throw new TransferException($"the folder has more than {maxFiles} files, more than this node takes in one transfer");
+        if (Length + n + size + FolderStream.TrailerBytes > _expectedSize)
+            throw new TransferException($"protocol violation: '{name}' ({size} bytes) does not fit in the folder's offered size");
+        _parts = parts;
+        _name = name;
+        _size = size;
+        _contentWritten = 0;
+        Guard(() => _file = File.OpenHandle(ContentPath(_arrived.Count), FileMode.Create, FileAccess.Write, FileShare.None));
+        _phase = size == 0 ? Phase.Trailer : Phase.Content;
+        if (size == 0) CloseContent();
+        return n;
+    }
+
+    private int TakeContent(ReadOnlySpan<byte> data)
+    {
+        var n = (int)Math.Min(data.Length, _size - _contentWritten);
+        try
+        {
+            RandomAccess.Write(_file!, data[..n], _contentWritten);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Problem(e);
+        }
+        _content.AppendData(data[..n]);
+        _contentWritten += n;
+        if (_contentWritten == _size)
+        {
+            CloseContent();
+            _phase = Phase.Trailer;
+        }
+        return n;
+    }
+
+    private int TakeTrailer(ReadOnlySpan<byte> data)
+    {
+        var n = Math.Min(data.Length, FolderStream.TrailerBytes - _trailerFill);
+        data[..n].CopyTo(_trailer.AsSpan(_trailerFill));
+        _trailerFill += n;
+        if (_trailerFill < FolderStream.TrailerBytes) return n;
+        var sha = _content.GetHashAndReset();
+        if (!sha.AsSpan().SequenceEqual(_trailer))
+            throw new TransferException($"SHA-256 mismatch for '{_name}': received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_trailer)}");
+        // The entry is whole and verified: on record (the journal is the resume point and the folder digest's input).
+        var record = new byte[_headerNeed + FolderStream.TrailerBytes];
+        _header.AsSpan(0, _headerNeed).CopyTo(record);
+        sha.CopyTo(record, _headerNeed);
+        Guard(() => RandomAccess.Write(_journal!, record, _journalLength));
+        _journalLength += record.Length;
+        _digest.AppendData(record);
+        _arrived.Add(new Arrived(_parts, _size, sha));
+        _phase = Phase.Header;
+        _headerFill = _trailerFill = 0;
+        return n;
+    }
+
+    private void CloseContent()
+    {
+        _file?.Dispose();
+        _file = null;
+    }
+
+    public byte[] Complete(bool sync)
+    {
+        if (_phase != Phase.Header || _headerFill != 0) throw new TransferException("protocol violation: the folder's stream ended inside an entry");
+        if (sync) SyncAll();
+        return _digest.GetHashAndReset();
+    }
+
+    /// <summary>Moves every file to its final name inside the folder <paramref name="parts"/> (merged with what is
+    /// already there), in stream order; drops the journal. Returns the folder.</summary>
+    public string Place(string downloads, IReadOnlyList<string> parts)
+    {
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        var folder = Landing.EnsureFolders(downloads, parts.Count, parts, folders);
+        for (var i = 0; i < _arrived.Count; i++)
+        {
+            var arrived = _arrived[i];
+            string[] full = [.. parts, .. arrived.Parts];
+            if (IsAlreadyThere(SafeNames.Combine(downloads, full), arrived))
+            {
+                Identical++;
+                TryDelete(ContentPath(i));
+                continue;
+            }
+            Landing.Place(ContentPath(i), downloads, full, folders);
+        }
+        SyncAll();
+        CloseJournal();
+        TryDelete(journal);
+        return folder;
+    }
+
+    /// <summary>The same bytes are already under that name (size, then SHA-256): a folder sent again does not scatter copies.</summary>
+    private static bool IsAlreadyThere(string path, Arrived arrived)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.LinkTarget is not null || info.Length != arrived.Size) return false;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024, FileOptions.SequentialScan);
+            return SHA256.HashData(stream).AsSpan().SequenceEqual(arrived.Sha256);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public ParkedPartial Suspend()
+    {
+        CloseContent();
+        try
+        {
+            if (_journal is not null) RandomAccess.FlushToDisk(_journal);
+        }
+        catch (IOException)
+        {
+            // the journal is only a hint: a resume checks every record against its file
+        }
+        CloseJournal();
+        var digest = _digest;
+        _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        return new ParkedPartial(Length, digest, File.GetLastWriteTimeUtc(journal));
+    }
+
+    public void Discard()
+    {
+        CloseContent();
+        CloseJournal();
+        DeleteContent();
+        TryDelete(journal);
+    }
+
+    /// <summary>Content files of every entry on record and of the one in progress.</summary>
+    private void DeleteContent()
+    {
+        CloseContent();
+        for (var i = 0; i <= _arrived.Count; i++) TryDelete(ContentPath(i));
+    }
+
+    private void CloseJournal()
+    {
+        _journal?.Dispose();
+        _journal = null;
+    }
+
+    /// <summary>One sync for the whole folder: syncfs(2) on Linux (every file written, and the journal, in one call);
+    /// elsewhere each file is flushed.</summary>
+    private void SyncAll()
+    {
+        if (OperatingSystem.IsLinux() && _journal is not null)
+        {
+            if (SyncFs((int)_journal.DangerousGetHandle()) != 0)
+                throw new TransferException($"cannot flush the folder to disk (errno {Marshal.GetLastPInvokeError()})");
+            return;
+        }
+        for (var i = 0; i < _arrived.Count; i++)
+        {
+            var path = ContentPath(i);
+            if (!File.Exists(path)) continue;
+            Guard(() =>
+            {
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.FlushToDisk(handle);
+            });
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static extern int SyncFs(int fd);
+
+    private static T Stream<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (FolderStreamException e)
+        {
+            throw new TransferException($"protocol violation: {e.Message}", e);
+        }
+    }
+
+    private static void Guard(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Problem(e);
+        }
+    }
+
+    private static TransferException Problem(Exception e) => e is IOException io && PartialFile.IsDiskFull(io)
+        ? new TransferException("the receiver's disk is full", e, diskFull: true)
+        : new TransferException($"file error: {e.Message}", e);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the partials folder is swept of what stays behind
+        }
+    }
+
+    public void Dispose()
+    {
+        CloseContent();
+        CloseJournal();
+        _digest.Dispose();
+        _content.Dispose();
+    }
+}
