@@ -83,9 +83,10 @@ public static class SmallFilesBenchmark
         await using var client = await bench.StartClient(port, "sender", bench.Dir("small-client-downloads"));
         var landed = 0;
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var counting = server.Subscribe("transfer-completed", _ =>
+        // A folder's small files land as one transfer (or a few): each event says how many files it carried.
+        using var counting = server.Subscribe("transfer-completed", e =>
         {
-            if (Interlocked.Increment(ref landed) == files) all.TrySetResult();
+            if (Interlocked.Add(ref landed, e.GetProperty("files").GetInt32()) == files) all.TrySetResult();
         });
         using var failing = client.Subscribe("transfer-failed", e => all.TrySetException(new InvalidOperationException($"a file failed: {e}")));
         var clock = Stopwatch.StartNew();

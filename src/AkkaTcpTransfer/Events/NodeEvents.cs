@@ -84,8 +84,11 @@ public sealed record TransferProgress(string Id, string File, long Bytes, long T
 
 /// <summary><c>transfer-completed</c>: size and SHA-256 verified by the receiver, the file is in place.
 /// <paramref name="Path"/>: on the receiver, where the file landed (absolute, perhaps renamed to avoid a clash);
-/// on the sender, the file that was sent. <paramref name="Sha256"/> is lower-case hex.</summary>
-public sealed record TransferCompleted(string Id, string File, string Path, long Size, string Sha256, double Seconds) : NodeEvent;
+/// on the sender, the file that was sent. <paramref name="Sha256"/> is lower-case hex. For a folder sent as one transfer
+/// (<paramref name="File"/> "album/"): <paramref name="Path"/> is the folder, <paramref name="Size"/> the stream's length,
+/// <paramref name="Sha256"/> the folder digest (docs/PROTOCOL.md, "Folders"), <paramref name="Files"/> how many files it
+/// carried (1 for a file).</summary>
+public sealed record TransferCompleted(string Id, string File, string Path, long Size, string Sha256, double Seconds, int Files = 1) : NodeEvent;
 
 /// <summary><c>transfer-failed</c>: the transfer is over without delivering the file.</summary>
 public sealed record TransferFailed(string Id, string File, string Reason) : NodeEvent;

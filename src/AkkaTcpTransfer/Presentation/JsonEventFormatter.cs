@@ -157,6 +157,7 @@ public static class JsonEventFormatter
                 w.WriteNumber("size", c.Size);
                 w.WriteString("sha256", c.Sha256);
                 w.WriteNumber("seconds", Math.Round(c.Seconds, 3));
+                w.WriteNumber("files", c.Files);
                 return true;
             case TransferFailed f:
                 w.WriteString("event", "transfer-failed");

@@ -228,13 +228,11 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         {
             var arrived = _arrived[i];
             string[] full = [.. parts, .. arrived.Parts];
-            if (IsAlreadyThere(SafeNames.Combine(downloads, full), arrived))
+            if (Landing.Place(ContentPath(i), downloads, full, folders, taken => IsAlreadyThere(taken, arrived)) is null)
             {
                 Identical++;
                 TryDelete(ContentPath(i));
-                continue;
             }
-            Landing.Place(ContentPath(i), downloads, full, folders);
         }
         SyncAll();
         CloseJournal();

@@ -38,8 +38,10 @@ internal static class Landing
 {
     /// <summary>Moves <paramref name="source"/> to <paramref name="parts"/> under <paramref name="downloads"/>, creating
     /// the folders on the way. <paramref name="checkedFolders"/> remembers folders already checked (a folder of many
-    /// files checks each of its folders once).</summary>
-    public static string Place(string source, string downloads, IReadOnlyList<string> parts, HashSet<string>? checkedFolders = null)
+    /// files checks each of its folders once). When the name is taken and <paramref name="sameAsTaken"/> says what is
+    /// there is the same file, nothing moves and the answer is null.</summary>
+    public static string? Place(string source, string downloads, IReadOnlyList<string> parts, HashSet<string>? checkedFolders = null,
+        Func<string, bool>? sameAsTaken = null)
     {
         try
         {
@@ -49,9 +51,10 @@ internal static class Landing
             {
                 var candidateName = n == 0 ? name : SafeNames.Numbered(name, n);
                 var candidate = SafeNames.Combine(downloads, [.. parts.SkipLast(1), candidateName]);
-                if (Directory.Exists(candidate) || new FileInfo(candidate).LinkTarget is not null) continue;
-                // Never overwrites: fails if the name exists, also when another program took it a moment ago.
+                // Never overwrites, whatever is there (a file, a folder, a link): fails if the name exists, also when
+                // another program took it a moment ago.
                 if (NoReplaceMove.TryMove(source, candidate)) return candidate;
+                if (n == 0 && sameAsTaken?.Invoke(candidate) == true) return null;
             }
             throw new TransferException($"no free name for '{name}'");
         }
@@ -66,7 +69,7 @@ internal static class Landing
     public static string EnsureFolders(string downloads, int count, IReadOnlyList<string> parts, HashSet<string>? checkedFolders = null)
     {
         var directory = Path.GetFullPath(downloads);
-        Directory.CreateDirectory(directory);
+        if (checkedFolders?.Add(directory) != false) Directory.CreateDirectory(directory);
         for (var i = 0; i < count; i++)
         {
             directory = Path.Combine(directory, parts[i]);

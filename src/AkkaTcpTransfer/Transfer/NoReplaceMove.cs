@@ -6,7 +6,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// file under the same name at the same moment cannot both succeed and overwrite one another. .NET's
 /// <c>File.Move(overwrite: false)</c> checks, then renames, on Unix: a race (seen: two receivers of one file in a
 /// shared folder both "landed" it under one name). Unix: <c>link</c> (fails with EEXIST if the name is taken), then
-/// <c>unlink</c> of the old name; where links are not supported, Linux's <c>renameat2(RENAME_NOREPLACE)</c>.
+/// <c>unlink</c> of the old name; on Linux first <c>renameat2(RENAME_NOREPLACE)</c>, one call, where the file system has it.
 /// Windows' move without replacing is atomic already.</summary>
 internal static class NoReplaceMove
 {
@@ -40,6 +40,12 @@ internal static class NoReplaceMove
                 return false;
             }
         }
+        if (OperatingSystem.IsLinux())
+        {
+            // One system call where the file system supports it (ext4, xfs, btrfs, tmpfs); else link and unlink below.
+            if (RenameAt2(AT_FDCWD, source, AT_FDCWD, destination, RENAME_NOREPLACE) == 0) return true;
+            if (Marshal.GetLastPInvokeError() == EEXIST) return false;
+        }
         if (Link(source, destination) == 0)
         {
             // The file is in place under its new name; the old name goes (a leftover one is a partial the sweep removes).
@@ -48,12 +54,6 @@ internal static class NoReplaceMove
         }
         var error = Marshal.GetLastPInvokeError();
         if (error == EEXIST) return false;
-        if (OperatingSystem.IsLinux())
-        {
-            if (RenameAt2(AT_FDCWD, source, AT_FDCWD, destination, RENAME_NOREPLACE) == 0) return true;
-            error = Marshal.GetLastPInvokeError();
-            if (error == EEXIST) return false;
-        }
         throw new IOException($"cannot move '{source}' to '{destination}' (error {error})");
     }
 }

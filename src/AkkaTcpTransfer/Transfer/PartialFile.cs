@@ -133,7 +133,7 @@ internal sealed class PartialFile : IReceiveSink
 
     /// <summary>Moves the verified file to <paramref name="parts"/> under <paramref name="downloads"/> without replacing
     /// anything, and without following a symbolic link out of the folder. Returns where it landed.</summary>
-    public string Place(string downloads, IReadOnlyList<string> parts) => Landing.Place(_path, downloads, parts);
+    public string Place(string downloads, IReadOnlyList<string> parts) => Landing.Place(_path, downloads, parts)!;
 
     /// <summary>Keeps the partial file and hands over the hash state for a resume; this object is done.</summary>
     public ParkedPartial Suspend()

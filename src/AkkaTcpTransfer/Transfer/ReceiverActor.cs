@@ -340,7 +340,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Send(new Verified(_offer.Id, sha));
         ReleaseClaim();
         ReportProgress();
-        Publish(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds));
+        Publish(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds,
+            _file is FolderSink sink ? sink.Files : 1));
         End(null);
     }
 

@@ -249,7 +249,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         _acked = _spec.Size;
         ReportProgress();
         Publish(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
-            (_clock.Elapsed - _startedAt).TotalSeconds));
+            (_clock.Elapsed - _startedAt).TotalSeconds, _spec.Bundle?.Entries.Count ?? 1));
         End(null);
     }
 
