@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, stages, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -77,6 +77,8 @@ internal static class Program
             {
                 if (Wants("throughput"))
                     await ThroughputBenchmark.Run(bench, isSmoke ? 16L << 20 : ParseSize(r.GetValue(size)!), isSmoke ? 1 : r.GetValue(runs));
+                if (Wants("stages"))
+                    await StagesBenchmark.Run(bench, isSmoke ? 16L << 20 : 1L << 30);
                 if (Wants("memory"))
                     await MemoryBenchmark.Run(bench, isSmoke ? 4L << 20 : ParseSize(r.GetValue(memorySmall)!), isSmoke ? 16L << 20 : ParseSize(r.GetValue(memoryLarge)!));
                 if (Wants("latency"))

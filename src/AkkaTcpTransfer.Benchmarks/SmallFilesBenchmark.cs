@@ -44,7 +44,7 @@ public static class SmallFilesBenchmark
             var oursRate = Stats.Median(ours);
             var mib = (double)files * size / 1048576.0;
             bench.Report.Add(Section, $"akka-tcp-transfer, {label}", oursRate, "files/s",
-                $"{Report.Format(oursRate * mib / files)} MiB/s; median of {ours.Count}; default settings (TLS, fsync per file)");
+                $"{Report.Format(oursRate * mib / files)} MiB/s; median of {ours.Count}; default settings (TLS, fsync: per folder for a folder transfer)");
             if (tar is null)
             {
                 bench.Report.Add(Section, $"ratio: akka-tcp-transfer / tar|tcp|tar, {label}", double.NaN, "x", "tar not installed");

@@ -17,7 +17,7 @@ public sealed class BenchmarkSmokeTests
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
-        Assert.Equal(9, sections.Count);
+        Assert.Equal(10, sections.Count);
         // Several servers: the cross-node relay delivered, and the killed node's clients came back.
         Assert.Contains(results, r => r.GetProperty("name").GetString() == "ratio: across nodes / same node" && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("node killed (SIGKILL)", StringComparison.Ordinal)
@@ -38,5 +38,8 @@ public sealed class BenchmarkSmokeTests
         Assert.True(Value("TLS 1.3 handshake alone, p99") > 0);
         // A folder of many small files landed whole (the section measures only once every file is in).
         Assert.True(Value("akka-tcp-transfer, 40 files of 4 KiB") > 0);
+        // The stage budget: every stage measured, and compared with what section 1's processes spent.
+        Assert.True(Value("sender budget: read + SHA-256 + frame + seal + hand-offs") > 0);
+        Assert.True(Value("receiver: measured in section 1 / budget") > 0);
     }
 }

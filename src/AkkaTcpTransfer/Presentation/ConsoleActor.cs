@@ -135,7 +135,7 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
             case TransferOffered o when Folder(o.File) is { } folder:
                 // One line per folder offered, not one per file.
                 if (!_foldersAnnounced.Add($"<{o.From}/{folder}")) return;
-                WriteLine($"{Stamp(now)}{o.Id} {HumanEventFormatter.Safe(o.From)} offers the folder {HumanEventFormatter.Safe(folder)}/ (its files one after another)" +
+                WriteLine($"{Stamp(now)}{o.Id} {HumanEventFormatter.Safe(o.From)} offers the folder {HumanEventFormatter.Safe(folder)}/" +
                           (_asks ? $": /accept {o.Id} or /reject {o.Id} (one answer for the whole folder)" : ""));
                 return;
             case TransferOffered o when _asks:

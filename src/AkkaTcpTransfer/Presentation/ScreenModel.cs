@@ -46,6 +46,10 @@ public sealed class ScreenModel
         public bool Finished { get; set; }
         public bool Failed { get; set; }
         public bool Offered { get; set; }
+        /// <summary>Files it carries: 1, or for a folder sent as one transfer ("album/") its count once it completed.</summary>
+        public int Count { get; set; } = 1;
+        /// <summary>A folder's files in one stream, not yet counted.</summary>
+        public bool Uncounted => !Finished && File.EndsWith('/');
     }
 
     private sealed class Row
@@ -198,6 +202,7 @@ public sealed class ScreenModel
                 if (Find(c.Id) is { } done)
                 {
                     done.File.Bytes = done.File.Total = c.Size;
+                    done.File.Count = c.Files;
                     Finish(done.Row, done.File, now, failure: null);
                     if (!done.Row.Folder)
                         Add(now, LineKind.Notice, $"{done.Row.Label} {(done.Row.Direction == TransferDirection.Send ? "sent to" : "received from")} {done.Row.Peer} ({Units.Bytes(c.Size)}, {c.Seconds:0.0} s, SHA-256 verified){(done.Row.Direction == TransferDirection.Receive ? $": {c.Path}" : "")}");
@@ -229,10 +234,11 @@ public sealed class ScreenModel
             if (row.FinishedAt is null && row.Folder && !row.InFlight && now - row.LastActivity >= FolderSettles)
             {
                 row.FinishedAt = now;
-                var failed = row.Files.Values.Count(f => f.Failed);
+                var failed = row.Files.Values.Where(f => f.Failed).Sum(f => f.Count);
+                var count = row.Files.Values.Sum(f => f.Count);
                 var verb = row.Direction == TransferDirection.Send ? "sent to" : "received from";
                 Add(now, failed == 0 ? LineKind.Notice : LineKind.Error,
-                    $"{row.Label} {verb} {row.Peer}: {row.Files.Count - failed} of {row.Files.Count} files ({Units.Bytes(row.Total)}){(failed > 0 ? $", {failed} failed" : "")}");
+                    $"{row.Label} {verb} {row.Peer}: {count - failed} of {count} files ({Units.Bytes(row.Total)}){(failed > 0 ? $", {failed} failed" : "")}");
                 changed = true;
             }
             if (row.FinishedAt is { } at && now - at >= FinishedRowsLinger)
@@ -290,9 +296,9 @@ public sealed class ScreenModel
         var rate = span >= RateWindow ? (bytes - thenBytes) / span.TotalSeconds : 0;
         var total = row.Total;
         TimeSpan? eta = rate > 0 && total > bytes ? TimeSpan.FromSeconds((total - bytes) / rate) : null;
-        var files = row.Files.Count;
-        var finished = row.Files.Values.Count(f => f.Finished);
-        var failed = row.Files.Values.Count(f => f.Failed);
+        var files = row.Files.Values.Sum(f => f.Count);
+        var finished = row.Files.Values.Where(f => f.Finished).Sum(f => f.Count);
+        var failed = row.Files.Values.Where(f => f.Failed).Sum(f => f.Count);
         RowState state;
         string text;
         if (row.FinishedAt is not null)
@@ -313,7 +319,9 @@ public sealed class ScreenModel
         else
         {
             state = RowState.Moving;
-            text = row.Folder ? $"{finished}/{files} files" : row.Direction == TransferDirection.Send ? $"to {row.Peer}" : $"from {row.Peer}";
+            // A folder's small files travel in one stream, counted when it lands: until then the total is not known.
+            text = row.Folder ? $"{finished}/{(row.Files.Values.Any(f => f.Uncounted) ? "…" : files.ToString(System.Globalization.CultureInfo.InvariantCulture))} files"
+                : row.Direction == TransferDirection.Send ? $"to {row.Peer}" : $"from {row.Peer}";
         }
         return new TransferRow(row.Key, row.Label, row.Direction, row.Peer, bytes, total, rate, eta, state, text, files);
     }

@@ -21,6 +21,8 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
     private sealed record Arrived(string[] Parts, long Size, byte[] Sha256);
 
     private readonly List<Arrived> _arrived = [];
+    /// <summary>Journal records of entries completed by the current write, not yet in the journal.</summary>
+    private readonly System.Buffers.ArrayBufferWriter<byte> _pending = new(4096);
     private readonly byte[] _header = new byte[FolderStream.MaxHeaderBytes];
     private readonly byte[] _trailer = new byte[FolderStream.TrailerBytes];
     private IncrementalHash _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -113,6 +115,7 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
     {
         DeleteContent();
         _arrived.Clear();
+        _pending.ResetWrittenCount();
         Guard(() => RandomAccess.SetLength(_journal!, 0));
         _journalLength = 0;
         _digest.Dispose();
@@ -137,6 +140,15 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
             data = data[n..];
             Length += n;
         }
+        FlushJournal();
+    }
+
+    private void FlushJournal()
+    {
+        if (_pending.WrittenCount == 0) return;
+        Guard(() => RandomAccess.Write(_journal!, _pending.WrittenSpan, _journalLength));
+        _journalLength += _pending.WrittenCount;
+        _pending.ResetWrittenCount();
     }
 
     private int TakeHeader(ReadOnlySpan<byte> data)
@@ -192,13 +204,13 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         var sha = _content.GetHashAndReset();
         if (!sha.AsSpan().SequenceEqual(_trailer))
             throw new TransferException($"SHA-256 mismatch for '{_name}': received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_trailer)}");
-        // The entry is whole and verified: on record (the journal is the resume point and the folder digest's input).
-        var record = new byte[_headerNeed + FolderStream.TrailerBytes];
+        // The entry is whole and verified: on record (the journal is the resume point and the folder digest's input),
+        // written with the other entries this write completed (one journal write per chunk, not per file).
+        var record = _pending.GetSpan(_headerNeed + FolderStream.TrailerBytes)[..(_headerNeed + FolderStream.TrailerBytes)];
         _header.AsSpan(0, _headerNeed).CopyTo(record);
-        sha.CopyTo(record, _headerNeed);
-        Guard(() => RandomAccess.Write(_journal!, record, _journalLength));
-        _journalLength += record.Length;
+        sha.CopyTo(record[_headerNeed..]);
         _digest.AppendData(record);
+        _pending.Advance(record.Length);
         _arrived.Add(new Arrived(_parts, _size, sha));
         _phase = Phase.Header;
         _headerFill = _trailerFill = 0;

@@ -55,6 +55,21 @@ public sealed class ScreenModelTests
     }
 
     [Fact]
+    public void A_folders_files_in_one_stream_and_a_large_file_beside_it_are_one_row_counted_when_the_stream_lands()
+    {
+        var m = new ScreenModel("bob", asks: false);
+        m.Apply(new TransferStarted("0000000a", "album/", 50_000, "server", "bob", TransferDirection.Receive, 0), At(0));
+        m.Apply(new TransferStarted("0000000b", "album/big.iso", 40_000_000, "server", "bob", TransferDirection.Receive, 0), At(0));
+        var row = Assert.Single(m.Transfers(At(0.5)));
+        Assert.Equal(("album/", RowState.Moving, "0/… files"), (row.Label, row.State, row.StateText));
+        m.Apply(new TransferCompleted("0000000a", "album/", "/dl/album", 50_000, "s", 1, Files: 120), At(1));
+        Assert.Equal("120/121 files", Assert.Single(m.Transfers(At(1))).StateText);
+        m.Apply(new TransferCompleted("0000000b", "album/big.iso", "/dl/album/big.iso", 40_000_000, "s", 1), At(1.5));
+        Assert.True(m.Tick(At(3.6)));
+        Assert.Equal("album/ received from server: 121 of 121 files (38.2 MiB)", Assert.Single(m.Log).Text);
+    }
+
+    [Fact]
     public void The_rate_is_measured_over_at_least_a_second_so_bunched_events_give_no_nonsense()
     {
         var m = new ScreenModel("alice", asks: false);
