@@ -69,9 +69,12 @@ internal static class Demo
                 DemoFile(Path.Combine(album, "cover.jpg"), 3L << 20, 2),
                 DemoFile(Path.Combine(album, "tracks", "01.flac"), 48L << 20, 3),
                 DemoFile(Path.Combine(album, "tracks", "02.flac"), 40L << 20, 4),
+                DemoFile(Path.Combine(album, "tracks", "list.txt"), 2_000, 5),
             };
+            // Its small files travel together as one transfer ("album/"); the large ones each on their own.
             await Step("server -> bob: /send bob album (a folder)", () => server.Commands.Tell(new NodeCommands.SendFile("bob", album)),
-                Delivered(bob, albumFiles[0], "album/cover.jpg"),
+                Delivered(bob, albumFiles[0], "album/", "cover.jpg"),
+                Delivered(bob, albumFiles[3], "album/", "tracks/list.txt"),
                 Delivered(bob, albumFiles[1], "album/tracks/01.flac"),
                 Delivered(bob, albumFiles[2], "album/tracks/02.flac"));
 
@@ -106,8 +109,9 @@ internal static class Demo
         return path;
     }
 
-    /// <summary>Completes when <paramref name="receiver"/> has <paramref name="file"/> in place with the source's SHA-256.</summary>
-    private static Task Delivered(NodeHost receiver, string source, string file)
+    /// <summary>Completes when <paramref name="receiver"/> has <paramref name="file"/> in place with the source's SHA-256
+    /// (for a folder transfer, <paramref name="file"/> "album/": its file <paramref name="inFolder"/>).</summary>
+    private static Task Delivered(NodeHost receiver, string source, string file, string? inFolder = null)
     {
         var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(source)));
         var completed = new TaskCompletionSource<TransferCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -126,8 +130,11 @@ internal static class Demo
             try
             {
                 var c = await completed.Task.WaitAsync(TimeSpan.FromSeconds(120));
-                var onDisk = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(c.Path)));
-                if (c.Sha256 != expected || onDisk != expected) throw new TimeoutException($"{file} arrived with the wrong SHA-256");
+                var path = inFolder is null ? c.Path : Path.Combine([c.Path, .. inFolder.Split('/')]);
+                var onDisk = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+                // A folder transfer's own hash is its digest (each file was checked against its own SHA-256 on arrival).
+                if ((inFolder is null && c.Sha256 != expected) || onDisk != expected)
+                    throw new TimeoutException($"{file}{inFolder} arrived with the wrong SHA-256");
             }
             finally
             {
