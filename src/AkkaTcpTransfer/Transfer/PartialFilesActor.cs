@@ -280,6 +280,13 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
                 if (_parked.Remove(key, out var parked)) parked.State.Hash.Dispose();
                 _log.Info("removed an abandoned partial file (untouched for more than {0}): {1}", _settings.PartialMaxAge, file);
             }
+            // A folder transfer's files wait in "JOURNAL.d" beside its journal: gone with the journal.
+            foreach (var folder in Directory.EnumerateDirectories(_folder, "*.d"))
+            {
+                if (File.Exists(folder[..^2]) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow - TimeSpan.FromMinutes(1)) continue;
+                Directory.Delete(folder, recursive: true);
+                _log.Info("removed the files of an abandoned folder transfer: {0}", folder);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

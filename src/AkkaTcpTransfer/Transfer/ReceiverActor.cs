@@ -328,15 +328,18 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void MaybeComplete()
     {
         if (_done is null || _written != _offer.Size) return;
+        var streamed = _clock.Elapsed;
         if (!Try(() => _file!.Complete(_settings.Transfer.SyncOnComplete), out var sha)) return;
+        var synced = _clock.Elapsed;
         if (!sha.AsSpan().SequenceEqual(_done.Sha256))
         {
             FailBoth($"SHA-256 mismatch: received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_done.Sha256)}");
             return;
         }
         if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
-        if (_file is FolderSink { Identical: > 0 } folder)
-            Context.GetLogger().Info("{0}: {1} of its {2} files were already there, identical, and were left as they were", _offer.File, folder.Identical, folder.Files);
+        if (_file is FolderSink folder)
+            Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{_offer.File} from {_offer.From}: {folder.Files} files ({folder.Identical} already there, identical, left as they were); streamed in {(streamed - _startedAt).TotalSeconds:0.000} s, synced in {(synced - streamed).TotalSeconds:0.000} s, placed in {(_clock.Elapsed - synced).TotalSeconds:0.000} s"));
         Send(new Verified(_offer.Id, sha));
         ReleaseClaim();
         ReportProgress();

@@ -34,6 +34,14 @@ public sealed class FolderTransferTests : NodesAndFiles
         return source.Read(0, (int)bundle.Length)[..(int)bundle.Length];
     }
 
+    /// <summary>No partial left: no file in the partials folder, and no folder of a folder transfer's files.</summary>
+    private void AssertNothingStaged()
+    {
+        Assert.Empty(Files.Partials(_downloads));
+        var partials = Path.Combine(_downloads, SafeNames.PartialsFolder);
+        Assert.Empty(Directory.Exists(partials) ? Directory.GetDirectories(partials) : []);
+    }
+
     private void AssertLanded(string folder, string name)
     {
         foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
@@ -63,7 +71,7 @@ public sealed class FolderTransferTests : NodesAndFiles
         Assert.Equal(2, _serverLog.All<TransferOffered>().Count());
         var sent = await aliceLog.WaitFor<TransferCompleted>(c => c.Id == folder.Id);
         Assert.Equal((folder.Sha256, 120), (sent.Sha256, sent.Files));
-        Assert.Empty(Files.Partials(_downloads));
+        AssertNothingStaged();
     }
 
     [Fact]
@@ -88,7 +96,7 @@ public sealed class FolderTransferTests : NodesAndFiles
         Assert.Equal(oldB, Files.Sha256(Path.Combine(_downloads, "album", "sub", "b.bin")));
         Assert.Equal(newB, Files.Sha256(Path.Combine(_downloads, "album", "sub", "b (1).bin")));
         Assert.Equal(Files.Sha256(c), Files.Sha256(Path.Combine(_downloads, "album", "c.bin")));
-        Assert.Empty(Files.Partials(_downloads));
+        AssertNothingStaged();
     }
 
     [Fact]
@@ -106,7 +114,7 @@ public sealed class FolderTransferTests : NodesAndFiles
         Assert.Equal("alice", cancelled.By);
         await aliceLog.WaitFor<TransferCancelled>(c => c.Id == progress.Id);
         Assert.Empty(Files.List(_downloads)); // not one of the files that had arrived whole
-        Assert.Empty(Files.Partials(_downloads));
+        AssertNothingStaged();
         Assert.Empty(_serverLog.All<TransferCompleted>());
     }
 
@@ -150,7 +158,7 @@ public sealed class FolderTransferTests : NodesAndFiles
         Assert.Equal(40, done.Files);
         AssertLanded(album, "album");
         Assert.Equal(40, Files.List(_downloads).Count);
-        Assert.Empty(Files.Partials(_downloads));
+        AssertNothingStaged();
     }
 
     public static TheoryData<string, string> HostileStreams => new()
@@ -192,7 +200,7 @@ public sealed class FolderTransferTests : NodesAndFiles
         // The server removes what had arrived before it reports the failure (the peer may hear of it a moment sooner).
         await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(5));
         Assert.Empty(Files.List(_downloads));
-        Assert.Empty(Files.Partials(_downloads));
+        AssertNothingStaged();
         Assert.False(File.Exists(Path.Combine(_downloads, "..", "evil.txt")));
         // The connection carries on: the next offer is answered.
         await raw.SendAsync(new Offer(6, "", [], "server", "next.txt", 2, 1));
