@@ -53,13 +53,13 @@ public partial class FolderStreamTests
     }
 
     [Theory]
-    [InlineData("0000", "a path of 0 bytes")]
-    [InlineData("1001", "above the limit")]
-    public void A_path_length_of_zero_or_above_4096_is_refused_from_the_first_two_bytes(string firstTwo, string why)
+    [InlineData("0000", "an entry path of 0 bytes")]
+    [InlineData("1001", "an entry path of 4097 bytes")]
+    public void A_path_length_of_zero_or_above_4096_is_refused_from_the_first_two_bytes(string firstTwo, string reason)
     {
         var e = Assert.Throws<FolderStreamException>(() => FolderStream.HeaderLength(Convert.FromHexString(firstTwo)));
-        Assert.Contains("entry path of", e.Message, StringComparison.Ordinal);
-        Assert.NotEmpty(why);
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+        Assert.Equal(FolderStream.FixedHeaderBytes + 4096, FolderStream.HeaderLength(Convert.FromHexString("1000")));
     }
 
     [Fact]

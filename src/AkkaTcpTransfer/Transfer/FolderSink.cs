@@ -14,13 +14,18 @@ namespace AkkaTcpTransfer.Transfer;
 /// same size and SHA-256 is kept and the copy dropped; a different one gets "name (1).ext" beside it), then one more
 /// sync for the names. Nothing ever stands under a final name before it is verified and on disk.
 /// Blocking I/O: file-io dispatcher only. Every failure is a <see cref="TransferException"/>.</summary>
-internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
+/// <param name="folder">The folder's name as offered, without the '/' ("album", or "a/b" for "a/b/").</param>
+internal sealed class FolderSink(string journal, int maxFiles, string downloads, string folder) : IReceiveSink
 {
     private enum Phase { Header, Content, Trailer }
 
     private sealed record Arrived(string[] Parts, long Size, byte[] Sha256);
 
     private readonly List<Arrived> _arrived = [];
+    private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _folders = new(StringComparer.Ordinal);
+    private byte[] _replay = [];
+    private int _replayAt;
     /// <summary>Journal records of entries completed by the current write, not yet in the journal.</summary>
     private readonly System.Buffers.ArrayBufferWriter<byte> _pending = new(4096);
     private readonly byte[] _header = new byte[FolderStream.MaxHeaderBytes];
@@ -39,6 +44,7 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
     private string _name = "";
     private long _size;
     private long _contentWritten;
+    private bool _sync;
 
     /// <summary>Bytes of the stream taken so far.</summary>
     public long Length { get; private set; }
@@ -77,43 +83,92 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         {
             throw new TransferException($"cannot write in the downloads folder: {e.Message}", e);
         }
-        var kept = Replay(existing);
-        Guard(() => RandomAccess.SetLength(_journal!, kept));
-        _journalLength = kept;
+        _replay = existing;
+        _replayAt = 0;
+        return existing.Length == 0 || Rehash(0);
+    }
+
+    /// <summary>Takes the next records of the journal read at <see cref="Open"/>, each only if its staged file is still
+    /// there with exactly the bytes its SHA-256 says (a crash may keep a journal record whose file's bytes never reached
+    /// the disk), about <paramref name="slice"/> bytes of files re-read per call. At the first record that fails, the
+    /// journal is cut there and the transfer resumes from that file. True once done.</summary>
+    public bool Rehash(int slice)
+    {
+        long budget = slice;
+        var done = false;
+        while (!done && budget >= 0)
+        {
+            done = !ReplayOne(ref budget);
+        }
+        if (!done) return false;
+        // The rest of the journal (if any) is not to be trusted.
+        Guard(() => RandomAccess.SetLength(_journal!, _replayAt));
+        _journalLength = _replayAt;
+        _replay = [];
         return true;
     }
 
-    /// <summary>Takes the journal's whole records whose files are intact; returns how many journal bytes they are.</summary>
-    private long Replay(byte[] records)
+    /// <summary>One record of the journal; false when there is none left or it fails its checks.</summary>
+    private bool ReplayOne(ref long budget)
     {
-        var at = 0;
-        while (at + 2 <= records.Length)
+        var records = _replay;
+        var at = _replayAt;
+        if (at + 2 > records.Length) return false;
+        try
         {
-            try
+            var headerLength = FolderStream.HeaderLength(records.AsSpan(at, 2));
+            if (at + headerLength + FolderStream.TrailerBytes > records.Length) return false;
+            var (name, size, _) = FolderStream.DecodeHeader(records.AsSpan(at, headerLength));
+            var parts = Check(name, size, Length + headerLength);
+            var content = new FileInfo(ContentPath(_arrived.Count));
+            if (!content.Exists || content.Length != size) return false;
+            var sha = records.AsSpan(at + headerLength, FolderStream.TrailerBytes).ToArray();
+            using (var stream = new FileStream(content.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan))
             {
-                var headerLength = FolderStream.HeaderLength(records.AsSpan(at, 2));
-                if (at + headerLength + FolderStream.TrailerBytes > records.Length) break;
-                var (name, size, _) = FolderStream.DecodeHeader(records.AsSpan(at, headerLength));
-                if (SafeNames.Validate(name, out _) is not { } parts) break;
-                var content = new FileInfo(ContentPath(_arrived.Count));
-                if (!content.Exists || content.Length != size) break;
-                var entryLength = FolderStream.EntryLength(headerLength, size);
-                if (Length + entryLength > _expectedSize) break;
-                var record = records.AsSpan(at, headerLength + FolderStream.TrailerBytes);
-                _digest.AppendData(record);
-                _arrived.Add(new Arrived(parts, size, record[headerLength..].ToArray()));
-                Length += entryLength;
-                at += record.Length;
+                if (!SHA256.HashData(stream).AsSpan().SequenceEqual(sha)) return false;
             }
-            catch (Exception e) when (e is FolderStreamException or IOException or UnauthorizedAccessException)
-            {
-                break;
-            }
+            _digest.AppendData(records.AsSpan(at, headerLength + FolderStream.TrailerBytes));
+            Arrive(parts, size, sha);
+            Length += FolderStream.EntryLength(headerLength, size);
+            _replayAt += headerLength + FolderStream.TrailerBytes;
+            budget -= size + 1;
+            return true;
         }
-        return at;
+        catch (Exception e) when (e is FolderStreamException or TransferException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
-    public bool Rehash(int slice) => true;
+    /// <summary>An entry's path checked as an offered file's whole path would be ("album/sub/b.bin"), against the other
+    /// entries (no path twice; none both a file and a folder), the file limit and the offer's size. Returns its parts
+    /// inside the folder.</summary>
+    private string[] Check(string name, long size, long afterHeader)
+    {
+        var whole = $"{folder}/{name}";
+        if (SafeNames.Validate(whole, out var reason) is not { } wholeParts)
+            throw new TransferException($"unsafe file name in the folder ('{name}'): {reason}");
+        if (SafeNames.FitsFileSystem(downloads, wholeParts) is { } tooLong) throw new TransferException($"'{name}' in the folder: {tooLong}");
+        if (_arrived.Count >= maxFiles) throw new TransferException($"the folder has more than {maxFiles} files, more than this node takes in one transfer");
+        if (afterHeader + size + FolderStream.TrailerBytes > _expectedSize)
+            throw new TransferException($"protocol violation: '{name}' ({size} bytes) does not fit in the folder's offered size");
+        if (_paths.Contains(name) || _folders.Contains(name)) throw new TransferException($"protocol violation: the folder lists '{name}' twice, or as a file and as a folder");
+        var parts = name.Split('/');
+        for (var i = 1; i < parts.Length; i++)
+        {
+            var above = string.Join('/', parts.Take(i));
+            if (_paths.Contains(above)) throw new TransferException($"protocol violation: the folder lists '{above}' both as a file and as a folder");
+        }
+        return parts;
+    }
+
+    private void Arrive(string[] parts, long size, byte[] sha)
+    {
+        _paths.Add(string.Join('/', parts));
+        for (var i = 1; i < parts.Length; i++) _folders.Add(string.Join('/', parts.Take(i)));
+        _arrived.Add(new Arrived(parts, size, sha));
+    }
+
 
     public byte[] CurrentHash => _digest.GetCurrentHash();
 
@@ -121,6 +176,8 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
     {
         DeleteContent();
         _arrived.Clear();
+        _paths.Clear();
+        _folders.Clear();
         _pending.ResetWrittenCount();
         Guard(() => RandomAccess.SetLength(_journal!, 0));
         _journalLength = 0;
@@ -166,11 +223,7 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         if (_headerFill == 2) _headerNeed = Stream(() => FolderStream.HeaderLength(_header.AsSpan(0, 2)));
         if (_headerFill < 2 || _headerFill < _headerNeed) return n;
         var (name, size, _) = Stream(() => FolderStream.DecodeHeader(_header.AsSpan(0, _headerNeed)));
-        if (SafeNames.Validate(name, out var reason) is not { } parts) throw new TransferException($"unsafe file name in the folder ('{name}'): {reason}");
-        if (_arrived.Count >= maxFiles) throw new TransferException($"the folder has more than {maxFiles} files, more than this node takes in one transfer");
-        if (Length + n + size + FolderStream.TrailerBytes > _expectedSize)
-            throw new TransferException($"protocol violation: '{name}' ({size} bytes) does not fit in the folder's offered size");
-        _parts = parts;
+        _parts = Check(name, size, Length + n);
         _name = name;
         _size = size;
         _contentWritten = 0;
@@ -192,6 +245,12 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         catch (IOException) when (File.Exists(path))
         {
             File.Delete(path);
+            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // the hourly sweep took the staging folder for an abandoned one a moment before it was used again
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             return File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
         }
     }
@@ -233,7 +292,7 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
         sha.CopyTo(record[_headerNeed..]);
         _digest.AppendData(record);
         _pending.Advance(record.Length);
-        _arrived.Add(new Arrived(_parts, _size, sha));
+        Arrive(_parts, _size, sha);
         _phase = Phase.Header;
         _headerFill = _trailerFill = 0;
         return n;
@@ -248,16 +307,31 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
     public byte[] Complete(bool sync)
     {
         if (_phase != Phase.Header || _headerFill != 0) throw new TransferException("protocol violation: the folder's stream ended inside an entry");
+        _sync = sync;
         if (sync) SyncAll();
         return _digest.GetHashAndReset();
     }
 
     /// <summary>Moves every file to its final name inside the folder <paramref name="parts"/> (merged with what is
-    /// already there), in stream order; drops the journal. Returns the folder.</summary>
+    /// already there), in stream order; drops the journal. Returns the folder. Every folder on the way is made (or
+    /// found in the way: a file, a symbolic link) before the first file moves, so a clash fails the transfer with
+    /// nothing placed; only an I/O error in the middle of the moves leaves the files moved so far.</summary>
     public string Place(string downloads, IReadOnlyList<string> parts)
     {
         var folders = new HashSet<string>(StringComparer.Ordinal);
-        var folder = Landing.EnsureFolders(downloads, parts.Count, parts, folders);
+        string folder;
+        try
+        {
+            folder = Landing.EnsureFolders(downloads, parts.Count, parts, folders);
+            foreach (var arrived in _arrived)
+            {
+                if (arrived.Parts.Length > 1) Landing.EnsureFolders(downloads, parts.Count + arrived.Parts.Length - 1, [.. parts, .. arrived.Parts], folders);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TransferException($"cannot make the folder: {e.Message}", e);
+        }
         for (var i = 0; i < _arrived.Count; i++)
         {
             var arrived = _arrived[i];
@@ -268,7 +342,7 @@ internal sealed class FolderSink(string journal, int maxFiles) : IReceiveSink
                 TryDelete(ContentPath(i));
             }
         }
-        SyncAll();
+        if (_sync) SyncAll();
         CloseJournal();
         TryDelete(journal);
         TryDeleteFolder(ContentFolder);

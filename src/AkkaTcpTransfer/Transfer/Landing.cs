@@ -38,8 +38,8 @@ internal static class Landing
 {
     /// <summary>Moves <paramref name="source"/> to <paramref name="parts"/> under <paramref name="downloads"/>, creating
     /// the folders on the way. <paramref name="checkedFolders"/> remembers folders already checked (a folder of many
-    /// files checks each of its folders once). When the name is taken and <paramref name="sameAsTaken"/> says what is
-    /// there is the same file, nothing moves and the answer is null.</summary>
+    /// files checks each of its folders once). When a name tried is taken and <paramref name="sameAsTaken"/> says what
+    /// is there is the same file ("b.bin", or an earlier copy "b (1).bin"), nothing moves and the answer is null.</summary>
     public static string? Place(string source, string downloads, IReadOnlyList<string> parts, HashSet<string>? checkedFolders = null,
         Func<string, bool>? sameAsTaken = null)
     {
@@ -54,7 +54,7 @@ internal static class Landing
                 // Never overwrites, whatever is there (a file, a folder, a link): fails if the name exists, also when
                 // another program took it a moment ago.
                 if (NoReplaceMove.TryMove(source, candidate)) return candidate;
-                if (n == 0 && sameAsTaken?.Invoke(candidate) == true) return null;
+                if (sameAsTaken?.Invoke(candidate) == true) return null;
             }
             throw new TransferException($"no free name for '{name}'");
         }

@@ -43,8 +43,15 @@ internal static class NoReplaceMove
         if (OperatingSystem.IsLinux())
         {
             // One system call where the file system supports it (ext4, xfs, btrfs, tmpfs); else link and unlink below.
-            if (RenameAt2(AT_FDCWD, source, AT_FDCWD, destination, RENAME_NOREPLACE) == 0) return true;
-            if (Marshal.GetLastPInvokeError() == EEXIST) return false;
+            try
+            {
+                if (RenameAt2(AT_FDCWD, source, AT_FDCWD, destination, RENAME_NOREPLACE) == 0) return true;
+                if (Marshal.GetLastPInvokeError() == EEXIST) return false;
+            }
+            catch (EntryPointNotFoundException)
+            {
+                // a C library without renameat2 (before glibc 2.28): link and unlink below
+            }
         }
         if (Link(source, destination) == 0)
         {

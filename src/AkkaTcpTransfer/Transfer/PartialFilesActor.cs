@@ -283,9 +283,16 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
             // A folder transfer's files wait in "JOURNAL.d" beside its journal: gone with the journal.
             foreach (var folder in Directory.EnumerateDirectories(_folder, "*.d"))
             {
-                if (File.Exists(folder[..^2]) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow - TimeSpan.FromMinutes(1)) continue;
-                Directory.Delete(folder, recursive: true);
-                _log.Info("removed the files of an abandoned folder transfer: {0}", folder);
+                try
+                {
+                    if (File.Exists(folder[..^2]) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow - TimeSpan.FromMinutes(1)) continue;
+                    Directory.Delete(folder, recursive: true);
+                    _log.Info("removed the files of an abandoned folder transfer: {0}", folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _log.Warning("cannot remove {0}: {1}", folder, e.Message);
+                }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

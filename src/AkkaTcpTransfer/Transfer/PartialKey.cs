@@ -19,8 +19,11 @@ public static class PartialKey
         return For($"{origin}/{sender}", file, size, fingerprint);
     }
 
+    /// <remarks>A folder sent as one transfer ("album/") may be several transfers (one per transfer.folder-max-files
+    /// files), all offered under the folder's name: its fingerprint is part of the stem, so that one of them never
+    /// takes another's partial for an older version of itself and removes it.</remarks>
     public static string For(string from, string file, long size, long fingerprint) =>
-        $"{Stem(from, file)}-{Hash($"{size.ToString(CultureInfo.InvariantCulture)}\n{fingerprint.ToString(CultureInfo.InvariantCulture)}")}";
+        $"{Stem(from, Protocol.FolderStream.IsFolderOffer(file) ? $"{file}\n{fingerprint.ToString(CultureInfo.InvariantCulture)}" : file)}-{Hash($"{size.ToString(CultureInfo.InvariantCulture)}\n{fingerprint.ToString(CultureInfo.InvariantCulture)}")}";
 
     public static string Stem(string from, string file) => Hash($"{from.ToUpperInvariant()}\n{file}");
 

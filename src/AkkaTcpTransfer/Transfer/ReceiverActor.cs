@@ -120,6 +120,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
         _parts = parts;
+        if (_isFolder && SafeNames.Combine(_settings.Downloads, parts) is var target && (File.Exists(target) || new FileInfo(target).LinkTarget is not null))
+        {
+            Refuse($"a file named '{_offer.File[..^1]}' is in the way of the folder");
+            return;
+        }
         if (_offer.Size > _settings.Transfer.MaxFileSize)
         {
             Refuse($"the file ({Units.Bytes(_offer.Size)}) is larger than this node accepts ({Units.Bytes(_settings.Transfer.MaxFileSize)})");
@@ -175,7 +180,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _claimPending = false;
             Timers.Cancel(nameof(ClaimTimedOut));
             _resumable = c.Resumable;
-            _file = _isFolder ? new FolderSink(c.Path, _settings.Transfer.FolderMaxFiles) : new PartialFile(c.Path);
+            _file = _isFolder ? new FolderSink(c.Path, _settings.Transfer.FolderMaxFiles, _settings.Downloads, _offer.File[..^1]) : new PartialFile(c.Path);
             bool ready;
             try
             {

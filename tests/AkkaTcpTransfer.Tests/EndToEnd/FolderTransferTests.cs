@@ -161,6 +161,17 @@ public sealed class FolderTransferTests : NodesAndFiles
         AssertNothingStaged();
     }
 
+    [Fact]
+    public async Task A_folder_offered_where_a_file_of_that_name_is_is_refused_at_the_offer()
+    {
+        File.WriteAllText(Path.Combine(_downloads, "album"), "a file, not a folder");
+        var raw = await RawClient.JoinAsync(_server.Port, "alice");
+        await raw.SendAsync(new Offer(3, "", [], "server", "album/", 100, 1));
+        var reject = await raw.Expect<Reject>(r => r.Id == 3);
+        Assert.Contains("a file named 'album' is in the way of the folder", reject.Reason, StringComparison.Ordinal);
+        Assert.Equal("a file, not a folder", File.ReadAllText(Path.Combine(_downloads, "album")));
+    }
+
     public static TheoryData<string, string> HostileStreams => new()
     {
         { "unsafe name", "unsafe file name in the folder ('../evil.txt')" },
