@@ -102,7 +102,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
         }
         if (!done) return false;
         // The rest of the journal (if any) is not to be trusted.
-        Guard(() => RandomAccess.SetLength(_journal!, _replayAt));
+        PartialFile.Guard(() => RandomAccess.SetLength(_journal!, _replayAt));
         _journalLength = _replayAt;
         _replay = [];
         return true;
@@ -179,7 +179,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
         _paths.Clear();
         _folders.Clear();
         _pending.ResetWrittenCount();
-        Guard(() => RandomAccess.SetLength(_journal!, 0));
+        PartialFile.Guard(() => RandomAccess.SetLength(_journal!, 0));
         _journalLength = 0;
         _digest.Dispose();
         _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -209,7 +209,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
     private void FlushJournal()
     {
         if (_pending.WrittenCount == 0) return;
-        Guard(() => RandomAccess.Write(_journal!, _pending.WrittenSpan, _journalLength));
+        PartialFile.Guard(() => RandomAccess.Write(_journal!, _pending.WrittenSpan, _journalLength));
         _journalLength += _pending.WrittenCount;
         _pending.ResetWrittenCount();
     }
@@ -227,7 +227,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
         _name = name;
         _size = size;
         _contentWritten = 0;
-        Guard(() => _file = CreateContent(ContentPath(_arrived.Count)));
+        PartialFile.Guard(() => _file = CreateContent(ContentPath(_arrived.Count)));
         _phase = size == 0 ? Phase.Trailer : Phase.Content;
         if (size == 0) CloseContent();
         return n;
@@ -264,7 +264,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw Problem(e);
+            throw PartialFile.Problem(e);
         }
         _content.AppendData(data[..n]);
         _contentWritten += n;
@@ -418,7 +418,7 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
         {
             var path = ContentPath(i);
             if (!File.Exists(path)) continue;
-            Guard(() =>
+            PartialFile.Guard(() =>
             {
                 using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
                 RandomAccess.FlushToDisk(handle);
@@ -440,22 +440,6 @@ internal sealed class FolderSink(string journal, int maxFiles, string downloads,
             throw new TransferException($"protocol violation: {e.Message}", e);
         }
     }
-
-    private static void Guard(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Problem(e);
-        }
-    }
-
-    private static TransferException Problem(Exception e) => e is IOException io && PartialFile.IsDiskFull(io)
-        ? new TransferException("the receiver's disk is full", e, diskFull: true)
-        : new TransferException($"file error: {e.Message}", e);
 
     private static void TryDelete(string path)
     {

@@ -171,21 +171,23 @@ internal sealed class PartialFile : IReceiveSink
         }
     }
 
-    private static void Guard(Action action)
+    /// <summary>Runs file work; an I/O failure becomes a <see cref="TransferException"/> (<see cref="Problem"/>).</summary>
+    internal static void Guard(Action action)
     {
         try
         {
             action();
         }
-        catch (IOException e) when (IsDiskFull(e))
-        {
-            throw new TransferException("the receiver's disk is full", e, diskFull: true);
-        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TransferException($"file error: {e.Message}", e);
+            throw Problem(e);
         }
     }
+
+    /// <summary>An I/O failure as a reason fit to show: a full disk said as such.</summary>
+    internal static TransferException Problem(Exception e) => e is IOException io && IsDiskFull(io)
+        ? new TransferException("the receiver's disk is full", e, diskFull: true)
+        : new TransferException($"file error: {e.Message}", e);
 
     /// <summary>The file is locked by another open handle: ERROR_SHARING_VIOLATION on Windows; on Unix .NET reports the
     /// flock's EWOULDBLOCK (11 on Linux, 35 on macOS and BSD).</summary>
