@@ -43,11 +43,12 @@ wait_for() { # FILE PATTERN TIMEOUT_S
 
 # --- akka-tcp-transfer: server in nsB, client in nsA
 mkdir -p "$work/server" "$work/client"
-ip netns exec nsB dotnet "$cli" server --host 10.200.0.2 --port 7420 --json --downloads "$work/server" \
+ip netns exec nsB dotnet "$cli" server --host 10.200.0.2 --port 7420 --json --downloads "$work/server" --state-dir "$work/server-state" \
   --set transfer.sync-on-complete=off "${extra[@]}" < /dev/null > "$work/server.out" 2> "$work/server.err" &
 wait_for "$work/server.out" '"listening"' 30
 mkfifo "$work/client.in"
 ip netns exec nsA dotnet "$cli" client --host 10.200.0.2 --port 7420 --name lossy --json --downloads "$work/client" \
+  --state-dir "$work/client-state" --trust-on-first-use --set akka.loglevel=INFO \
   "${extra[@]}" < "$work/client.in" > "$work/client.out" 2> "$work/client.err" &
 exec 3> "$work/client.in"
 wait_for "$work/client.out" '"connected"' 30
@@ -55,6 +56,7 @@ start=$(now)
 echo "/send $work/file.bin" >&3
 wait_for "$work/server.out" '"transfer-completed"' 600
 ours=$(echo "$size_mib / ($(now) - $start)" | bc -l)
+grep -o 'window grew to .*' "$work/client.err" | head -1 || true
 echo "/quit" >&3
 exec 3>&-
 

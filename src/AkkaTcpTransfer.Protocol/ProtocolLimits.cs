@@ -34,6 +34,10 @@ public static class ProtocolLimits
     /// <summary>Length of a SHA-256 digest.</summary>
     public const int Sha256Length = 32;
 
+    /// <summary>A receiver acknowledges at least every min(window / 4, this) bytes written: a sender may then use any
+    /// window up to the one it declared in Start, growing it as it measures the path.</summary>
+    public const int MaxAckInterval = 128 * 1024;
+
     /// <summary>Longest string field in bytes (strings carry an unsigned 16-bit length).</summary>
     public const int MaxStringBytes = ushort.MaxValue;
 

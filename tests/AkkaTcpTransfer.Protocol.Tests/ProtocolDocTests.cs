@@ -50,4 +50,15 @@ public partial class ProtocolDocTests
             Assert.Equal(Convert.ToHexStringLower(FrameEncoder.Encode(sample)), Convert.ToHexStringLower(bytes));
         }
     }
+
+    [GeneratedRegex(@"acknowledge at least every min\(`window'` / 4, (?<bytes>\d+)\) bytes")]
+    private static partial Regex AckRule();
+
+    [Fact]
+    public void The_doc_states_the_ack_interval_receivers_keep()
+    {
+        var rule = AckRule().Match(ReadDoc());
+        Assert.True(rule.Success, "PROTOCOL.md no longer states how often a receiver must acknowledge");
+        Assert.Equal(ProtocolLimits.MaxAckInterval, int.Parse(rule.Groups["bytes"].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

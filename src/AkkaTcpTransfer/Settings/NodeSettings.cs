@@ -96,6 +96,7 @@ public sealed record NodeSettings(
         var transfer = new TransferSettings(
             ChunkSize: (int)r.Bytes($"{S}.transfer.chunk-size", 1024, ProtocolLimits.AbsoluteMaxFrameLength),
             Window: (int)r.Bytes($"{S}.transfer.window", 1024, 1 << 30),
+            MaxWindow: (int)r.Bytes($"{S}.transfer.max-window", 1024, 1 << 30),
             ProgressInterval: r.Duration($"{S}.transfer.progress-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             MaxConcurrentSends: r.Int($"{S}.transfer.max-concurrent-sends", 1, 1024),
             MaxConcurrentReceives: r.Int($"{S}.transfer.max-concurrent-receives", 1, 1024),
@@ -122,6 +123,11 @@ public sealed record NodeSettings(
         // connection may carry at once must fit in it with room to spare, or a busy peer would look slow.
         if ((long)transfer.Window * transfer.MaxConcurrentReceives > connection.MaxSendQueue / 2)
             throw new ConfigException($"{S}.transfer.window x max-concurrent-receives ({(long)transfer.Window * transfer.MaxConcurrentReceives}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
+        // A window that grew waits in the same queue: the most one connection's sends may grow to must fit the other half.
+        if (transfer.MaxWindow < transfer.Window)
+            throw new ConfigException($"{S}.transfer.max-window ({transfer.MaxWindow}) must be at least transfer.window ({transfer.Window})");
+        if (transfer.MaxWindow > connection.MaxSendQueue / 2)
+            throw new ConfigException($"{S}.transfer.max-window ({transfer.MaxWindow}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
 
         var limits = new LimitSettings(
             ChatPerSecond: r.Int($"{S}.limits.chat-per-second", 1, 1_000_000),
@@ -278,6 +284,7 @@ public sealed record ChatSettings(int MaxMessageBytes, int PresenceLimit);
 public sealed record TransferSettings(
     int ChunkSize,
     int Window,
+    int MaxWindow,
     TimeSpan ProgressInterval,
     int MaxConcurrentSends,
     int MaxConcurrentReceives,

@@ -10,6 +10,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// grants and acknowledges. Each field has one writer; readers see it through <see cref="Volatile"/>.</remarks>
 internal sealed class InboundWindow
 {
+    private readonly WindowPool.Share? _share;
     private long _acked;
     private int _maxChunk;
     private int _granted;
@@ -17,11 +18,18 @@ internal sealed class InboundWindow
     private long _next = -1;
     private bool _broken;
 
-    /// <summary>Receiver, before it sends Accept: the largest chunk and the window it grants.</summary>
-    public void Grant(int maxChunk, int window)
+    /// <param name="share">Where a receiver's grant beyond <c>transfer.window</c> comes from (the connection's pool for
+    /// incoming transfers); none for a relay, which grants what the receiver granted, capped by its own settings.</param>
+    public InboundWindow(WindowPool.Share? share = null) => _share = share;
+
+    /// <summary>Receiver, before it sends Accept: the largest chunk, and the window it would like to grant; answers the
+    /// window granted (less while other transfers of the connection hold the pool).</summary>
+    public int Grant(int maxChunk, int window)
     {
+        if (_share is not null) window = _share.Resize(window);
         Volatile.Write(ref _maxChunk, maxChunk);
         Volatile.Write(ref _granted, window);
+        return window;
     }
 
     /// <summary>Receiver, whenever it sends an Ack.</summary>

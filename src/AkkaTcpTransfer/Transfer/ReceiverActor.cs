@@ -225,8 +225,9 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             }
             if (s.Offset == 0 && _offered > 0 && !Try(() => { _file!.Restart(); return true; }, out _)) return;
             _written = _lastAck = s.Offset;
-            // Acks are cumulative: one per quarter of the sender's window keeps it streaming with a quarter of the traffic.
-            _ackEvery = Math.Max(1, s.Window / 4);
+            // Acks are cumulative: one per quarter of the sender's window keeps it streaming with a quarter of the traffic;
+            // at least one per MaxAckInterval, so that a sender may start below the window it declared and grow.
+            _ackEvery = Math.Max(1, Math.Min(s.Window / 4, ProtocolLimits.MaxAckInterval));
             _startedAt = _lastMovement = _clock.Elapsed;
             _meter = new ProgressMeter(_offer.Size, s.Offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
             Publish(new TransferStarted(_id, _offer.File, _offer.Size, _offer.From, _localName, TransferDirection.Receive, s.Offset));
@@ -301,8 +302,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void SendAccept()
     {
         _offered = _file!.Length;
-        _window.Grant(_maxChunk, _settings.Transfer.Window);
-        Send(new Accept(_offer.Id, _offered, _offered > 0 ? _file.CurrentHash : [], _maxChunk, _settings.Transfer.Window));
+        var granted = _window.Grant(_maxChunk, _settings.Transfer.MaxWindow);
+        Send(new Accept(_offer.Id, _offered, _offered > 0 ? _file.CurrentHash : [], _maxChunk, granted));
         Timers.StartSingleTimer(nameof(StartTimedOut), StartTimedOut.Instance, _settings.Transfer.StartTimeout);
         Become(AwaitingStart);
     }

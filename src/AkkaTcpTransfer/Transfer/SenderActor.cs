@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
@@ -11,7 +12,9 @@ namespace AkkaTcpTransfer.Transfer;
 /// <summary>Sends one file: offers it, waits for the receiver's answer, checks a proposed resume against its own
 /// bytes, streams chunks, and counts the file delivered only when the receiver confirms size and SHA-256. Flow
 /// control is the receiver's: never more than the window beyond the receiver's last Ack, so a slow receiver or disk
-/// slows the reads here, and nothing queues without bound. Runs on the file-io dispatcher, reading and hashing
+/// slows the reads here, and nothing queues without bound. The window starts at <c>transfer.window</c> and follows
+/// the path (<see cref="WindowControl"/>), up to what the receiver granted and this connection's
+/// <see cref="WindowPool"/> allows. Runs on the file-io dispatcher, reading and hashing
 /// inline (<see cref="FileSource"/>): no file I/O ever happens on the default dispatcher. A child of the
 /// connection's owner: it ends with its transfer, and nothing else ends with it.</summary>
 internal sealed class SenderActor : ReceiveActor, IWithTimers
@@ -43,12 +46,16 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private readonly string _id;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private ISendSource? _source;
-    /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer).</summary>
-    private readonly Queue<(long End, byte[] Buffer)> _unacked = new();
+    /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer, when sent).</summary>
+    private readonly Queue<(long End, byte[] Buffer, TimeSpan SentAt)> _unacked = new();
+    private readonly WindowPool.Share _share;
+    private readonly WindowControl _control = new();
     private ProgressMeter? _meter;
     private long _sent;        // bytes handed to the connection
     private long _acked;       // bytes the receiver has written
-    private int _window;
+    private int _window;       // what is used now
+    private int _declared;     // the most it may become: declared in Start, at most what the receiver granted
+    private int _peakWindow;
     private int _chunk;
     private bool _finished;
     private byte[]? _sha;
@@ -58,12 +65,17 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId) =>
-        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId))
+    /// <param name="share">This transfer's part of the connection's window pool (a pool of its own when none is given).</param>
+    public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
+        WindowPool.Share? share = null) =>
+        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId,
+                share ?? new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare()))
             .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
-    public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId)
+    public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
+        WindowPool.Share share)
     {
+        _share = share;
         _senderId = senderId;
         _spec = spec;
         _connection = connection;
@@ -178,7 +190,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             FailBoth($"the receiver proposed an impossible resume at byte {accept.Offset}");
             return;
         }
-        _window = Math.Max(1, Math.Min(_settings.Transfer.Window, accept.Window));
+        _declared = Math.Max(1, Math.Min(_settings.Transfer.MaxWindow, accept.Window));
+        _window = _peakWindow = Math.Min(_settings.Transfer.Window, _declared);
         _chunk = Math.Max(1, Math.Min(_settings.Transfer.ChunkSize, Math.Min(accept.MaxChunk, _window)));
         if (accept.Offset == 0)
         {
@@ -194,7 +207,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         _sent = _acked = offset;
         _startedAt = _lastMovement = _clock.Elapsed;
         _meter = new ProgressMeter(_spec.Size, offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
-        Send(new Start(_spec.Id, offset, _window));
+        _control.Begin(offset, _clock.Elapsed);
+        Send(new Start(_spec.Id, offset, _declared));
         Publish(new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset));
         Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
         Become(Streaming);
@@ -212,7 +226,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             if (!Try(() => _source!.Read(offset, count), out var buffer)) return;
             Send(new Chunk(_spec.Id, offset, buffer.AsMemory(0, count)));
             _sent += count;
-            _unacked.Enqueue((_sent, buffer));
+            _unacked.Enqueue((_sent, buffer, _clock.Elapsed));
         }
         if (_sent == _spec.Size && !_finished)
         {
@@ -230,11 +244,25 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             FailBoth($"the receiver acknowledged byte {ack.Written}, but {_sent} were sent");
             return;
         }
-        if (ack.Written > _acked) _lastMovement = _clock.Elapsed;
+        var now = _clock.Elapsed;
+        if (ack.Written > _acked) _lastMovement = now;
         _acked = ack.Written;
         // The receiver has these bytes, so they have left our socket: their buffers can be used again. (Buffers of
         // a transfer that ends early are left to the garbage collector: a queued write may still point at them.)
-        while (_unacked.Count > 0 && _unacked.Peek().End <= _acked) ArrayPool<byte>.Shared.Return(_unacked.Dequeue().Buffer);
+        // The last chunk this ack completes gives a round trip.
+        TimeSpan? roundTrip = null;
+        while (_unacked.Count > 0 && _unacked.Peek().End <= _acked)
+        {
+            var (end, buffer, sentAt) = _unacked.Dequeue();
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (end == _acked) roundTrip = now - sentAt;
+        }
+        _control.Acked(_acked, now, roundTrip);
+        if (_declared > _settings.Transfer.Window)
+        {
+            _window = _share.Resize(_control.Target(_settings.Transfer.Window, _declared));
+            _peakWindow = Math.Max(_peakWindow, _window);
+        }
         if (_meter!.Due(_clock.Elapsed) && _acked < _spec.Size) ReportProgress();
         Pump();
     }
@@ -248,6 +276,9 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         }
         _acked = _spec.Size;
         ReportProgress();
+        // What the window did, for whoever tunes a link: how far it grew, and the path it measured.
+        Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"sent {_spec.File} to {_spec.To}: {Units.Bytes(_spec.Size)} in {(_clock.Elapsed - _startedAt).TotalSeconds:F2} s; window grew to {_peakWindow} bytes (declared {_declared}), round trip {_control.MinRtt.TotalMilliseconds:F1} ms, {Units.Bytes(_control.Rate)}/s acknowledged at most"));
         Publish(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
             (_clock.Elapsed - _startedAt).TotalSeconds, _spec.Bundle?.Entries.Count ?? 1));
         End(null);

@@ -10,10 +10,12 @@ namespace AkkaTcpTransfer.Transfer;
 /// (<see cref="InboundWindow"/>) before a chunk reaches its receiver's mailbox. Ids belong to one connection: an offer
 /// whose id is in use here, in either direction, is rejected without touching the live transfer. Not an actor: it
 /// works inside its owner's context, and its owner supervises the children (they are stopped on failure, never
-/// restarted; a stopped transfer actor fails its transfer at both ends itself).</summary>
+/// restarted; a stopped transfer actor fails its transfer at both ends itself). The windows of its transfers beyond
+/// <c>transfer.window</c> come from one <see cref="WindowPool"/> per direction, and go back when a transfer is
+/// forgotten here, however it ended.</summary>
 internal sealed class TransferEndpoint
 {
-    private sealed record Entry(uint Id, IActorRef Actor, InboundWindow? Window);
+    private sealed record Entry(uint Id, IActorRef Actor, InboundWindow? Window, WindowPool.Share Share);
 
     private readonly IActorContext _context;
     private readonly NodeSettings _settings;
@@ -22,7 +24,9 @@ internal sealed class TransferEndpoint
     private readonly string _localName;
     private readonly Dictionary<uint, Entry> _byId = [];
     private readonly Dictionary<IActorRef, Entry> _byActor = [];
-    private int _receiving;
+    private readonly WindowPool _sending;
+    private readonly WindowPool _receiving;
+    private int _receives;
 
     public TransferEndpoint(IActorContext context, NodeSettings settings, IActorRef transfers, IActorRef partials, string localName)
     {
@@ -31,6 +35,8 @@ internal sealed class TransferEndpoint
         _transfers = transfers;
         _partials = partials;
         _localName = localName;
+        _sending = new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow);
+        _receiving = new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow);
     }
 
     public bool Owns(uint id) => _byId.ContainsKey(id);
@@ -47,9 +53,10 @@ internal sealed class TransferEndpoint
             _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "transfer id already in use"));
             return;
         }
-        var actor = _context.ActorOf(SenderActor.Props(spec, connection, _transfers, _settings, _localName, senderId),
+        var share = _sending.NewShare();
+        var actor = _context.ActorOf(SenderActor.Props(spec, connection, _transfers, _settings, _localName, senderId, share),
             $"send-{TransferIds.Format(spec.Id)}");
-        Add(new Entry(spec.Id, actor, null), receiving: false);
+        Add(new Entry(spec.Id, actor, null, share), receiving: false);
     }
 
     /// <summary>An offer arrived (its From and SenderId already vouched for): make a receiver, or refuse at once.</summary>
@@ -63,16 +70,17 @@ internal sealed class TransferEndpoint
             connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
             return;
         }
-        if (_receiving >= _settings.Transfer.MaxConcurrentReceives)
+        if (_receives >= _settings.Transfer.MaxConcurrentReceives)
         {
             connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id,
                 $"too many incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
             return;
         }
-        var window = new InboundWindow();
+        var share = _receiving.NewShare();
+        var window = new InboundWindow(share);
         var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk, origin, window),
             $"recv-{TransferIds.Format(offer.Id)}");
-        Add(new Entry(offer.Id, actor, window), receiving: true);
+        Add(new Entry(offer.Id, actor, window, share), receiving: true);
     }
 
     /// <summary>Passes a frame to the transfer it belongs to; false if no transfer here has that id. A Start or Chunk
@@ -114,7 +122,8 @@ internal sealed class TransferEndpoint
     {
         if (!_byActor.Remove(actor, out var entry)) return false;
         _byId.Remove(entry.Id);
-        if (entry.Window is not null) _receiving--;
+        entry.Share.Release();
+        if (entry.Window is not null) _receives--;
         return true;
     }
 
@@ -127,7 +136,7 @@ internal sealed class TransferEndpoint
     {
         _byId[entry.Id] = entry;
         _byActor[entry.Actor] = entry;
-        if (receiving) _receiving++;
+        if (receiving) _receives++;
         _context.Watch(entry.Actor);
     }
 }

@@ -195,7 +195,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     public void A_peer_that_stops_reading_is_dropped_when_the_send_queue_limit_is_reached()
     {
         var (connection, tcp) = Start(("connection.writes-in-flight", "1"), ("connection.max-send-queue", "64k"),
-            ("transfer.chunk-size", "16k"), ("transfer.window", "16k"), ("transfer.max-concurrent-receives", "1"));
+            ("transfer.chunk-size", "16k"), ("transfer.window", "16k"), ("transfer.max-window", "16k"), ("transfer.max-concurrent-receives", "1"));
         // Writes are never acknowledged: the peer's receive window is full. The queue must not grow without bound.
         for (var i = 0; i < 5; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chunk(1, i * 30_000L, Chunk(30_000))));
         tcp.ExpectMsg<Akka.IO.Tcp.Write>();
@@ -209,7 +209,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     public void A_slow_consumers_goodbye_is_not_lost_behind_its_backlog()
     {
         var (connection, tcp) = Start(("connection.writes-in-flight", "1"), ("connection.max-send-queue", "1m"),
-            ("transfer.window", "16k"), ("transfer.chunk-size", "16k"));
+            ("transfer.window", "16k"), ("transfer.max-window", "16k"), ("transfer.chunk-size", "16k"));
         // 600 chat frames of 2 KB, never acknowledged: the backlog passes the 1 MiB limit.
         for (var i = 0; i < 600; i++) connection.Tell(new ConnectionMessages.Send(new Protocol.Chat("a", "", 0, new string('x', 2000))));
         var writes = new List<Akka.IO.Tcp.Write>();

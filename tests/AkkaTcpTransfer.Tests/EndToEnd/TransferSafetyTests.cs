@@ -103,16 +103,18 @@ public sealed class TransferSafetyTests : NodesAndFiles
         await using var raw = await RawClient.JoinAsync(_server.Port, "flooder");
         await raw.SendAsync(OfferOf(404, "flood.bin", 50_000_000));
         var accept = await raw.Expect<Accept>(a => a.Id == 404);
-        await raw.SendAsync(new Start(404, 0, accept.Window));
+        // It declares half a chunk of window, then sends whole chunks: the first already breaks it, whatever the
+        // receiver acknowledges meanwhile (a receiver granting megabytes may otherwise keep up with a flood). 16 MiB follow.
+        var declared = accept.MaxChunk / 2;
+        await raw.SendAsync(new Start(404, 0, declared));
         var chunk = new byte[accept.MaxChunk];
-        // One chunk beyond the window (no ack can have come: the flooder never waits for one), then 16 MiB more.
-        for (long offset = 0; offset <= accept.Window + (16L << 20); offset += chunk.Length)
+        for (long offset = 0; offset <= 16L << 20; offset += chunk.Length)
             await raw.SendAsync(new Chunk(404, offset, chunk));
         var fail = await raw.Expect<Fail>(f => f.Id == 404);
-        Assert.Contains("more than the flow-control window", fail.Reason, StringComparison.Ordinal);
+        Assert.Contains($"more than the flow-control window of {declared} bytes", fail.Reason, StringComparison.Ordinal);
         Assert.Contains("flow-control window", (await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(404))).Reason, StringComparison.Ordinal);
         // The receiver never saw a byte beyond the window: what came after was dropped where it was read.
-        Assert.All(_serverLog.All<TransferProgress>().Where(p => p.Id == TransferIds.Format(404)), p => Assert.True(p.Bytes <= accept.Window));
+        Assert.All(_serverLog.All<TransferProgress>().Where(p => p.Id == TransferIds.Format(404)), p => Assert.True(p.Bytes <= declared));
         // The connection itself is fine (the 16 MiB were read and dropped, not left to block it).
         await raw.SendAsync(WhoRequest.Instance);
         await raw.Expect<WhoReply>();

@@ -52,6 +52,8 @@ public sealed class ConfigTests : IDisposable
     [InlineData("connection.max-send-queue", "lots", "must be a size")]
     [InlineData("client.reconnect.enabled", "maybe", "must be on or off")]
     [InlineData("name", "two words", "spaces")]
+    [InlineData("transfer.max-window", "256k", "must be at least transfer.window")]
+    [InlineData("transfer.max-window", "16m", "at most half of connection.max-send-queue")]
     public void A_bad_value_is_an_error_naming_the_setting(string key, string value, string expected)
     {
         var ex = Assert.Throws<ConfigException>(() => NodeSettings.Read(NodeConfig.Build(NodeRole.Server, (key, value)), NodeRole.Server));
