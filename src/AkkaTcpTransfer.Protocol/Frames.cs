@@ -115,8 +115,9 @@ public sealed record Reject(uint Id, string Reason) : TransferFrame(Id)
 
 /// <summary>Sender to receiver: chunks start at <paramref name="Offset"/>: the accepted offset when the prefix
 /// matched, 0 when it did not (the receiver then starts its file over).</summary>
-/// <param name="Window">The window the sender will use (at most the one granted): the receiver acknowledges at least
-/// once per quarter of it, so acks can be coalesced without ever stalling the sender.</param>
+/// <param name="Window">The most the sender will ever have unacknowledged (at most the one granted); it may run less and
+/// grow toward it. The receiver acknowledges at least every min(Window / 4, <see cref="ProtocolLimits.MaxAckInterval"/>)
+/// bytes.</param>
 public sealed record Start(uint Id, long Offset, int Window) : TransferFrame(Id)
 {
     public override FrameType Type => FrameType.Start;

@@ -10,8 +10,8 @@ internal static class SampleFrames
 
     public static IReadOnlyList<Frame> All { get; } =
     [
-        new Hello(1, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
-        new Welcome(1, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], ["server", "bob"]),
+        new Hello(2, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
+        new Welcome(2, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], ["server", "bob"]),
         new Refused(WireCode.NameTaken, "name 'alice' is taken"),
         Ping.Instance,
         new Goodbye(WireCode.ServerShutdown, "bye"),

@@ -1,4 +1,4 @@
-"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 1.
+"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 2.
 
 Written from docs/PROTOCOL.md alone. Frames are `Frame` objects: `f.kind` is the frame's name ("Welcome", "Chat"...)
 and every payload field is an attribute (`f.your_name`, `f.text`...).
@@ -22,7 +22,7 @@ import struct
 import time
 from types import SimpleNamespace
 
-VERSION = 1
+VERSION = 2
 MAGIC = b"ATTP"
 DEFAULT_MAX_FRAME = 73_728
 PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("after a few seconds")
@@ -806,7 +806,8 @@ class Client:
                 h.update(f.data)
                 written += len(f.data)
                 largest = max(largest, len(f.data))
-                if written - acked >= win // 4 or written == offer.size:
+                # PROTOCOL.md: at least every min(window' / 4, 131072) bytes (version 2), and at the last byte.
+                if written - acked >= max(1, min(win // 4, 131072)) or written == offer.size:
                     out.flush()
                     self.send("Ack", id=tid, written=written)
                     acked = written

@@ -97,6 +97,7 @@ public sealed record NodeSettings(
             ChunkSize: (int)r.Bytes($"{S}.transfer.chunk-size", 1024, ProtocolLimits.AbsoluteMaxFrameLength),
             Window: (int)r.Bytes($"{S}.transfer.window", 1024, 1 << 30),
             MaxWindow: (int)r.Bytes($"{S}.transfer.max-window", 1024, 1 << 30),
+            NodeWindowBudget: r.Bytes($"{S}.transfer.node-window-budget", 0, long.MaxValue),
             ProgressInterval: r.Duration($"{S}.transfer.progress-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             MaxConcurrentSends: r.Int($"{S}.transfer.max-concurrent-sends", 1, 1024),
             MaxConcurrentReceives: r.Int($"{S}.transfer.max-concurrent-receives", 1, 1024),
@@ -123,11 +124,13 @@ public sealed record NodeSettings(
         // connection may carry at once must fit in it with room to spare, or a busy peer would look slow.
         if ((long)transfer.Window * transfer.MaxConcurrentReceives > connection.MaxSendQueue / 2)
             throw new ConfigException($"{S}.transfer.window x max-concurrent-receives ({(long)transfer.Window * transfer.MaxConcurrentReceives}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
-        // A window that grew waits in the same queue: the most one connection's sends may grow to must fit the other half.
-        if (transfer.MaxWindow < transfer.Window)
-            throw new ConfigException($"{S}.transfer.max-window ({transfer.MaxWindow}) must be at least transfer.window ({transfer.Window})");
-        if (transfer.MaxWindow > connection.MaxSendQueue / 2)
-            throw new ConfigException($"{S}.transfer.max-window ({transfer.MaxWindow}) must be at most half of connection.max-send-queue ({connection.MaxSendQueue})");
+        // A window that grew waits in the same queue: the most one connection's sends may grow to fits the other half.
+        // Lowered (or raised to transfer.window) rather than refused, so that a smaller queue or a larger window set
+        // alone keeps working as it did before max-window existed.
+        transfer = transfer with
+        {
+            MaxWindow = (int)Math.Clamp(transfer.MaxWindow, transfer.Window, Math.Max(transfer.Window, connection.MaxSendQueue / 2)),
+        };
 
         var limits = new LimitSettings(
             ChatPerSecond: r.Int($"{S}.limits.chat-per-second", 1, 1_000_000),
@@ -285,6 +288,7 @@ public sealed record TransferSettings(
     int ChunkSize,
     int Window,
     int MaxWindow,
+    long NodeWindowBudget,
     TimeSpan ProgressInterval,
     int MaxConcurrentSends,
     int MaxConcurrentReceives,

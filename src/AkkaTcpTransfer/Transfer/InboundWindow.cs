@@ -18,9 +18,14 @@ internal sealed class InboundWindow
     private long _next = -1;
     private bool _broken;
 
-    /// <param name="share">Where a receiver's grant beyond <c>transfer.window</c> comes from (the connection's pool for
-    /// incoming transfers); none for a relay, which grants what the receiver granted, capped by its own settings.</param>
-    public InboundWindow(WindowPool.Share? share = null) => _share = share;
+    /// <param name="share">Where a receiver's grant beyond <c>transfer.window</c> comes from: the connection's pool for
+    /// incoming transfers.</param>
+    public InboundWindow(WindowPool.Share share) => _share = share;
+
+    private InboundWindow() => _share = null;
+
+    /// <summary>A relay's: it grants what the receiver granted, capped by its own settings, and holds nothing.</summary>
+    public static InboundWindow ForRelay() => new();
 
     /// <summary>Receiver, before it sends Accept: the largest chunk, and the window it would like to grant; answers the
     /// window granted (less while other transfers of the connection hold the pool).</summary>
@@ -63,6 +68,8 @@ internal sealed class InboundWindow
         if (_next >= 0) return "a second Start";
         if (start.Window > granted) return $"the sender's window of {start.Window} bytes is larger than the {granted} granted";
         _window = start.Window;
+        // A sender declaring less than was granted: the rest goes back to the pool for other transfers.
+        _share?.Resize(start.Window);
         _next = start.Offset;
         Volatile.Write(ref _acked, start.Offset);
         return null;

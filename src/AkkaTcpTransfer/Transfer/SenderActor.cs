@@ -55,6 +55,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private long _acked;       // bytes the receiver has written
     private int _window;       // what is used now
     private int _declared;     // the most it may become: declared in Start, at most what the receiver granted
+    private int _floor;        // the least it may be: transfer.window, or the receiver's ack interval if larger
     private int _peakWindow;
     private int _chunk;
     private bool _finished;
@@ -65,11 +66,10 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <param name="share">This transfer's part of the connection's window pool (a pool of its own when none is given).</param>
+    /// <param name="share">This transfer's part of its connection's window pool for outgoing transfers.</param>
     public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
-        WindowPool.Share? share = null) =>
-        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId,
-                share ?? new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare()))
+        WindowPool.Share share) =>
+        Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId, share))
             .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
     public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
@@ -190,8 +190,14 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             FailBoth($"the receiver proposed an impossible resume at byte {accept.Offset}");
             return;
         }
+        // The receiver acknowledges every min(declared / 4, MaxAckInterval) bytes: a window below that would wait for
+        // an ack that never comes. So that much is the floor, taken from the pool; should the pool be short, the
+        // declaration shrinks until its ack interval fits what was obtained.
         _declared = Math.Max(1, Math.Min(_settings.Transfer.MaxWindow, accept.Window));
-        _window = _peakWindow = Math.Min(_settings.Transfer.Window, _declared);
+        var need = Math.Min(_declared, Math.Max(_settings.Transfer.Window, Math.Min(_declared / 4, ProtocolLimits.MaxAckInterval)));
+        var obtained = _share.Resize(need);
+        if (obtained < need) _declared = (int)Math.Min(_declared, 4L * obtained);
+        _window = _peakWindow = _floor = Math.Min(obtained, _declared);
         _chunk = Math.Max(1, Math.Min(_settings.Transfer.ChunkSize, Math.Min(accept.MaxChunk, _window)));
         if (accept.Offset == 0)
         {
@@ -258,9 +264,12 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             if (end == _acked) roundTrip = now - sentAt;
         }
         _control.Acked(_acked, now, roundTrip);
-        if (_declared > _settings.Transfer.Window)
+        if (_acked == _spec.Size) _share.Resize(_floor); // all delivered: nothing more will fly while Verified comes
+        else if (_declared > _floor)
         {
-            _window = _share.Resize(_control.Target(_settings.Transfer.Window, _declared));
+            // Never handed back below what is still in flight: those bytes still wait in queues on the way.
+            var target = _control.Target(_floor, _declared);
+            _window = Math.Min(target, _share.Resize(Math.Max(target, (int)(_sent - _acked))));
             _peakWindow = Math.Max(_peakWindow, _window);
         }
         if (_meter!.Due(_clock.Elapsed) && _acked < _spec.Size) ReportProgress();

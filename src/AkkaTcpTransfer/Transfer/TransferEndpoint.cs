@@ -36,7 +36,8 @@ internal sealed class TransferEndpoint
         _partials = partials;
         _localName = localName;
         _sending = new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow);
-        _receiving = new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow);
+        _receiving = new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow,
+            WindowPool.NodeBudget(context.System, settings.Transfer.NodeWindowBudget));
     }
 
     public bool Owns(uint id) => _byId.ContainsKey(id);

@@ -6,17 +6,42 @@ namespace AkkaTcpTransfer.Transfer;
 /// one transfer may reach max-window, several share that much, and the sum never passes
 /// concurrent transfers × window + (max-window − window), however windows grow and shrink.</summary>
 /// <remarks>Thread-safe: transfer actors on the file-io dispatcher resize their shares while the connection's owner
-/// releases the shares of transfers that ended.</remarks>
+/// releases the shares of transfers that ended. A pool may draw on a parent too (the node's, for incoming transfers:
+/// <see cref="NodeBudget"/>): a share then grows only by what both have free. Locks are taken child first.</remarks>
 internal sealed class WindowPool
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Akka.Actor.ActorSystem, WindowPool> Budgets = new();
+
     private readonly object _lock = new();
     private readonly int _floor;
+    private readonly WindowPool? _parent;
     private long _free;
 
-    public WindowPool(int floor, int maxWindow)
+    public WindowPool(int floor, long maxWindow, WindowPool? parent = null)
     {
         _floor = floor;
-        _free = Math.Max(0, (long)maxWindow - floor);
+        _parent = parent;
+        _free = Math.Max(0, maxWindow - floor);
+    }
+
+    /// <summary>The pool every connection's incoming transfers of this node draw on beyond their floors
+    /// (<c>transfer.node-window-budget</c>): one per actor system.</summary>
+    public static WindowPool NodeBudget(Akka.Actor.ActorSystem system, long bytes) => Budgets.GetValue(system, _ => new WindowPool(0, bytes));
+
+    /// <summary>Up to <paramref name="wanted"/> bytes, as many as are free.</summary>
+    private long Take(long wanted)
+    {
+        lock (_lock)
+        {
+            var taken = Math.Min(wanted, _free);
+            _free -= taken;
+            return taken;
+        }
+    }
+
+    private void Give(long bytes)
+    {
+        lock (_lock) _free += bytes;
     }
 
     /// <summary>Bytes beyond the floors not held by any share.</summary>
@@ -49,7 +74,12 @@ internal sealed class WindowPool
             {
                 if (_released) return _pool._floor;
                 var delta = Math.Max(0L, (long)wanted - _pool._floor) - _extra;
-                if (delta > 0) delta = Math.Min(delta, _pool._free);
+                if (delta > 0)
+                {
+                    delta = Math.Min(delta, _pool._free);
+                    if (_pool._parent is { } parent) delta = parent.Take(delta);
+                }
+                else if (delta < 0) _pool._parent?.Give(-delta);
                 _pool._free -= delta;
                 _extra += delta;
                 return (int)(_pool._floor + _extra);
@@ -63,6 +93,7 @@ internal sealed class WindowPool
             {
                 if (_released) return;
                 _pool._free += _extra;
+                _pool._parent?.Give(_extra);
                 _extra = 0;
                 _released = true;
             }

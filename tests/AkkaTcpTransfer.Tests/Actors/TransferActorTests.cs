@@ -36,7 +36,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
         var spec = new TransferMessages.StartSend(9, path, "window.bin", "bob", size, info.LastWriteTimeUtc.Ticks);
-        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(("transfer.chunk-size", "1k"), ("transfer.window", "4k")), "tester", []));
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(("transfer.chunk-size", "1k"), ("transfer.window", "4k")), "tester", [], new WindowPool(4096, 4096).NewShare()));
 
         Assert.IsType<Offer>(Sent(connection));
         sender.Tell(new Accept(9, 0, [], chunk, window));
@@ -140,7 +140,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var connection = CreateTestProbe();
         var transfers = CreateTestProbe();
         var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));
-        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000, "", new InboundWindow()));
+        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 3000, 1), connection.Ref, transfers.Ref, partials, settings, "tester", 1000, "", new InboundWindow(new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare())));
         var accept = Assert.IsType<Accept>(Sent(connection));
         Assert.Equal((0L, 1000), (accept.Offset, accept.MaxChunk));
         receiver.Tell(new Start(5, 0, 4000)); // acks at least every 1000 bytes

@@ -113,7 +113,7 @@ public sealed class BadPeerTests : IAsyncLifetime
         await raw.SendAsync(new Hello(99, 65536, "future", "", []));
         var refused = Assert.IsType<Refused>((await raw.ReceiveUntilClosedAsync())[0]);
         Assert.Equal(WireCode.UnsupportedVersion, refused.Code);
-        Assert.Contains("speaks version 1", refused.Reason, StringComparison.Ordinal);
+        Assert.Contains("speaks version 2", refused.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -113,14 +113,52 @@ public sealed class TransferSafetyTests : NodesAndFiles
         var fail = await raw.Expect<Fail>(f => f.Id == 404);
         Assert.Contains($"more than the flow-control window of {declared} bytes", fail.Reason, StringComparison.Ordinal);
         Assert.Contains("flow-control window", (await _serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(404))).Reason, StringComparison.Ordinal);
-        // The receiver never saw a byte beyond the window: what came after was dropped where it was read.
-        Assert.All(_serverLog.All<TransferProgress>().Where(p => p.Id == TransferIds.Format(404)), p => Assert.True(p.Bytes <= declared));
+        // The receiver never saw a byte of it: the first chunk already broke the window, and what came after was
+        // dropped where it was read.
+        Assert.DoesNotContain(_serverLog.All<TransferProgress>(), p => p.Id == TransferIds.Format(404) && p.Bytes > 0);
+        Assert.All(Files.Partials(_downloads), p => Assert.Equal(0, new FileInfo(p).Length));
         // The connection itself is fine (the 16 MiB were read and dropped, not left to block it).
         await raw.SendAsync(WhoRequest.Instance);
         await raw.Expect<WhoReply>();
         // Everyone else carries on.
         alice.Commands.Tell(new NodeCommands.Say("unaffected"));
         await _serverLog.WaitFor<ChatReceived>(c => c.Text == "unaffected");
+    }
+
+    [Fact]
+    public async Task The_transfers_of_one_connection_share_what_lies_beyond_the_first_window()
+    {
+        await using var raw = await RawClient.JoinAsync(_server.Port, "greedy");
+        const int floor = 512 * 1024, max = 8 << 20;
+        await raw.SendAsync(OfferOf(601, "one.bin", 50_000_000));
+        Assert.Equal(max, (await raw.Expect<Accept>(a => a.Id == 601)).Window);
+        // A second transfer on the same connection gets its own 512 KiB; the 7.5 MiB beyond are the first one's.
+        await raw.SendAsync(OfferOf(602, "two.bin", 50_000_000));
+        Assert.Equal(floor, (await raw.Expect<Accept>(a => a.Id == 602)).Window);
+        // The first declares only 1 MiB in its Start: the rest goes back, and a third offer gets it.
+        await raw.SendAsync(new Start(601, 0, 1 << 20));
+        await raw.SendAsync(OfferOf(603, "three.bin", 50_000_000));
+        Assert.Equal(max - (1 << 20) + floor, (await raw.Expect<Accept>(a => a.Id == 603)).Window);
+        // A transfer that ends gives back all it held: a fourth offer after the first is cancelled gets the first's MiB.
+        await raw.SendAsync(new Cancel(601, "", "changed my mind"));
+        await _serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(601));
+        await raw.SendAsync(new Cancel(603, "", "changed my mind"));
+        await _serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(603));
+        await raw.SendAsync(OfferOf(604, "four.bin", 50_000_000));
+        Assert.Equal(max, (await raw.Expect<Accept>(a => a.Id == 604)).Window);
+    }
+
+    [Fact]
+    public async Task A_sender_whose_window_is_below_the_receivers_ack_interval_still_delivers()
+    {
+        // alice starts at 64 KiB, the server grants 8 MiB and so acknowledges every 128 KiB: alice must run at least
+        // that much, or she would wait for an ack that never comes until the stall timeout.
+        var (alice, aliceLog) = await Nodes.StartClient("alice", _server.Port, ("downloads", Files.Dir("alice")), ("transfer.window", "64k"),
+            ("transfer.chunk-size", "16k"));
+        var source = Files.Create("src/small-window.bin", 3 << 20, seed: 9);
+        alice.Commands.Tell(new NodeCommands.SendFile(null, source));
+        var received = await _serverLog.WaitFor<TransferCompleted>(c => c.File == "small-window.bin", timeout: TimeSpan.FromSeconds(20));
+        Assert.Equal(Files.Sha256(source), Files.Sha256(received.Path));
     }
 
     [Fact]

@@ -52,8 +52,6 @@ public sealed class ConfigTests : IDisposable
     [InlineData("connection.max-send-queue", "lots", "must be a size")]
     [InlineData("client.reconnect.enabled", "maybe", "must be on or off")]
     [InlineData("name", "two words", "spaces")]
-    [InlineData("transfer.max-window", "256k", "must be at least transfer.window")]
-    [InlineData("transfer.max-window", "16m", "at most half of connection.max-send-queue")]
     public void A_bad_value_is_an_error_naming_the_setting(string key, string value, string expected)
     {
         var ex = Assert.Throws<ConfigException>(() => NodeSettings.Read(NodeConfig.Build(NodeRole.Server, (key, value)), NodeRole.Server));
@@ -108,5 +106,15 @@ public sealed class ConfigTests : IDisposable
     {
         var config = NodeConfig.Build(NodeRole.Server, ("akka.loglevel", "ERROR"));
         Assert.Equal("ERROR", config.GetString("akka.loglevel"));
+    }
+
+    [Theory]
+    [InlineData("transfer.max-window", "16m", 12 << 20)]      // more than half the 24 MiB send queue: half
+    [InlineData("transfer.max-window", "256k", 512 << 10)]    // less than transfer.window: the window, fixed
+    [InlineData("connection.max-send-queue", "4m", 2 << 20)]  // a smaller queue (and window) set alone keeps working
+    public void The_largest_window_fits_between_the_window_and_half_the_send_queue(string key, string value, int expected)
+    {
+        var settings = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("transfer.window", key.StartsWith("connection", StringComparison.Ordinal) ? "128k" : "512k"), (key, value)), NodeRole.Server);
+        Assert.Equal(expected, settings.Transfer.MaxWindow);
     }
 }

@@ -41,7 +41,17 @@ public sealed class DelayLine : IAsyncDisposable
             }
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             client.NoDelay = true;
-            await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+            try
+            {
+                await server.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException)
+            {
+                // The target is gone (or we are stopping): the client sees its connection close.
+                client.Dispose();
+                server.Dispose();
+                continue;
+            }
             lock (_sockets)
             {
                 _sockets.Add(client);

@@ -57,6 +57,24 @@ public sealed partial class WindowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Connections_draw_on_the_nodes_budget_so_that_many_peers_cannot_multiply_it()
+    {
+        var node = new WindowPool(0, 10 << 20);
+        var alice = new WindowPool(512 * KiB, 8192 * KiB, node).NewShare();
+        var bob = new WindowPool(512 * KiB, 8192 * KiB, node).NewShare();
+        var carol = new WindowPool(512 * KiB, 8192 * KiB, node).NewShare();
+        Assert.Equal(8192 * KiB, alice.Resize(8192 * KiB));          // 7.5 MiB of the node's 10
+        Assert.Equal(512 * KiB + 2560 * KiB, bob.Resize(8192 * KiB)); // the 2.5 MiB left
+        Assert.Equal(512 * KiB, carol.Resize(8192 * KiB));           // the floor only: the node has nothing left
+        Assert.Equal(0, node.Free);
+        Assert.Equal(2048 * KiB, alice.Resize(2048 * KiB));          // shrinking gives back to both pools
+        Assert.Equal(6144 * KiB, node.Free);
+        bob.Release();
+        Assert.Equal(6144 * KiB + 2560 * KiB, node.Free);
+        Assert.Equal(8192 * KiB, carol.Resize(8192 * KiB));
+    }
+
+    [Fact]
     public void A_receiver_grants_from_its_connections_pool()
     {
         var pool = new WindowPool(floor: 512 * KiB, maxWindow: 8192 * KiB);
@@ -125,6 +143,15 @@ public sealed partial class WindowTests(ITestOutputHelper output)
         control.Acked(4224 * KiB, Ms(41), Ms(40));
         Assert.Equal(128 * KiB / 0.040, control.Rate, 1);
         Assert.Equal(512 * KiB, control.Target(512 * KiB, 8192 * KiB));
+
+        // On a path of 0.2 ms, acks 2 ms apart are still too close to measure a rate: the span must reach 10 ms too.
+        var near = new WindowControl();
+        near.Begin(0, TimeSpan.Zero);
+        near.Acked(128 * KiB, Ms(0.2), Ms(0.2));
+        near.Acked(8192 * KiB, Ms(2.2), Ms(0.2));
+        Assert.Equal(0, near.Rate);
+        near.Acked(8320 * KiB, Ms(10.2), Ms(0.2));
+        Assert.Equal(8320 * KiB / 0.0102, near.Rate, 1);
     }
 
     // ---------------------------------------------------------------- the actors
@@ -137,7 +164,7 @@ public sealed partial class WindowTests(ITestOutputHelper output)
         var connection = CreateTestProbe();
         var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));
         var receiver = ChildActorOf(ReceiverActor.Props(new Offer(5, "bob", [], "tester", "r.bin", 1 << 20, 1), connection.Ref,
-            CreateTestProbe().Ref, partials, settings, "tester", 64 * KiB, "", new InboundWindow()));
+            CreateTestProbe().Ref, partials, settings, "tester", 64 * KiB, "", new InboundWindow(new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare())));
         var accept = Assert.IsType<Accept>(connection.ExpectMsg<ConnectionMessages.Send>().Frame);
         Assert.Equal(settings.Transfer.MaxWindow, accept.Window);
         receiver.Tell(new Start(5, 0, 8192 * KiB)); // a quarter would be 2 MiB: more than this whole file
@@ -157,15 +184,22 @@ public sealed partial class WindowTests(ITestOutputHelper output)
         var log = CreateTestProbe();
         Sys.EventStream.Subscribe(log.Ref, typeof(Info));
         var settings = Settings(("transfer.chunk-size", "16k"), ("transfer.window", "64k"), ("transfer.max-window", "1m"));
-        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, CreateTestProbe().Ref, settings, "tester", []));
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, CreateTestProbe().Ref, settings, "tester", [],
+            new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare()));
 
         Assert.IsType<Offer>(connection.ExpectMsg<ConnectionMessages.Send>().Frame);
+        var receiving = new InboundWindow(new WindowPool(512 * KiB, 512 * KiB).NewShare());
+        Assert.Equal(granted, receiving.Grant(chunk, granted));
         sender.Tell(new Accept(9, 0, [], chunk, granted));
-        Assert.Equal(granted, Assert.IsType<Start>(connection.ExpectMsg<ConnectionMessages.Send>().Frame).Window); // min(max-window, granted)
+        var start = Assert.IsType<Start>(connection.ExpectMsg<ConnectionMessages.Send>().Frame);
+        Assert.Equal(granted, start.Window); // min(max-window, granted)
+        Assert.Null(receiving.Start(start));
 
-        // The path: every chunk is acknowledged 30 ms after it left (the scheduler's delay line). A sender that kept
-        // its 64 KiB window would move 2 MiB/s; the transfer ends only when every chunk has been acknowledged.
-        long next = 0;
+        // The path: the receiver's acks, at its interval of min(declared / 4, 128 KiB) (128 KiB here: above the
+        // sender's 64 KiB floor, which it must raise to that or wait forever), come back 30 ms late through the
+        // scheduler's delay line. Every chunk must pass the window the receiver polices.
+        var ackEvery = Math.Min(start.Window / 4, ProtocolLimits.MaxAckInterval);
+        long next = 0, lastAck = 0;
         var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         while (true)
         {
@@ -178,15 +212,18 @@ public sealed partial class WindowTests(ITestOutputHelper output)
                 break;
             }
             var c = Assert.IsType<Chunk>(frame);
-            Assert.Equal(next, c.Offset);
+            Assert.Null(receiving.Admit(c));
             hash.AppendData(c.Data.Span);
             next += c.Data.Length;
+            if (next - lastAck < ackEvery && next < size) continue;
+            lastAck = next;
+            receiving.Acknowledged(next);
             Sys.Scheduler.ScheduleTellOnce(Ms(30), sender, new Ack(9, next), ActorRefs.NoSender);
         }
 
         var line = log.FishForMessage<Info>(i => i.Message.ToString()!.Contains("window grew to", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         var grew = int.Parse(GrewTo().Match(line.Message.ToString()!).Groups[1].Value, CultureInfo.InvariantCulture);
-        Assert.InRange(grew, 4 * 64 * KiB, granted); // doubled at least twice, never past the grant
+        Assert.InRange(grew, 2 * 128 * KiB, granted); // from its 128 KiB floor it doubled at least once, never past the grant
     }
 
     [GeneratedRegex(@"window grew to (\d+) bytes")]

@@ -37,7 +37,7 @@ internal sealed class RelayTable
         public TimeSpan LastActivity { get; set; } = now;
         /// <summary>Sending side: the flow control the recipient granted, as the server relays it (the same rules a
         /// receiver enforces, <see cref="InboundWindow"/>).</summary>
-        public InboundWindow Flow { get; } = new();
+        public InboundWindow Flow { get; } = InboundWindow.ForRelay();
     }
 
     private static readonly FrameType[] FromSender = [FrameType.Start, FrameType.Chunk, FrameType.Done, FrameType.Cancel, FrameType.Fail];
