@@ -61,11 +61,6 @@ internal sealed class WindowPool
 
         public Share(WindowPool pool) => _pool = pool;
 
-        public int Window
-        {
-            get { lock (_pool._lock) return (int)(_pool._floor + _extra); }
-        }
-
         /// <summary>Asks for a window of <paramref name="wanted"/> bytes; answers the window held now: less when the pool
         /// is short, never below the floor. Shrinking gives bytes back at once.</summary>
         public int Resize(int wanted)
