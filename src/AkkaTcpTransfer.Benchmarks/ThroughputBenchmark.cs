@@ -15,6 +15,8 @@ public static class ThroughputBenchmark
         var sha = Bench.Sha256(source);
         var mib = size / 1048576.0;
         var nc = Bench.Which("nc");
+        var scpMissing = ScpBaseline.Missing();
+        using var scp = scpMissing is null ? await ScpBaseline.Start(bench) : null;
         var results = new Dictionary<string, List<double>>();
         void Note(string variant, double seconds) => (results.TryGetValue(variant, out var l) ? l : results[variant] = []).Add(mib / seconds);
         var cores = new List<double>();
@@ -32,6 +34,11 @@ public static class ThroughputBenchmark
                 var (ncSeconds, fsyncSeconds) = await Netcat(bench, source, size);
                 Note("nc", ncSeconds);
                 Note("nc-fsync", ncSeconds + fsyncSeconds);
+                Bench.Sync();
+            }
+            if (scp is not null)
+            {
+                Note("scp", await scp.Copy(source, size));
                 Bench.Sync();
             }
             var (seconds, cpu) = await Ours(bench, source, sha, sync: false);
@@ -55,6 +62,7 @@ public static class ThroughputBenchmark
             bench.Report.Add(Section, "nc -> file (baseline)", Stats.Median(results["nc"]), "MiB/s", Range("nc"));
             bench.Report.Add(Section, "nc -> file, then fsync (baseline: our durability)", Stats.Median(results["nc-fsync"]), "MiB/s", Range("nc-fsync"));
         }
+        if (scp is not null) bench.Report.Add(Section, "scp, AES-128-GCM, to a file (baseline)", Stats.Median(results["scp"]), "MiB/s", Range("scp") + "; its own sshd on 127.0.0.1");
         bench.Report.Add(Section, "bare Akka.IO, 64 KiB writes, no file, no hash (bound)", Stats.Median(results["akka"]), "MiB/s", Range("akka"));
         bench.Report.Add(Section, "bare Akka.IO + SHA-256 both ends, no file (bound)", Stats.Median(results["akka-sha"]), "MiB/s", Range("akka-sha"));
         bench.Report.Add(Section, "akka-tcp-transfer, TLS, SHA-256 both ends", ours, "MiB/s", Range("ours") + "; sync-on-complete off, as the baselines");
@@ -83,6 +91,8 @@ public static class ThroughputBenchmark
                 "target >= 1.0, stretch 1.2");
         }
         else bench.Report.Add(Section, "ratio: akka-tcp-transfer / nc", double.NaN, "x", "nc not installed (apt-get install netcat-openbsd)");
+        if (scp is not null) bench.Report.Add(Section, "ratio: akka-tcp-transfer (TLS) / scp", ours / Stats.Median(results["scp"]), "x", "target >= 1.5; both without fsync");
+        else bench.Report.Add(Section, "ratio: akka-tcp-transfer (TLS) / scp", double.NaN, "x", $"no scp baseline: {scpMissing}");
         bench.Report.Add(Section, "ratio: akka-tcp-transfer / bare Akka.IO + SHA-256", ours / Stats.Median(results["akka-sha"]), "x", "how much of the bound we use");
     }
 
