@@ -7,8 +7,10 @@ namespace AkkaTcpTransfer.Transfer;
 /// floor (<c>transfer.window</c>) and memory stays flat, while on a long fat one it doubles every round trip for as
 /// long as the window, not the link, limits the rate, up to <c>transfer.max-window</c>.</summary>
 /// <remarks>Rates are measured over at least a round trip and at least <see cref="MinSampleInterval"/>, so that acks
-/// arriving in a burst never read as a fast link; the highest of the last <see cref="RateSamples"/> is used, so that a
-/// moment of loss (TCP recovering) does not shrink the window just when the link has room again.</remarks>
+/// arriving within moments of each other are never a sample of their own; the highest of the last
+/// <see cref="RateSamples"/> is used, so that a moment of loss (TCP recovering) does not shrink the window just when the
+/// link has room again. A burst of acks after a recovery still reads high, and is kept: on a lossy link that larger
+/// window is what keeps the sender going through the next recovery (README, Performance, measured both ways).</remarks>
 internal sealed class WindowControl
 {
     /// <summary>Window per bandwidth-delay product: room for a round trip of data in flight and one more that waits
