@@ -8,11 +8,11 @@ using AkkaTcpTransfer.Settings;
 
 namespace AkkaTcpTransfer.Cli;
 
-/// <summary>Runs one server or client node for the command line: config -> node -> stdin commands -> exit code.</summary>
 /// <summary>How the program talks to its user: JSON lines (scripts), plain lines (a pipe, or --plain), or the
 /// full-screen UI (a person at a terminal).</summary>
 internal enum OutputMode { Json, Lines, Screen }
 
+/// <summary>Runs one server or client node for the command line: config -> node -> stdin commands -> exit code.</summary>
 internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader input, TextWriter output, TextWriter error)
 {
     private readonly bool json = mode == OutputMode.Json;
@@ -25,7 +25,10 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
 
     private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TuiSession.Sink _screen = new();
-    private readonly OutgoingTracker _outgoing = new();
+    /// <summary>What the node still had to send when the person left (see <see cref="Quit"/>).</summary>
+    private IReadOnlyList<string> _unfinished = [];
+    private string? _quitProblem;
+    private NodeHost? _node;
     private ScreenModel? _model;
     private IActorRef? _console;
     private string? _ended;
@@ -91,7 +94,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             _ended = d.Reason;
             _exit.TrySetResult(ExitCodes.CannotStart);
         });
-        using var tracking = _outgoing.Track(node.System);
+        _node = node;
         _ = node.Terminated.ContinueWith(_ => _exit.TrySetResult(ExitCodes.Failure), TaskScheduler.Default);
 
         int code;
@@ -108,15 +111,37 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             reader.Start();
             code = await _exit.Task;
         }
-        if (code == ExitCodes.TransferFailed && _outgoing.Unfinished is { Count: > 0 } unfinished)
+        if (code == ExitCodes.Failure && _quitProblem is not null) error.WriteLine($"akka-tcp-transfer: {_quitProblem}");
+        if (code == ExitCodes.TransferFailed && _unfinished is { Count: > 0 } unfinished)
             error.WriteLine($"akka-tcp-transfer: stopped with {unfinished.Count} outgoing transfer(s) unfinished: {string.Join(", ", unfinished.Take(10))}{(unfinished.Count > 10 ? ", …" : "")}; send them again to resume");
         await node.StopAsync();
         return code;
     }
 
     /// <summary>The person leaves (a signal, /quit, Ctrl+Q): with outgoing transfers still unfinished the exit code is
-    /// 4 and they are named.</summary>
-    private void Quit() => _exit.TrySetResult(_outgoing.Unfinished.Count > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
+    /// 4 and they are named. The node itself is asked, not a tally of events: a send the person has just seen offered
+    /// or waiting is surely counted.</summary>
+    private void Quit() => _ = QuitAsync();
+
+    private async Task QuitAsync()
+    {
+        if (_node is not { } node)
+        {
+            _exit.TrySetResult(ExitCodes.Ok);
+            return;
+        }
+        try
+        {
+            _unfinished = await node.UnfinishedOutgoingAsync(TimeSpan.FromSeconds(5));
+            _exit.TrySetResult(_unfinished.Count > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            // The node did not answer (it is stopping anyway): whether something was left is unknown, so not "ok".
+            _quitProblem = "could not tell whether outgoing transfers were unfinished: the node did not answer";
+            _exit.TrySetResult(ExitCodes.Failure);
+        }
+    }
 
     /// <summary>Starts the client; when the server is unknown and a person is at the terminal, shows its fingerprint,
     /// asks, and on yes pins it and connects again (like ssh). Scripts get the refusal: they pass --fingerprint.</summary>

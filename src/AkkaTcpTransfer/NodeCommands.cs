@@ -71,6 +71,17 @@ internal static class NodeLifecycle
         private DrainOutgoing() { }
     }
 
+    /// <summary>Ask: answered with <see cref="OutgoingOpen"/>.</summary>
+    public sealed record ListOutgoing
+    {
+        public static readonly ListOutgoing Instance = new();
+        private ListOutgoing() { }
+    }
+
+    /// <summary>The outgoing transfers not over yet (being scanned, queued, offered, waiting for a decision, or
+    /// moving), by file.</summary>
+    public sealed record OutgoingOpen(IReadOnlyList<string> Files);
+
     /// <summary><paramref name="Sent"/> files were offered since the node started; <paramref name="Failed"/> of them
     /// were not delivered (failed, refused or cancelled).</summary>
     public sealed record OutgoingDrained(int Sent, int Failed);

@@ -249,6 +249,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.RejectTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
+        Receive<NodeLifecycle.ListOutgoing>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.AwaitReady>(_ =>
         {
             if (_startResult is not null) Sender.Tell(_startResult);

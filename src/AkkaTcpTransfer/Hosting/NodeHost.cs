@@ -40,6 +40,14 @@ public abstract class NodeHost : IAsyncDisposable
         return new OutgoingSummary(drained.Sent, drained.Failed);
     }
 
+    /// <summary>The outgoing transfers not over yet, by file: those being scanned, queued, offered, waiting for the
+    /// receiver's decision or moving. Every transfer event published before the call is reflected in the answer.</summary>
+    public async Task<IReadOnlyList<string>> UnfinishedOutgoingAsync(TimeSpan timeout)
+    {
+        var open = await Commands.Ask<NodeLifecycle.OutgoingOpen>(NodeLifecycle.ListOutgoing.Instance, timeout);
+        return open.Files;
+    }
+
     /// <summary>Says goodbye to peers, closes connections and terminates the actor system.</summary>
     public async Task StopAsync()
     {

@@ -110,6 +110,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.RejectTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
+        Receive<NodeLifecycle.ListOutgoing>(c => _transfers.Forward(c));
         // An outgoing transfer is started by the peer actor of its recipient, found through the registry.
         Receive<TransferMessages.StartSend>(spec => _registry.Tell(new SessionMessages.FindSendRecipient(spec)));
         Receive<SessionMessages.SendRecipient>(r =>

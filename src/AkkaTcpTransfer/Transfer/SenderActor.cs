@@ -112,8 +112,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         _ended = true;
         const string reason = "the sending transfer actor stopped unexpectedly";
         Send(new Fail(_spec.Id, reason));
-        Publish(new TransferFailed(_id, _spec.File, reason));
         _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, Delivered: false));
+        Publish(new TransferFailed(_id, _spec.File, reason));
     }
 
     // ---------------------------------------------------------------- states
@@ -288,9 +288,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         // What the window did, for whoever tunes a link: how far it grew, and the path it measured.
         Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"sent {_spec.File} to {_spec.To}: {Units.Bytes(_spec.Size)} in {(_clock.Elapsed - _startedAt).TotalSeconds:F2} s; window grew to {_peakWindow} bytes (declared {_declared}), round trip {_control.MinRtt.TotalMilliseconds:F1} ms, {Units.Bytes(_control.Rate)}/s acknowledged at most"));
-        Publish(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
+        End(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
             (_clock.Elapsed - _startedAt).TotalSeconds, _spec.Bundle?.Entries.Count ?? 1));
-        End(null);
     }
 
     private void ReportProgress()
@@ -338,13 +337,14 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         Become(Finishing);
     }
 
-    /// <summary>Publishes how it ended (nothing more when delivered: Completed is already out), tells the node, stops.</summary>
-    private void End(NodeEvent? ending)
+    /// <summary>Tells the node, then publishes how it ended, and stops. In that order: whoever reads the event and then
+    /// asks the node (NodeHost.UnfinishedOutgoingAsync) finds the transfer over.</summary>
+    private void End(NodeEvent ending)
     {
         _ended = true;
         Timers.CancelAll();
-        if (ending is not null) Publish(ending);
-        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is null));
+        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is TransferCompleted));
+        Publish(ending);
         // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
         // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
         Context.Parent.Tell(new TransferMessages.Finished(Self));

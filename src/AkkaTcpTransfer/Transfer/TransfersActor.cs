@@ -56,7 +56,8 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
     private readonly List<IActorRef> _drainWaiters = [];
     private IActorRef? _partials;
     private int _activeSends;
-    private int _scans;
+    /// <summary>Paths being scanned (a folder's files are not entries yet), by their scanner.</summary>
+    private readonly Dictionary<IActorRef, string> _scanning = [];
     private int _sent;
     private int _sendFailures;
 
@@ -72,13 +73,13 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         Receive<TransferMessages.Throttled>(OnThrottled);
         Receive<Send>(s =>
         {
-            _scans++;
-            Context.ActorOf(PathScannerActor.Props(s.To, s.Path, _settings.Transfer.FileIoDispatcher));
+            var scanner = Context.ActorOf(PathScannerActor.Props(s.To, s.Path, _settings.Transfer.FileIoDispatcher));
+            _scanning[scanner] = Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Path)) is { Length: > 0 } name ? name : s.Path;
         });
         Receive<PathScannerActor.Scanned>(OnScanned);
         Receive<PathScannerActor.ScanFailed>(f =>
         {
-            _scans--;
+            _scanning.Remove(Sender);
             Context.System.EventStream.Publish(new ErrorOccurred(f.Reason));
             CheckDrained();
         });
@@ -100,6 +101,9 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
             _drainWaiters.Add(Sender);
             CheckDrained();
         });
+        // The answer reflects every event this node published before it: a send shown as waiting is listed.
+        Receive<NodeLifecycle.ListOutgoing>(_ => Sender.Tell(new NodeLifecycle.OutgoingOpen(
+            [.. _scanning.Values.Concat(_entries.Values.Where(e => e.Direction == TransferDirection.Send).Select(e => e.File)).Order(StringComparer.Ordinal)])));
         Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? "sending" : "receiving"));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
@@ -119,7 +123,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
     /// up to transfer.folder-max-files per folder transfer ("album/"); its larger files are offered one by one.</summary>
     private void OnScanned(PathScannerActor.Scanned scanned)
     {
-        _scans--;
+        _scanning.Remove(Sender);
         var together = scanned.Files.Where(f => TopFolder(f.File) is not null && f.Size < _settings.Transfer.FolderFileMaxSize).ToList();
         foreach (var group in together.Chunk(_settings.Transfer.FolderMaxFiles))
         {
@@ -310,7 +314,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
 
     private void CheckDrained()
     {
-        if (_drainWaiters.Count == 0 || _scans > 0 || _activeSends > 0 || _queued.Any(_entries.ContainsKey) || _retry.Any(_entries.ContainsKey)) return;
+        if (_drainWaiters.Count == 0 || _scanning.Count > 0 || _activeSends > 0 || _queued.Any(_entries.ContainsKey) || _retry.Any(_entries.ContainsKey)) return;
         foreach (var waiter in _drainWaiters) waiter.Tell(new NodeLifecycle.OutgoingDrained(_sent, _sendFailures));
         _drainWaiters.Clear();
     }
