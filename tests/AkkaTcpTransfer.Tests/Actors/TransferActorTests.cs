@@ -68,6 +68,31 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         Assert.Equal(File.ReadAllBytes(path), data.ToArray());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_sender_tells_the_node_it_ended_before_it_publishes_how(bool delivered)
+    {
+        // One probe is both the node's transfers actor and a subscriber: it sees the two in the order they were sent.
+        // Whoever reads the event and then asks the node (UnfinishedOutgoingAsync) must find the transfer over.
+        var path = _files.Create("ends.bin", 1000, seed: 4);
+        var connection = CreateTestProbe();
+        var node = CreateTestProbe();
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferCompleted));
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferFailed));
+        var spec = new TransferMessages.StartSend(8, path, "ends.bin", "bob", 1000, new FileInfo(path).LastWriteTimeUtc.Ticks);
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, node.Ref, Settings(), "tester", [], new WindowPool(1 << 19, 1 << 19).NewShare()));
+        Assert.IsType<Offer>(Sent(connection));
+        sender.Tell(new Accept(8, 0, [], 65536, 1 << 19));
+        var done = connection.FishForMessage<ConnectionMessages.Send>(m => m.Frame is Done).Frame as Done;
+        sender.Tell(delivered ? new Verified(8, done!.Sha256) : new Fail(8, "the receiver's disk is full"));
+
+        var first = node.FishForMessage(m => m is TransferMessages.Ended or Events.TransferCompleted or Events.TransferFailed);
+        Assert.Equal(delivered, Assert.IsType<TransferMessages.Ended>(first).Delivered);
+        if (delivered) node.FishForMessage(m => m is Events.TransferCompleted);
+        else node.FishForMessage(m => m is Events.TransferFailed);
+    }
+
     [Fact]
     public void A_parked_hash_state_resumes_without_reading_the_partial_file()
     {

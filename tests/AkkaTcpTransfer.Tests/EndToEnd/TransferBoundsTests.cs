@@ -54,7 +54,7 @@ public sealed class TransferBoundsTests : NodesAndFiles
     [Fact]
     public async Task The_node_counts_a_send_unfinished_from_the_command_until_the_event_that_ends_it()
     {
-        var (server, _) = await Nodes.StartServer(("transfer.auto-accept", "off"));
+        var (server, serverLog) = await Nodes.StartServer(("transfer.auto-accept", "off"));
         var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
         alice.Commands.Tell(new NodeCommands.SendFile(null, Files.Create("src/waits.bin", 1000)));
         // From the command on (the file is still being looked at), through the wait for the server's decision...
@@ -62,6 +62,7 @@ public sealed class TransferBoundsTests : NodesAndFiles
         var waiting = await aliceLog.WaitFor<TransferWaiting>();
         Assert.Equal(["waits.bin"], await alice.UnfinishedOutgoingAsync(EventLog.DefaultTimeout));
         // ...until the event that says it is over: whoever reads that event and asks finds nothing left.
+        await serverLog.WaitFor<TransferOffered>(o => o.Id == waiting.Id);
         server.Commands.Tell(new NodeCommands.AcceptTransfer(waiting.Id));
         await aliceLog.WaitFor<TransferCompleted>(c => c.Id == waiting.Id);
         Assert.Empty(await alice.UnfinishedOutgoingAsync(EventLog.DefaultTimeout));
