@@ -132,7 +132,8 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
         }
         try
         {
-            _unfinished = await node.UnfinishedOutgoingAsync(TimeSpan.FromSeconds(5));
+            // Within the full-screen UI's 2 s watchdog after a signal; the node answers in milliseconds.
+            _unfinished = await node.UnfinishedOutgoingAsync(TimeSpan.FromSeconds(1.5));
             _exit.TrySetResult(_unfinished.Count > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
