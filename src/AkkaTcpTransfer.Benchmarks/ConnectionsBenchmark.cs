@@ -22,6 +22,9 @@ public static class ConnectionsBenchmark
             var clients = new List<WireClient>(count);
             try
             {
+                // Who spends the CPU of a join: the server, or the clients (this process) sharing its cores.
+                var serverCpu0 = server.CpuTime() ?? TimeSpan.Zero;
+                var clientsCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
                 var connect = Stopwatch.StartNew();
                 // At most 256 handshakes in flight, like a crowd arriving rather than a flood.
                 using var gate = new SemaphoreSlim(256);
@@ -40,6 +43,8 @@ public static class ConnectionsBenchmark
                 }).ToList();
                 await Task.WhenAll(joins);
                 var connectSeconds = connect.Elapsed.TotalSeconds;
+                var serverCpu = ((server.CpuTime() ?? TimeSpan.Zero) - serverCpu0).TotalSeconds;
+                var clientsCpu = (Process.GetCurrentProcess().TotalProcessorTime - clientsCpu0).TotalSeconds;
 
                 var listening = clients.Select(c => c.WaitForChatAsync("hello everyone")).ToList();
                 var broadcast = Stopwatch.StartNew();
@@ -53,6 +58,10 @@ public static class ConnectionsBenchmark
                 var settled = server.ResidentBytes() ?? 0;
 
                 bench.Report.Add(Section, $"{label}: time to connect and handshake", connectSeconds, "s");
+                bench.Report.Add(Section, $"{label}: server CPU per join", serverCpu / count * 1000, "core-ms");
+                bench.Report.Add(Section, $"{label}: clients' CPU per join (this process, same cores)", clientsCpu / count * 1000, "core-ms");
+                bench.Report.Add(Section, $"{label}: the server's CPU alone, spread over {Environment.ProcessorCount} cores", serverCpu / Environment.ProcessorCount, "s",
+                    "what joining would take with the clients on other machines");
                 bench.Report.Add(Section, $"{label}: one broadcast reaches all", reachAll, "ms", "target <= 1000 ms at 10,000");
                 bench.Report.Add(Section, $"{label}: server peak memory", peak / 1048576.0, "MiB");
                 bench.Report.Add(Section, $"{label}: server memory, idle 10 s later", settled / 1048576.0, "MiB", "target <= 1024 MiB at 10,000");
