@@ -145,8 +145,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             Send(new Fail(_offer.Id, reason));
             _file?.Discard();
             ReleaseClaim();
-            Publish(new TransferFailed(_id, _offer.File, reason));
             _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, Delivered: false));
+            Publish(new TransferFailed(_id, _offer.File, reason));
         }
         _file?.Dispose();
     }
@@ -349,9 +349,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         Send(new Verified(_offer.Id, sha));
         ReleaseClaim();
         ReportProgress();
-        Publish(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds,
+        End(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds,
             _file is FolderSink sink ? sink.Files : 1));
-        End(null);
     }
 
     private void ReportProgress()
@@ -432,18 +431,20 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         End(new TransferFailed(_id, _offer.File, reason));
     }
 
-    private void End(NodeEvent? ending)
+    /// <summary>Tells the node and the owner, then publishes how it ended: whoever reads the event and then acts (lists
+    /// transfers, offers the next file into the freed slot) finds this transfer over.</summary>
+    private void End(NodeEvent ending)
     {
         _ended = true;
         Timers.CancelAll();
-        if (ending is not null) Publish(ending);
-        _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is null));
+        _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is TransferCompleted));
         // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
         // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
         // A claim still unanswered is waited for first: its answer would be a dead letter too, and a granted claim
         // must be given back.
         if (_claimPending)
         {
+            Publish(ending);
             Become(() =>
             {
                 Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
@@ -454,6 +455,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             return;
         }
         Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Publish(ending);
         Become(Finishing);
     }
 

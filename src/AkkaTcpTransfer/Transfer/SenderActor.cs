@@ -337,17 +337,17 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         Become(Finishing);
     }
 
-    /// <summary>Tells the node, then publishes how it ended, and stops. In that order: whoever reads the event and then
-    /// asks the node (NodeHost.UnfinishedOutgoingAsync) finds the transfer over.</summary>
+    /// <summary>Tells the node and the owner, then publishes how it ended, and stops. In that order: whoever reads the
+    /// event and then asks the node (NodeHost.UnfinishedOutgoingAsync) finds the transfer over.</summary>
     private void End(NodeEvent ending)
     {
         _ended = true;
         Timers.CancelAll();
         _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is TransferCompleted));
-        Publish(ending);
         // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
         // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
         Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Publish(ending);
         Become(Finishing);
     }
 

@@ -93,6 +93,32 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         else node.FishForMessage(m => m is Events.TransferFailed);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_receiver_tells_the_node_it_ended_before_it_publishes_how(bool delivered)
+    {
+        // As for the sender: after the event, /transfers no longer lists it and its slot is free for the next offer.
+        var downloads = _files.Dir("dl-ends");
+        var settings = Settings(("downloads", downloads));
+        var connection = CreateTestProbe();
+        var node = CreateTestProbe();
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferCompleted));
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferFailed));
+        var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));
+        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(6, "bob", [], "tester", "e.bin", 1000, 1), connection.Ref, node.Ref, partials, settings, "tester", 1000, "", new InboundWindow(new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare())));
+        Assert.IsType<Accept>(Sent(connection));
+        var data = new byte[1000];
+        receiver.Tell(new Start(6, 0, 4000));
+        receiver.Tell(new Chunk(6, 0, data));
+        receiver.Tell(delivered ? new Done(6, 1000, SHA256.HashData(data)) : new Fail(6, "the sender's disk failed"));
+
+        var first = node.FishForMessage(m => m is TransferMessages.Ended or Events.TransferCompleted or Events.TransferFailed);
+        Assert.Equal(delivered, Assert.IsType<TransferMessages.Ended>(first).Delivered);
+        if (delivered) node.FishForMessage(m => m is Events.TransferCompleted);
+        else node.FishForMessage(m => m is Events.TransferFailed);
+    }
+
     [Fact]
     public void A_parked_hash_state_resumes_without_reading_the_partial_file()
     {
