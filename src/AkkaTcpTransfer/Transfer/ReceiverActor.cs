@@ -230,7 +230,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _ackEvery = Math.Max(1, Math.Min(s.Window / 4, ProtocolLimits.MaxAckInterval));
             _startedAt = _lastMovement = _clock.Elapsed;
             _meter = new ProgressMeter(_offer.Size, s.Offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
-            Publish(new TransferStarted(_id, _offer.File, _offer.Size, _offer.From, _localName, TransferDirection.Receive, s.Offset));
+            var started = new TransferStarted(_id, _offer.File, _offer.Size, _offer.From, _localName, TransferDirection.Receive, s.Offset);
+            // The node's table first: whoever sees the event and lists transfers finds this one moving.
+            _transfers.Tell(started);
+            Publish(started);
             Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
             Become(Streaming);
             MaybeComplete();

@@ -215,7 +215,10 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         _meter = new ProgressMeter(_spec.Size, offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
         _control.Begin(offset, _clock.Elapsed);
         Send(new Start(_spec.Id, offset, _declared));
-        Publish(new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset));
+        var started = new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset);
+        // The node's table first: whoever sees the event and lists transfers finds this one moving.
+        _transfers.Tell(started);
+        Publish(started);
         Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
         Become(Streaming);
         Pump();

@@ -104,6 +104,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         // The answer reflects every event this node published before it: a send shown as waiting is listed.
         Receive<NodeLifecycle.ListOutgoing>(_ => Sender.Tell(new NodeLifecycle.OutgoingOpen(
             [.. _scanning.Values.Concat(_entries.Values.Where(e => e.Direction == TransferDirection.Send).Select(e => e.File)).Order(StringComparer.Ordinal)])));
+        // From the transfer actor itself, before it publishes the event (progress comes from the EventStream).
         Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? "sending" : "receiving"));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
@@ -113,7 +114,6 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(TransferStarted));
         Context.System.EventStream.Subscribe(Self, typeof(TransferProgress));
     }
 

@@ -69,6 +69,20 @@ public sealed class TransferBoundsTests : NodesAndFiles
     }
 
     [Fact]
+    public async Task A_transfer_shown_started_is_listed_as_moving()
+    {
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("dl")));
+        await using var raw = await RawClient.JoinAsync(server.Port, "starter");
+        await raw.SendAsync(OfferOf(31, "moving.bin", 1_000_000));
+        var accept = await raw.Expect<Accept>(a => a.Id == 31);
+        await raw.SendAsync(new Start(31, 0, accept.Window)); // and nothing more: it stays started
+        await serverLog.WaitFor<TransferStarted>(s => s.Id == TransferIds.Format(31));
+        server.Commands.Tell(NodeCommands.ListTransfers.Instance);
+        var listed = await serverLog.WaitFor<TransfersListed>();
+        Assert.Equal("receiving", Assert.Single(listed.Transfers, t => t.Id == TransferIds.Format(31)).State);
+    }
+
+    [Fact]
     public async Task A_duplicate_transfer_id_is_refused_and_the_live_transfer_with_that_id_is_untouched()
     {
         var downloads = Files.Dir("dl");
