@@ -445,21 +445,20 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
         // A claim still unanswered is waited for first: its answer would be a dead letter too, and a granted claim
         // must be given back.
-        if (_claimPending)
+        if (!_claimPending) Context.Parent.Tell(new TransferMessages.Finished(Self));
+        Publish(ending);
+        if (!_claimPending)
         {
-            Publish(ending);
-            Become(() =>
-            {
-                Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
-                Receive<PartialFilesActor.ClaimRefused>(_ => ClaimAnsweredAfterEnd(granted: false));
-                Receive<Chunk>(c => c.Release());
-                ReceiveAny(_ => { });
-            });
+            Become(Finishing);
             return;
         }
-        Context.Parent.Tell(new TransferMessages.Finished(Self));
-        Publish(ending);
-        Become(Finishing);
+        Become(() =>
+        {
+            Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
+            Receive<PartialFilesActor.ClaimRefused>(_ => ClaimAnsweredAfterEnd(granted: false));
+            Receive<Chunk>(c => c.Release());
+            ReceiveAny(_ => { });
+        });
     }
 
     private void ClaimAnsweredAfterEnd(bool granted)
