@@ -21,7 +21,7 @@ public static class AttackBenchmarks
 
     private static readonly Dictionary<string, Func<int, Frame>> Floods = new()
     {
-        ["chat"] = i => new Say("", $"flood {i}"),
+        ["chat"] = i => new Say((uint)i, "", $"flood {i}"),
         ["who"] = _ => WhoRequest.Instance,
         ["offers"] = i => new Offer((uint)(i + 1), "", [], "server", $"f{i}.bin", 1000, 1),
     };
@@ -304,7 +304,7 @@ public static class AttackBenchmarks
             // After: a well-behaved pair chats, and memory settles.
             using var a = await WireClient.JoinAsync(port, "after-a", IPAddress.Parse("127.0.1.1"));
             using var b = await WireClient.JoinAsync(port, "after-b", IPAddress.Parse("127.0.1.2"));
-            await a.SendAsync(new Say("after-b", "still serving"));
+            await a.SendAsync(new Say(1, "after-b", "still serving"));
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await b.WaitForChatAsync("still serving", wait.Token);
             await Task.Delay(TimeSpan.FromSeconds(bench.Smoke ? 1 : 10));

@@ -89,9 +89,32 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
         get { lock (_gate) return [.. _stdout]; }
     }
 
+    /// <summary>Every event read so far, in order.</summary>
+    public IReadOnlyList<JsonElement> Events()
+    {
+        lock (_gate) return [.. _events];
+    }
+
     public int Mark()
     {
         lock (_gate) return _events.Count;
+    }
+
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Done)> _lineWaiters = [];
+
+    /// <summary>The first line of stdout (events or not) that matches, already written or still to come.</summary>
+    public async Task<string> WaitForLine(Func<string, bool> match)
+    {
+        TaskCompletionSource<string> done;
+        lock (_gate)
+        {
+            if (_stdout.FirstOrDefault(match) is { } seen) return seen;
+            done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _lineWaiters.Add((match, done));
+        }
+        if (await Task.WhenAny(done.Task, Task.Delay(Timeout)) != done.Task)
+            throw new TimeoutException($"no matching line within {Timeout.TotalSeconds} s.\nstdout:\n{string.Join("\n", StdoutLines)}\nstderr:\n{Stderr}");
+        return await done.Task;
     }
 
     private void OnStdout(string? line)
@@ -104,6 +127,12 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
         lock (_gate)
         {
             _stdout.Add(line);
+            for (var i = _lineWaiters.Count - 1; i >= 0; i--)
+            {
+                if (!_lineWaiters[i].Match(line)) continue;
+                _lineWaiters[i].Done.TrySetResult(line);
+                _lineWaiters.RemoveAt(i);
+            }
             JsonElement e;
             try
             {

@@ -13,6 +13,7 @@ namespace AkkaTcpTransfer.Cli;
 internal static class Demo
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan TransferTimeout = TimeSpan.FromSeconds(120);
 
     public static async Task<int> RunAsync(TextWriter output, TextWriter error)
     {
@@ -62,7 +63,8 @@ internal static class Demo
 
             var report = DemoFile(Path.Combine(work, "alice", "report.bin"), 256L << 20, 1);
             await Step("alice -> server: /send report.bin (256 MiB)", () => alice.Commands.Tell(new NodeCommands.SendFile(null, report)),
-                Delivered(server, report, "report.bin"));
+                Delivered(server, report, "report.bin"),
+                Expect<TransferCompleted>(alice, c => c.File == "report.bin", "alice hears report.bin arrived"));
             var album = Path.Combine(work, "server", "album");
             var albumFiles = new[]
             {
@@ -76,7 +78,11 @@ internal static class Demo
                 Delivered(bob, albumFiles[0], "album/", "cover.jpg"),
                 Delivered(bob, albumFiles[3], "album/", "tracks/list.txt"),
                 Delivered(bob, albumFiles[1], "album/tracks/01.flac"),
-                Delivered(bob, albumFiles[2], "album/tracks/02.flac"));
+                Delivered(bob, albumFiles[2], "album/tracks/02.flac"),
+                // The sender hears of each delivery too: both ends print how the folder ended before the next step.
+                Expect<TransferCompleted>(server, c => c.File == "album/", "the server hears album/ arrived"),
+                Expect<TransferCompleted>(server, c => c.File == "album/tracks/01.flac", "the server hears 01.flac arrived"),
+                Expect<TransferCompleted>(server, c => c.File == "album/tracks/02.flac", "the server hears 02.flac arrived"));
 
             output.WriteLine("demo: every step arrived; every file matches its source's SHA-256");
             return ExitCodes.Ok;
@@ -129,7 +135,7 @@ internal static class Demo
         {
             try
             {
-                var c = await completed.Task.WaitAsync(TimeSpan.FromSeconds(120));
+                var c = await completed.Task.WaitAsync(TransferTimeout);
                 var path = inFolder is null ? c.Path : Path.Combine([c.Path, .. inFolder.Split('/')]);
                 var onDisk = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
                 // A folder transfer's own hash is its digest (each file was checked against its own SHA-256 on arrival).
@@ -157,8 +163,9 @@ internal static class Demo
         Task.WhenAll(consoles.Select(c => c.Ask<ConsoleActor.Flushed>(ConsoleActor.Flush.Instance, StepTimeout)));
 
     /// <summary>Subscribes now, completes when a matching event arrives, fails after a timeout.</summary>
-    private static Task Expect<T>(NodeHost node, Func<T, bool> match, string what) where T : NodeEvent
+    private static Task Expect<T>(NodeHost node, Func<T, bool> match, string what, TimeSpan? timeout = null) where T : NodeEvent
     {
+        var limit = timeout ?? (typeof(T) == typeof(TransferCompleted) ? TransferTimeout : StepTimeout);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var subscription = node.System.Subscribe<T>(e =>
         {
@@ -170,7 +177,7 @@ internal static class Demo
         {
             try
             {
-                if (await Task.WhenAny(done.Task, Task.Delay(StepTimeout)) != done.Task)
+                if (await Task.WhenAny(done.Task, Task.Delay(limit)) != done.Task)
                     throw new TimeoutException($"timed out waiting until {what}");
             }
             finally

@@ -10,6 +10,7 @@ internal static class ExitCodes
     public const int BadArguments = 2;
     /// <summary>Cannot bind, cannot connect, or refused by the server.</summary>
     public const int CannotStart = 3;
-    /// <summary>A client whose input ended had outgoing transfers, and at least one failed.</summary>
+    /// <summary>A client whose input ended had outgoing transfers, and at least one failed; or the person quit with
+    /// outgoing transfers unfinished or chat lines not yet sent.</summary>
     public const int TransferFailed = 4;
 }

@@ -27,6 +27,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
     private readonly TuiSession.Sink _screen = new();
     /// <summary>What the node still had to send when the person left (see <see cref="Quit"/>).</summary>
     private IReadOnlyList<string> _unfinished = [];
+    private int _unsentLines;
     private string? _quitProblem;
     private NodeHost? _node;
     private ScreenModel? _model;
@@ -95,7 +96,14 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             _exit.TrySetResult(ExitCodes.CannotStart);
         });
         _node = node;
-        _ = node.Terminated.ContinueWith(_ => _exit.TrySetResult(ExitCodes.Failure), TaskScheduler.Default);
+        // The node ended by itself (a part it cannot work without failed, or it was refused): exit 1 with one line
+        // saying why, unless a refusal above already chose the code.
+        _ = node.Terminated.ContinueWith(t =>
+        {
+            if (_exit.Task.IsCompleted) return;
+            _ended ??= t.IsCompletedSuccessfully ? t.Result.Reason : "the node stopped";
+            _exit.TrySetResult(ExitCodes.Failure);
+        }, TaskScheduler.Default);
 
         int code;
         if (mode == OutputMode.Screen)
@@ -112,15 +120,18 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             code = await _exit.Task;
         }
         if (code == ExitCodes.Failure && _quitProblem is not null) error.WriteLine($"akka-tcp-transfer: {_quitProblem}");
+        else if (code == ExitCodes.Failure && _ended is not null) error.WriteLine($"akka-tcp-transfer: {_ended}");
         if (code == ExitCodes.TransferFailed && _unfinished is { Count: > 0 } unfinished)
             error.WriteLine($"akka-tcp-transfer: stopped with {unfinished.Count} outgoing transfer(s) unfinished: {string.Join(", ", unfinished.Take(10))}{(unfinished.Count > 10 ? ", …" : "")}; send them again to resume");
+        if (code == ExitCodes.TransferFailed && _unsentLines > 0)
+            error.WriteLine($"akka-tcp-transfer: stopped with {_unsentLines} chat line(s) not sent (queued at the server's pace, or not yet confirmed)");
         await node.StopAsync();
         return code;
     }
 
-    /// <summary>The person leaves (a signal, /quit, Ctrl+Q): with outgoing transfers still unfinished the exit code is
-    /// 4 and they are named. The node itself is asked, not a tally of events: a send the person has just seen offered
-    /// or waiting is surely counted.</summary>
+    /// <summary>The person leaves (a signal, /quit, Ctrl+Q): with outgoing transfers still unfinished, or chat lines not
+    /// yet sent (a paste still leaving at the server's pace), the exit code is 4 and they are named or counted. The node
+    /// itself is asked, not a tally of events: a send the person has just seen offered or waiting is surely counted.</summary>
     private void Quit() => _ = QuitAsync();
 
     private async Task QuitAsync()
@@ -133,8 +144,12 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
         try
         {
             // Within the full-screen UI's 2 s watchdog after a signal; the node answers in milliseconds.
-            _unfinished = await node.UnfinishedOutgoingAsync(TimeSpan.FromSeconds(1.5));
-            _exit.TrySetResult(_unfinished.Count > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
+            // Asked together: both answers within the one budget.
+            var unfinished = node.UnfinishedOutgoingAsync(TimeSpan.FromSeconds(1.5));
+            var unsent = node.UnsentChatAsync(TimeSpan.FromSeconds(1.5));
+            _unfinished = await unfinished;
+            _unsentLines = await unsent;
+            _exit.TrySetResult(_unfinished.Count > 0 || _unsentLines > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
         {
@@ -207,12 +222,21 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
 
     private void FinishOutgoingThenExit(NodeHost node)
     {
-        // No timeout of our own: every transfer ends by itself (delivered, failed, or stalled past transfer.stall-timeout).
-        node.OutgoingDoneAsync().ContinueWith(t =>
+        // No timeout of our own: every transfer ends by itself (delivered, failed, or stalled past transfer.stall-timeout),
+        // and every chat line is answered (lines queued at the server's pace leave at that pace).
+        _ = Task.Run(async () =>
         {
-            if (t.IsCompletedSuccessfully) _exit.TrySetResult(t.Result.Failed > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
-            else _exit.TrySetResult(ExitCodes.Failure);
-        }, TaskScheduler.Default);
+            try
+            {
+                await node.ChatDoneAsync();
+                var outgoing = await node.OutgoingDoneAsync();
+                _exit.TrySetResult(outgoing.Failed > 0 ? ExitCodes.TransferFailed : ExitCodes.Ok);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                _exit.TrySetResult(ExitCodes.Failure);
+            }
+        });
     }
 
     private void Handle(NodeHost node, string line, Action<string> note)

@@ -23,10 +23,12 @@ public static class FrameSchema
     public static IReadOnlyList<Kind> Fields(FrameType type) => type switch
     {
         FrameType.Hello => [Kind.Magic, Kind.U16, Kind.U32, Kind.Str, Kind.Str, Kind.Bin8],
-        FrameType.Welcome => [Kind.U16, Kind.U32, Kind.Str, Kind.Str, Kind.Bin8, Kind.Names],
+        FrameType.Welcome => [Kind.U16, Kind.U32, Kind.Str, Kind.Str, Kind.Bin8, Kind.U32, Kind.U32, Kind.U32, Kind.U32, Kind.U32, Kind.U32, Kind.Names],
         FrameType.Refused or FrameType.Goodbye or FrameType.Error => [Kind.U16, Kind.Str],
         FrameType.Ping or FrameType.WhoRequest => [],
-        FrameType.Say => [Kind.Str, Kind.Str],
+        FrameType.Say => [Kind.U32, Kind.Str, Kind.Str],
+        FrameType.SayAck => [Kind.U32, Kind.I64],
+        FrameType.SayRefused => [Kind.U32, Kind.U16, Kind.Str],
         FrameType.Chat => [Kind.Str, Kind.Str, Kind.I64, Kind.Str],
         FrameType.PeerJoined or FrameType.PeerLeft => [Kind.Str],
         FrameType.WhoReply => [Kind.Names],

@@ -11,13 +11,15 @@ public static class SeedFrames
     public static IReadOnlyList<Frame> All(string name, uint id) =>
     [
         new Hello(ProtocolLimits.Version, 73728, name, "", []),
-        new Welcome(ProtocolLimits.Version, 73728, "server", name, Sha, ["server", name]),
+        new Welcome(ProtocolLimits.Version, 73728, "server", name, Sha, new ClientLimits(20, 200, 1, 5, 1000, 2000), ["server", name]),
         new Refused(WireCode.NameTaken, "taken"),
         Ping.Instance,
         new Goodbye(WireCode.Normal, "bye"),
         new Error(WireCode.UnknownPeer, "nobody"),
-        new Say("", "hello everyone"),
-        new Say("server", "hello server"),
+        new Say(1, "", "hello everyone"),
+        new Say(2, "server", "hello server"),
+        new SayAck(1, 1_700_000_000_000),
+        new SayRefused(2, WireCode.RateLimited, "slow down"),
         new Chat("server", "", 1_700_000_000_000, "hi"),
         new PeerJoined("x"),
         new PeerLeft("x"),

@@ -132,7 +132,9 @@ public sealed class FrameDecoder
                 var server = r.Str("server name");
                 var you = r.Str("your name");
                 var key = r.Bin8("resume key", ProtocolLimits.MaxResumeKeyLength);
-                frame = new Welcome(version, max, server, you, key, ReadNames(ref r, type));
+                var limits = new ClientLimits(Rate(ref r, type, "chat rate"), Rate(ref r, type, "chat burst"), Rate(ref r, type, "who rate"),
+                    Rate(ref r, type, "who burst"), Rate(ref r, type, "offer rate"), Rate(ref r, type, "offer burst"));
+                frame = new Welcome(version, max, server, you, key, limits, ReadNames(ref r, type));
                 break;
             }
             case FrameType.Refused:
@@ -148,7 +150,13 @@ public sealed class FrameDecoder
                 frame = new Error((WireCode)r.U16("code"), r.Str("message"));
                 break;
             case FrameType.Say:
-                frame = new Say(r.Str("to"), r.Str("text"));
+                frame = new Say(r.U32("id"), r.Str("to"), r.Str("text"));
+                break;
+            case FrameType.SayAck:
+                frame = new SayAck(r.U32("id"), r.I64("at"));
+                break;
+            case FrameType.SayRefused:
+                frame = new SayRefused(r.U32("id"), (WireCode)r.U16("code"), r.Str("reason"));
                 break;
             case FrameType.Chat:
                 frame = new Chat(r.Str("from"), r.Str("to"), r.I64("at"), r.Str("text"));
@@ -229,6 +237,15 @@ public sealed class FrameDecoder
         var id = r.U32("id");
         if (id == 0) throw new MalformedFrameException(type, "transfer id 0 is reserved");
         return id;
+    }
+
+    /// <summary>A rate or burst of <see cref="ClientLimits"/>: at least 1 (a limit of nothing at all is no limit a
+    /// client can keep).</summary>
+    private static int Rate(ref WireReader r, FrameType type, string field)
+    {
+        var value = r.U31(field);
+        if (value == 0) throw new MalformedFrameException(type, $"{field} must be positive");
+        return value;
     }
 
     private static string[] ReadNames(ref WireReader r, FrameType type)

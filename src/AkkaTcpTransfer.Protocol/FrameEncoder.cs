@@ -21,7 +21,9 @@ public static class FrameEncoder
                 w.Bytes(ProtocolLimits.Magic).U16(h.Version).U31(h.MaxFrameLength).Str(h.Name).Str(h.Token).Bin8(h.ResumeKey);
                 break;
             case Welcome m:
-                w.U16(m.Version).U31(m.MaxFrameLength).Str(m.ServerName).Str(m.YourName).Bin8(m.ResumeKey).U31(m.Peers.Count);
+                w.U16(m.Version).U31(m.MaxFrameLength).Str(m.ServerName).Str(m.YourName).Bin8(m.ResumeKey)
+                    .U31(m.Limits.ChatPerSecond).U31(m.Limits.ChatBurst).U31(m.Limits.WhoPerSecond).U31(m.Limits.WhoBurst)
+                    .U31(m.Limits.OffersPerSecond).U31(m.Limits.OffersBurst).U31(m.Peers.Count);
                 foreach (var p in m.Peers) w.Str(p);
                 break;
             case Refused r:
@@ -37,7 +39,13 @@ public static class FrameEncoder
                 w.U16((ushort)e.Code).Text(e.Message);
                 break;
             case Say s:
-                w.Str(s.To).Str(s.Text);
+                w.U32(s.Id).Str(s.To).Str(s.Text);
+                break;
+            case SayAck a:
+                w.U32(a.Id).I64(a.AtUnixMs);
+                break;
+            case SayRefused r:
+                w.U32(r.Id).U16((ushort)r.Code).Text(r.Reason);
                 break;
             case Chat c:
                 w.Str(c.From).Str(c.To).I64(c.AtUnixMs).Str(c.Text);

@@ -19,6 +19,8 @@ public enum FrameType : byte
     PeerLeft = 0x13,
     WhoRequest = 0x14,
     WhoReply = 0x15,
+    SayAck = 0x16,
+    SayRefused = 0x17,
 
     // File transfer: 0x2_
     Offer = 0x20,

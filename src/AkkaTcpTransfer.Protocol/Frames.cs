@@ -16,12 +16,17 @@ public sealed record Hello(ushort Version, int MaxFrameLength, string Name, stri
     public override FrameType Type => FrameType.Hello;
 }
 
-/// <summary>Server to client: the handshake succeeded.</summary>
+/// <summary>Server to client: the handshake succeeded. <paramref name="Limits"/> are the rates the server allows this
+/// client: a client that keeps within them is never slowed down or refused.</summary>
 public sealed record Welcome(ushort Version, int MaxFrameLength, string ServerName, string YourName, byte[] ResumeKey,
-    IReadOnlyList<string> Peers) : Frame
+    ClientLimits Limits, IReadOnlyList<string> Peers) : Frame
 {
     public override FrameType Type => FrameType.Welcome;
 }
+
+/// <summary>The rates a server allows one client, per second, with the burst each allows after a quiet spell (token
+/// buckets that start full). Announced in <see cref="Welcome"/>.</summary>
+public sealed record ClientLimits(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst);
 
 /// <summary>Server to client: the handshake failed; the server closes the connection after sending it.</summary>
 public sealed record Refused(WireCode Code, string Reason) : Frame
@@ -49,10 +54,25 @@ public sealed record Error(WireCode Code, string Message) : Frame
     public override FrameType Type => FrameType.Error;
 }
 
-/// <summary>Client to server: chat to everyone (<paramref name="To"/> empty) or to one named peer.</summary>
-public sealed record Say(string To, string Text) : Frame
+/// <summary>Client to server: chat to everyone (<paramref name="To"/> empty) or to one named peer. <paramref name="Id"/>
+/// is the client's own number for the line: the server answers every Say, in order, with a <see cref="SayAck"/> or a
+/// <see cref="SayRefused"/> carrying it.</summary>
+public sealed record Say(uint Id, string To, string Text) : Frame
 {
     public override FrameType Type => FrameType.Say;
+}
+
+/// <summary>Server to client: the line <paramref name="Id"/> was taken and passed on to its recipients, stamped
+/// <paramref name="AtUnixMs"/> (the time they see).</summary>
+public sealed record SayAck(uint Id, long AtUnixMs) : Frame
+{
+    public override FrameType Type => FrameType.SayAck;
+}
+
+/// <summary>Server to client: the line <paramref name="Id"/> was not passed on, and why.</summary>
+public sealed record SayRefused(uint Id, WireCode Code, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.SayRefused;
 }
 
 /// <summary>Server to client: a chat message, stamped by the server with its authenticated sender and time.</summary>

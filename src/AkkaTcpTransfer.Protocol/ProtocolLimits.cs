@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Protocol;
 public static class ProtocolLimits
 {
     /// <summary>The protocol version this build speaks.</summary>
-    public const ushort Version = 2;
+    public const ushort Version = 3;
 
     /// <summary>"ATTP": the first four payload bytes of Hello, so a stray client speaking something else is
     /// recognised at its first frame.</summary>
@@ -30,6 +30,11 @@ public static class ProtocolLimits
     /// <summary>How the reason of a <c>Reject</c> begins when an Offer came faster than the server's offer rate: the
     /// file was not refused, only that offer; a sender offers it again after a pause.</summary>
     public const string OfferRateLimitedReason = "too many offers at once";
+
+    /// <summary>How the reason of every <c>Reject</c> begins that refused only an offer's timing, never the file (too
+    /// many offers, too many incoming transfers, too many relayed transfers at once): a sender offers the file again
+    /// later.</summary>
+    public const string TryLaterPrefix = "too many ";
 
     /// <summary>Length of a SHA-256 digest.</summary>
     public const int Sha256Length = 32;

@@ -27,4 +27,7 @@ public enum WireCode : ushort
     RateLimited = 15,
     /// <summary>One end speaks TLS and the other does not (sent in the clear, in a Refused frame, before any TLS).</summary>
     EncryptionMismatch = 16,
+    /// <summary>A part of the server the request needed (another node, say) did not answer in time: the request may or
+    /// may not have taken effect.</summary>
+    Unavailable = 17,
 }

@@ -82,6 +82,30 @@ internal static class NodeLifecycle
     /// moving), by file.</summary>
     public sealed record OutgoingOpen(IReadOnlyList<string> Files);
 
+    /// <summary>Ask: answered with <see cref="ChatDrained"/> once every chat line of this node has been answered by the
+    /// server (sent, or reported as not sent).</summary>
+    public sealed record DrainChat
+    {
+        public static readonly DrainChat Instance = new();
+        private DrainChat() { }
+    }
+
+    public sealed record ChatDrained
+    {
+        public static readonly ChatDrained Instance = new();
+        private ChatDrained() { }
+    }
+
+    /// <summary>Ask: answered with <see cref="ChatOpen"/>.</summary>
+    public sealed record ListChat
+    {
+        public static readonly ListChat Instance = new();
+        private ListChat() { }
+    }
+
+    /// <summary>Chat lines of this node not yet answered by the server: queued, or sent and not yet confirmed.</summary>
+    public sealed record ChatOpen(int Lines);
+
     /// <summary><paramref name="Sent"/> files were offered since the node started; <paramref name="Failed"/> of them
     /// were not delivered (failed, refused or cancelled).</summary>
     public sealed record OutgoingDrained(int Sent, int Failed);
@@ -98,4 +122,6 @@ public enum StartFailure
     NotTrusted,
     /// <summary>A cluster node could not join its cluster (no seed answered in time), or the cluster refused it.</summary>
     ClusterJoin,
+    /// <summary>A part the node cannot work without failed while it started (the reason names it).</summary>
+    InternalFailure,
 }

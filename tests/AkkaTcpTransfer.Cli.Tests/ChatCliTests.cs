@@ -1,3 +1,4 @@
+using AkkaTcpTransfer.Benchmarks;
 using System.Globalization;
 
 namespace AkkaTcpTransfer.Cli.Tests;
@@ -186,10 +187,7 @@ public sealed class ChatCliTests
         Assert.Contains("the downloads folder /proc/not-a-folder-you-can-write cannot be written", unwritable.Stderr, StringComparison.Ordinal);
 
         await using var server = CliProcess.Start("server", "--port", "0", "--plain");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!server.StdoutLines.Any(l => l.Contains("only this machine can connect", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
-            await Task.Delay(50); // another process's output: there is no event to await
-        Assert.Contains(server.StdoutLines, l => l.Contains("only this machine can connect; for clients on other machines start with --host 0.0.0.0", StringComparison.Ordinal));
+        await server.WaitForLine(l => l.Contains("only this machine can connect; for clients on other machines start with --host 0.0.0.0", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -252,5 +250,66 @@ public sealed class ChatCliTests
         Assert.Contains("[bob]    ", output, StringComparison.Ordinal);
         Assert.Contains("<bob -> alice> psst, alice", output, StringComparison.Ordinal);
         Assert.Contains("demo: every step arrived", output, StringComparison.Ordinal);
+        // Every transfer's end is printed at both ends, the folder's included: a progress line (at 0 % or anywhere) is
+        // never the last word on a transfer that finished.
+        foreach (var (node, words) in new[] { ("[bob]    ", "album/ received from server: 4 files"), ("[server] ", "album/ sent to bob: 4 files") })
+        {
+            var lastAboutAlbum = demo.StdoutLines.Last(l => l.StartsWith(node, StringComparison.Ordinal) && l.Contains("album/", StringComparison.Ordinal));
+            Assert.Contains(words, lastAboutAlbum, StringComparison.Ordinal);
+        }
+        foreach (var node in new[] { "[alice]  ", "[server] " })
+        {
+            var lastAboutReport = demo.StdoutLines.Last(l => l.StartsWith(node, StringComparison.Ordinal) && l.Contains("report.bin", StringComparison.Ordinal));
+            Assert.Contains("done: report.bin", lastAboutReport, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_paste_of_300_lines_into_a_json_client_arrives_whole_and_in_order_and_each_is_reported_sent_once()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await server.Listening();
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json");
+        await bob.WaitFor("connected");
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
+        await alice.WaitFor("connected");
+        // Default limits: 20 lines a second after a burst of 200. The client paces itself; the last 100 take 5 s.
+        for (var i = 1; i <= 300; i++) await alice.SendLine($"line {i:000}");
+        alice.CloseStdin();
+        // At the end of its input a client waits until every line has been answered, then exits 0.
+        Assert.Equal(0, await alice.WaitForExit());
+        var events = alice.Events();
+        var sent = events.Where(e => JsonEventProcess.Is(e, "chat-sent")).ToList();
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => $"line {i:000}"), sent.Select(e => e.GetProperty("text").GetString()));
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), sent.Select(e => e.GetProperty("line").GetInt64()));
+        Assert.DoesNotContain(events, e => JsonEventProcess.Is(e, "chat-not-sent") || JsonEventProcess.Is(e, "error"));
+        // The queue was reported while it drained, and reported empty at the end.
+        var queue = events.Where(e => JsonEventProcess.Is(e, "chat-queue")).Select(e => e.GetProperty("waiting").GetInt32()).ToList();
+        Assert.True(queue.Count >= 2 && queue[0] > 0 && queue[^1] == 0, string.Join(",", queue));
+        await bob.WaitFor("chat", e => e.GetProperty("text").GetString() == "line 300");
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => $"line {i:000}"),
+            bob.Events().Where(e => JsonEventProcess.Is(e, "chat")).Select(e => e.GetProperty("text").GetString()));
+        alice.AssertStdoutIsOnlyJsonEvents();
+    }
+
+    [Fact]
+    public async Task Ctrl_c_with_chat_lines_still_queued_names_how_many_were_not_sent_and_exits_4()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--set", "limits.chat-per-second=1", "--set", "limits.chat-burst=1");
+        var port = await server.Listening();
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
+        await alice.WaitFor("connected");
+        for (var i = 1; i <= 5; i++) await alice.SendLine($"line {i}");
+        await alice.WaitFor("chat-queue", e => e.GetProperty("waiting").GetInt32() > 0);
+        alice.Signal(CliProcess.SIGINT);
+        Assert.Equal(4, await alice.WaitForExit());
+        Assert.Matches(@"stopped with [1-5] chat line\(s\) not sent", alice.Stderr);
+        // Each line is reported once: sent, or not sent and why.
+        var events = alice.Events();
+        var sent = events.Where(e => JsonEventProcess.Is(e, "chat-sent")).Select(e => e.GetProperty("line").GetInt64()).ToList();
+        var notSent = events.Where(e => JsonEventProcess.Is(e, "chat-not-sent")).ToList();
+        Assert.NotEmpty(notSent);
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i), sent.Concat(notSent.Select(e => e.GetProperty("line").GetInt64())).Order());
+        Assert.All(notSent, e => Assert.Contains("client stopped", e.GetProperty("reason").GetString(), StringComparison.Ordinal));
     }
 }

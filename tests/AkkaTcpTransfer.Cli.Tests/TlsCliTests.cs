@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace AkkaTcpTransfer.Cli.Tests;
@@ -70,16 +71,8 @@ public sealed class TlsCliTests : IDisposable
         Assert.Contains("server-certificate.pem", check, StringComparison.Ordinal);
     }
 
-    private static async Task<string> FirstStdoutLine(Benchmarks.JsonEventProcess process, string containing)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (process.StdoutLines.FirstOrDefault(l => l.Contains(containing, StringComparison.Ordinal)) is { } line) return line;
-            await Task.Delay(50); // polling another process's output: there is no event to await
-        }
-        throw new TimeoutException($"no line with '{containing}':\n{string.Join('\n', process.StdoutLines)}\n{process.Stderr}");
-    }
+    private static Task<string> FirstStdoutLine(Benchmarks.JsonEventProcess process, string containing) =>
+        process.WaitForLine(l => l.Contains(containing, StringComparison.Ordinal));
 
     [Fact]
     public async Task First_use_pins_the_key_a_later_run_needs_nothing_and_a_changed_key_exits_3_with_one_line_naming_both_and_the_file()
@@ -138,8 +131,20 @@ public sealed class TlsCliTests : IDisposable
         var port = await server.Listening();
         var state = Dir("alice-state");
         var client = $"dotnet '{CliProcess.Assembly}' client --port {P(port)} --name alice --state-dir '{state}' --plain";
-        // script gives the client a terminal; "y" answers the question, then /quit once it is in.
-        var session = await Shell($"(sleep 3; echo y; sleep 4; echo /quit) | XDG_DATA_HOME='{_root}' script -qec \"{client}\" /dev/null");
+        // script gives the client a terminal; "y" answers the question once it is asked, then /quit once the client is in.
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"XDG_DATA_HOME='{_root}' script -qec \"{client}\" /dev/null");
+        using var process = Process.Start(info)!;
+        var terminal = new TerminalText(process.StandardOutput);
+        await terminal.WaitFor("[y/N]");
+        await process.StandardInput.WriteLineAsync("y");
+        await process.StandardInput.FlushAsync();
+        await terminal.WaitFor("connected to server as alice");
+        await process.StandardInput.WriteLineAsync("/quit");
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var session = await terminal.WaitForEnd();
         Assert.Contains($"The server at 127.0.0.1:{P(port)} is not known. Its key fingerprint is", session, StringComparison.Ordinal);
         Assert.Contains(server.Fingerprint!, session, StringComparison.Ordinal);
         Assert.Matches(new Regex("connected to server as alice with TLS"), session);
@@ -168,5 +173,60 @@ public sealed class TlsCliTests : IDisposable
         Assert.Equal(3, await plainClient.WaitForExit());
         Assert.Equal("akka-tcp-transfer: refused by the server: this server requires TLS: connect with a TLS client (akka-tcp-transfer without --insecure)",
             Assert.Single(plainClient.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    /// <summary>What a program writes to its terminal, as it comes (a prompt need not end its line): awaited by text.</summary>
+    private sealed class TerminalText
+    {
+        private readonly StringBuilder _text = new();
+        private readonly List<(string Text, TaskCompletionSource Done)> _waiters = [];
+        private readonly Task _reading;
+
+        public TerminalText(StreamReader output) => _reading = Read(output);
+
+        private async Task Read(StreamReader output)
+        {
+            var buffer = new char[4096];
+            int n;
+            while ((n = await output.ReadAsync(buffer)) > 0)
+            {
+                lock (_text)
+                {
+                    _text.Append(buffer, 0, n);
+                    var all = _text.ToString();
+                    foreach (var w in _waiters.Where(w => all.Contains(w.Text, StringComparison.Ordinal)).ToList())
+                    {
+                        w.Done.TrySetResult();
+                        _waiters.Remove(w);
+                    }
+                }
+            }
+        }
+
+        public async Task WaitFor(string text)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_text)
+            {
+                if (_text.ToString().Contains(text, StringComparison.Ordinal)) return;
+                _waiters.Add((text, done));
+            }
+            if (await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromSeconds(30))) != done.Task)
+                throw new TimeoutException($"the terminal never showed '{text}':\n{Text}");
+        }
+
+        public async Task<string> WaitForEnd()
+        {
+            await _reading.WaitAsync(TimeSpan.FromSeconds(30));
+            return Text;
+        }
+
+        private string Text
+        {
+            get
+            {
+                lock (_text) return _text.ToString();
+            }
+        }
     }
 }

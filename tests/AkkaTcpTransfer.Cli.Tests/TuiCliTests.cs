@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using AkkaTcpTransfer.Benchmarks;
 
 namespace AkkaTcpTransfer.Cli.Tests;
 
@@ -110,6 +111,35 @@ public sealed class TuiCliTests : IDisposable
         Assert.Single(lines, l => l.Contains("<alice> half typed, then finished", StringComparison.Ordinal));
         Assert.Single(lines, l => l.Contains("interrupting you", StringComparison.Ordinal));
 
+        await Key("C-q");
+        await ScreenWith("EXIT=0");
+    }
+
+    [SkippableFact]
+    public async Task A_paste_of_300_lines_into_the_full_screen_ui_arrives_whole_and_in_order_and_the_queue_shows()
+    {
+        Skip.If(Tmux() is null, "tmux is not installed (.ci/run installs it where it can)");
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--state-dir", Path.Combine(_root, "server-state"));
+        var port = await server.Listening();
+        var command = $"XDG_DATA_HOME='{_root}' dotnet '{CliProcess.Assembly}' client --port {port.ToString(CultureInfo.InvariantCulture)} --name alice " +
+                      $"--fingerprint {server.Fingerprint} --state-dir '{Path.Combine(_root, "alice-state")}' --downloads '{Path.Combine(_root, "dl")}'; echo EXIT=$?; sleep 30";
+        await Run("new-session", "-d", "-s", _session, "-x", Width.ToString(CultureInfo.InvariantCulture), "-y", Height.ToString(CultureInfo.InvariantCulture), command);
+        await ScreenWith("connected to server as alice");
+
+        // A paste, as a terminal delivers it: every line followed by a carriage return, all at once.
+        var paste = Path.Combine(_root, "paste.txt");
+        await File.WriteAllTextAsync(paste, string.Concat(Enumerable.Range(1, 300).Select(i => $"pasted line {i:000}\n")));
+        await Run("load-buffer", "-b", "paste", paste);
+        await Run("paste-buffer", "-b", "paste", "-t", _session);
+        // The lines beyond the server's burst (200) wait, and the status line says how many.
+        await ScreenWith("line(s) queued");
+        await server.WaitFor("chat", e => e.GetProperty("text").GetString() == "pasted line 300");
+        var received = server.Events().Where(e => JsonEventProcess.Is(e, "chat") && e.GetProperty("from").GetString() == "alice")
+            .Select(e => e.GetProperty("text").GetString()).ToList();
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => $"pasted line {i:000}"), received);
+        // Once all are sent the count goes, and the last line shows as the person's own.
+        var done = await ScreenWith("<alice> pasted line 300");
+        Assert.DoesNotContain("queued", done, StringComparison.Ordinal);
         await Key("C-q");
         await ScreenWith("EXIT=0");
     }

@@ -83,7 +83,7 @@ public class GarbageTests
     {
         // 0xC3 0x28 is an invalid two-byte sequence; 0xFF never appears in UTF-8.
         Assert.IsType<InvalidUtf8Exception>(DecodeFails(Frame(FrameType.PeerJoined, 0, 2, 0xC3, 0x28)));
-        Assert.IsType<InvalidUtf8Exception>(DecodeFails(Frame(FrameType.Say, 0, 0, 0, 1, 0xFF)));
+        Assert.IsType<InvalidUtf8Exception>(DecodeFails(Frame(FrameType.Say, 0, 0, 0, 1, 0, 0, 0, 1, 0xFF)));
     }
 
     [Fact]
@@ -123,28 +123,44 @@ public class GarbageTests
     {
         // The header is well formed (a length within the limit, a defined type), so the decoder must look inside:
         // the payload is what is random. (Random bytes in the header would nearly always stop at the length check.)
+        // Each outcome is counted on its own: a payload either decodes to exactly one frame that re-encodes to the same
+        // bytes, or fails with a protocol error naming a field; anything else (another exception, no frame, two frames)
+        // fails the test.
         var random = new Random(42);
         var types = Enum.GetValues<FrameType>();
-        var parsed = 0;
+        var decoded = 0;
+        var malformed = 0;
+        var badText = 0;
         for (var i = 0; i < 20_000; i++)
         {
             var payload = new byte[random.Next(0, 200)];
             random.NextBytes(payload);
             var bytes = Frame(types[random.Next(types.Length)], payload);
+            var output = new List<Frame>();
             try
             {
-                new FrameDecoder(256).Decode(bytes, []);
-                parsed++;
+                new FrameDecoder(256).Decode(bytes, output);
             }
             catch (MalformedFrameException)
             {
-                parsed++;
+                malformed++;
+                continue;
             }
             catch (InvalidUtf8Exception)
             {
-                parsed++;
+                badText++;
+                continue;
             }
+            var frame = Assert.Single(output);
+            Assert.Equal(bytes, frame is Chunk chunk
+                ? [.. FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), .. chunk.Data.ToArray()]
+                : FrameEncoder.Encode(frame));
+            decoded++;
         }
-        Assert.Equal(20_000, parsed);
+        // Every kind of outcome is reached, so the field parser was exercised, not just the header checks.
+        Assert.True(decoded > 200, $"decoded {decoded}");
+        Assert.True(malformed > 5_000, $"malformed {malformed}");
+        Assert.True(badText > 5, $"invalid UTF-8 {badText}");
+        Assert.Equal(20_000, decoded + malformed + badText);
     }
 }

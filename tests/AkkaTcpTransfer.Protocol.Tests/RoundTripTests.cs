@@ -57,7 +57,7 @@ public class RoundTripTests
     [Fact]
     public void Encoder_refuses_a_string_longer_than_its_length_field()
     {
-        var ex = Assert.Throws<ArgumentException>(() => FrameEncoder.Encode(new Say("", new string('x', 70_000))));
+        var ex = Assert.Throws<ArgumentException>(() => FrameEncoder.Encode(new Say(1, "", new string('x', 70_000))));
         Assert.Contains("65535", ex.Message, StringComparison.Ordinal);
     }
 }

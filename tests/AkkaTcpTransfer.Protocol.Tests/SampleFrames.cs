@@ -10,18 +10,20 @@ internal static class SampleFrames
 
     public static IReadOnlyList<Frame> All { get; } =
     [
-        new Hello(2, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
-        new Welcome(2, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], ["server", "bob"]),
+        new Hello(3, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
+        new Welcome(3, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], new ClientLimits(20, 200, 1, 5, 1000, 2000), ["server", "bob"]),
         new Refused(WireCode.NameTaken, "name 'alice' is taken"),
         Ping.Instance,
         new Goodbye(WireCode.ServerShutdown, "bye"),
         new Error(WireCode.UnknownPeer, "no such peer 'zed'"),
-        new Say("", "héllo 世界 🎉"),
+        new Say(7, "", "héllo 世界 🎉"),
         new Chat("bob", "alice", 1_700_000_000_123, "こんにちは"),
         new PeerJoined("carol"),
         new PeerLeft("carol"),
         WhoRequest.Instance,
         new WhoReply(["server", "alice", "bob"]),
+        new SayAck(7, 1_700_000_000_123),
+        new SayRefused(8, WireCode.RateLimited, "not sent: slow down"),
         new Offer(0x0a0b0c0d, "alice", [0x5e, 0x1d, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd], "bob", "album/sub/b.bin", 5_000_000_000, 638_000_000_000_000_000),
         new Accept(7, 65536, Sha, 65536, 524288),
         new Reject(7, "too big"),

@@ -1,7 +1,12 @@
-"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 2.
+"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 3.
 
 Written from docs/PROTOCOL.md alone. Frames are `Frame` objects: `f.kind` is the frame's name ("Welcome", "Chat"...)
 and every payload field is an attribute (`f.your_name`, `f.text`...).
+
+Chat (version 3): every `Say` carries the client's number for the line, and the server answers each one, in order,
+with `SayAck` (passed on, stamped `at`) or `SayRefused` (code, reason). `Client.say()` numbers lines from 1 and
+returns the id; `Client.say_answer(id)` waits for that line's answer; `Client.rates` holds the rates the `Welcome`
+announced (PROTOCOL.md, "Pace"). This client does not pace itself: a line beyond the rate simply waits at the server.
 
 Connections are TLS 1.3 by default (PROTOCOL.md, "TLS"): pass `tls=Tls(pin="<64 hex>")` to pin the server's key,
 `tls=Tls()` to rely on a CA-issued certificate (or a key remembered in `KNOWN_SERVERS`), `tls=None` for a server
@@ -22,7 +27,7 @@ import struct
 import time
 from types import SimpleNamespace
 
-VERSION = 2
+VERSION = 3
 MAGIC = b"ATTP"
 DEFAULT_MAX_FRAME = 73_728
 PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("after a few seconds")
@@ -30,7 +35,7 @@ PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("af
 # Codes (Refused, Goodbye, Error)
 NORMAL, UNSUPPORTED_VERSION, BAD_TOKEN, NAME_TAKEN, INVALID_NAME, SERVER_FULL, HANDSHAKE_TIMEOUT, \
     PROTOCOL_VIOLATION, SHUTTING_DOWN, IDLE_TIMEOUT, SLOW_CONSUMER, REPLACED, UNKNOWN_PEER, TOO_LONG, \
-    INVALID_MESSAGE, RATE_LIMITED, ENCRYPTION_MISMATCH = range(17)
+    INVALID_MESSAGE, RATE_LIMITED, ENCRYPTION_MISMATCH, UNAVAILABLE = range(18)
 
 ALPN = "akt/1"
 
@@ -39,17 +44,20 @@ FRAMES = {
     0x01: ("Hello", [("magic", "magic"), ("version", "u16"), ("max_frame", "u32"), ("name", "str"),
                      ("token", "str"), ("resume_key", "bin8")]),
     0x02: ("Welcome", [("version", "u16"), ("max_frame", "u32"), ("server_name", "str"), ("your_name", "str"),
-                       ("resume_key", "bin8"), ("online", "names")]),
+                       ("resume_key", "bin8"), ("chat_rate", "u32"), ("chat_burst", "u32"), ("who_rate", "u32"),
+                       ("who_burst", "u32"), ("offer_rate", "u32"), ("offer_burst", "u32"), ("online", "names")]),
     0x03: ("Refused", [("code", "u16"), ("reason", "str")]),
     0x04: ("Ping", []),
     0x05: ("Goodbye", [("code", "u16"), ("reason", "str")]),
     0x06: ("Error", [("code", "u16"), ("message", "str")]),
-    0x10: ("Say", [("to", "str"), ("text", "str")]),
+    0x10: ("Say", [("id", "u32"), ("to", "str"), ("text", "str")]),
     0x11: ("Chat", [("from_", "str"), ("to", "str"), ("at", "i64"), ("text", "str")]),
     0x12: ("PeerJoined", [("name", "str")]),
     0x13: ("PeerLeft", [("name", "str")]),
     0x14: ("WhoRequest", []),
     0x15: ("WhoReply", [("names", "names")]),
+    0x16: ("SayAck", [("id", "u32"), ("at", "i64")]),
+    0x17: ("SayRefused", [("id", "u32"), ("code", "u16"), ("reason", "str")]),
     0x20: ("Offer", [("id", "u32"), ("from_", "str"), ("sender_id", "bin8"), ("to", "str"), ("file", "str"),
                      ("size", "i64"), ("fingerprint", "i64")]),
     0x21: ("Accept", [("id", "u32"), ("offset", "i64"), ("prefix_sha256", "bin8"), ("max_chunk", "u32"),
@@ -555,6 +563,7 @@ class Client:
         self.closed = None            # the reason, once the peer closed
         self.keep_pings = False
         self.ping_after = PING_AFTER  # None: never send our own Pings (tests of the server's idle timeout)
+        self.say_id = 0               # the id of our last Say (ours count up from 1)
 
     # --- connection
     @classmethod
@@ -605,6 +614,13 @@ class Client:
     @property
     def server_name(self):
         return self.welcome.server_name
+
+    @property
+    def rates(self):
+        """The rates the Welcome announced: chat_rate, chat_burst, who_rate, who_burst, offer_rate, offer_burst."""
+        w = self.welcome
+        return SimpleNamespace(chat_rate=w.chat_rate, chat_burst=w.chat_burst, who_rate=w.who_rate,
+                               who_burst=w.who_burst, offer_rate=w.offer_rate, offer_burst=w.offer_burst)
 
     def send_raw(self, data: bytes):
         """Bytes as they are, inside TLS when there is TLS."""
@@ -709,8 +725,21 @@ class Client:
             pass
 
     # --- chat
-    def say(self, text, to=""):
-        self.send("Say", to=to, text=text)
+    def say(self, text, to="", id=None):
+        """Send a Say; returns its id (the next of our counter unless given: the server does not check ids)."""
+        if id is None:
+            self.say_id = self.say_id % 0xFFFFFFFF + 1
+            id = self.say_id
+        self.send("Say", id=id, to=to, text=text)
+        return id
+
+    def say_answer(self, id, timeout=10.0) -> Frame:
+        """The SayAck or SayRefused of the line `id` (PROTOCOL.md: every Say is answered, in order)."""
+        return self.expect(lambda f: f.kind in ("SayAck", "SayRefused") and f.id == id, timeout)
+
+    def say_and_wait(self, text, to="", timeout=10.0) -> Frame:
+        """Say, then return its SayAck or SayRefused."""
+        return self.say_answer(self.say(text, to), timeout)
 
     def who(self, timeout=10.0):
         self.send("WhoRequest")
@@ -806,7 +835,7 @@ class Client:
                 h.update(f.data)
                 written += len(f.data)
                 largest = max(largest, len(f.data))
-                # PROTOCOL.md: at least every min(window' / 4, 131072) bytes (version 2), and at the last byte.
+                # PROTOCOL.md: at least every min(window' / 4, 131072) bytes (since version 2), and at the last byte.
                 if written - acked >= max(1, min(win // 4, 131072)) or written == offer.size:
                     out.flush()
                     self.send("Ack", id=tid, written=written)

@@ -7,7 +7,8 @@ certificate), stop it.
 By default it runs twice: against a TLS server (the default; its key pinned from the fingerprint it prints), then
 against a server started with --insecure. --tls or --insecure runs only that one. The server's port and fingerprint
 are read from its first stdout line ({"event":"listening",...,"tls":true,"fingerprint":...}); it is stopped with
-SIGTERM. Exit code 0 only if every scenario of every run passed.
+SIGTERM. Exit code 0 only if every scenario of every run passed and the server wrote no ERROR or Exception line to
+its stderr (those lines are printed).
 """
 import hashlib
 import json
@@ -137,8 +138,13 @@ def run(mode):
     rc = S.main(argv, extra=[s_server_sends_file, s_uploads_landed, s_tls_fingerprint_of_certificate_file])
     code = srv.stop()
     errors = [line.strip() for line in open(srv.err_path) if "ERROR" in line or "Exception" in line]
-    print(json.dumps({"server": mode, "server_exit": code, "server_error_lines": errors[:10],
-                      "error_line_count": len(errors)}))
+    print(json.dumps({"server": mode, "server_exit": code, "server_error_lines": errors,
+                      "error_line_count": len(errors)}), flush=True)
+    print(json.dumps({"scenario": f"server_{mode}_no_error_lines", "ok": not errors,
+                      "detail": f"{len(errors)} ERROR/Exception lines on the server's stderr ({srv.err_path})"}),
+          flush=True)
+    if errors:                                      # a server that logged errors failed, whatever the scenarios saw
+        rc = rc or 1
     if mode == "tls":                               # "Its key stays the same across restarts."
         again = Server(mode)
         ev2 = again.start()

@@ -33,6 +33,26 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         public static readonly HandshakeTimedOut Instance = new();
     }
 
+    /// <summary>The chat rate allows the next queued line.</summary>
+    private sealed class ChatPaceOver
+    {
+        public static readonly ChatPaceOver Instance = new();
+    }
+
+    /// <summary>Time to say how many lines still wait (published at most this often while they drain).</summary>
+    private sealed class ChatQueueReport
+    {
+        public static readonly ChatQueueReport Instance = new();
+    }
+
+    /// <summary>The who rate allows the who request that was asked for.</summary>
+    private sealed class WhoPaceOver
+    {
+        public static readonly WhoPaceOver Instance = new();
+    }
+
+    private static readonly TimeSpan QueueReportInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IReadOnlyList<ServerAddress> _servers;
@@ -41,6 +61,8 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private TlsSession? _tls;
     private readonly List<IActorRef> _readyWaiters = [];
     private readonly IActorRef _transfers;
+    private readonly IActorRef _partials;
+    private Exception? _lastFailure;
     private readonly TransferEndpoint _endpoint;
     private readonly StateFolder _state;
     private readonly string _keyFile;
@@ -55,6 +77,14 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private bool _everOnline;
     private int _attempt;
     private int _connectionNumber;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly ChatOutbox _outbox;
+    private long _lastLine;
+    private int _reportedQueue;
+    private readonly List<IActorRef> _chatDrainWaiters = [];
+    /// <summary>The server's who rate, from its Welcome; a who asked for beyond it waits (several become one).</summary>
+    private Limits.TokenBucket? _whoRate;
+    private bool _whoWanted;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -81,8 +111,13 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         (_server, _security) = (servers[0].Endpoint, servers[0].Security);
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
+        _partials = partials;
+        // The transfer table and the partial files are this node's own: without either it cannot send or receive.
+        Context.Watch(_transfers);
+        Context.Watch(partials);
         _transfers.Tell(new TransfersActor.UsePartials(partials));
         _endpoint = new TransferEndpoint(Context, settings, _transfers, partials, settings.Name);
+        _outbox = new ChatOutbox(settings.Chat.SendQueue);
         _state = new StateFolder(settings.StateDir);
         _keyFile = StateFolder.ResumeKeyFile(settings.Host, settings.Port, settings.Name);
         // One running client per identity: a second client of the same name, server and state folder gets a new
@@ -95,7 +130,25 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => _keyLock?.Dispose();
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+    /// <summary>Every child is stopped when it fails, never restarted: a connection (a lost connection: reconnect), a
+    /// transfer actor (it fails its transfer), the transfer table or the partial files (the client ends, exit 1, naming
+    /// it: they hold the node's transfers and disk reservations, which nothing else can rebuild).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _lastFailure = e;
+        return Directive.Stop;
+    });
+
+    /// <summary>A key part stopped: the client ends, saying which and why.</summary>
+    private void KeyPartStopped(IActorRef part)
+    {
+        var what = part.Equals(_transfers) ? "transfer table" : "partial files";
+        var why = _lastFailure is { } e ? $"{e.GetType().Name}: {e.Message}" : "it stopped";
+        _log.Error("the client's {0} failed ({1}); the client stops", what, why);
+        End($"the client's {what} failed ({why})");
+    }
+
+    private bool IsKeyPart(IActorRef actor) => actor.Equals(_transfers) || actor.Equals(_partials);
 
     private void Connect()
     {
@@ -139,7 +192,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             // Before the first Welcome the refusal is the start's failure (NodeStartException); after it, an event.
             if (_everOnline) Context.System.EventStream.Publish(new ConnectionRefused(reason));
             Started(new NodeLifecycle.StartFailed(StartFailure.Refused, reason));
-            Context.Stop(Self);
+            End(reason);
         });
         Receive<ConnectionMessages.FrameReceived>(f =>
             _connection?.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, $"expected Welcome, got {f.Frame.Type}")));
@@ -164,14 +217,22 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             Retire(Sender);
             Lost(c.Reason, reconnect: c.PeerCode != WireCode.Replaced);
         });
-        Receive<NodeCommands.Say>(s => Say("", s.Text));
+        Receive<NodeCommands.Say>(s => Say(null, s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
-        Receive<NodeCommands.Who>(_ => Send(WhoRequest.Instance));
+        Receive<ChatPaceOver>(_ => FlushChat());
+        Receive<ChatQueueReport>(_ => ReportQueue());
+        Receive<NodeCommands.Who>(_ =>
+        {
+            _whoWanted = true;
+            FlushWho();
+        });
+        Receive<WhoPaceOver>(_ => FlushWho());
         Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection!, senderId: []));
         Receive<ConnectionMessages.SendFailed>(f => _log.Warning("a {0} frame could not be sent: {1}", f.Frame.Type, f.Reason));
         Receive<NodeLifecycle.Stop>(s =>
         {
             _stopRequester = Sender;
+            ChatOver("not sent: the client stopped first", "not confirmed: the client stopped before the server answered");
             _endpoint.ConnectionLost("this client is stopping");
             _connection?.Tell(new ConnectionMessages.Close(WireCode.Normal, s.Reason));
             Become(Leaving);
@@ -187,6 +248,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Leaving()
     {
+        Receive<Terminated>(t => IsKeyPart(t.ActorRef), t => KeyPartStopped(t.ActorRef));
         Receive<ConnectionMessages.Closed>(_ => Retire(Sender));
         Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ =>
         {
@@ -230,9 +292,12 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private void Offline()
     {
         Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "not connected to the server")));
-        Receive<NodeCommands.Say>(_ => NotConnected());
-        Receive<NodeCommands.SayTo>(_ => NotConnected());
+        Receive<NodeCommands.Say>(s => NotSent(new ChatOutbox.Line(++_lastLine, null, s.Text), "not connected to the server (reconnecting)"));
+        Receive<NodeCommands.SayTo>(s => NotSent(new ChatOutbox.Line(++_lastLine, s.To.Trim(), s.Text), "not connected to the server (reconnecting)"));
         Receive<NodeCommands.Who>(_ => NotConnected());
+        Receive<ChatPaceOver>(_ => { });
+        Receive<ChatQueueReport>(_ => ReportQueue());
+        Receive<WhoPaceOver>(_ => { });
         Receive<NodeLifecycle.Stop>(_ =>
         {
             Sender.Tell(NodeLifecycle.Stopped.Instance);
@@ -243,6 +308,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
+        Receive<Terminated>(t => IsKeyPart(t.ActorRef), t => KeyPartStopped(t.ActorRef));
         Receive<NodeCommands.SendFile>(f => _transfers.Tell(new TransfersActor.Send(f.To?.Trim() is { Length: > 0 } to ? to : _serverName, f.Path)));
         Receive<NodeCommands.CancelTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.AcceptTransfer>(c => _transfers.Forward(c));
@@ -250,6 +316,12 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.ListOutgoing>(c => _transfers.Forward(c));
+        Receive<NodeLifecycle.DrainChat>(_ =>
+        {
+            if (_outbox.Unconfirmed == 0) Sender.Tell(NodeLifecycle.ChatDrained.Instance);
+            else _chatDrainWaiters.Add(Sender);
+        });
+        Receive<NodeLifecycle.ListChat>(_ => Sender.Tell(new NodeLifecycle.ChatOpen(_outbox.Unconfirmed)));
         Receive<NodeLifecycle.AwaitReady>(_ =>
         {
             if (_startResult is not null) Sender.Tell(_startResult);
@@ -289,7 +361,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Started(failed.Trust is { } problem
             ? new NodeLifecycle.StartFailed(StartFailure.NotTrusted, failed.Reason, problem, failed.Fingerprint)
             : new NodeLifecycle.StartFailed(StartFailure.Refused, failed.Reason));
-        Context.Stop(Self);
+        End(failed.Reason);
     }
 
     /// <summary>A key trusted on first use, or given with --fingerprint, is pinned for next time.</summary>
@@ -321,6 +393,11 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
                 _log.Warning("cannot keep the resume key in {0}: partial uploads can be resumed only until this client stops", _state.Path);
         }
         _serverName = welcome.ServerName;
+        // Keep within what the server allows: chat lines and who requests leave at its pace, offers no faster than it takes.
+        _outbox.Begin(welcome.Limits, _clock.Elapsed);
+        _whoRate = new Limits.TokenBucket(welcome.Limits.WhoPerSecond, welcome.Limits.WhoBurst, _clock.Elapsed);
+        _whoWanted = false;
+        _transfers.Tell(new TransfersActor.PeerOfferRate(welcome.Limits.OffersPerSecond, welcome.Limits.OffersBurst));
         _connection?.Tell(new ConnectionMessages.PeerLimits(welcome.MaxFrameLength));
         _connection?.Tell(ConnectionMessages.HandshakeDone.Instance);
         _log.Info("connected to {0} at {1} as {2}", _serverName, _server, welcome.YourName);
@@ -349,6 +426,20 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
             case ErrorFrame e:
                 events.Publish(new ErrorOccurred(e.Message));
                 break;
+            case SayAck ack:
+                if (_outbox.Answered(ack.Id) is { } sent)
+                {
+                    events.Publish(new ChatSent(sent.Number, sent.To, sent.Text, DateTimeOffset.FromUnixTimeMilliseconds(ack.AtUnixMs)));
+                    ChatAnswered();
+                }
+                break;
+            case SayRefused refused:
+                if (_outbox.Answered(refused.Id) is { } line)
+                {
+                    NotSent(line, refused.Reason);
+                    ChatAnswered();
+                }
+                break;
             case Offer offer:
                 // Identities are the server's, whichever of its nodes vouches for them now: partial files are tied to
                 // the server as configured (its first address), so a transfer resumes through another node.
@@ -363,16 +454,90 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void Say(string to, string text)
+    // ---------------------------------------------------------------- chat out
+
+    /// <summary>A line to send: checked, numbered and queued; it leaves when the server's chat rate allows, and is
+    /// reported once, when the server has answered (<see cref="ChatSent"/>) or when it cannot go (<see cref="ChatNotSent"/>).</summary>
+    private void Say(string? to, string text)
     {
+        var line = new ChatOutbox.Line(++_lastLine, string.IsNullOrEmpty(to) ? null : to, text);
         if (ChatText.Validate(text, _settings.Chat.MaxMessageBytes) is { } problem)
         {
-            Context.System.EventStream.Publish(new ErrorOccurred(problem.Reason));
+            NotSent(line, problem.Reason);
             return;
         }
-        Send(new Protocol.Say(to, text));
-        Context.System.EventStream.Publish(new ChatSent(to.Length == 0 ? null : to, text, DateTimeOffset.UtcNow));
+        if (!_outbox.TryEnqueue(line))
+        {
+            NotSent(line, $"not queued: {_settings.Chat.SendQueue} lines are already waiting to be sent (chat.send-queue)");
+            return;
+        }
+        FlushChat();
     }
+
+    /// <summary>Sends what the rate allows now and sets a timer for the rest.</summary>
+    private void FlushChat()
+    {
+        var now = _clock.Elapsed;
+        foreach (var line in _outbox.TakeReady(now)) Send(new Protocol.Say(line.WireId, line.To ?? "", line.Text));
+        if (_outbox.NextIn(now) is { } wait) Timers.StartSingleTimer(nameof(ChatPaceOver), ChatPaceOver.Instance, wait);
+        ReportQueue();
+    }
+
+    private void FlushWho()
+    {
+        if (!_whoWanted || _whoRate is null) return;
+        var wait = _whoRate.WaitFor(_clock.Elapsed);
+        if (wait > TimeSpan.Zero)
+        {
+            // Asked again while one waits: still one request (the answer lists everyone either way).
+            if (!Timers.IsTimerActive(nameof(WhoPaceOver))) Timers.StartSingleTimer(nameof(WhoPaceOver), WhoPaceOver.Instance, wait);
+            return;
+        }
+        _whoRate.TryTake(_clock.Elapsed);
+        _whoWanted = false;
+        Send(WhoRequest.Instance);
+    }
+
+    /// <summary>Publishes how many lines wait: at once when the queue starts or empties, else at most every
+    /// <see cref="QueueReportInterval"/> (a paste draining line by line is not an event per line).</summary>
+    private void ReportQueue()
+    {
+        var waiting = _outbox.Queued;
+        if (waiting == _reportedQueue) return;
+        if (waiting != 0 && _reportedQueue != 0)
+        {
+            if (!Timers.IsTimerActive(nameof(ChatQueueReport))) Timers.StartSingleTimer(nameof(ChatQueueReport), ChatQueueReport.Instance, QueueReportInterval);
+            return;
+        }
+        _reportedQueue = waiting;
+        Context.System.EventStream.Publish(new ChatQueue(waiting));
+        if (waiting != 0) Timers.StartSingleTimer(nameof(ChatQueueReport), ChatQueueReport.Instance, QueueReportInterval);
+    }
+
+    private void ChatAnswered()
+    {
+        if (_outbox.Unconfirmed > 0) return;
+        foreach (var waiter in _chatDrainWaiters) waiter.Tell(NodeLifecycle.ChatDrained.Instance);
+        _chatDrainWaiters.Clear();
+    }
+
+    /// <summary>The session is over: every line the server has not answered is reported as not sent (queued) or not
+    /// confirmed (sent: it may or may not have been passed on).</summary>
+    private void ChatOver(string queuedReason, string sentReason)
+    {
+        var (sent, queued) = _outbox.TakeAll();
+        foreach (var line in sent) NotSent(line, sentReason);
+        foreach (var line in queued) NotSent(line, queuedReason);
+        Timers.Cancel(nameof(ChatPaceOver));
+        Timers.Cancel(nameof(WhoPaceOver));
+        _whoRate = null;
+        _whoWanted = false;
+        ReportQueue();
+        ChatAnswered();
+    }
+
+    private static void NotSent(ChatOutbox.Line line, string reason) =>
+        Context.System.EventStream.Publish(new ChatNotSent(line.Number, line.To, line.Text, reason));
 
     private void Send(Frame frame) => _connection?.Tell(new ConnectionMessages.Send(frame));
 
@@ -384,6 +549,8 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
     private void Lost(string reason, bool reconnect = true)
     {
         Timers.Cancel(nameof(HandshakeTimedOut));
+        ChatOver($"not sent: the connection to the server was lost ({reason})",
+            $"not confirmed: the connection to the server was lost before it answered ({reason})");
         _connection = null;
         _refusal = null;
         _endpoint.ConnectionLost(reason);
@@ -403,14 +570,14 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         if (!_everOnline)
         {
             Started(new NodeLifecycle.StartFailed(StartFailure.CannotConnect, reason));
-            Context.Stop(Self);
+            End(reason);
             return;
         }
         var willReconnect = _settings.Client.Reconnect && reconnect;
         Context.System.EventStream.Publish(new Disconnected(reason, willReconnect));
         if (!willReconnect)
         {
-            Context.Stop(Self);
+            End($"disconnected: {reason}");
             return;
         }
         var delay = NextBackoff();
@@ -428,6 +595,14 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         // +-20 % jitter so that many clients of a restarted server do not reconnect in lockstep.
         var jittered = exponential * (0.8 + (0.4 * Random.Shared.NextDouble()));
         return TimeSpan.FromMilliseconds(Math.Clamp(jittered, min, max));
+    }
+
+    /// <summary>The client ends by itself (refused, or disconnected for good): the reason is the node's exit reason,
+    /// and stopping this actor shuts the node down (<see cref="RootWatcherActor"/>).</summary>
+    private static void End(string reason)
+    {
+        NodeEnding.Get(Context.System).Record(new NodeExit(Failed: true, reason));
+        Context.Stop(Context.Self);
     }
 
     private void Started(object result)

@@ -41,8 +41,9 @@ public static class ClusterMessages
     public sealed record Broadcast(string From, long AtMs, string Text) : IClusterMessage;
 
     /// <summary>A direct message for a client of the receiving node; the message's sender is the writer's session
-    /// actor (or nobody for a server operator), which hears a <c>SayFailed</c> if the recipient is gone.</summary>
-    public sealed record Direct(string From, string To, long AtMs, string Text) : IClusterMessage;
+    /// actor (or the server actor, for its operator), which hears <c>SayDone</c> once it is delivered or <c>SayFailed</c>
+    /// if the recipient is gone, with <paramref name="Id"/>, the writer's number for the line.</summary>
+    public sealed record Direct(uint Id, string From, string To, long AtMs, string Text) : IClusterMessage;
 
     /// <summary>Registry to directory: may this client (<paramref name="Identity"/>: the digest of its resume key)
     /// have <paramref name="Name"/>? Answered with <see cref="ClaimAnswer"/>.</summary>

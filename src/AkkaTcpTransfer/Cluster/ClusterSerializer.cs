@@ -35,6 +35,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.Holding => "L",
         ClusterMessages.Reconcile => "K",
         SessionMessages.SayFailed => "S",
+        SessionMessages.SayDone => "V",
         RelayMessages.RelayOffer => "o",
         RelayMessages.RelayFrame => "f",
         RelayMessages.RelayGone => "g",
@@ -76,6 +77,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(b.Text);
                     break;
                 case ClusterMessages.Direct m:
+                    w.Write(m.Id);
                     w.Write(m.From);
                     w.Write(m.To);
                     w.Write(m.AtMs);
@@ -126,8 +128,13 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     }
                     break;
                 case SessionMessages.SayFailed f:
+                    w.Write(f.Id);
                     w.Write((ushort)f.Code);
                     w.Write(f.Reason);
+                    break;
+                case SessionMessages.SayDone d:
+                    w.Write(d.Id);
+                    w.Write(d.AtMs);
                     break;
                 case RelayMessages.RelayOffer o:
                     Bin(w, FrameEncoder.Encode(o.Offer));
@@ -156,7 +163,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "U" => new ClusterMessages.SessionUp(Session(r)),
                 "D" => new ClusterMessages.SessionDown(r.ReadString(), Ref(r)),
                 "B" => new ClusterMessages.Broadcast(r.ReadString(), r.ReadInt64(), r.ReadString()),
-                "M" => new ClusterMessages.Direct(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
+                "M" => new ClusterMessages.Direct(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
                 "C" => new ClusterMessages.Claim(r.ReadInt64(), r.ReadString(), Bin(r)),
                 "A" => new ClusterMessages.ClaimAnswer(r.ReadInt64(), r.ReadBoolean(), r.ReadString()),
                 "R" => new ClusterMessages.Release(r.ReadString(), Bin(r), r.ReadInt64()),
@@ -165,7 +172,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "Q" => ClusterMessages.RebuildRequest.Instance,
                 "L" => ReadHolding(r),
                 "K" => ReadReconcile(r),
-                "S" => new SessionMessages.SayFailed((WireCode)r.ReadUInt16(), r.ReadString()),
+                "S" => new SessionMessages.SayFailed(r.ReadUInt32(), (WireCode)r.ReadUInt16(), r.ReadString()),
+                "V" => new SessionMessages.SayDone(r.ReadUInt32(), r.ReadInt64()),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
                 "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
                 "g" => new RelayMessages.RelayGone(r.ReadUInt32(), r.ReadString()),

@@ -39,9 +39,21 @@ public sealed record WhoListed(IReadOnlyList<string> Names) : NodeEvent;
 /// else the recipient's name (this node's). <paramref name="At"/> is the server's time stamp.</summary>
 public sealed record ChatReceived(string From, string? To, string Text, DateTimeOffset At) : NodeEvent;
 
-/// <summary><c>chat-sent</c>: this node sent a chat line (<paramref name="To"/> null: to everyone), so that its own lines
-/// appear among the others'.</summary>
-public sealed record ChatSent(string? To, string Text, DateTimeOffset At) : NodeEvent;
+/// <summary><c>chat-sent</c>: a chat line of this node left it and the server passed it on (<paramref name="To"/> null: to
+/// everyone), so that its own lines appear among the others'. <paramref name="Line"/> is the node's number for the line
+/// (counting from 1 since it started); <paramref name="At"/> is the server's time stamp, the one recipients see. A line
+/// is reported exactly once: here, or in a <see cref="ChatNotSent"/>.</summary>
+public sealed record ChatSent(long Line, string? To, string Text, DateTimeOffset At) : NodeEvent;
+
+/// <summary><c>chat-not-sent</c>: a chat line of this node was not passed on (invalid, refused by the server, queued when
+/// the connection was lost or the node stopped), or its fate is unknown (sent, but the server did not confirm it before
+/// the connection was lost): <paramref name="Reason"/> says which.</summary>
+public sealed record ChatNotSent(long Line, string? To, string Text, string Reason) : NodeEvent;
+
+/// <summary><c>chat-queue</c>: how many of this node's chat lines wait to leave at the pace the server allows (a paste
+/// of many lines), published when the number changes (at most a few times a second while lines drain, and always when
+/// it reaches 0).</summary>
+public sealed record ChatQueue(int Waiting) : NodeEvent;
 
 /// <summary><c>cluster-member</c>: a server node of this node's cluster changed state. <paramref name="Status"/> is
 /// <c>up</c> (it serves clients as part of the cluster), <c>unreachable</c> (it stopped answering), <c>reachable</c>

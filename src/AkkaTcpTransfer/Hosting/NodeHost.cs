@@ -29,8 +29,16 @@ public abstract class NodeHost : IAsyncDisposable
 
     public NodeSettings Settings { get; }
 
-    /// <summary>Completes when the node's actor system has terminated, whoever stopped it.</summary>
-    public Task Terminated => System.WhenTerminated;
+    /// <summary>Completes when the node's actor system has terminated, whoever stopped it, with why: asked to stop
+    /// (<see cref="NodeExit.Failed"/> false), or a part the node cannot work without failed (a client refused by its
+    /// server, a server whose session registry died...), named in <see cref="NodeExit.Reason"/>.</summary>
+    public Task<NodeExit> Terminated => WhenEnded();
+
+    private async Task<NodeExit> WhenEnded()
+    {
+        await System.WhenTerminated;
+        return NodeEnding.Get(System).Exit ?? new NodeExit(false, "stopped");
+    }
 
     /// <summary>Completes once no outgoing transfer is queued or running (each ends by itself: delivered, failed, or
     /// stalled past transfer.stall-timeout), with how many were offered since the start and how many failed.</summary>
@@ -48,9 +56,21 @@ public abstract class NodeHost : IAsyncDisposable
         return open.Files;
     }
 
+    /// <summary>Completes once every chat line this node was asked to send has been answered by the server: confirmed
+    /// (<see cref="Events.ChatSent"/>) or not sent (<see cref="Events.ChatNotSent"/>). Lines queued for the server's
+    /// pace leave at that pace, so this may take a while after a long paste.</summary>
+    public async Task ChatDoneAsync(CancellationToken ct = default) =>
+        await Commands.Ask<NodeLifecycle.ChatDrained>(NodeLifecycle.DrainChat.Instance, Timeout.InfiniteTimeSpan, ct);
+
+    /// <summary>How many chat lines of this node the server has not yet answered (queued for its pace, or sent and not
+    /// yet confirmed).</summary>
+    public async Task<int> UnsentChatAsync(TimeSpan timeout) =>
+        (await Commands.Ask<NodeLifecycle.ChatOpen>(NodeLifecycle.ListChat.Instance, timeout)).Lines;
+
     /// <summary>Says goodbye to peers, closes connections and terminates the actor system.</summary>
     public async Task StopAsync()
     {
+        NodeEnding.Get(System).Record(new NodeExit(false, "stopped"));
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await System.WhenTerminated;
     }
@@ -107,6 +127,8 @@ public abstract class NodeHost : IAsyncDisposable
         {
             beforeStart?.Invoke(system);
             var root = system.ActorOf(rootProps(), rootName);
+            // Whenever the root stops, the whole node goes (NodeEnding says why): never a system left serving nobody.
+            system.ActorOf(RootWatcherActor.Props(root, settings.Role == NodeRole.Server ? "server" : "client"), $"{rootName}-watch");
             var result = await root.Ask<object>(NodeLifecycle.AwaitReady.Instance, readyTimeout, ct);
             switch (result)
             {
@@ -114,6 +136,8 @@ public abstract class NodeHost : IAsyncDisposable
                     var shutdown = CoordinatedShutdown.Get(system);
                     shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "akka-tcp-transfer-goodbye", async () =>
                     {
+                        // A root that stopped has said what goodbyes it could: nobody is left to ask.
+                        if (NodeEnding.Get(system).RootStopped) return Done.Instance;
                         try
                         {
                             await root.Ask<NodeLifecycle.Stopped>(new NodeLifecycle.Stop(

@@ -55,6 +55,7 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
     private readonly Func<int> _width;
     private (string Reason, DateTimeOffset At, int Repeats)? _lastDisconnect;
     private int _statusLines;
+    private bool _chatQueued;
 
     /// <param name="asks">This node asks before receiving: offers say how to answer.</param>
     /// <param name="width">The terminal's width in columns (live bars are cut to it).</param>
@@ -72,7 +73,17 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
         _model = new ScreenModel("", asks);
         Receive<NodeEvent>(OnEvent);
         Receive<Tick>(_ => OnTick());
-        Receive<Flush>(_ => _output.DrainedAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => Flushed.Instance, TaskScheduler.Default).PipeTo(Sender));
+        Receive<Flush>(_ =>
+        {
+            // What this node printed last is how each transfer ended: folders with nothing in flight are done now.
+            if (!_json)
+            {
+                var now = DateTimeOffset.Now;
+                _model.Settle(now);
+                ReportFolders(now);
+            }
+            _output.DrainedAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => Flushed.Instance, TaskScheduler.Default).PipeTo(Sender);
+        });
     }
 
     protected override void PreStart()
@@ -161,6 +172,11 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
             case Connected:
                 _lastDisconnect = null;
                 break;
+            case ChatQueue q:
+                // Said once when lines start to wait (each then shows as it is sent), not at every change.
+                if (q.Waiting > 0 && !_chatQueued) WriteLine($"{Stamp(now)}{q.Waiting} line(s) queued: they leave at the pace the server allows");
+                _chatQueued = q.Waiting > 0;
+                return;
         }
         if (HumanEventFormatter.Format(e, now) is { } line) WriteLine(line);
     }
@@ -170,6 +186,13 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
     {
         var now = DateTimeOffset.Now;
         if (!_model.Tick(now)) return;
+        ReportFolders(now);
+        if (_live) Redraw();
+    }
+
+    /// <summary>One closing line per folder that is done (or failed), once.</summary>
+    private void ReportFolders(DateTimeOffset now)
+    {
         foreach (var row in _model.Transfers(now))
         {
             if (row.Label.EndsWith('/') && row.State is ScreenModel.RowState.Done or ScreenModel.RowState.Failed && _foldersReported.Add(row.Key + row.Files))
@@ -180,7 +203,6 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
                 _foldersAnnounced.Remove(row.Key);
             }
         }
-        if (_live) Redraw();
     }
 
     private static string? Folder(string file) => Transfer.TransfersActor.TopFolder(file);

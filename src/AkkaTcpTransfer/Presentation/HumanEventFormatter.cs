@@ -29,6 +29,8 @@ public static class HumanEventFormatter
             ChatReceived c => $"<{Safe(c.From)} -> {Safe(c.To!)}> {Safe(c.Text)}",
             ChatSent { To: null } c => $"<me> {Safe(c.Text)}",
             ChatSent c => $"<me -> {Safe(c.To!)}> {Safe(c.Text)}",
+            ChatNotSent n => $"error: not sent{(n.To is null ? "" : $" to {Safe(n.To)}")}: \"{Safe(Excerpt(n.Text))}\": {Safe(n.Reason)}",
+            ChatQueue => null, // a status (the UI shows it; line mode says once when lines start to wait)
             TransferWaiting w => $"{w.Id} waiting for {Safe(w.To)} to accept {Safe(w.File)} ({Units.Bytes(w.Size)})",
             ErrorOccurred err => $"error: {Safe(err.Message)}",
             ConnectionRefused r => $"error: {Safe(r.Reason)}",
@@ -49,6 +51,14 @@ public static class HumanEventFormatter
             _ => null,
         };
         return body is null ? null : $"[{now.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}] {body}";
+    }
+
+    /// <summary>The start of a line of chat, enough to recognise it by.</summary>
+    public static string Excerpt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var firstLine = text.Split('\n', 2)[0];
+        return firstLine.Length <= 60 && firstLine.Length == text.Length ? text : firstLine[..Math.Min(firstLine.Length, 59)] + "…";
     }
 
     /// <summary>A server on a loopback address is out of reach of other machines: say so, and how to change it.</summary>

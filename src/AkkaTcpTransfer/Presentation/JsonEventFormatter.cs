@@ -35,6 +35,12 @@ public static class JsonEventFormatter
         _ => basis.ToString(),
     };
 
+    private static void NullableString(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null) w.WriteNull(name);
+        else w.WriteString(name, value);
+    }
+
     private static bool Write(Utf8JsonWriter w, NodeEvent e)
     {
         switch (e)
@@ -63,10 +69,21 @@ public static class JsonEventFormatter
                 return true;
             case ChatSent sent:
                 w.WriteString("event", "chat-sent");
-                if (sent.To is null) w.WriteNull("to");
-                else w.WriteString("to", sent.To);
+                w.WriteNumber("line", sent.Line);
+                NullableString(w, "to", sent.To);
                 w.WriteString("text", sent.Text);
                 w.WriteString("at", Timestamp(sent.At));
+                return true;
+            case ChatNotSent notSent:
+                w.WriteString("event", "chat-not-sent");
+                w.WriteNumber("line", notSent.Line);
+                NullableString(w, "to", notSent.To);
+                w.WriteString("text", notSent.Text);
+                w.WriteString("reason", notSent.Reason);
+                return true;
+            case ChatQueue queue:
+                w.WriteString("event", "chat-queue");
+                w.WriteNumber("waiting", queue.Waiting);
                 return true;
             case TransferWaiting waiting:
                 w.WriteString("event", "transfer-waiting");
@@ -108,8 +125,7 @@ public static class JsonEventFormatter
             case ChatReceived c:
                 w.WriteString("event", "chat");
                 w.WriteString("from", c.From);
-                if (c.To is null) w.WriteNull("to");
-                else w.WriteString("to", c.To);
+                NullableString(w, "to", c.To);
                 w.WriteString("text", c.Text);
                 w.WriteString("at", Timestamp(c.At));
                 return true;

@@ -106,9 +106,12 @@ public sealed class ScreenModel
         [.. _rows.Values.Where(r => r.Direction == TransferDirection.Receive && r.FinishedAt is null && r.Files.Values.Any(f => f.Offered))
             .Select(r => new OfferPrompt(r.Files.Values.First(f => f.Offered).Id, r.Label, r.Peer, r.Files.Count, r.Total))];
 
+    /// <summary>This node's chat lines waiting to leave at the server's pace (a paste), as last reported.</summary>
+    public int QueuedLines { get; private set; }
+
     /// <summary>One line for the status bar.</summary>
     public string Status =>
-        $"{Me} @ {Server ?? "?"} · {Connection}{(Encrypted ? " · TLS" : "")} · {_peers.Count} online" +
+        $"{Me} @ {Server ?? "?"} · {Connection}{(Encrypted ? " · TLS" : "")}{(QueuedLines > 0 ? $" · {QueuedLines} line(s) queued" : "")} · {_peers.Count} online" +
         (_peers.Count > 0 ? ": " + string.Join(", ", _peers.Take(12)) + (_peers.Count > 12 ? ", …" : "") : "");
 
     public void Apply(NodeEvent e, DateTimeOffset now)
@@ -162,6 +165,12 @@ public sealed class ScreenModel
                 break;
             case ChatSent s:
                 Add(s.At, LineKind.Own, s.To is null ? $"<{Me}> {s.Text}" : $"<{Me} → {s.To}> {s.Text}");
+                break;
+            case ChatNotSent n:
+                Add(now, LineKind.Error, $"not sent{(n.To is null ? "" : $" to {n.To}")}: \"{HumanEventFormatter.Excerpt(n.Text)}\": {n.Reason}");
+                break;
+            case ChatQueue q:
+                QueuedLines = q.Waiting;
                 break;
             case ErrorOccurred err:
                 Add(now, LineKind.Error, err.Message);
@@ -233,12 +242,7 @@ public sealed class ScreenModel
         {
             if (row.FinishedAt is null && row.Folder && !row.InFlight && now - row.LastActivity >= FolderSettles)
             {
-                row.FinishedAt = now;
-                var failed = row.Files.Values.Where(f => f.Failed).Sum(f => f.Count);
-                var count = row.Files.Values.Sum(f => f.Count);
-                var verb = row.Direction == TransferDirection.Send ? "sent to" : "received from";
-                Add(now, failed == 0 ? LineKind.Notice : LineKind.Error,
-                    $"{row.Label} {verb} {row.Peer}: {count - failed} of {count} files ({Units.Bytes(row.Total)}){(failed > 0 ? $", {failed} failed" : "")}");
+                FinishFolder(row, now);
                 changed = true;
             }
             if (row.FinishedAt is { } at && now - at >= FinishedRowsLinger)
@@ -250,6 +254,30 @@ public sealed class ScreenModel
         }
         if (changed) Dirty = true;
         return changed;
+    }
+
+    /// <summary>Folders with nothing in flight are done now, without waiting for them to settle: for a node that is about
+    /// to stop (or a step that is over), so that what it prints last is how each folder ended. Returns whether any was.</summary>
+    public bool Settle(DateTimeOffset now)
+    {
+        var changed = false;
+        foreach (var row in _rows.Values.Where(r => r.FinishedAt is null && r.Folder && !r.InFlight).ToList())
+        {
+            FinishFolder(row, now);
+            changed = true;
+        }
+        if (changed) Dirty = true;
+        return changed;
+    }
+
+    private void FinishFolder(Row row, DateTimeOffset now)
+    {
+        row.FinishedAt = now;
+        var failed = row.Files.Values.Where(f => f.Failed).Sum(f => f.Count);
+        var count = row.Files.Values.Sum(f => f.Count);
+        var verb = row.Direction == TransferDirection.Send ? "sent to" : "received from";
+        Add(now, failed == 0 ? LineKind.Notice : LineKind.Error,
+            $"{row.Label} {verb} {row.Peer}: {count - failed} of {count} files ({Units.Bytes(row.Total)}){(failed > 0 ? $", {failed} failed" : "")}");
     }
 
     private (Row Row, FileState File) File(string id, string file, TransferDirection direction, string peer, long size, DateTimeOffset now)

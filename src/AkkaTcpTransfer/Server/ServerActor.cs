@@ -17,8 +17,11 @@ namespace AkkaTcpTransfer.Server;
 
 /// <summary>Root of a server node: starts the session registry, the transfer table, the partial files and the listener,
 /// reports the bound port, and carries out the server operator's own commands (chat as the server, who, send).</summary>
-/// <remarks>Supervision: its children are the node's singletons; one that fails is stopped and the failure is logged.
-/// The listener's end ends the node's service (the server stops); the others are not restarted into a half state.
+/// <remarks>Supervision: its children are the node's singletons (the session registry, the transfer table, the partial
+/// files, the listener and, in a cluster, the node links); one that fails is stopped, never restarted into a half state:
+/// each holds what nothing else can rebuild (who is online, the queued and running transfers, the disk reservations,
+/// the bound socket). This actor watches them all: when one stops other than on the way out, the server says goodbye
+/// to its clients, naming what failed, and stops, and the node ends with that reason (exit 1 from the program).
 /// In a cluster (<c>cluster.enabled</c>) it also runs this node's share of the name directory singleton and its proxy,
 /// follows the cluster's membership (published as <see cref="ClusterMemberChanged"/>, passed to the registry), and is
 /// ready only once this node is up in the cluster and the nodes already there have accepted it.</remarks>
@@ -37,6 +40,18 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public static readonly AcceptanceWaitOver Instance = new();
     }
 
+    /// <summary>A failed server's clients have had their time to hear goodbye.</summary>
+    private sealed class GoodbyesOver
+    {
+        public static readonly GoodbyesOver Instance = new();
+    }
+
+    /// <summary>A line of the server's own was not answered within chat.confirm-timeout (a node that went away).</summary>
+    private sealed record ConfirmTimedOut(uint Id);
+
+    /// <summary>A line of the server's own on its way: its number and what it says, until the registry answers.</summary>
+    private sealed record Saying(long Line, string? To, string Text);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IActorRef _registry;
@@ -50,6 +65,15 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// <summary>Nodes that were up when this one came up and have not yet accepted it.</summary>
     private HashSet<Address>? _awaitingAcceptance;
     private readonly HashSet<Address> _accepted = [];
+    /// <summary>The children the server cannot work without, and what each is called in the line that ends the node.</summary>
+    private readonly Dictionary<IActorRef, string> _keyParts = [];
+    private Exception? _lastFailure;
+    /// <summary>The server is on its way out (asked to stop, or a key part failed): parts that end now are expected.</summary>
+    private bool _stopping;
+    private bool _failed;
+    private readonly Dictionary<uint, Saying> _saying = [];
+    private readonly List<IActorRef> _chatDrainWaiters = [];
+    private long _lastLine;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -81,7 +105,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var transfers = _transfers;
         _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
             (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security, links)), "listener");
-        Context.Watch(_listener);
+        _keyParts[_registry] = "session registry";
+        _keyParts[_transfers] = "transfer table";
+        _keyParts[partials] = "partial files";
+        _keyParts[_listener] = "listener";
+        if (links is not null) _keyParts[links] = "node links";
+        foreach (var part in _keyParts.Keys) Context.Watch(part);
 
         Receive<ListenerMessages.Bound>(b =>
         {
@@ -99,11 +128,26 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (_startResult is not null) Sender.Tell(_startResult);
             else _readyWaiters.Add(Sender);
         });
-        Receive<NodeCommands.Say>(s => Say("", s.Text));
+        Receive<NodeCommands.Say>(s => Say(null, s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => _registry.Tell(SessionMessages.Who.Instance));
         Receive<SessionMessages.WhoResult>(w => Context.System.EventStream.Publish(new WhoListed(w.Names)));
-        Receive<SessionMessages.SayFailed>(f => Context.System.EventStream.Publish(new ErrorOccurred(f.Reason)));
+        Receive<SessionMessages.SayDone>(d => SayAnswered(d.Id, line => new ChatSent(line.Line, line.To, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(d.AtMs))));
+        Receive<SessionMessages.SayFailed>(f => SayAnswered(f.Id, line => new ChatNotSent(line.Line, line.To, line.Text, f.Reason)));
+        // The server's own lines cost no fan-out allowance: never deferred. Should one be, it asks again after the wait.
+        Receive<SessionMessages.SayDeferred>(d =>
+        {
+            if (_saying.TryGetValue(d.Id, out var line))
+                Context.System.Scheduler.ScheduleTellOnce(d.Wait, _registry, new SessionMessages.Say(d.Id, line.To ?? "", line.Text), Self);
+        });
+        Receive<ConfirmTimedOut>(t => SayAnswered(t.Id, line => new ChatNotSent(line.Line, line.To, line.Text,
+            $"not confirmed: the server node of {line.To} did not answer within {Units.Seconds(_settings.Chat.ConfirmTimeout)}")));
+        Receive<NodeLifecycle.DrainChat>(_ =>
+        {
+            if (_saying.Count == 0) Sender.Tell(NodeLifecycle.ChatDrained.Instance);
+            else _chatDrainWaiters.Add(Sender);
+        });
+        Receive<NodeLifecycle.ListChat>(_ => Sender.Tell(new NodeLifecycle.ChatOpen(_saying.Count)));
         Receive<NodeCommands.SendFile>(OnSendFile);
         Receive<NodeCommands.CancelTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.AcceptTransfer>(c => _transfers.Forward(c));
@@ -121,11 +165,48 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<NodeLifecycle.Stop>(s =>
         {
             _stopRequester = Sender;
+            _stopping = true;
             _listener.Tell(new ListenerMessages.Drain(s.Reason));
         });
-        Receive<ListenerMessages.Drained>(_ => ReplyStopped());
+        Receive<ListenerMessages.Drained>(_ =>
+        {
+            ReplyStopped();
+            if (_failed) Context.Stop(Self);
+        });
+        Receive<Terminated>(t => _keyParts.ContainsKey(t.ActorRef), t => KeyPartStopped(t.ActorRef));
+        Receive<GoodbyesOver>(_ => Context.Stop(Self));
         if (settings.Cluster.Enabled) ClusterBehaviour();  // NoInlining: see "cluster" below
-        Receive<Terminated>(t => t.ActorRef.Equals(_listener), _ => ReplyStopped());
+    }
+
+    /// <summary>A child the server cannot work without has stopped. On the way out that is expected; otherwise the server
+    /// ends: its clients hear why (the listener says goodbye to each), the node's exit reason names the part, and this
+    /// actor stops, which ends the node (a listener that is gone cannot say goodbye: then it stops at once).</summary>
+    private void KeyPartStopped(IActorRef part)
+    {
+        var what = _keyParts[part];
+        _keyParts.Remove(part);
+        if (_stopping)
+        {
+            if (part.Equals(_listener)) ReplyStopped();
+            if (part.Equals(_listener) && _failed) Context.Stop(Self);
+            return;
+        }
+        var why = _lastFailure is { } e ? $"{e.GetType().Name}: {e.Message}" : "it stopped";
+        var reason = $"the server's {what} failed ({why}); the server stops";
+        _log.Error("{0}", reason);
+        NodeEnding.Get(Context.System).Record(new NodeExit(Failed: true, reason));
+        Context.System.EventStream.Publish(new ErrorOccurred(reason));
+        _stopping = true;
+        _failed = true;
+        if (_startResult is null) Started(new NodeLifecycle.StartFailed(StartFailure.InternalFailure, reason));
+        if (part.Equals(_listener) || !_keyParts.ContainsKey(_listener))
+        {
+            Context.Stop(Self);
+            return;
+        }
+        _listener.Tell(new ListenerMessages.Drain($"the server stops: its {what} failed"));
+        // The goodbyes are bounded like a normal stop's; after that the server stops anyway.
+        Timers.StartSingleTimer(nameof(GoodbyesOver), GoodbyesOver.Instance, _settings.Connection.CloseTimeout + TimeSpan.FromSeconds(1));
     }
 
     // ---------------------------------------------------------------- cluster
@@ -251,7 +332,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
-        _log.Error(e, "a part of the server failed and was stopped");
+        _lastFailure = e;
         return Directive.Stop;
     });
 
@@ -284,14 +365,29 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _transfers.Tell(new TransfersActor.Send(to, send.Path));
     }
 
-    private void Say(string to, string text)
+    private void Say(string? to, string text)
     {
+        var number = ++_lastLine;
+        to = string.IsNullOrEmpty(to) ? null : to;
         if (ChatText.Validate(text, _settings.Chat.MaxMessageBytes) is { } problem)
         {
-            Context.System.EventStream.Publish(new ErrorOccurred(problem.Reason));
+            Context.System.EventStream.Publish(new ChatNotSent(number, to, text, problem.Reason));
             return;
         }
-        _registry.Tell(new SessionMessages.Say(to, text));
-        Context.System.EventStream.Publish(new ChatSent(to.Length == 0 ? null : to, text, DateTimeOffset.UtcNow));
+        var id = unchecked((uint)number);
+        _saying[id] = new Saying(number, to, text);
+        _registry.Tell(new SessionMessages.Say(id, to ?? "", text));
+        Timers.StartSingleTimer(("confirm", id), new ConfirmTimedOut(id), _settings.Chat.ConfirmTimeout);
+    }
+
+    /// <summary>The registry (or another node's) answered one of the server's own lines: the event says how it went.</summary>
+    private void SayAnswered(uint id, Func<Saying, Events.NodeEvent> outcome)
+    {
+        if (!_saying.Remove(id, out var line)) return;
+        Timers.Cancel(("confirm", id));
+        Context.System.EventStream.Publish(outcome(line));
+        if (_saying.Count > 0) return;
+        foreach (var waiter in _chatDrainWaiters) waiter.Tell(NodeLifecycle.ChatDrained.Instance);
+        _chatDrainWaiters.Clear();
     }
 }

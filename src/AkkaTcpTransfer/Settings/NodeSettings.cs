@@ -88,7 +88,9 @@ public sealed record NodeSettings(
 
         var chat = new ChatSettings(
             MaxMessageBytes: (int)r.Bytes($"{S}.chat.max-message-bytes", 1, ProtocolLimits.MaxStringBytes),
-            PresenceLimit: r.Int($"{S}.chat.presence-limit", 0, 10_000_000));
+            PresenceLimit: r.Int($"{S}.chat.presence-limit", 0, 10_000_000),
+            SendQueue: r.Int($"{S}.chat.send-queue", 1, 1_000_000),
+            ConfirmTimeout: r.Duration($"{S}.chat.confirm-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)));
         // A chat frame carries the text plus two names and a time stamp: it must fit the peer's frame limit.
         if (chat.MaxMessageBytes + 1024 > maxFrame)
             throw new ConfigException($"{S}.chat.max-message-bytes ({chat.MaxMessageBytes}) must be at least 1 KiB below protocol.max-frame-size ({maxFrame})");
@@ -142,7 +144,8 @@ public sealed record NodeSettings(
             FanoutPerSecond: r.Int($"{S}.limits.fanout-per-second", 1, 100_000_000),
             FanoutBurst: r.Int($"{S}.limits.fanout-burst", 1, 100_000_000),
             ExcessTolerance: r.Int($"{S}.limits.excess-tolerance", 1, 1_000_000),
-            RelaysPerClient: r.Int($"{S}.limits.relays-per-client", 1, 100_000));
+            RelaysPerClient: r.Int($"{S}.limits.relays-per-client", 1, 100_000),
+            Backlog: r.Int($"{S}.limits.backlog", 1, 1_000_000));
 
         string downloadsPath;
         try
@@ -276,13 +279,18 @@ public sealed record ConnectionSettings(long MaxSendQueue, int WritesInFlight, i
 public sealed record ServerSettings(TimeSpan HandshakeTimeout, int? MaxClients, int Backlog, int MaxConnectionsPerAddress, int MaxHandshakesPerAddress,
     TimeSpan PenaltyMin, TimeSpan PenaltyMax, int DescriptorReserve);
 
+/// <param name="Backlog">Requests over their rate that may wait (slowing the client) before one is refused.</param>
 public sealed record LimitSettings(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
-    int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient);
+    int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient, int Backlog);
 
 /// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
 public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
 
-public sealed record ChatSettings(int MaxMessageBytes, int PresenceLimit);
+/// <param name="SendQueue">Client: lines that may wait to leave at the server's pace; a line beyond is not queued (and
+/// says so).</param>
+/// <param name="ConfirmTimeout">Server: a line the server passed on (to another node, say) and that is not confirmed
+/// within this time is reported to its sender as not confirmed.</param>
+public sealed record ChatSettings(int MaxMessageBytes, int PresenceLimit, int SendQueue, TimeSpan ConfirmTimeout);
 
 public sealed record TransferSettings(
     int ChunkSize,

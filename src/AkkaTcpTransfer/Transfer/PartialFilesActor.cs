@@ -15,7 +15,9 @@ namespace AkkaTcpTransfer.Transfer;
 /// <item>a description of each resumable partial beside it (<c>.meta</c>), so partials can be listed;</item>
 /// <item>expiry: partials untouched for <c>transfer.partial-max-age</c> are removed at start and every hour after.</item>
 /// </list>
-/// Runs on the file-io dispatcher. It has no children.</summary>
+/// Runs on the file-io dispatcher. It has no children. Every disk access is contained where it happens: a folder or
+/// file that cannot be read or changed is reported (logged, and published for a listing) and skipped; a claim is always
+/// answered. The node cannot work without this actor (its parent ends the node if it stops).</summary>
 internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
 {
     /// <summary>Claim the partial file for <paramref name="Key"/>, reserving space for <paramref name="Size"/> bytes;
@@ -79,10 +81,18 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string downloads, Settings.TransferSettings settings) =>
-        Akka.Actor.Props.Create(() => new PartialFilesActor(downloads, settings)).WithDispatcher(settings.FileIoDispatcher);
+        Akka.Actor.Props.Create(() => new PartialFilesActor(downloads, settings, null)).WithDispatcher(settings.FileIoDispatcher);
 
-    public PartialFilesActor(string downloads, Settings.TransferSettings settings)
+    /// <summary>For tests: <paramref name="enumerate"/> lists a folder's files (folder, pattern) in place of the file system,
+    /// to make a listing fail as a disk would.</summary>
+    internal static Props Props(string downloads, Settings.TransferSettings settings, Func<string, string, IEnumerable<string>> enumerate) =>
+        Akka.Actor.Props.Create(() => new PartialFilesActor(downloads, settings, enumerate)).WithDispatcher(settings.FileIoDispatcher);
+
+    private readonly Func<string, string, IEnumerable<string>> _enumerate;
+
+    public PartialFilesActor(string downloads, Settings.TransferSettings settings, Func<string, string, IEnumerable<string>>? enumerate)
     {
+        _enumerate = enumerate ?? Directory.EnumerateFiles;
         _folder = Path.Combine(Path.GetFullPath(downloads), SafeNames.PartialsFolder);
         _settings = settings;
         _descriptors = Tcp.DescriptorBudget.Get(Context.System);
@@ -243,7 +253,7 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         if (!Directory.Exists(_folder)) return;
         try
         {
-            foreach (var file in Directory.EnumerateFiles(_folder, $"{stem}-*.part"))
+            foreach (var file in _enumerate(_folder, $"{stem}-*.part"))
             {
                 var otherKey = Path.GetFileNameWithoutExtension(file);
                 if (otherKey == key || _inUse.Contains(otherKey) || !DeleteUnlessLocked(file)) continue;
@@ -266,16 +276,25 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
         var cutoff = DateTime.UtcNow - _settings.PartialMaxAge;
         try
         {
-            foreach (var file in Directory.EnumerateFiles(_folder))
+            foreach (var file in _enumerate(_folder, "*"))
             {
                 var name = Path.GetFileName(file);
                 var key = Path.GetFileNameWithoutExtension(file);
-                if (name.EndsWith(".meta", StringComparison.Ordinal))
+                try
                 {
-                    if (!File.Exists(PartPath(key))) TryDelete(file);
+                    if (name.EndsWith(".meta", StringComparison.Ordinal))
+                    {
+                        if (!File.Exists(PartPath(key))) TryDelete(file);
+                        continue;
+                    }
+                    if (_inUse.Contains(key) || File.GetLastWriteTimeUtc(file) > cutoff || !DeleteUnlessLocked(file)) continue;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // This one file cannot be looked at: skipped, the others are still tidied.
+                    _log.Warning("cannot check the partial file {0}: {1}", file, e.Message);
                     continue;
                 }
-                if (_inUse.Contains(key) || File.GetLastWriteTimeUtc(file) > cutoff || !DeleteUnlessLocked(file)) continue;
                 TryDelete(MetaPath(key));
                 if (_parked.Remove(key, out var parked)) parked.State.Hash.Dispose();
                 _log.Info("removed an abandoned partial file (untouched for more than {0}): {1}", _settings.PartialMaxAge, file);
@@ -305,21 +324,30 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
     {
         var list = new List<PartialSummary>();
         if (!Directory.Exists(_folder)) return list;
-        foreach (var part in Directory.EnumerateFiles(_folder, "*.part"))
+        try
         {
-            var key = Path.GetFileNameWithoutExtension(part);
-            try
+            foreach (var part in _enumerate(_folder, "*.part"))
             {
-                var meta = JsonSerializer.Deserialize<PartialMeta>(File.ReadAllText(MetaPath(key)));
-                if (meta is null) continue;
-                var info = new FileInfo(part);
-                list.Add(new PartialSummary(meta.File, meta.From, info.Length, meta.Size, info.LastWriteTimeUtc + _settings.PartialMaxAge,
-                    _inUse.Contains(key)));
+                var key = Path.GetFileNameWithoutExtension(part);
+                try
+                {
+                    var meta = JsonSerializer.Deserialize<PartialMeta>(File.ReadAllText(MetaPath(key)));
+                    if (meta is null) continue;
+                    var info = new FileInfo(part);
+                    list.Add(new PartialSummary(meta.File, meta.From, info.Length, meta.Size, info.LastWriteTimeUtc + _settings.PartialMaxAge,
+                        _inUse.Contains(key)));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+                {
+                    // no description (an older version's partial, or one being written): not listed
+                }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-            {
-                // no description (an older version's partial, or one being written): not listed
-            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The folder itself cannot be read: say so, list what was read, and carry on.
+            _log.Warning("cannot list the partials folder {0}: {1}", _folder, e.Message);
+            Context.System.EventStream.Publish(new ErrorOccurred($"cannot list the partial files in {_folder}: {e.Message}"));
         }
         return [.. list.OrderBy(p => p.File, StringComparer.Ordinal)];
     }

@@ -127,7 +127,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         });
         Receive<Reject>(r =>
         {
-            if (r.Reason.StartsWith(ProtocolLimits.OfferRateLimitedReason, StringComparison.Ordinal)) Throttled();
+            if (r.Reason.StartsWith(ProtocolLimits.TryLaterPrefix, StringComparison.Ordinal))
+                Throttled(slowDown: r.Reason.StartsWith(ProtocolLimits.OfferRateLimitedReason, StringComparison.Ordinal));
             else Failed($"refused by {_spec.To}: {r.Reason}");
         });
         Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {Units.Seconds(_settings.Transfer.AnswerTimeout)}"));
@@ -329,13 +330,13 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     private void Cancelled(string by) => End(new TransferCancelled(_id, _spec.File, by));
 
-    /// <summary>Only the offer's pace was refused: the node queues the file again (same id, nothing published: for the
+    /// <summary>Only the offer's timing was refused: the node queues the file again (same id, nothing published: for the
     /// user it is still waiting), and this actor ends without a trace.</summary>
-    private void Throttled()
+    private void Throttled(bool slowDown)
     {
         _ended = true;
         Timers.CancelAll();
-        _transfers.Tell(new TransferMessages.Throttled(_spec.Id));
+        _transfers.Tell(new TransferMessages.Throttled(_spec.Id, slowDown));
         Context.Parent.Tell(new TransferMessages.Finished(Self));
         Become(Finishing);
     }

@@ -74,7 +74,7 @@ internal sealed class TransferEndpoint
         if (_receives >= _settings.Transfer.MaxConcurrentReceives)
         {
             connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id,
-                $"too many incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
+                $"{ProtocolLimits.TryLaterPrefix}incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
             return;
         }
         var share = _receiving.NewShare();

@@ -17,9 +17,10 @@ public static class TransferMessages
     /// <summary>Transfer actor -> TransfersActor: I am transfer <paramref name="Id"/> (so that cancel and list reach me).</summary>
     public sealed record Attached(uint Id, string File, TransferDirection Direction, string Peer, long Size, IActorRef Actor);
 
-    /// <summary>Sender -> TransfersActor: the peer refused this offer only for coming too fast (nothing else about the
-    /// file): it is queued again, under the same id, and offers slow down.</summary>
-    public sealed record Throttled(uint Id);
+    /// <summary>Sender -> TransfersActor: the peer refused this offer only for its timing (nothing else about the file):
+    /// it is queued again, under the same id, after a pause; <paramref name="SlowDown"/> (the offers came too fast)
+    /// halves the pace of offers too, otherwise (the receiver or the relay was busy) the pace stays.</summary>
+    public sealed record Throttled(uint Id, bool SlowDown);
 
     /// <summary>Transfer actor -> TransfersActor: over; <paramref name="Delivered"/> when the file is verified in place.</summary>
     public sealed record Ended(uint Id, TransferDirection Direction, bool Delivered);

@@ -23,6 +23,9 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
     /// <summary>Root -> here, once: the node's <see cref="PartialFilesActor"/>, asked to list partials with the transfers.</summary>
     public sealed record UsePartials(IActorRef Partials);
 
+    /// <summary>Root -> here, at every Welcome: the offers per second the server takes from this client, and how many at once.</summary>
+    public sealed record PeerOfferRate(int OffersPerSecond, int Burst);
+
     private sealed class Entry(uint id, string file, TransferDirection direction, string peer, long size)
     {
         public uint Id { get; } = id;
@@ -90,6 +93,13 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.AcceptTransfer>(a => WithEntry(a.Id, e => DecideFolderOrFile(e, true)));
         Receive<NodeCommands.RejectTransfer>(r => WithEntry(r.Id, e => DecideFolderOrFile(e, false)));
         Receive<UsePartials>(u => _partials = u.Partials);
+        Receive<PeerOfferRate>(r =>
+        {
+            // The server announced how many offers a second it takes (its bucket for this session starts full): never
+            // offer faster than that, or more at once, or faster than we would anyway.
+            var rate = Math.Min(_settings.Transfer.OffersPerSecond, r.OffersPerSecond);
+            _pace = new Limits.TokenBucket(rate, Math.Min(rate, r.Burst), _clock.Elapsed);
+        });
         Receive<NodeCommands.ListTransfers>(_ =>
         {
             Context.System.EventStream.Publish(new TransfersListed(
@@ -188,8 +198,11 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         var now = _clock.Elapsed;
         if (now >= _pausedUntil)
         {
-            var slower = Math.Max(1, _pace.Rate / 2);
-            _pace = new Limits.TokenBucket(slower, slower, now);
+            if (throttled.SlowDown)
+            {
+                var slower = Math.Max(1, _pace.Rate / 2);
+                _pace = new Limits.TokenBucket(slower, slower, now);
+            }
             _pausedUntil = now + ThrottlePause;
         }
         Pump();

@@ -63,9 +63,9 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     public void Frames_split_across_arbitrary_received_boundaries_reach_the_owner_whole_and_in_order()
     {
         var (connection, _) = Start(("connection.read-ahead", "64"));
-        var bytes = FrameEncoder.Encode(new Protocol.Say("", "first"))
+        var bytes = FrameEncoder.Encode(new Protocol.Say(1, "", "first"))
             .Concat(FrameEncoder.Encode(new Protocol.Chunk(3, 0, Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray())))
-            .Concat(FrameEncoder.Encode(new Protocol.Say("bob", "third"))).ToArray();
+            .Concat(FrameEncoder.Encode(new Protocol.Say(3, "bob", "third"))).ToArray();
         foreach (var piece in bytes.Chunk(7))
             connection.Tell(new Akka.IO.Tcp.Received(ByteString.FromBytes(piece)));
 
@@ -79,7 +79,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     public void The_next_read_waits_until_the_owner_has_handled_what_was_delivered()
     {
         var (connection, tcp) = Start(("connection.read-ahead", "1"));
-        connection.Tell(Received(new Protocol.Say("", "one"), new Protocol.Say("", "two")));
+        connection.Tell(Received(new Protocol.Say(1, "", "one"), new Protocol.Say(2, "", "two")));
         Assert.IsType<ConnectionMessages.FrameReceived>(ExpectMsg<ConnectionMessages.FrameReceived>());
         ExpectMsg<ConnectionMessages.FrameReceived>();
         ExpectMsg<ConnectionMessages.Delivered>();
@@ -95,7 +95,7 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
         var (connection, tcp) = Start(("connection.max-frames-per-second", "20"), ("connection.read-ahead", "64"));
         // 60 frames at once: three seconds' worth at 20 per second. Every one is delivered...
         var since = System.Diagnostics.Stopwatch.StartNew();
-        connection.Tell(Received([.. Enumerable.Range(0, 60).Select(i => new Protocol.Say("", $"{i}"))]));
+        connection.Tell(Received([.. Enumerable.Range(0, 60).Select(i => new Protocol.Say((uint)i, "", $"{i}"))]));
         for (var i = 0; i < 60; i++) Assert.Equal($"{i}", ((Protocol.Say)NextFrame()).Text);
         // ...but the next read is asked for only once the rate allows (the bucket is 40 frames in debt: 2 s from the
         // frames' arrival, however long reading them here took).

@@ -27,6 +27,37 @@ public sealed class TransferActorTests(ITestOutputHelper output)
 
     private static Frame Sent(TestProbe connection) => connection.ExpectMsg<ConnectionMessages.Send>().Frame;
 
+    [Theory]
+    [InlineData("too many offers at once; slow down", true)]
+    [InlineData("too many incoming transfers at once (at most 16); try again later", false)]
+    [InlineData("too many transfers of yours going through the server at once (8, at most 8); try again when one is done", false)]
+    public void A_reject_of_only_the_offers_timing_queues_the_file_again_and_only_a_rate_refusal_slows_offers(string reason, bool slowDown)
+    {
+        var path = _files.Create("busy.bin", 100, seed: 4);
+        var connection = CreateTestProbe();
+        var transfers = CreateTestProbe();
+        var spec = new TransferMessages.StartSend(11, path, "busy.bin", "bob", 100, new FileInfo(path).LastWriteTimeUtc.Ticks);
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(), "tester", [], new WindowPool(4096, 4096).NewShare()));
+        Assert.IsType<Offer>(Sent(connection));
+        sender.Tell(new Reject(11, reason));
+        transfers.FishForMessage(m => m is TransferMessages.Throttled t && t.Id == 11 && t.SlowDown == slowDown);
+        // Nothing about the file failed: no Fail to the peer.
+        connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_reject_for_any_other_reason_fails_the_transfer()
+    {
+        var path = _files.Create("refused.bin", 100, seed: 5);
+        var connection = CreateTestProbe();
+        var transfers = CreateTestProbe();
+        var spec = new TransferMessages.StartSend(12, path, "refused.bin", "bob", 100, new FileInfo(path).LastWriteTimeUtc.Ticks);
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(), "tester", [], new WindowPool(4096, 4096).NewShare()));
+        Assert.IsType<Offer>(Sent(connection));
+        sender.Tell(new Reject(12, "not enough free space"));
+        transfers.FishForMessage(m => m is TransferMessages.Ended { Id: 12, Delivered: false });
+    }
+
     [Fact]
     public void The_sender_never_has_more_than_the_window_unacknowledged()
     {

@@ -45,7 +45,9 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
         var claim = (ClusterMessages.Claim)RoundTrip(new ClusterMessages.Claim(9, "carol", [9, 9]));
         Assert.Equal((9L, "carol"), (claim.Request, claim.Name));
         Assert.Equal([9, 9], claim.Identity);
-        Assert.Equal(new SessionMessages.SayFailed(WireCode.UnknownPeer, "no one"), RoundTrip(new SessionMessages.SayFailed(WireCode.UnknownPeer, "no one")));
+        Assert.Equal(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one"), RoundTrip(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one")));
+        Assert.Equal(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123), RoundTrip(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123)));
+        Assert.Equal(new ClusterMessages.Direct(8, "a", "b", 42, "hé"), RoundTrip(new ClusterMessages.Direct(8, "a", "b", 42, "hé")));
 
         var data = Enumerable.Range(0, 65536).Select(i => (byte)i).ToArray();
         var chunk = (Chunk)((RelayMessages.RelayFrame)RoundTrip(new RelayMessages.RelayFrame(new Chunk(5, 1L << 33, data)))).Frame;

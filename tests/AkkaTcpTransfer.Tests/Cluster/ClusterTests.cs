@@ -88,6 +88,8 @@ public sealed class ClusterTests : NodesAndFiles
         bob.Node.Commands.Tell(new NodeCommands.SayTo("Carol", "just for carol"));
         var direct = await carol.Log.WaitFor<ChatReceived>(c => c.Text == "just for carol");
         Assert.Equal(("bob", "carol"), (direct.From, direct.To));
+        // Confirmed to bob by carol's node, with the time carol sees.
+        Assert.Equal(direct.At, (await bob.Log.WaitFor<ChatSent>(s => s.Text == "just for carol")).At);
 
         var mark = alice.Log.Mark();
         alice.Node.Commands.Tell(NodeCommands.Who.Instance);
@@ -99,8 +101,8 @@ public sealed class ClusterTests : NodesAndFiles
         await bob.Log.WaitFor<PeerLeft>(p => p.Name == "carol");
         mark = alice.Log.Mark();
         alice.Node.Commands.Tell(new NodeCommands.SayTo("carol", "are you there?"));
-        var error = await alice.Log.WaitFor<ErrorOccurred>(after: mark);
-        Assert.Contains("no one named 'carol' is online", error.Message);
+        var notSent = await alice.Log.WaitFor<ChatNotSent>(after: mark);
+        Assert.Contains("no one named 'carol' is online", notSent.Reason);
         Assert.DoesNotContain(bob.Log.All<ChatReceived>(), c => c.Text == "are you there?");
     }
 

@@ -106,11 +106,14 @@ public abstract class ChatTests(bool tls) : IAsyncLifetime
     {
         var mark = _alice.Log.Mark();
         _alice.Node.Commands.Tell(new NodeCommands.SayTo("nobody", "anyone there?"));
-        var error = await _alice.Log.WaitFor<ErrorOccurred>(after: mark);
-        Assert.Contains("'nobody'", error.Message, StringComparison.Ordinal);
+        // The refusal names the line (its number and text), and it is never reported as sent.
+        var notSent = await _alice.Log.WaitFor<ChatNotSent>(after: mark);
+        Assert.Equal(("nobody", "anyone there?"), (notSent.To, notSent.Text));
+        Assert.Contains("'nobody'", notSent.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(_alice.Log.All<ChatSent>(), s => s.Line == notSent.Line);
 
         _server.Commands.Tell(new NodeCommands.SayTo("ghost", "boo"));
-        Assert.Contains("'ghost'", (await _serverLog.WaitFor<ErrorOccurred>()).Message, StringComparison.Ordinal);
+        Assert.Contains("'ghost'", (await _serverLog.WaitFor<ChatNotSent>(n => n.Text == "boo")).Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -129,8 +132,8 @@ public abstract class ChatTests(bool tls) : IAsyncLifetime
     {
         var mark = _alice.Log.Mark();
         _alice.Node.Commands.Tell(new NodeCommands.Say(new string('x', 20_000)));
-        var error = await _alice.Log.WaitFor<ErrorOccurred>(after: mark);
-        Assert.Contains("longer than the limit", error.Message, StringComparison.Ordinal);
+        var notSent = await _alice.Log.WaitFor<ChatNotSent>(after: mark);
+        Assert.Contains("longer than the limit", notSent.Reason, StringComparison.Ordinal);
         _alice.Node.Commands.Tell(new NodeCommands.Say("still here"));
         await _bob.Log.WaitFor<ChatReceived>(c => c.Text == "still here");
     }

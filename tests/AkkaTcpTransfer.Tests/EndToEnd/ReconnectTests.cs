@@ -51,8 +51,12 @@ public sealed class ReconnectTests
         var mark = aliceLog.Mark();
         await aliceLog.WaitFor<Disconnected>();
         alice.Commands.Tell(new NodeCommands.Say("anyone?"));
-        var error = await aliceLog.WaitFor<ErrorOccurred>(after: mark);
-        Assert.Contains("not connected", error.Message, StringComparison.Ordinal);
+        var notSent = await aliceLog.WaitFor<ChatNotSent>(after: mark);
+        Assert.Equal("anyone?", notSent.Text);
+        Assert.Contains("not connected", notSent.Reason, StringComparison.Ordinal);
+        alice.Commands.Tell(NodeCommands.Who.Instance);
+        Assert.Contains("not connected", (await aliceLog.WaitFor<ErrorOccurred>(after: mark)).Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(aliceLog.All<ChatSent>(), s => s.Text == "anyone?");
     }
 
     [Fact]

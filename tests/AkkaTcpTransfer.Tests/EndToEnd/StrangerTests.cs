@@ -75,11 +75,11 @@ public sealed class StrangerTests : NodesAndFiles
         await using var mallory = await RawClient.JoinAsync(server.Port, "mallory");
         await using var bob = await RawClient.JoinAsync(server.Port, "bob");
         var huge = new string('界', 21_000); // 63,000 bytes: as long as a string field can carry
-        // A message to a huge name: an Error quoting it, cut to size.
-        await mallory.SendAsync(new Protocol.Say(huge, "hi"));
-        var error = await mallory.Expect<Error>();
-        Assert.Equal(WireCode.UnknownPeer, error.Code);
-        Assert.True(System.Text.Encoding.UTF8.GetByteCount(error.Message) <= ProtocolLimits.MaxReasonBytes);
+        // A message to a huge name: refused, quoting it, cut to size.
+        await mallory.SendAsync(new Protocol.Say(1, huge, "hi"));
+        var error = await mallory.Expect<SayRefused>();
+        Assert.Equal((1u, WireCode.UnknownPeer), (error.Id, error.Code));
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(error.Reason) <= ProtocolLimits.MaxReasonBytes);
         // An offer with a huge unsafe file name, to the server and to bob: refused to mallory, bob never bothered.
         await mallory.SendAsync(new Offer(71, "", [], "server", huge + "/../x", 10, 1));
         Assert.True(System.Text.Encoding.UTF8.GetByteCount((await mallory.Expect<Reject>(r => r.Id == 71)).Reason) <= ProtocolLimits.MaxReasonBytes);

@@ -18,7 +18,7 @@ public sealed class ScreenModelTests
         var m = new ScreenModel("alice", asks: true);
         m.Apply(new Connected("server", "alice", new string('a', 64), Security.TrustBasis.KnownServer, ["server", "alice", "bob"]), At(0));
         m.Apply(new ChatReceived("bob", null, "hi all", At(1)), At(1));
-        m.Apply(new ChatSent(null, "hello bob", At(2)), At(2));
+        m.Apply(new ChatSent(1, null, "hello bob", At(2)), At(2));
         m.Apply(new ChatReceived("bob", "alice", "psst", At(3)), At(3));
         m.Apply(new PeerJoined("carol"), At(4));
         m.Apply(new ChatReceived("mallory", null, "evil \u001b[2J text", At(5)), At(5));

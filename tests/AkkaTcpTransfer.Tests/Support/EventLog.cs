@@ -78,5 +78,22 @@ public sealed class EventLog : IDisposable
         return (T)await done.Task;
     }
 
+    /// <summary>The first <paramref name="count"/> events of type <typeparamref name="T"/> matching <paramref name="match"/>,
+    /// in order, once that many have been recorded; fails the test if they do not come in time.</summary>
+    public async Task<IReadOnlyList<T>> WaitForCount<T>(int count, Func<T, bool>? match = null, TimeSpan? timeout = null) where T : NodeEvent
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (true)
+        {
+            var mark = Mark();
+            var found = Snapshot().Take(mark).OfType<T>().Where(e => match?.Invoke(e) ?? true).ToList();
+            if (found.Count >= count) return found.Take(count).ToList();
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+                throw new TimeoutException($"[{Name}] {found.Count} of {count} {typeof(T).Name} events in time");
+            await WaitFor(match, after: mark, timeout: left);
+        }
+    }
+
     public void Dispose() => _subscription?.Dispose();
 }

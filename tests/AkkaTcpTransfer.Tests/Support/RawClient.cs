@@ -97,8 +97,9 @@ public sealed class RawClient : IAsyncDisposable
     }
 
     /// <summary>Every frame that arrives until none has come for <paramref name="quiet"/> (for asserting what did not
-    /// come, like TestKit's ExpectNoMsg). Stops early if the server closes.</summary>
-    public async Task<List<Frame>> ReceiveUntilQuietAsync(TimeSpan quiet)
+    /// come, like TestKit's ExpectNoMsg). A server that closes the connection meanwhile fails the test (nothing coming
+    /// from a closed connection proves nothing), unless <paramref name="allowClose"/>: then it stops there.</summary>
+    public async Task<List<Frame>> ReceiveUntilQuietAsync(TimeSpan quiet, bool allowClose = false)
     {
         var frames = new List<Frame>();
         while (true)
@@ -112,7 +113,11 @@ public sealed class RawClient : IAsyncDisposable
             {
                 return frames;
             }
-            if (frame is null) return frames;
+            if (frame is null)
+            {
+                if (!allowClose) throw new InvalidOperationException($"the server closed the connection during the quiet period (after {string.Join(", ", frames)})");
+                return frames;
+            }
             frames.Add(frame);
         }
     }

@@ -86,7 +86,7 @@ internal sealed class RelayTable
     {
         if (_sending >= _settings.Limits.RelaysPerClient)
         {
-            ToClient(new Reject(offer.Id, $"you have {_sending} transfers going through the server already (at most {_settings.Limits.RelaysPerClient}); try again when one is done"));
+            ToClient(new Reject(offer.Id, $"{ProtocolLimits.TryLaterPrefix}transfers of yours going through the server at once ({_sending}, at most {_settings.Limits.RelaysPerClient}); try again when one is done"));
             return;
         }
         _relays[offer.Id] = new Relay(clientSends: true, now);

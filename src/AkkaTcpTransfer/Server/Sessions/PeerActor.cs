@@ -40,6 +40,22 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         public static readonly SweepRelays Instance = new();
     }
 
+    /// <summary>The rate of the request at the head of the backlog allows it now (or a deferred line may ask again).</summary>
+    private sealed class PaceOver
+    {
+        public static readonly PaceOver Instance = new();
+    }
+
+    /// <summary>The registry (or another node's) did not answer a line within chat.confirm-timeout.</summary>
+    private sealed record ConfirmTimedOut(uint Id);
+
+    /// <summary>A rate-limited request (Say, WhoRequest) waiting its turn; <see cref="Charged"/> once its token is taken.</summary>
+    private sealed class Paced(Frame frame)
+    {
+        public Frame Frame { get; } = frame;
+        public bool Charged { get; set; }
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IActorRef _registry;
@@ -55,6 +71,15 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly TokenBucket _offerRate;
     private readonly TokenBucket _tolerance;
     private TimeSpan _lastRateError = TimeSpan.FromHours(-1);
+    /// <summary>Requests over their rate wait here in arrival order (the fakelag of IRC servers): the client is slowed,
+    /// never refused, while at most limits.backlog wait. While any wait, its connection is not read further.</summary>
+    private readonly Queue<Paced> _paced = new();
+    /// <summary>The line the registry has been asked to pass on and has not yet answered (one at a time, in order).</summary>
+    private Protocol.Say? _asking;
+    /// <summary>The registry deferred <see cref="_asking"/> for the sender's fan-out allowance: it asks again later.</summary>
+    private bool _askingDeferred;
+    /// <summary>Read barriers of the connection held back while requests wait for their rate.</summary>
+    private int _heldReads;
     private string _name = "";
     private byte[] _identity = [];
     private int _peerMaxFrame;
@@ -133,13 +158,33 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void Online()
     {
         Receive<ConnectionMessages.FrameReceived>(f => OnFrame(f.Frame));
-        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
-        Receive<SessionMessages.WhoResult>(w => _connection.Tell(new ConnectionMessages.Send(new WhoReply(w.Names))));
-        Receive<SessionMessages.SayFailed>(f =>
+        Receive<ConnectionMessages.Delivered>(_ =>
         {
-            if (f.Code == WireCode.RateLimited) Excess(f.Reason);
-            else _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(f.Code, f.Reason)));
+            // Requests wait for their rate: read no further until they have gone (TCP slows the client down).
+            if (Waiting) _heldReads++;
+            else Sender.Tell(ConnectionMessages.ReadMore.Instance);
         });
+        Receive<SessionMessages.WhoResult>(w => _connection.Tell(new ConnectionMessages.Send(new WhoReply(w.Names))));
+        Receive<SessionMessages.SayDone>(d => Answered(d.Id, new SayAck(d.Id, d.AtMs)));
+        Receive<SessionMessages.SayFailed>(f => Answered(f.Id, new SayRefused(f.Id, f.Code, f.Reason)));
+        Receive<SessionMessages.SayDeferred>(d =>
+        {
+            if (_asking?.Id != d.Id) return;
+            _askingDeferred = true;
+            Timers.Cancel(nameof(ConfirmTimedOut));
+            Timers.StartSingleTimer(nameof(PaceOver), PaceOver.Instance, d.Wait);
+        });
+        Receive<PaceOver>(_ =>
+        {
+            if (_askingDeferred && _asking is { } again)
+            {
+                _askingDeferred = false;
+                Ask(again);
+            }
+            Pump();
+        });
+        Receive<ConfirmTimedOut>(t => Answered(t.Id, new SayRefused(t.Id, WireCode.Unavailable,
+            $"not confirmed: the server did not pass the line on within {Units.Seconds(_settings.Chat.ConfirmTimeout)}")));
         Receive<SessionMessages.Replaced>(_ => Close(WireCode.Replaced, "this client reconnected on a new connection"));
         Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
         Receive<ListenerMessages.Evict>(_ => { });
@@ -165,6 +210,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<SessionMessages.JoinRefused>(_ => { });
         Receive<SessionMessages.WhoResult>(_ => { });
         Receive<SessionMessages.SayFailed>(_ => { });
+        Receive<SessionMessages.SayDone>(_ => { });
+        Receive<SessionMessages.SayDeferred>(_ => { });
+        Receive<PaceOver>(_ => { });
+        Receive<ConfirmTimedOut>(_ => { });
         Receive<SessionMessages.Replaced>(_ => { });
         Receive<SessionMessages.OfferRecipient>(_ => { });
         Receive<RelayMessages.RelayFrame>(_ => { });
@@ -325,17 +374,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         var now = _clock.Elapsed;
         switch (frame)
         {
-            case Protocol.Say say when !_chatRate.TryTake(now):
-                Excess($"chat refused: at most {_settings.Limits.ChatPerSecond} messages per second");
-                break;
-            case Protocol.Say say:
-                OnSay(say);
-                break;
-            case WhoRequest when !_whoRate.TryTake(now):
-                Excess($"who refused: at most {_settings.Limits.WhoPerSecond} per second");
-                break;
-            case WhoRequest:
-                _registry.Tell(SessionMessages.Who.Instance);
+            case Protocol.Say or WhoRequest:
+                Pace(frame);
                 break;
             case Offer offer when !_offerRate.TryTake(now):
                 Excess($"offer refused: at most {_settings.Limits.OffersPerSecond} offers per second");
@@ -372,26 +412,98 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         }
     }
 
+    // ---------------------------------------------------------------- paced requests
+
+    /// <summary>True while requests wait for their rate (or a line for its fan-out allowance): reads are held.</summary>
+    private bool Waiting => _paced.Count > 0 || _askingDeferred;
+
+    /// <summary>A rate-limited request joins the backlog, in order; it is refused only when the backlog is full, which
+    /// a client that keeps to the limits of its Welcome never sees.</summary>
+    private void Pace(Frame frame)
+    {
+        if (_paced.Count >= _settings.Limits.Backlog)
+        {
+            var reason = $"more than {_settings.Limits.Backlog} requests were waiting for their rate ({_settings.Limits.ChatPerSecond} lines and " +
+                         $"{_settings.Limits.WhoPerSecond} who per second)";
+            // A line is answered by its own refusal; a who request by the Error (at most one a second).
+            if (frame is Protocol.Say say) _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.RateLimited, $"not sent: {reason}; slow down")));
+            Excess(reason, tell: frame is not Protocol.Say);
+            return;
+        }
+        _paced.Enqueue(new Paced(frame));
+        Pump();
+    }
+
+    /// <summary>Passes on the requests at the head of the backlog whose rate allows them, one line at a time (the next
+    /// waits for the registry's answer to the last), and lets the connection read again once none waits.</summary>
+    private void Pump()
+    {
+        while (_asking is null && _paced.TryPeek(out var next))
+        {
+            var now = _clock.Elapsed;
+            var bucket = next.Frame is Protocol.Say ? _chatRate : _whoRate;
+            if (!next.Charged)
+            {
+                var wait = bucket.WaitFor(now);
+                if (wait > TimeSpan.Zero)
+                {
+                    Timers.StartSingleTimer(nameof(PaceOver), PaceOver.Instance, wait);
+                    return;
+                }
+                bucket.TryTake(now);
+                next.Charged = true;
+            }
+            _paced.Dequeue();
+            if (next.Frame is Protocol.Say say) OnSay(say);
+            else _registry.Tell(SessionMessages.Who.Instance);
+        }
+        if (!Waiting) ReleaseReads();
+    }
+
+    private void ReleaseReads()
+    {
+        for (; _heldReads > 0; _heldReads--) _connection.Tell(ConnectionMessages.ReadMore.Instance);
+    }
+
     private void OnSay(Protocol.Say say)
     {
         var problem = ChatText.Validate(say.Text, _settings.Chat.MaxMessageBytes);
         if (problem is not null)
         {
-            _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(problem.Value.Code, problem.Value.Reason)));
+            _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, problem.Value.Code, problem.Value.Reason)));
             return;
         }
         var to = say.To.Trim();
         if (to.Length > 0 && PeerNames.Validate(to) is not null)
         {
-            _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.UnknownPeer, $"no one named '{to}' is online")));
+            _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.UnknownPeer, $"no one named '{to}' is online")));
             return;
         }
-        _registry.Tell(new SessionMessages.Say(to, say.Text));
+        Ask(say with { To = to });
+    }
+
+    /// <summary>Asks the registry to pass the line on; its answer (or the confirm timeout) answers the client.</summary>
+    private void Ask(Protocol.Say say)
+    {
+        _asking = say;
+        _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text));
+        Timers.StartSingleTimer(nameof(ConfirmTimedOut), new ConfirmTimedOut(say.Id), _settings.Chat.ConfirmTimeout);
+    }
+
+    /// <summary>The line being asked about is answered: the client hears it, and the next request may go.</summary>
+    private void Answered(uint id, Frame answer)
+    {
+        if (_asking?.Id != id) return;
+        _asking = null;
+        _askingDeferred = false;
+        Timers.Cancel(nameof(ConfirmTimedOut));
+        _connection.Tell(new ConnectionMessages.Send(answer));
+        Pump();
     }
 
     /// <summary>A request over the client's rate limit was refused. The client hears of it at most once a second; once
     /// it has used up its tolerance (limits.excess-tolerance refusals, refilling at one per second) it is disconnected.</summary>
-    private void Excess(string reason)
+    private void Excess(string reason, bool tell = true)
     {
         var now = _clock.Elapsed;
         if (!_tolerance.TryTake(now))
@@ -401,7 +513,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Close(WireCode.RateLimited, $"disconnected for sending too fast: {reason}");
             return;
         }
-        if (now - _lastRateError < TimeSpan.FromSeconds(1)) return;
+        if (!tell || now - _lastRateError < TimeSpan.FromSeconds(1)) return;
         _lastRateError = now;
         _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.RateLimited, $"{reason}; slow down")));
     }

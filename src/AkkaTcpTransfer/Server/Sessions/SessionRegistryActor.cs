@@ -54,7 +54,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private readonly string _serverKey;
     private readonly string _serverShape;
     private readonly int _maxClients;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    /// <summary>The rates every client is told in its Welcome (and held to by its peer actor).</summary>
+    private readonly ClientLimits _clientLimits;
     private readonly Dictionary<string, Session> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _byShape = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Session> _byPeer = [];
@@ -81,17 +82,24 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         return c != 0 ? c : StringComparer.Ordinal.Compare(a, b);
     });
 
-    public static Props Props(NodeSettings settings, int maxClients, ClusterLink? cluster = null) =>
-        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, cluster));
+    /// <param name="clock">For tests: the time its allowances refill by (a monotonic clock by default).</param>
+    public static Props Props(NodeSettings settings, int maxClients, ClusterLink? cluster = null, Func<TimeSpan>? clock = null) =>
+        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, cluster, clock));
 
-    public SessionRegistryActor(NodeSettings settings, int maxClients, ClusterLink? cluster)
+    private readonly Func<TimeSpan> _now;
+
+    public SessionRegistryActor(NodeSettings settings, int maxClients, ClusterLink? cluster, Func<TimeSpan>? clock)
     {
+        var stopwatch = Stopwatch.StartNew();
+        _now = clock ?? (() => stopwatch.Elapsed);
         _cluster = cluster;
         _settings = settings;
         _serverName = settings.Name;
         _serverKey = PeerNames.Key(settings.Name);
         _serverShape = PeerNames.ShapeKey(settings.Name);
         _maxClients = maxClients;
+        var limits = settings.Limits;
+        _clientLimits = new ClientLimits(limits.ChatPerSecond, limits.ChatBurst, limits.WhoPerSecond, limits.WhoBurst, limits.OffersPerSecond, limits.OffersBurst);
         Receive<SessionMessages.Join>(OnJoin);
         Receive<Terminated>(t =>
         {
@@ -197,13 +205,13 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (_byKey.TryGetValue(key, out var remote) && remote.Node is not null) Remove(remote);
         var limits = _settings.Limits;
         var session = new Session(join.Name, key, shape, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
-            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _clock.Elapsed), Claim: claim);
+            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _now()), Claim: claim);
         Add(session);
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
         session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
-            session.Name, session.ResumeKey, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
+            session.Name, session.ResumeKey, _clientLimits, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
@@ -266,7 +274,10 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>From a client's peer actor (its session), or from the server itself (this registry's parent). A peer
-    /// that is no longer a session (replaced, or left) speaks for nobody: its late messages are dropped.</summary>
+    /// that is no longer a session (replaced, or left) speaks for nobody: its late messages are dropped. Every line
+    /// that is taken is answered: <see cref="SessionMessages.SayDone"/> once passed on, <see cref="SessionMessages.SayFailed"/>
+    /// when it never will be, <see cref="SessionMessages.SayDeferred"/> when its sender must wait for its fan-out
+    /// allowance (the peer keeps the line and asks again; nothing is lost).</summary>
     private void OnSay(SessionMessages.Say say)
     {
         if (!_byPeer.TryGetValue(Sender, out var from) && !Sender.Equals(Context.Parent)) return;
@@ -277,34 +288,44 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (say.To.Length == 0)
         {
             var recipients = _byKey.Count - (from is null ? 0 : 1);
-            // Every node delivers to its own clients; the sender paid here for all of them.
-            if (from is not null && recipients > 0 && !from.Fanout!.TryTake(_clock.Elapsed, recipients))
+            if (from is not null && recipients > 0)
             {
-                Sender.Tell(new SessionMessages.SayFailed(WireCode.RateLimited,
-                    $"message to everyone refused: you may reach {_settings.Limits.FanoutPerSecond} people per second, and it would reach {recipients}"));
-                return;
+                // Every node delivers to its own clients; the sender pays here for all of them (a crowd larger than the
+                // burst costs the whole burst: the line waits for a full allowance, never forever).
+                var cost = Math.Min(recipients, from.Fanout!.Burst);
+                var wait = from.Fanout.WaitFor(_now(), cost);
+                if (wait > TimeSpan.Zero)
+                {
+                    Sender.Tell(new SessionMessages.SayDeferred(say.Id, wait));
+                    return;
+                }
+                from.Fanout.TryTake(_now(), cost);
             }
             DeliverBroadcast(fromName, atMs, say.Text, except: from);
             ToNodes(new ClusterMessages.Broadcast(fromName, atMs, say.Text));
             if (from is not null) Context.System.EventStream.Publish(new Events.ChatReceived(fromName, null, say.Text, at));
+            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
             return;
         }
         if (PeerNames.Validate(say.To) is null && (PeerNames.Key(say.To) == _serverKey || PeerNames.ShapeKey(say.To) == _serverShape))
         {
             Context.System.EventStream.Publish(new Events.ChatReceived(fromName, _serverName, say.Text, at));
+            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
             return;
         }
         if (Find(say.To) is { Node: { } node } remoteTarget)
         {
-            node.Tell(new ClusterMessages.Direct(fromName, remoteTarget.Name, atMs, say.Text), from is null ? ActorRefs.NoSender : Sender);
+            // That node's registry delivers it and answers the sender itself.
+            node.Tell(new ClusterMessages.Direct(say.Id, fromName, remoteTarget.Name, atMs, say.Text), Sender);
             return;
         }
         if (Find(say.To) is { } target)
         {
             target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(fromName, target.Name, atMs, say.Text))));
+            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
             return;
         }
-        Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
+        Sender.Tell(new SessionMessages.SayFailed(say.Id, WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
     }
 
     private void DeliverBroadcast(string fromName, long atMs, string text, Session? except)
@@ -379,9 +400,14 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterMessages.Direct>(d =>
         {
             if (Find(d.To) is { Node: null } target)
+            {
                 target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(d.From, target.Name, d.AtMs, d.Text))));
+                Sender.Tell(new SessionMessages.SayDone(d.Id, d.AtMs));
+            }
             else
-                Sender.Tell(new SessionMessages.SayFailed(WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
+            {
+                Sender.Tell(new SessionMessages.SayFailed(d.Id, WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
+            }
         });
         Receive<ClusterNodeUp>(u => SendHello(Context.ActorSelection(u.RegistryPath)));
         Receive<ClusterNodeGone>(g => NodeGone(g.Address));
