@@ -120,7 +120,7 @@ public sealed class LimitTests : IAsyncDisposable
     public async Task An_offer_flood_is_answered_with_rejects_and_ends_in_a_goodbye()
     {
         var (server, serverLog) = await _nodes.StartServer(("limits.offers-per-second", "2"), ("limits.offers-burst", "2"), ("limits.excess-tolerance", "10"),
-            ("downloads", Directory.CreateTempSubdirectory("att-offers-").FullName));
+            ("limits.backlog", "20"), ("downloads", Directory.CreateTempSubdirectory("att-offers-").FullName));
         var (flooder, frames) = await FloodUntilClosed(server.Port, "offerer", i => new Offer((uint)(i + 1), "", [], "server", $"f{i}.bin", 10, 1), 200);
         await using (flooder)
         {
@@ -131,6 +131,25 @@ public sealed class LimitTests : IAsyncDisposable
         await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(1));
         await serverLog.WaitFor<TransferFailed>(f => f.Id == TransferIds.Format(2));
         Assert.InRange(serverLog.All<TransferOffered>().Count(), 2, 4);
+    }
+
+    [Fact]
+    public async Task Offers_beyond_their_rate_wait_their_turn_and_a_cancel_right_behind_one_is_not_overtaken()
+    {
+        var (server, serverLog) = await _nodes.StartServer(("limits.offers-per-second", "20"), ("limits.offers-burst", "2"),
+            ("downloads", Directory.CreateTempSubdirectory("att-offers-").FullName));
+        await using var raw = await RawClient.JoinAsync(server.Port, "offerer");
+        Assert.Equal((20, 2), (raw.Welcome!.Limits.OffersPerSecond, raw.Welcome.Limits.OffersBurst));
+        // Ten offers at once, then a Cancel of the last: the eight beyond the burst wait (a tenth of a second each), and
+        // the Cancel waits behind its offer instead of arriving before it (it would be dropped, leaving the offer alive).
+        var frames = Enumerable.Range(1, 10).Select(i => (Frame)new Offer((uint)i, "", [], "server", $"o{i}.bin", 10, 1))
+            .Append(new Cancel(10, "", "changed my mind"));
+        await raw.SendRawAsync([.. frames.SelectMany(FrameEncoder.Encode)]);
+        for (var i = 1; i <= 9; i++) await raw.Expect<Accept>(a => a.Id == (uint)i);
+        var cancelled = await serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(10));
+        Assert.Equal("offerer", cancelled.By);
+        Assert.DoesNotContain(serverLog.All<TransferFailed>(), f => f.Id == TransferIds.Format(10));
+        Assert.Empty(serverLog.All<ErrorOccurred>());
     }
 
     [Fact]

@@ -371,40 +371,17 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void OnFrame(Frame frame)
     {
-        var now = _clock.Elapsed;
         switch (frame)
         {
-            case Protocol.Say or WhoRequest:
+            case Protocol.Say or WhoRequest or Offer:
                 Pace(frame);
                 break;
-            case Offer offer when !_offerRate.TryTake(now):
-                Excess($"offer refused: at most {_settings.Limits.OffersPerSecond} offers per second");
-                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"{ProtocolLimits.OfferRateLimitedReason}; slow down")));
-                break;
-            case Offer offer when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id):
-                // The id names a transfer already on this connection (either direction): refused, that one untouched.
-                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
-                break;
-            case Offer offer when Encoding.UTF8.GetByteCount(offer.File) > ProtocolLimits.MaxFileNameBytes:
-                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"the file name is longer than {ProtocolLimits.MaxFileNameBytes} bytes")));
-                break;
-            case Offer offer when offer.To.Length == 0 || PeerNames.Comparer.Equals(offer.To, _settings.Name):
-                // For the server itself. The sender is who this connection authenticated, whatever the frame says.
-                _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
-                    _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
-                break;
-            case Offer offer when PeerNames.Validate(offer.To) is not null:
-                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"no one named '{offer.To}' is online")));
-                break;
-            case Offer offer:
-                _relays.BeginOffer(offer, now);
+            // A frame of a transfer whose offer still waits keeps its place behind it (a Cancel must not overtake it).
+            case TransferFrame transfer when _paced.Any(p => p.Frame is Offer o && o.Id == transfer.Id):
+                Pace(frame);
                 break;
             case TransferFrame transfer:
-                if (!_endpoint.Route(transfer) && !_relays.OnClientFrame(transfer, now))
-                {
-                    (transfer as Chunk)?.Release();
-                    _log.Debug("{0}: dropping {1} for unknown or finished transfer {2}", _name, transfer.Type, TransferIds.Format(transfer.Id));
-                }
+                Route(transfer);
                 break;
             default:
                 Close(WireCode.ProtocolViolation, $"a client may not send {frame.Type} frames (a Ping only after the Welcome)");
@@ -412,22 +389,66 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         }
     }
 
+    private void OnOffer(Offer offer)
+    {
+        switch (offer)
+        {
+            case var _ when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id):
+                // The id names a transfer already on this connection (either direction): refused, that one untouched.
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
+                break;
+            case var _ when Encoding.UTF8.GetByteCount(offer.File) > ProtocolLimits.MaxFileNameBytes:
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"the file name is longer than {ProtocolLimits.MaxFileNameBytes} bytes")));
+                break;
+            case var _ when offer.To.Length == 0 || PeerNames.Comparer.Equals(offer.To, _settings.Name):
+                // For the server itself. The sender is who this connection authenticated, whatever the frame says.
+                _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
+                    _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
+                break;
+            case var _ when PeerNames.Validate(offer.To) is not null:
+                _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"no one named '{offer.To}' is online")));
+                break;
+            default:
+                _relays.BeginOffer(offer, _clock.Elapsed);
+                break;
+        }
+    }
+
+    private void Route(TransferFrame transfer)
+    {
+        if (_endpoint.Route(transfer) || _relays.OnClientFrame(transfer, _clock.Elapsed)) return;
+        (transfer as Chunk)?.Release();
+        _log.Debug("{0}: dropping {1} for unknown or finished transfer {2}", _name, transfer.Type, TransferIds.Format(transfer.Id));
+    }
+
     // ---------------------------------------------------------------- paced requests
 
     /// <summary>True while requests wait for their rate (or a line for its fan-out allowance): reads are held.</summary>
     private bool Waiting => _paced.Count > 0 || _askingDeferred;
 
-    /// <summary>A rate-limited request joins the backlog, in order; it is refused only when the backlog is full, which
-    /// a client that keeps to the limits of its Welcome never sees.</summary>
+    /// <summary>A rate-limited request (a line, a who, an offer) joins the backlog, in order, and so does a frame of an
+    /// offer that waits there; one is refused only when the backlog is full, which a client that keeps to the rates of
+    /// its Welcome never sees.</summary>
     private void Pace(Frame frame)
     {
         if (_paced.Count >= _settings.Limits.Backlog)
         {
-            var reason = $"more than {_settings.Limits.Backlog} requests were waiting for their rate ({_settings.Limits.ChatPerSecond} lines and " +
-                         $"{_settings.Limits.WhoPerSecond} who per second)";
-            // A line is answered by its own refusal; a who request by the Error (at most one a second).
-            if (frame is Protocol.Say say) _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.RateLimited, $"not sent: {reason}; slow down")));
-            Excess(reason, tell: frame is not Protocol.Say);
+            var reason = $"more than {_settings.Limits.Backlog} requests were waiting for their rate ({_settings.Limits.ChatPerSecond} lines, " +
+                         $"{_settings.Limits.WhoPerSecond} who and {_settings.Limits.OffersPerSecond} offers per second)";
+            // A line and an offer are answered by their own refusal; a who request by the Error (at most one a second).
+            switch (frame)
+            {
+                case Protocol.Say say:
+                    _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.RateLimited, $"not sent: {reason}; slow down")));
+                    break;
+                case Offer offer:
+                    _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"{ProtocolLimits.OfferRateLimitedReason}: {reason}; slow down")));
+                    break;
+                case Chunk chunk:
+                    chunk.Release();
+                    break;
+            }
+            Excess(reason, tell: frame is WhoRequest);
             return;
         }
         _paced.Enqueue(new Paced(frame));
@@ -438,11 +459,18 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// waits for the registry's answer to the last), and lets the connection read again once none waits.</summary>
     private void Pump()
     {
-        while (_asking is null && _paced.TryPeek(out var next))
+        while (_paced.TryPeek(out var next))
         {
+            if (next.Frame is Protocol.Say && _asking is not null) break;
             var now = _clock.Elapsed;
-            var bucket = next.Frame is Protocol.Say ? _chatRate : _whoRate;
-            if (!next.Charged)
+            var bucket = next.Frame switch
+            {
+                Protocol.Say => _chatRate,
+                WhoRequest => _whoRate,
+                Offer => _offerRate,
+                _ => null,
+            };
+            if (bucket is not null && !next.Charged)
             {
                 var wait = bucket.WaitFor(now);
                 if (wait > TimeSpan.Zero)
@@ -454,8 +482,21 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 next.Charged = true;
             }
             _paced.Dequeue();
-            if (next.Frame is Protocol.Say say) OnSay(say);
-            else _registry.Tell(SessionMessages.Who.Instance);
+            switch (next.Frame)
+            {
+                case Protocol.Say say:
+                    OnSay(say);
+                    break;
+                case WhoRequest:
+                    _registry.Tell(SessionMessages.Who.Instance);
+                    break;
+                case Offer offer:
+                    OnOffer(offer);
+                    break;
+                case TransferFrame transfer:
+                    Route(transfer);
+                    break;
+            }
         }
         if (!Waiting) ReleaseReads();
     }
