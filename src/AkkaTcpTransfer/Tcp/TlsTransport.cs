@@ -40,14 +40,6 @@ internal sealed class TlsTransport : IByteTransport
         public static readonly WantInput Instance = new();
     }
 
-    /// <summary>A TLS handshake record starts with this byte (content type 22); as our 4-byte frame length it would
-    /// read above 369 MB, beyond any frame limit, so a plaintext peer and a TLS peer can never be confused.</summary>
-    public const byte HandshakeRecord = 0x16;
-
-    /// <summary>A TLS alert record (content type 21): what a TLS peer sends first when it rejects our ClientHello. It is
-    /// TLS too (SslStream reports the alert), never a frame length (it would read above 352 MB).</summary>
-    public const byte AlertRecord = 0x15;
-
     /// <summary>Ciphertext unacknowledged by Akka.IO before encryption waits (TLS.md: 256 KiB and 1 MiB measured alike).</summary>
     private const int CipherWindow = 256 * 1024;
 
@@ -69,11 +61,12 @@ internal sealed class TlsTransport : IByteTransport
     private readonly TimeSpan _handshakeTimeout;
     private readonly TlsBridgeStream _bridge;
     private readonly SslStream _ssl;
-    private readonly Channel<(ByteString Data, Akka.IO.Tcp.Event Ack)> _writes =
-        Channel.CreateUnbounded<(ByteString, Akka.IO.Tcp.Event)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    /// <summary>Writes waiting to be encrypted: each already joined into one pooled buffer (the one copy of the
+    /// plaintext), given back once SslStream has encrypted it.</summary>
+    private readonly Channel<(byte[] Buffer, int Length, Akka.IO.Tcp.Event Ack)> _writes =
+        Channel.CreateUnbounded<(byte[], int, Akka.IO.Tcp.Event)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop = new();
     private ServerTrust.Check? _check;
-    private bool _sawFirstByte;
     private bool _established;
     private bool _handshakeOver;
     private bool _shutdownRequested;
@@ -181,23 +174,33 @@ internal sealed class TlsTransport : IByteTransport
         return message.Trim().TrimEnd('.');
     }
 
-    public void Received(ByteString data)
+    public void RequestRead() => _tcp.Tell(Akka.IO.Tcp.ResumeReading.Instance, _self);
+
+    public void Received(ByteString data) => _bridge.Feed(data);
+
+    /// <summary>A frame in pieces (head and chunk data, or several control frames) goes to SslStream as one piece: it
+    /// makes a record per write, and a 13-byte record of its own would cost a record header and a socket write. The
+    /// pieces are copied once, into a rented buffer held only until SslStream has encrypted it: an idle connection holds
+    /// none.</summary>
+    public void Write(OutboundWrite write, Akka.IO.Tcp.Event ack)
     {
-        if (!_sawFirstByte && data.Count > 0)
+        var joined = ArrayPool<byte>.Shared.Rent(write.Length);
+        var at = 0;
+        foreach (var segment in write.Segments)
         {
-            _sawFirstByte = true;
-            if (data[0] is not (HandshakeRecord or AlertRecord))
-            {
-                _owner.PeerNotTls(data);
-                return;
-            }
+            segment.AsSpan().CopyTo(joined.AsSpan(at));
+            at += segment.Count;
         }
-        _bridge.Feed(data);
+        if (!_writes.Writer.TryWrite((joined, write.Length, ack))) ArrayPool<byte>.Shared.Return(joined);
     }
 
-    public void Write(ByteString data, Akka.IO.Tcp.Event ack) => _writes.Writer.TryWrite((data, ack));
+    public void Abort()
+    {
+        _tcp.Tell(Akka.IO.Tcp.Abort.Instance, _self);
+        Dispose();
+    }
 
-    public void Shutdown()
+    public void HalfClose()
     {
         if (_shutdownRequested) return;
         _shutdownRequested = true;
@@ -343,15 +346,10 @@ internal sealed class TlsTransport : IByteTransport
             {
                 while (reader.TryRead(out var item))
                 {
-                    var (data, ack) = item;
-                    // A frame in pieces (head and chunk data) goes to SslStream as one piece: it makes a record per
-                    // write, and a 13-byte record of its own would cost a record header and a socket write. The
-                    // buffer is rented for the write only: an idle connection holds none.
-                    var joined = ArrayPool<byte>.Shared.Rent(data.Count);
+                    var (joined, length, ack) = item;
                     try
                     {
-                        data.CopyTo(joined, 0, data.Count);
-                        await _ssl.WriteAsync(joined.AsMemory(0, data.Count), _stop.Token).ConfigureAwait(false);
+                        await _ssl.WriteAsync(joined.AsMemory(0, length), _stop.Token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -375,6 +373,7 @@ internal sealed class TlsTransport : IByteTransport
         _disposed = true;
         _stop.Cancel();
         _bridge.Break(new IOException("the connection is closed"));
+        // Writes the loop never took are left to the collector: the loop may still be reading the channel.
         _writes.Writer.TryComplete();
         try
         {
