@@ -47,7 +47,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             _asks = !settings.Transfer.AutoAccept;
             if (mode == OutputMode.Screen) _model = new ScreenModel(settings.Name, _asks);
             node = role == NodeRole.Server
-                ? await ServerNode.StartAsync(config, BeforeStart)
+                ? await ServerNode.StartAsync(config, settings.Cluster.Enabled ? new Cluster.ClusterPlugin() : null, BeforeStart)
                 : await StartClientAsync(config);
         }
         catch (ConfigException e)

@@ -104,7 +104,7 @@ public sealed class ChatWindow : Window
         _pending = snapshot.Offers.Count > 0 ? snapshot.Offers[0] : null;
         _offer.Visible = _pending is not null;
         _offer.Text = _pending is { } o
-            ? $"{o.From} offers {o.Label} ({(o.Files > 1 ? $"{o.Files} files, " : "")}{Transfer.Units.Bytes(o.Bytes)}) — F2 accept · F3 reject" +
+            ? $"{o.From} offers {o.Label} ({(o.Files > 1 ? $"{o.Files} files, " : "")}{AkkaTcpTransfer.Text.Units.Bytes(o.Bytes)}) — F2 accept · F3 reject" +
               (snapshot.Offers.Count > 1 ? $" · {snapshot.Offers.Count - 1} more waiting" : "")
             : "";
         _status.Text = snapshot.Status + "   (Ctrl+Q quits, /help)";

@@ -30,26 +30,38 @@ public sealed class ServerNode : NodeHost
     /// <summary>The port actually bound (the real one when port 0 was configured).</summary>
     public int Port { get; }
 
-    /// <summary>Starts a server from <paramref name="config"/> (see <see cref="NodeConfig.Build(NodeRole, (string, string)[])"/>)
+    /// <summary>Every server runs an actor system of this name (in a cluster, Akka addresses include it).</summary>
+    public const string SystemName = "akka-tcp-transfer-server";
+
+    /// <summary>Starts a single server from <paramref name="config"/> (see <see cref="NodeConfig.Build(NodeRole, (string, string)[])"/>)
     /// and returns once it listens. <paramref name="beforeStart"/> runs on the new actor system before the server
     /// starts, so a subscriber sees every event, the first <see cref="Events.Listening"/> included.</summary>
     /// <exception cref="ConfigException">The configuration is invalid.</exception>
     /// <exception cref="NodeStartException">The server cannot bind, or its TLS identity cannot be read or made.</exception>
-    public static async Task<ServerNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
+    public static Task<ServerNode> StartAsync(Config config, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default) =>
+        StartAsync(config, plugin: null, beforeStart, ct);
+
+    /// <summary>Starts a server with <paramref name="plugin"/> running beside it: the cluster plugin
+    /// (AkkaTcpTransfer.Cluster's <c>ClusterPlugin</c>) for a node of several servers acting as one
+    /// (<c>cluster.enabled</c> needs it).</summary>
+    /// <exception cref="ConfigException">The configuration is invalid, or asks for a cluster without the plugin.</exception>
+    /// <exception cref="NodeStartException">The server cannot bind, cannot join its cluster, or its TLS identity cannot be read or made.</exception>
+    public static async Task<ServerNode> StartAsync(Config config, ServerPlugin? plugin, Action<ActorSystem>? beforeStart = null, CancellationToken ct = default)
     {
         var settings = NodeSettings.Read(config, NodeRole.Server);
+        if (settings.Cluster.Enabled && plugin is null)
+            throw new ConfigException("cluster.enabled needs the cluster plugin (AkkaTcpTransfer.Cluster's ClusterPlugin): pass it to ServerNode.StartAsync");
         CheckDownloads(settings.Downloads);
         AssemblyPreloader.LoadConnectionPath();
         var endpoint = await ResolveAsync(settings.Host, settings.Port, ct);
         var security = NodeSecurity.ForServer(settings);
-        if (settings.Cluster.Enabled)
-        {
-            config = Cluster.ClusterConfig.For(settings.Cluster).WithFallback(config);
-            var linkAddress = (await ResolveAsync(settings.Cluster.Host, 0, ct)).Address.ToString();
-            settings = settings with { Cluster = settings.Cluster with { LinkHost = linkAddress } };
-        }
-        var (system, root, ready) = await StartRootAsync(config, settings, Cluster.ClusterConfig.SystemName,
-            () => ServerActor.Props(settings, endpoint, security), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
-        return new ServerNode(system, root, settings, ready.Host, ready.Port, security?.Identity);
+        if (plugin is not null) (config, settings) = await plugin.PrepareAsync(config, settings, ct);
+        var ready = settings;
+        var (system, root, started) = await StartRootAsync(config, ready, SystemName,
+            () => ServerActor.Props(ready, endpoint, security, plugin), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
+        return new ServerNode(system, root, ready, started.Host, started.Port, security?.Identity);
     }
+
+    /// <summary>The address <paramref name="host"/> resolves to (for plugins that need an IP address, like a cluster's links).</summary>
+    internal static async Task<string> AddressOf(string host, CancellationToken ct) => (await ResolveAsync(host, 0, ct)).Address.ToString();
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Akka.Actor;
+using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Events;
 
 namespace AkkaTcpTransfer.Presentation;
@@ -199,7 +200,7 @@ public sealed class ConsoleActor : ReceiveActor, IWithTimers
             {
                 var verb = row.Direction == TransferDirection.Send ? "sent to" : "received from";
                 var failed = row.State == ScreenModel.RowState.Failed ? $", {row.StateText}" : "";
-                WriteLine($"{Stamp(now)}{HumanEventFormatter.Safe(row.Label)} {verb} {HumanEventFormatter.Safe(row.Peer)}: {row.Files} files, {Transfer.Units.Bytes(row.Total)}{failed}");
+                WriteLine($"{Stamp(now)}{HumanEventFormatter.Safe(row.Label)} {verb} {HumanEventFormatter.Safe(row.Peer)}: {row.Files} files, {Units.Bytes(row.Total)}{failed}");
                 _foldersAnnounced.Remove(row.Key);
             }
         }

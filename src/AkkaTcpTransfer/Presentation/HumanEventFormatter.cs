@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Text;
 
 namespace AkkaTcpTransfer.Presentation;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Text;
 
 namespace AkkaTcpTransfer.Presentation;
 

@@ -1,17 +1,15 @@
 using System.Net;
-using System.Runtime.CompilerServices;
 using Akka.Actor;
-using Akka.Cluster;
-using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using AkkaTcpTransfer.Chat;
-using AkkaTcpTransfer.Cluster;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Text;
+using AkkaTcpTransfer.Security;
 
 namespace AkkaTcpTransfer.Server;
 
@@ -22,23 +20,10 @@ namespace AkkaTcpTransfer.Server;
 /// each holds what nothing else can rebuild (who is online, the queued and running transfers, the disk reservations,
 /// the bound socket). This actor watches them all: when one stops other than on the way out, the server says goodbye
 /// to its clients, naming what failed, and stops, and the node ends with that reason (exit 1 from the program).
-/// In a cluster (<c>cluster.enabled</c>) it also runs this node's share of the name directory singleton and its proxy,
-/// follows the cluster's membership (published as <see cref="ClusterMemberChanged"/>, passed to the registry), and is
-/// ready only once this node is up in the cluster and the nodes already there have accepted it.</remarks>
+/// With a plugin (<see cref="ServerPlugin"/>: the cluster) it starts the plugin's actors among its own children, watches
+/// them like the rest, and is ready only once the plugin says so.</remarks>
 internal sealed class ServerActor : ReceiveActor, IWithTimers
 {
-    /// <summary>Where every node's session registry lives (the directory and the other registries find it there).</summary>
-    internal const string RegistryPath = "/user/server/sessions";
-
-    private sealed class JoinTimedOut
-    {
-        public static readonly JoinTimedOut Instance = new();
-    }
-
-    private sealed class AcceptanceWaitOver
-    {
-        public static readonly AcceptanceWaitOver Instance = new();
-    }
 
     /// <summary>A failed server's clients have had their time to hear goodbye.</summary>
     private sealed class GoodbyesOver
@@ -61,10 +46,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private object? _startResult;
     private IActorRef? _stopRequester;
     private NodeLifecycle.Ready? _bound;
-    private bool _clusterUp;
-    /// <summary>Nodes that were up when this one came up and have not yet accepted it.</summary>
-    private HashSet<Address>? _awaitingAcceptance;
-    private readonly HashSet<Address> _accepted = [];
+    /// <summary>False while a plugin has not said it is ready (a cluster node not yet up and accepted).</summary>
+    private bool _pluginReady = true;
     /// <summary>The children the server cannot work without, and what each is called in the line that ends the node.</summary>
     private readonly Dictionary<IActorRef, string> _keyParts = [];
     private Exception? _lastFailure;
@@ -78,10 +61,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="security">The server's TLS identity, or null to serve in plaintext.</param>
-    public static Props Props(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security) =>
-        Akka.Actor.Props.Create(() => new ServerActor(settings, bindTo, security));
+    /// <param name="plugin">What runs beside the server (the cluster), or null.</param>
+    public static Props Props(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security, ServerPlugin? plugin = null) =>
+        Akka.Actor.Props.Create(() => new ServerActor(settings, bindTo, security, plugin));
 
-    public ServerActor(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security)
+    public ServerActor(NodeSettings settings, IPEndPoint bindTo, ConnectionSecurity.Server? security, ServerPlugin? plugin)
     {
         _settings = settings;
         var descriptors = DescriptorBudget.Get(Context.System);
@@ -94,10 +78,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         // The server's own identity for the offers it sends: a receiver ties partial files to it.
         var serverId = ClientIdentity.Of(new StateFolder(settings.StateDir).ReadOrCreateSecret("server-identity.key", 32));
 
-        SessionRegistryActor.ClusterLink? link = null;
-        IActorRef? links = null;
-        if (settings.Cluster.Enabled) (link, links) = StartClusterParts(settings);
-        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, link), "sessions");
+        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients), "sessions");
+        // The plugin starts before the listener: a client's session may need its links from the first frame.
+        var parts = plugin?.Start(Context, new ServerPluginContext(settings, Self, _registry));
+        var links = parts?.Links;
+        _pluginReady = parts is null;
         _transfers = Context.ActorOf(TransfersActor.Props(settings), "transfers");
         var partials = Context.ActorOf(PartialFilesActor.Props(settings.Downloads, settings.Transfer), "partials");
         _transfers.Tell(new TransfersActor.UsePartials(partials));
@@ -109,6 +94,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _keyParts[_transfers] = "transfer table";
         _keyParts[partials] = "partial files";
         _keyParts[_listener] = "listener";
+        if (parts is not null) _keyParts[parts.Root] = parts.Name;
         if (links is not null) _keyParts[links] = "node links";
         foreach (var part in _keyParts.Keys) Context.Watch(part);
 
@@ -117,7 +103,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             Context.System.EventStream.Publish(new Listening(b.Endpoint.Address.ToString(), b.Endpoint.Port,
                 security?.Identity.Fingerprint, security?.Identity.CertificateFile));
             _bound = new NodeLifecycle.Ready(b.Endpoint.Address.ToString(), b.Endpoint.Port, _settings.Name, _settings.Name);
-            if (!_settings.Cluster.Enabled || _clusterUp) Started(_bound);
+            if (_pluginReady) Started(_bound);
         });
         Receive<ListenerMessages.BindFailed>(f =>
         {
@@ -175,7 +161,17 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(t => _keyParts.ContainsKey(t.ActorRef), t => KeyPartStopped(t.ActorRef));
         Receive<GoodbyesOver>(_ => Context.Stop(Self));
-        if (settings.Cluster.Enabled) ClusterBehaviour();  // NoInlining: see "cluster" below
+        Receive<ServerPluginMessages.Ready>(_ =>
+        {
+            _pluginReady = true;
+            if (_bound is not null && _startResult is null) Started(_bound);
+        });
+        Receive<ServerPluginMessages.Failed>(f =>
+        {
+            _log.Error("{0}", f.Reason);
+            if (_startResult is null) Started(new NodeLifecycle.StartFailed(f.Kind, f.Reason));
+            else Context.System.EventStream.Publish(new ErrorOccurred(f.Reason));
+        });
     }
 
     /// <summary>A child the server cannot work without has stopped. On the way out that is expected; otherwise the server
@@ -208,127 +204,6 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         // The goodbyes are bounded like a normal stop's; after that the server stops anyway.
         Timers.StartSingleTimer(nameof(GoodbyesOver), GoodbyesOver.Instance, _settings.Connection.CloseTimeout + TimeSpan.FromSeconds(1));
     }
-
-    // ---------------------------------------------------------------- cluster
-    // Everything that touches Akka.Cluster types sits in methods of its own, called only in cluster mode and never
-    // inlined: the runtime then loads the cluster assemblies only when a cluster is asked for. Each loaded assembly
-    // holds a file descriptor for good, and a single server must keep them for clients (see AssemblyPreloader).
-
-    /// <summary>The name directory's singleton manager and proxy, and the node links.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private (SessionRegistryActor.ClusterLink, IActorRef) StartClusterParts(NodeSettings settings)
-    {
-        // The directory runs on the oldest node; every node hosts a manager for it and talks to it through a proxy.
-        Context.ActorOf(ClusterSingletonManager.Props(NameDirectoryActor.Props(RegistryPath), PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(Context.System)), "names");
-        var proxy = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/names",
-            ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
-        var tokenKey = ClusterKeys.TokenKey(settings.Token);
-        var links = Context.ActorOf(NodeLinksActor.Props(settings.Cluster.LinkHost, settings.Cluster.LinkPort, tokenKey,
-            settings.Cluster.LinkMaxQueue, Self), "links");
-        return (new SessionRegistryActor.ClusterLink(proxy, tokenKey, settings.Cluster.ClaimTimeout, links, settings.Cluster.LinkHost), links);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ClusterBehaviour()
-    {
-        var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        var self = cluster.SelfAddress;
-        Receive<ClusterEvent.MemberUp>(up =>
-        {
-            Publish(up.Member.Address, "up");
-            if (up.Member.Address == self)
-            {
-                // Up: now the nodes already there check us (token, version) while we check them.
-                Timers.Cancel(nameof(JoinTimedOut));
-                _awaitingAcceptance = cluster.State.Members
-                    .Where(m => m.Address != self && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp)
-                    .Select(m => m.Address).ToHashSet();
-                _awaitingAcceptance.ExceptWith(_accepted);
-                if (_awaitingAcceptance.Count == 0) Self.Tell(AcceptanceWaitOver.Instance);
-                else Timers.StartSingleTimer(nameof(AcceptanceWaitOver), AcceptanceWaitOver.Instance, NameDirectoryActor.RebuildWait);
-            }
-            else
-            {
-                _registry.Tell(new SessionRegistryActor.ClusterNodeUp($"{up.Member.Address}{RegistryPath}"));
-            }
-        });
-        Receive<ClusterEvent.MemberRemoved>(r =>
-        {
-            Publish(r.Member.Address, "removed");
-            if (r.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeGone(r.Member.Address));
-        });
-        Receive<ClusterEvent.UnreachableMember>(u => Publish(u.Member.Address, "unreachable"));
-        Receive<ClusterEvent.ReachableMember>(u =>
-        {
-            Publish(u.Member.Address, "reachable");
-            // What went between us while it was unreachable may be lost: our whole picture goes again.
-            if (u.Member.Address != self) _registry.Tell(new SessionRegistryActor.ClusterNodeUp($"{u.Member.Address}{RegistryPath}"));
-            _registry.Tell(SessionRegistryActor.ReconcileNames.Instance);
-        });
-        Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<NodeLinksActor.Stats>(s => _registry.Forward(s));
-        Receive<SessionRegistryActor.NodeAccepted>(a =>
-        {
-            _accepted.Add(a.Address);
-            if (_awaitingAcceptance is not null && _awaitingAcceptance.Remove(a.Address) && _awaitingAcceptance.Count == 0)
-                Self.Tell(AcceptanceWaitOver.Instance);
-        });
-        Receive<AcceptanceWaitOver>(_ =>
-        {
-            Timers.Cancel(nameof(AcceptanceWaitOver));
-            _clusterUp = true;
-            if (_bound is not null && _startResult is null) Started(_bound);
-        });
-        Receive<JoinTimedOut>(_ =>
-        {
-            var seeds = _settings.Cluster.Seeds.Count == 0 ? "itself" : string.Join(", ", _settings.Cluster.Seeds.Select(s => $"{s.Host}:{s.Port}"));
-            Started(new NodeLifecycle.StartFailed(StartFailure.ClusterJoin,
-                $"could not join the server cluster through {seeds} within {Units.Seconds(_settings.Cluster.JoinTimeout)}: is each seed a server node's cluster port, and reachable?"));
-        });
-        Receive<SessionRegistryActor.NodeRefusedByCluster>(r =>
-        {
-            var members = cluster.State.Members;
-            var me = members.FirstOrDefault(m => m.Address == self);
-            var them = members.FirstOrDefault(m => m.Address == r.By);
-            // Both sides refuse each other; the newer node is the one that goes.
-            if (me is not null && them is not null && me.IsOlderThan(them)) return;
-            _log.Error("{0}", r.Reason);
-            if (_startResult is null) Started(new NodeLifecycle.StartFailed(StartFailure.ClusterJoin, $"{r.Reason} (node {HostPort(r.By)})"));
-            else Context.System.EventStream.Publish(new ErrorOccurred($"{r.Reason} (node {HostPort(r.By)}); this node leaves the cluster"));
-            cluster.Leave(self);
-        });
-    }
-
-    protected override void PreStart()
-    {
-        if (_settings.Cluster.Enabled) JoinCluster();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void JoinCluster()
-    {
-        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
-        Timers.StartSingleTimer(nameof(JoinTimedOut), JoinTimedOut.Instance, _settings.Cluster.JoinTimeout);
-        var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        // No seeds: this node founds a cluster. Listed seeds may include this node itself (the same list everywhere).
-        if (_settings.Cluster.Seeds.Count == 0) cluster.Join(cluster.SelfAddress);
-        else cluster.JoinSeedNodes(_settings.Cluster.Seeds.Select(s => ClusterConfig.SeedAddress(cluster.SelfAddress.Protocol, s.Host, s.Port)));
-    }
-
-    protected override void PostStop()
-    {
-        if (_settings.Cluster.Enabled) LeaveEvents();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void LeaveEvents() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
-
-    private static void Publish(Address node, string status) =>
-        Context.System.EventStream.Publish(new ClusterMemberChanged(HostPort(node), status, node == Akka.Cluster.Cluster.Get(Context.System).SelfAddress));
-
-    private static string HostPort(Address address) => $"{address.Host}:{address.Port}";
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {

@@ -3,6 +3,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using static AkkaTcpTransfer.Tcp.ConnectionMessages;
@@ -204,7 +205,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<SendEncoded>(s => Enqueue(s.Frame, default, null, data: false));
         Receive<Close>(c => BeginClose(c.Code, c.Reason));
         Receive<Shed>(_ => BeginClose(WireCode.SlowConsumer,
-            $"the server is short of memory for unsent data and this connection held the most ({Transfer.Units.Bytes(_outbound.Held)}) or was not reading"));
+            $"the server is short of memory for unsent data and this connection held the most ({Units.Bytes(_outbound.Held)}) or was not reading"));
         Receive<ShedRetry>(_ =>
         {
             if (_budget.Total > _budget.Limit) Shed();
@@ -418,7 +419,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         var length = head.Length + body.Count;
         if (_outbound.Held + length > _settings.MaxSendQueue)
         {
-            BeginClose(WireCode.SlowConsumer, $"more than {Transfer.Units.Bytes(_settings.MaxSendQueue)} waited to be sent to this peer: it reads too slowly");
+            BeginClose(WireCode.SlowConsumer, $"more than {Units.Bytes(_settings.MaxSendQueue)} waited to be sent to this peer: it reads too slowly");
             return;
         }
         _outbound.Enqueue(head, body, release, data);
@@ -438,7 +439,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
             return;
         }
         _log.Warning("over the node's send budget ({0} held, limit {1}): closing {2} connection(s) with the most unsent data",
-            Transfer.Units.Bytes(_budget.Total), Transfer.Units.Bytes(_budget.Limit), victims.Count);
+            Units.Bytes(_budget.Total), Units.Bytes(_budget.Limit), victims.Count);
         foreach (var victim in victims) victim.Connection.Tell(ConnectionMessages.Shed.Instance);
     }
 
@@ -474,7 +475,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
                 break;
             case Liveness.Verdict.Stuck:
                 BeginClose(WireCode.SlowConsumer,
-                    $"the peer took nothing for {_liveness.Stalled(now).TotalSeconds:0.#} s ({Transfer.Units.Bytes(_outbound.Held)} waiting for it)");
+                    $"the peer took nothing for {_liveness.Stalled(now).TotalSeconds:0.#} s ({Units.Bytes(_outbound.Held)} waiting for it)");
                 break;
             case Liveness.Verdict.Ping:
                 Enqueue(Ping.Instance, Self);

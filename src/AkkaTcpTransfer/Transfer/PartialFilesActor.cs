@@ -2,6 +2,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Text;
 
 namespace AkkaTcpTransfer.Transfer;
 

@@ -5,6 +5,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Text;
 
 namespace AkkaTcpTransfer.Transfer;
 

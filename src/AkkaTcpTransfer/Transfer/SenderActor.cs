@@ -6,6 +6,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Text;
 
 namespace AkkaTcpTransfer.Transfer;
 

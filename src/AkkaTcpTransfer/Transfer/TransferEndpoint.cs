@@ -2,6 +2,7 @@ using Akka.Actor;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Server;
 
 namespace AkkaTcpTransfer.Transfer;
 

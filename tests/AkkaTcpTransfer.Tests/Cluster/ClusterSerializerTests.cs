@@ -26,8 +26,9 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
     {
         var peer = CreateTestProbe().Ref;
         var session = new ClusterMessages.RemoteSession("alice", peer, 73728);
-        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, true, [session], "10.0.0.7", 7422));
-        Assert.Equal((3, 2, true, "10.0.0.7", 7422), (hello.ProtocolVersion, hello.Part, hello.Last, hello.LinkHost, hello.LinkPort));
+        var registry = CreateTestProbe().Ref;
+        var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, true, [session], registry, "10.0.0.7", 7422));
+        Assert.Equal((3, 2, true, "10.0.0.7", 7422, registry), (hello.ProtocolVersion, hello.Part, hello.Last, hello.LinkHost, hello.LinkPort, hello.Registry));
         Assert.Equal([1, 2, 3], hello.TokenKey);
         Assert.Equal(session, Assert.Single(hello.Sessions));
         Assert.Equal(new ClusterMessages.SessionDown("bob", peer), RoundTrip(new ClusterMessages.SessionDown("bob", peer)));
@@ -47,7 +48,7 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
         Assert.Equal([9, 9], claim.Identity);
         Assert.Equal(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one"), RoundTrip(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one")));
         Assert.Equal(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123), RoundTrip(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123)));
-        Assert.Equal(new ClusterMessages.Direct(8, "a", "b", 42, "hé"), RoundTrip(new ClusterMessages.Direct(8, "a", "b", 42, "hé")));
+        Assert.Equal(new Server.Federation.FederationMessages.Direct(8, "a", "b", 42, "hé"), RoundTrip(new Server.Federation.FederationMessages.Direct(8, "a", "b", 42, "hé")));
 
         var data = Enumerable.Range(0, 65536).Select(i => (byte)i).ToArray();
         var chunk = (Chunk)((RelayMessages.RelayFrame)RoundTrip(new RelayMessages.RelayFrame(new Chunk(5, 1L << 33, data)))).Frame;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Server.Sessions;
+using AkkaTcpTransfer.Security;
 
 namespace AkkaTcpTransfer.Tests.Support;
 

@@ -53,7 +53,8 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. Transport, .. overrides]);
         if (extra is not null) config = extra.WithFallback(config);
         var health = new SystemHealth("server");
-        var node = await ServerNode.StartAsync(config, system => { log.Attach(system); health.Attach(system); });
+        var plugin = NodeSettings.Read(config, NodeRole.Server).Cluster.Enabled ? new AkkaTcpTransfer.Cluster.ClusterPlugin() : null;
+        var node = await ServerNode.StartAsync(config, plugin, system => { log.Attach(system); health.Attach(system); });
         Fingerprints[node.Port] = node.Fingerprint;
         _health.Add(health);
         _nodes.Add(node);

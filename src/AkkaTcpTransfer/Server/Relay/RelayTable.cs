@@ -4,6 +4,8 @@ using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Text;
+using AkkaTcpTransfer.Server.Federation;
 
 namespace AkkaTcpTransfer.Server.Relay;
 
@@ -58,7 +60,7 @@ internal sealed class RelayTable
 
     private readonly IActorRef? _links;
 
-    /// <param name="links">In a cluster, the node links (<see cref="Cluster.NodeLinksActor"/>): what goes to a session on
+    /// <param name="links">In a cluster, the node links (<see cref="ServerPluginParts.Links"/>): what goes to a session on
     /// another node travels through them, in order; null on a single server.</param>
     public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry, IActorRef? links = null)
     {
@@ -197,9 +199,9 @@ internal sealed class RelayTable
                 // Our client's chunks must fit the server's frame limit; the server's window caps what it may ever have
                 // to queue for this transfer. The chunks that come back are checked against both (Check).
                 // Between two server nodes chunks stay small, so that chat and heartbeats on the same link never wait
-                // long behind one (ClusterConfig.MaxRelayChunk).
+                // long behind one (RelayMessages.MaxRemoteChunk).
                 var maxChunk = Math.Min(accept.MaxChunk, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead);
-                if (IsRemote(relay.OtherPeer)) maxChunk = Math.Min(maxChunk, Cluster.ClusterConfig.MaxRelayChunk);
+                if (IsRemote(relay.OtherPeer)) maxChunk = Math.Min(maxChunk, RelayMessages.MaxRemoteChunk);
                 frame = accept with
                 {
                     MaxChunk = maxChunk,
@@ -257,9 +259,9 @@ internal sealed class RelayTable
 
     /// <summary>To the other end's session: through the node link when it is on another node, so that everything of a
     /// relay keeps its order there too.</summary>
-    private void ToPeer(IActorRef peer, Cluster.IClusterMessage message)
+    private void ToPeer(IActorRef peer, ICrossNodeMessage message)
     {
-        if (_links is not null && IsRemote(peer)) _links.Tell(new Cluster.NodeLinksActor.ViaLink(peer, message), _context.Self);
+        if (_links is not null && IsRemote(peer)) _links.Tell(new RelayMessages.ViaNode(peer, message), _context.Self);
         else peer.Tell(message, _context.Self);
     }
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Server.Federation;
 
 namespace AkkaTcpTransfer.Server.Sessions;
 
@@ -32,10 +33,10 @@ public static class SessionMessages
     public sealed record Say(uint Id, string To, string Text);
 
     /// <summary>The line was passed on to its recipients, stamped <paramref name="AtMs"/> (Unix ms).</summary>
-    public sealed record SayDone(uint Id, long AtMs) : Cluster.IClusterMessage;
+    public sealed record SayDone(uint Id, long AtMs) : ICrossNodeMessage;
 
     /// <summary>The line was not passed on, and never will be.</summary>
-    public sealed record SayFailed(uint Id, WireCode Code, string Reason) : Cluster.IClusterMessage;
+    public sealed record SayFailed(uint Id, WireCode Code, string Reason) : ICrossNodeMessage;
 
     /// <summary>The line would reach more people than its sender may reach right now (its fan-out allowance): nothing
     /// was passed on; ask again after <paramref name="Wait"/>.</summary>

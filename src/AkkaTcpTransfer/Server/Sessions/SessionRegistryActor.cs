@@ -3,12 +3,13 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Chat;
-using AkkaTcpTransfer.Cluster;
 using AkkaTcpTransfer.Limits;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Server.Federation;
+using AkkaTcpTransfer.Text;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
 
 namespace AkkaTcpTransfer.Server.Sessions;
@@ -19,16 +20,15 @@ namespace AkkaTcpTransfer.Server.Sessions;
 /// bucket, so one client cannot keep the server busy delivering. The server sees every broadcast and every message
 /// addressed to it as a <see cref="Events.ChatReceived"/>; direct messages between clients are relayed, not
 /// published. It has no children.</summary>
-/// <remarks>In a cluster of servers (<see cref="ClusterLink"/>) it also holds a replica of the clients online on the
-/// other nodes (<see cref="Session.Node"/> is that node's registry), so presence, who, direct chat and offers reach them;
-/// it asks the cluster's <see cref="NameDirectoryActor"/> before letting a client take a name; and it forwards what its
-/// clients say to the other nodes' registries, which deliver to their own clients. Messages between two registries
-/// keep their order (Akka's per-pair ordering), so a node's sessions arrive before anything about them.</remarks>
+/// <remarks>Federated (a cluster of servers, through a replica its plugin provides: <see cref="FederationMessages"/>), it also
+/// holds the clients online on the other nodes (<see cref="Session.Node"/> is that node's registry), so presence, who,
+/// direct chat and offers reach them; it asks the replica before letting a client take a name; and it reports its own
+/// clients and broadcasts to the replica, which shares them.</remarks>
 internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 {
     /// <param name="Node">Null for a client of this node; else the registry of the node it is connected to (and
     /// <paramref name="Connection"/> is Nobody).</param>
-    /// <param name="Claim">In a cluster, the request id the directory granted this client's name for (0 otherwise).</param>
+    /// <param name="Claim">Federated, the request id the replica granted this client's name for (0 otherwise).</param>
     private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame,
         TokenBucket? Fanout, IActorRef? Node = null, long Claim = 0);
 
@@ -42,11 +42,6 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private sealed record ClaimTimedOut(long Request);
 
     private sealed record ForgetClaim(long Request);
-
-    /// <summary>What a registry in a cluster needs: the directory (a singleton proxy), and what it proves to other nodes.</summary>
-    /// <param name="Links">This node's <see cref="NodeLinksActor"/>: told where the other nodes take links.</param>
-    /// <param name="LinkHost">The address other nodes reach this node's link port at.</param>
-    public sealed record ClusterLink(IActorRef Directory, byte[] TokenKey, TimeSpan ClaimTimeout, IActorRef Links, string LinkHost);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
@@ -63,15 +58,11 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     /// and a move, not a sort of everyone (which made arrivals slow down as the crowd grew).</summary>
     private readonly List<string> _sorted = [];
     private List<string>? _names;
-    private readonly ClusterLink? _cluster;
-    /// <summary>Other nodes' registries that sent us their sessions; everything about ours goes to each of them.</summary>
-    private readonly Dictionary<Address, IActorRef> _nodes = [];
+    /// <summary>Federated: the replica that shares this node's clients with the other nodes, and decides names.</summary>
+    private IActorRef? _replica;
+    private TimeSpan _claimTimeout;
     private readonly Dictionary<long, PendingClaim> _claims = [];
-    /// <summary>Per node whose hello is arriving in parts: the names its parts have listed so far.</summary>
-    private readonly Dictionary<Address, HashSet<string>> _helloNames = [];
     private long _nextClaim;
-    /// <summary>The port this node takes node links on, once bound (0 before).</summary>
-    private int _linkPort;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -83,16 +74,15 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     });
 
     /// <param name="clock">For tests: the time its allowances refill by (a monotonic clock by default).</param>
-    public static Props Props(NodeSettings settings, int maxClients, ClusterLink? cluster = null, Func<TimeSpan>? clock = null) =>
-        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, cluster, clock));
+    public static Props Props(NodeSettings settings, int maxClients, Func<TimeSpan>? clock = null) =>
+        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, clock));
 
     private readonly Func<TimeSpan> _now;
 
-    public SessionRegistryActor(NodeSettings settings, int maxClients, ClusterLink? cluster, Func<TimeSpan>? clock)
+    public SessionRegistryActor(NodeSettings settings, int maxClients, Func<TimeSpan>? clock)
     {
         var stopwatch = Stopwatch.StartNew();
         _now = clock ?? (() => stopwatch.Elapsed);
-        _cluster = cluster;
         _settings = settings;
         _serverName = settings.Name;
         _serverKey = PeerNames.Key(settings.Name);
@@ -101,11 +91,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         var limits = settings.Limits;
         _clientLimits = new ClientLimits(limits.ChatPerSecond, limits.ChatBurst, limits.WhoPerSecond, limits.WhoBurst, limits.OffersPerSecond, limits.OffersBurst);
         Receive<SessionMessages.Join>(OnJoin);
-        Receive<Terminated>(t =>
-        {
-            if (_nodes.ContainsValue(t.ActorRef)) NodeGone(t.ActorRef.Path.Address);
-            else Left(t.ActorRef);
-        });
+        Receive<Terminated>(t => Left(t.ActorRef));
         Receive<SessionMessages.Say>(OnSay);
         Receive<SessionMessages.Who>(_ => Sender.Tell(new SessionMessages.WhoResult(NameList.Fit(Names(),
             NamesBudget(_byPeer.TryGetValue(Sender, out var asker) ? asker.MaxFrame : _settings.MaxFrameSize)))));
@@ -128,7 +114,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             // After everything this registry sent that session's connection: it may now let the connection go.
             Sender.Tell(SessionMessages.Left.Instance);
         });
-        if (cluster is not null) ClusterBehaviour();
+        Federated();
     }
 
     /// <summary>Whoever is online under <paramref name="name"/> or a name that looks like it (either key).</summary>
@@ -169,7 +155,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             return;
         }
         var resumeKey = join.ResumeKey.Length > 0 ? join.ResumeKey : ClientIdentity.NewKey();
-        if (_cluster is null || replacing is not null)
+        if (_replica is null || replacing is not null)
         {
             Admit(join, peer, key, shape, resumeKey, replacing, replacing?.Claim ?? 0);
             return;
@@ -182,8 +168,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         }
         var request = ++_nextClaim;
         _claims[request] = new PendingClaim(join, peer, key, shape, resumeKey);
-        _cluster.Directory.Tell(new ClusterMessages.Claim(request, join.Name, ClientIdentity.Of(resumeKey)));
-        Timers.StartSingleTimer(("claim", request), new ClaimTimedOut(request), _cluster.ClaimTimeout);
+        _replica.Tell(new FederationMessages.ClaimName(request, join.Name, ClientIdentity.Of(resumeKey)));
+        Timers.StartSingleTimer(("claim", request), new ClaimTimedOut(request), _claimTimeout);
     }
 
     private static string TakenReason(string wanted, string holder) =>
@@ -215,7 +201,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
-        ToNodes(new ClusterMessages.SessionUp(new ClusterMessages.RemoteSession(session.Name, peer, session.MaxFrame)));
+        _replica?.Tell(new FederationMessages.LocalSessionUp(Local(session)));
         if (wasOnline) return;
         AnnounceJoined(session);
     }
@@ -254,8 +240,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         foreach (var claim in _claims.Values.Where(c => c.Peer.Equals(peer))) claim.Abandoned = true;
         if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
-        ToNodes(new ClusterMessages.SessionDown(session.Name, session.Peer));
-        _cluster?.Directory.Tell(new ClusterMessages.Release(session.Name, ClientIdentity.Of(session.ResumeKey), session.Claim));
+        _replica?.Tell(new FederationMessages.LocalSessionDown(Local(session)));
         AnnounceLeft(session);
     }
 
@@ -302,7 +287,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
                 from.Fanout.TryTake(_now(), cost);
             }
             DeliverBroadcast(fromName, atMs, say.Text, except: from);
-            ToNodes(new ClusterMessages.Broadcast(fromName, atMs, say.Text));
+            _replica?.Tell(new FederationMessages.LocalBroadcast(fromName, atMs, say.Text));
             if (from is not null) Context.System.EventStream.Publish(new Events.ChatReceived(fromName, null, say.Text, at));
             Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
             return;
@@ -316,7 +301,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (Find(say.To) is { Node: { } node } remoteTarget)
         {
             // That node's registry delivers it and answers the sender itself.
-            node.Tell(new ClusterMessages.Direct(say.Id, fromName, remoteTarget.Name, atMs, say.Text), Sender);
+            node.Tell(new FederationMessages.Direct(say.Id, fromName, remoteTarget.Name, atMs, say.Text), Sender);
             return;
         }
         if (Find(say.To) is { } target)
@@ -337,11 +322,22 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         }
     }
 
-    // ---------------------------------------------------------------- cluster
+    // ---------------------------------------------------------------- federation
 
-    private void ClusterBehaviour()
+    private static FederationMessages.LocalSession Local(Session session) =>
+        new(session.Name, session.Peer, session.MaxFrame, ClientIdentity.Of(session.ResumeKey), session.Claim);
+
+    /// <summary>What a federated registry does besides (a single server's registry never sees these).</summary>
+    private void Federated()
     {
-        Receive<ClusterMessages.ClaimAnswer>(OnClaimAnswer);
+        Receive<FederationMessages.Federate>(f =>
+        {
+            _replica = f.Replica;
+            _claimTimeout = f.ClaimTimeout;
+            // Clients already in are news to the replica too.
+            foreach (var session in _byPeer.Values) _replica.Tell(new FederationMessages.LocalSessionUp(Local(session)));
+        });
+        Receive<FederationMessages.NameClaimAnswer>(OnClaimAnswer);
         Receive<ForgetClaim>(f => _claims.Remove(f.Request));
         Receive<ClaimTimedOut>(t =>
         {
@@ -351,39 +347,21 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             // that died is never coming.
             Timers.StartSingleTimer(("forget", t.Request), new ForgetClaim(t.Request), TimeSpan.FromMinutes(5));
             claim.Peer.Tell(new SessionMessages.JoinRefused(WireCode.HandshakeTimeout,
-                $"the server cluster did not confirm the name within {Units.Seconds(_cluster!.ClaimTimeout)}; try again"));
+                $"the server cluster did not confirm the name within {Units.Seconds(_claimTimeout)}; try again"));
         });
-        Receive<ClusterMessages.Takeover>(t =>
+        Receive<FederationMessages.Takeover>(t =>
         {
             if (Find(t.Name) is not { Node: null } session) return;
             _log.Info("{0} reconnected on another server node; replacing its connection here", session.Name);
             Remove(session);
             session.Peer.Tell(SessionMessages.Replaced.Instance);
-            // Everyone hears it leave here (and join there, from its new node, whose news may already have come and
-            // been ignored while it was still ours: ask for it again).
-            ToNodes(new ClusterMessages.SessionDown(session.Name, session.Peer));
+            // Everyone hears it leave here, and join there from its new node (whose news may already have come and been
+            // ignored while it was still ours: the replica asks for it again). Its name stays held: for the new session.
+            _replica?.Tell(new FederationMessages.SessionMoved(session.Name));
             AnnounceLeft(session);
-            foreach (var node in _nodes.Values) node.Tell(new ClusterMessages.ResendSession(session.Name));
         });
-        Receive<ClusterMessages.ResendSession>(r =>
-        {
-            if (Find(r.Name) is { Node: null } session)
-                Sender.Tell(new ClusterMessages.SessionUp(new ClusterMessages.RemoteSession(session.Name, session.Peer, session.MaxFrame)));
-        });
-        Receive<ClusterMessages.RebuildRequest>(_ =>
-        {
-            var held = _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey), s.Claim)).ToList();
-            var parts = held.Chunk(ClusterMessages.NodeHello.PartSize).ToList();
-            if (parts.Count == 0) Sender.Tell(new ClusterMessages.Holding([], Last: true));
-            for (var i = 0; i < parts.Count; i++) Sender.Tell(new ClusterMessages.Holding(parts[i], Last: i == parts.Count - 1));
-        });
-        Receive<ClusterMessages.NodeHello>(OnNodeHello);
-        Receive<ClusterMessages.NodeRefused>(r => Context.Parent.Tell(new NodeRefusedByCluster(AddressOf(Sender), r.Reason)));
-        Receive<ClusterMessages.SessionUp>(u =>
-        {
-            if (_nodes.ContainsKey(AddressOf(Sender))) AddRemote(u.Session, Sender);
-        });
-        Receive<ClusterMessages.SessionDown>(d =>
+        Receive<FederationMessages.RemoteSessionUp>(AddRemote);
+        Receive<FederationMessages.RemoteSessionDown>(d =>
         {
             if (Find(d.Name) is { Node: not null } session && session.Peer.Equals(d.Peer))
             {
@@ -391,13 +369,20 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
                 AnnounceLeft(session);
             }
         });
-        Receive<ClusterMessages.Broadcast>(b =>
+        Receive<FederationMessages.RemoteNodeGone>(g =>
         {
-            if (!_nodes.ContainsKey(AddressOf(Sender))) return;
+            foreach (var session in _byKey.Values.Where(s => g.Node.Equals(s.Node)).ToList())
+            {
+                Remove(session);
+                AnnounceLeft(session);
+            }
+        });
+        Receive<FederationMessages.RemoteBroadcast>(b =>
+        {
             DeliverBroadcast(b.From, b.AtMs, b.Text, except: null);
             Context.System.EventStream.Publish(new Events.ChatReceived(b.From, null, b.Text, DateTimeOffset.FromUnixTimeMilliseconds(b.AtMs)));
         });
-        Receive<ClusterMessages.Direct>(d =>
+        Receive<FederationMessages.Direct>(d =>
         {
             if (Find(d.To) is { Node: null } target)
             {
@@ -409,34 +394,16 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
                 Sender.Tell(new SessionMessages.SayFailed(d.Id, WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
             }
         });
-        Receive<ClusterNodeUp>(u => SendHello(Context.ActorSelection(u.RegistryPath)));
-        Receive<ClusterNodeGone>(g => NodeGone(g.Address));
-        Receive<ReconcileNames>(_ =>
-        {
-            // Everything held or being claimed here, with the newest request id issued so far.
-            var held = _byPeer.Values.Select(s => new ClusterMessages.HeldName(s.Name, ClientIdentity.Of(s.ResumeKey), s.Claim))
-                .Concat(_claims.Select(c => new ClusterMessages.HeldName(c.Value.Join.Name, ClientIdentity.Of(c.Value.ResumeKey), c.Key)))
-                .ToList();
-            var parts = held.Chunk(ClusterMessages.NodeHello.PartSize).ToList();
-            if (parts.Count == 0) _cluster!.Directory.Tell(new ClusterMessages.Reconcile([], _nextClaim, Last: true));
-            for (var i = 0; i < parts.Count; i++) _cluster!.Directory.Tell(new ClusterMessages.Reconcile(parts[i], _nextClaim, Last: i == parts.Count - 1));
-        });
-        Receive<NodeLinksActor.Stats>(s =>
-        {
-            // The link port is bound: nodes that heard from us before hear again, now with it.
-            _linkPort = s.Port;
-            foreach (var node in _nodes.Values) SendHello(node);
-        });
     }
 
-    private void OnClaimAnswer(ClusterMessages.ClaimAnswer answer)
+    private void OnClaimAnswer(FederationMessages.NameClaimAnswer answer)
     {
         if (!_claims.Remove(answer.Request, out var claim)) return;
         Timers.Cancel(("claim", answer.Request));
         Timers.Cancel(("forget", answer.Request));
         if (claim.Abandoned)
         {
-            if (answer.Granted) _cluster!.Directory.Tell(new ClusterMessages.Release(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey), answer.Request));
+            if (answer.Granted) _replica?.Tell(new FederationMessages.ReleaseName(claim.Join.Name, ClientIdentity.Of(claim.ResumeKey), answer.Request));
             return;
         }
         if (!answer.Granted)
@@ -449,61 +416,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null, answer.Request);
     }
 
-    /// <summary>Another node's sessions, in parts; part 0 replaces what we held for it. We answer its first part with
-    /// ours, so each side has the other's whole picture whoever saw whom first.</summary>
-    private void OnNodeHello(ClusterMessages.NodeHello hello)
-    {
-        var address = AddressOf(Sender);
-        if (ClusterKeys.Mismatch(ProtocolLimits.Version, _cluster!.TokenKey, hello.ProtocolVersion, hello.TokenKey) is { } mismatch)
-        {
-            _log.Warning("server node {0} may not join: {1}", address, mismatch);
-            Sender.Tell(new ClusterMessages.NodeRefused($"the cluster refused this node: {mismatch.Replace("this node", "the cluster's node")}"));
-            return;
-        }
-        var known = _nodes.TryGetValue(address, out var registry) && registry.Equals(Sender);
-        if (!known)
-        {
-            _nodes[address] = Sender;
-            Context.Watch(Sender);
-            SendHello(Sender);
-            Context.Parent.Tell(new NodeAccepted(address));
-        }
-        // The parts of one hello name everyone online there; who is not named in any part has gone (judged once, at
-        // the last part, so that nobody named in a later part seems to leave and come back).
-        if (hello.Part == 0) _helloNames[address] = new HashSet<string>(StringComparer.Ordinal);
-        var named = _helloNames.GetValueOrDefault(address);
-        foreach (var session in hello.Sessions)
-        {
-            AddRemote(session, Sender);
-            if (PeerNames.Validate(session.Name) is null) named?.Add(PeerNames.Key(session.Name));
-        }
-        if (hello.Last && named is not null)
-        {
-            _helloNames.Remove(address);
-            foreach (var stale in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address && !named.Contains(s.Key)).ToList())
-            {
-                Remove(stale);
-                AnnounceLeft(stale);
-            }
-        }
-        if (hello.Part == 0 && hello.LinkPort > 0) _cluster.Links.Tell(new NodeLinksActor.LinkAddress(address, hello.LinkHost, hello.LinkPort));
-    }
-
-    private void SendHello(ICanTell to)
-    {
-        var sessions = _byPeer.Values.Select(s => new ClusterMessages.RemoteSession(s.Name, s.Peer, s.MaxFrame)).ToList();
-        var part = 0;
-        do
-        {
-            var slice = sessions.Skip(part * ClusterMessages.NodeHello.PartSize).Take(ClusterMessages.NodeHello.PartSize).ToList();
-            var last = (part + 1) * ClusterMessages.NodeHello.PartSize >= sessions.Count;
-            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _cluster!.TokenKey, part, last, slice, _cluster.LinkHost, _linkPort), Self);
-            part++;
-        }
-        while (part * ClusterMessages.NodeHello.PartSize < sessions.Count);
-    }
-
-    private void AddRemote(ClusterMessages.RemoteSession remote, IActorRef node)
+    private void AddRemote(FederationMessages.RemoteSessionUp remote)
     {
         if (PeerNames.Validate(remote.Name) is not null) return;
         var key = PeerNames.Key(remote.Name);
@@ -515,48 +428,10 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             Remove(existing);
             wasOnline = true;
         }
-        var session = new Session(remote.Name, key, PeerNames.ShapeKey(remote.Name), remote.Peer, ActorRefs.Nobody, [], remote.MaxFrame, null, node);
+        var session = new Session(remote.Name, key, PeerNames.ShapeKey(remote.Name), remote.Peer, ActorRefs.Nobody, [], remote.MaxFrame, null, remote.Node);
         Add(session);
         if (!wasOnline) AnnounceJoined(session);
     }
-
-    private void NodeGone(Address address)
-    {
-        _cluster?.Links.Tell(new NodeLinksActor.NodeGone(address));
-        _helloNames.Remove(address);
-        if (_nodes.Remove(address, out var registry)) Context.Unwatch(registry);
-        foreach (var session in _byKey.Values.Where(s => s.Node is not null && AddressOf(s.Node) == address).ToList())
-        {
-            Remove(session);
-            AnnounceLeft(session);
-        }
-    }
-
-    private void ToNodes(IClusterMessage message)
-    {
-        foreach (var node in _nodes.Values) node.Tell(message);
-    }
-
-    private static Address AddressOf(IActorRef actor) => actor.Path.Address;
-
-    /// <summary>From the server actor: a node is up; <paramref name="RegistryPath"/> is where its registry lives.</summary>
-    internal sealed record ClusterNodeUp(string RegistryPath);
-
-    /// <summary>From the server actor: a node is reachable again; what we hold may have diverged from the directory's.</summary>
-    internal sealed record ReconcileNames
-    {
-        public static readonly ReconcileNames Instance = new();
-        private ReconcileNames() { }
-    }
-
-    /// <summary>From the server actor: the node at <paramref name="Address"/> left or was removed.</summary>
-    internal sealed record ClusterNodeGone(Address Address);
-
-    /// <summary>To the server actor: the node at <paramref name="Address"/> and this one share their clients.</summary>
-    internal sealed record NodeAccepted(Address Address);
-
-    /// <summary>To the server actor: another node refused to share clients with this one.</summary>
-    internal sealed record NodeRefusedByCluster(Address By, string Reason);
 
     /// <summary>Names a Welcome carries at most: as many as are announced (above the presence limit nobody's view of the
     /// crowd is kept current anyway); every client gets a Welcome, so ten thousand arrivals with ten thousand names each

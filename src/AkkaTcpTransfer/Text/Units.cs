@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Text;
 
 /// <summary>Byte counts and durations for people: 1.5 GiB, 850.2 MiB/s, 1:05.</summary>
 public static class Units

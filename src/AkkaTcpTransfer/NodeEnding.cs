@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 
-namespace AkkaTcpTransfer.Hosting;
+namespace AkkaTcpTransfer;
 
 /// <summary>How a node ended: asked to stop (<see cref="Failed"/> false), or because a part it cannot work without
 /// failed, with <see cref="Reason"/> naming that part and why.</summary>

@@ -2,12 +2,14 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Server.Federation;
 using AkkaTcpTransfer.Server.Relay;
 using AkkaTcpTransfer.Server.Sessions;
 
 namespace AkkaTcpTransfer.Cluster;
 
-/// <summary>Writes every <see cref="IClusterMessage"/> for Akka.Remote: compact, versionless binary (all nodes of a
+/// <summary>Writes every <see cref="IClusterMessage"/> and the server's own <see cref="ICrossNodeMessage"/>s for Akka.Remote: compact, versionless binary (all nodes of a
 /// cluster run the same protocol version, which they check in <see cref="ClusterMessages.NodeHello"/>). Relayed
 /// transfer frames travel in their wire encoding (docs/PROTOCOL.md). An unknown manifest or bad bytes throw
 /// <see cref="SerializationException"/>: Akka drops that message and keeps the link.</summary>
@@ -25,7 +27,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.SessionUp => "U",
         ClusterMessages.SessionDown => "D",
         ClusterMessages.Broadcast => "B",
-        ClusterMessages.Direct => "M",
+        FederationMessages.Direct => "M",
         ClusterMessages.Claim => "C",
         ClusterMessages.ClaimAnswer => "A",
         ClusterMessages.Release => "R",
@@ -58,6 +60,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(h.Last);
                     w.Write(h.Sessions.Count);
                     foreach (var s in h.Sessions) Session(w, s);
+                    Ref(w, h.Registry);
                     w.Write(h.LinkHost);
                     w.Write(h.LinkPort);
                     break;
@@ -76,7 +79,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(b.AtMs);
                     w.Write(b.Text);
                     break;
-                case ClusterMessages.Direct m:
+                case FederationMessages.Direct m:
                     w.Write(m.Id);
                     w.Write(m.From);
                     w.Write(m.To);
@@ -158,12 +161,12 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             return manifest switch
             {
-                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), r.ReadBoolean(), List(r, Session), r.ReadString(), r.ReadInt32()),
+                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), r.ReadBoolean(), List(r, Session), Ref(r), r.ReadString(), r.ReadInt32()),
                 "N" => new ClusterMessages.NodeRefused(r.ReadString()),
                 "U" => new ClusterMessages.SessionUp(Session(r)),
                 "D" => new ClusterMessages.SessionDown(r.ReadString(), Ref(r)),
                 "B" => new ClusterMessages.Broadcast(r.ReadString(), r.ReadInt64(), r.ReadString()),
-                "M" => new ClusterMessages.Direct(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
+                "M" => new FederationMessages.Direct(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
                 "C" => new ClusterMessages.Claim(r.ReadInt64(), r.ReadString(), Bin(r)),
                 "A" => new ClusterMessages.ClaimAnswer(r.ReadInt64(), r.ReadBoolean(), r.ReadString()),
                 "R" => new ClusterMessages.Release(r.ReadString(), Bin(r), r.ReadInt64()),

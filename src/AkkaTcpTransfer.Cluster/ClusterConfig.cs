@@ -6,20 +6,14 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Cluster;
 
 /// <summary>The Akka settings a server node of a cluster runs with, made from our typed <see cref="ClusterSettings"/>
-/// (facts behind each in ../shared/CLUSTER.md). Layered over the node's configuration only when the cluster is enabled:
+/// (the failure detector and split brain resolver as measured for this project: docs/OPERATIONS.md). Layered over the node's configuration only when the cluster is enabled:
 /// a single server keeps the local actor provider and opens no cluster port.</summary>
 public static class ClusterConfig
 {
-    /// <summary>Every node of one cluster runs an actor system of this name (Akka addresses include it).</summary>
-    public const string SystemName = "akka-tcp-transfer-server";
-
     /// <summary>Largest message between nodes. The same on every node (a receiver with a smaller limit tears the whole
-    /// link down); relayed chunks are kept to <see cref="MaxRelayChunk"/>, far below it, so chat and heartbeats never
+    /// link down); relayed chunks are kept to <see cref="Server.Relay.RelayMessages.MaxRemoteChunk"/>, far below it, so chat and heartbeats never
     /// wait behind a big one.</summary>
     public const int MaxRemoteFrame = 1024 * 1024;
-
-    /// <summary>Largest chunk relayed between clients on different nodes.</summary>
-    public const int MaxRelayChunk = 64 * 1024;
 
     public static Config For(ClusterSettings cluster)
     {
@@ -31,6 +25,7 @@ public static class ClusterConfig
                 serializers.akka-tcp-transfer = "{{typeof(ClusterSerializer).FullName}}, {{typeof(ClusterSerializer).Assembly.GetName().Name}}"
                 serialization-bindings {
                   "{{typeof(IClusterMessage).FullName}}, {{typeof(IClusterMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
+                  "{{typeof(Server.Federation.ICrossNodeMessage).FullName}}, {{typeof(Server.Federation.ICrossNodeMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
                 }
               }
               remote.dot-netty.tcp {
@@ -58,5 +53,5 @@ public static class ClusterConfig
 
     /// <summary>The address of the node whose cluster port is <paramref name="host"/>:<paramref name="port"/>, spoken
     /// with this node's own remoting <paramref name="protocol"/> (akka.tcp; another when a transport adapter is applied).</summary>
-    public static Address SeedAddress(string protocol, string host, int port) => new(protocol, SystemName, host, port);
+    public static Address SeedAddress(string protocol, string host, int port) => new(protocol, Hosting.ServerNode.SystemName, host, port);
 }

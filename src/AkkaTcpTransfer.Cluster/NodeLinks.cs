@@ -7,7 +7,9 @@ using Akka.Event;
 using Akka.IO;
 using AkkaTcp = Akka.IO.Tcp;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server;
 using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Server.Federation;
 
 namespace AkkaTcpTransfer.Cluster;
 
@@ -31,9 +33,8 @@ namespace AkkaTcpTransfer.Cluster;
 /// </remarks>
 internal sealed class NodeLinksActor : ReceiveActor
 {
-    /// <summary>Send <paramref name="Message"/> to <paramref name="Target"/> (an actor on another node) through the link
-    /// to its node; the message's sender is kept.</summary>
-    public sealed record ViaLink(IActorRef Target, IClusterMessage Message);
+    /// <summary>Tell <paramref name="Waiter"/> <see cref="Stats"/> once the link port is bound (at once if it is).</summary>
+    public sealed record TellBound(IActorRef Waiter);
 
     /// <summary>The node at <paramref name="Node"/> takes links at <paramref name="Host"/>:<paramref name="Port"/>.</summary>
     public sealed record LinkAddress(Address Node, string Host, int Port);
@@ -63,7 +64,7 @@ internal sealed class NodeLinksActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly byte[] _tokenKey;
     private readonly long _maxQueue;
-    private readonly IActorRef _bindWaiter;
+    private IActorRef? _bindWaiter;
     private readonly Dictionary<Address, IPEndPoint> _addresses = [];
     private readonly Dictionary<Address, IActorRef> _out = [];
     private int _port;
@@ -71,21 +72,25 @@ internal sealed class NodeLinksActor : ReceiveActor
     /// <summary>Messages the inbound links delivered (counted by them, read for <see cref="Stats"/>).</summary>
     private readonly long[] _delivered = new long[1];
 
-    /// <param name="bindWaiter">Told <see cref="Stats"/> once the listener is bound (the registry advertises the port).</param>
-    public static Props Props(string host, int port, byte[] tokenKey, long maxQueue, IActorRef bindWaiter) =>
-        Akka.Actor.Props.Create(() => new NodeLinksActor(host, port, tokenKey, maxQueue, bindWaiter));
+    public static Props Props(string host, int port, byte[] tokenKey, long maxQueue) =>
+        Akka.Actor.Props.Create(() => new NodeLinksActor(host, port, tokenKey, maxQueue));
 
-    public NodeLinksActor(string host, int port, byte[] tokenKey, long maxQueue, IActorRef bindWaiter)
+    public NodeLinksActor(string host, int port, byte[] tokenKey, long maxQueue)
     {
         _tokenKey = tokenKey;
         _maxQueue = maxQueue;
-        _bindWaiter = bindWaiter;
         // The host was resolved to an address at start (ServerNode).
         Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(IPAddress.Parse(host), port)));
         Receive<AkkaTcp.Bound>(b =>
         {
             _port = ((IPEndPoint)b.LocalAddress).Port;
-            _bindWaiter.Tell(new Stats(_port, 0, 0));
+            _bindWaiter?.Tell(new Stats(_port, 0, 0));
+        });
+        Receive<TellBound>(t =>
+        {
+            // The replica advertises the port to the other nodes.
+            _bindWaiter = t.Waiter;
+            if (_port > 0) t.Waiter.Tell(new Stats(_port, 0, 0));
         });
         Receive<AkkaTcp.CommandFailed>(f => _log.Error("cannot listen for node links on {0}:{1}: {2}; relays between nodes use Akka.Remote",
             host, port, f.CauseString));
@@ -114,7 +119,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             _addresses[a.Node] = endpoint;
             if (_out.Remove(a.Node, out var stale)) stale.Tell(Retire.Instance);
         });
-        Receive<ViaLink>(v =>
+        Receive<RelayMessages.ViaNode>(v =>
         {
             var node = v.Target.Path.Address;
             if (!_addresses.TryGetValue(node, out var endpoint))
@@ -199,7 +204,7 @@ internal sealed class NodeLinksActor : ReceiveActor
 
         /// <summary>One message waiting: its bytes as segments (a relayed chunk's data is not copied: it is written from
         /// the buffer it arrived in, which is given back once the write is acknowledged).</summary>
-        private sealed record Queued(ArraySegment<byte>[] Segments, int Length, IActorRef Sender, IClusterMessage Message, IActorRef Target)
+        private sealed record Queued(ArraySegment<byte>[] Segments, int Length, IActorRef Sender, ICrossNodeMessage Message, IActorRef Target)
         {
             public void Release() => ((Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
         }
@@ -230,7 +235,7 @@ internal sealed class NodeLinksActor : ReceiveActor
                 WriteNext();
             });
             Receive<AkkaTcp.CommandFailed>(f => Fail($"cannot connect the link to node {node}: {f.CauseString}"));
-            Receive<ViaLink>(Enqueue);
+            Receive<RelayMessages.ViaNode>(Enqueue);
             Receive<Retire>(_ => Fail($"the link to node {node} was closed"));
         }
 
@@ -238,7 +243,7 @@ internal sealed class NodeLinksActor : ReceiveActor
         /// retires it (the Retire comes after everything it forwarded before).</summary>
         private void Failed(string reason)
         {
-            Receive<ViaLink>(v =>
+            Receive<RelayMessages.ViaNode>(v =>
             {
                 ((v.Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
                 FailRelay(new Queued([], 0, Sender, v.Message, v.Target), reason);
@@ -249,7 +254,7 @@ internal sealed class NodeLinksActor : ReceiveActor
 
         private void Connected()
         {
-            Receive<ViaLink>(v =>
+            Receive<RelayMessages.ViaNode>(v =>
             {
                 Enqueue(v);
                 if (_inFlight.Count == 0) WriteNext();
@@ -270,7 +275,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             });
         }
 
-        private void Enqueue(ViaLink v)
+        private void Enqueue(RelayMessages.ViaNode v)
         {
             var manifest = Encoding.ASCII.GetBytes(_serializer.Manifest(v.Message));
             ArraySegment<byte>[] payload = v.Message is RelayMessages.RelayFrame { Frame: Chunk chunk }

@@ -8,12 +8,14 @@ using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Limits;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Text;
 using ErrorFrame = AkkaTcpTransfer.Protocol.Error;
 
-namespace AkkaTcpTransfer.Server.Sessions;
+namespace AkkaTcpTransfer.Server;
 
 /// <summary>The server's side of one client, its session: owns that client's <see cref="ConnectionActor"/>, runs the
 /// server half of the handshake (version, frame limit, token, name, resume key), then turns the client's frames into

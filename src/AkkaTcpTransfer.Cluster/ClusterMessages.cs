@@ -5,8 +5,8 @@ namespace AkkaTcpTransfer.Cluster;
 /// <summary>Marks the messages that cross between server nodes; <see cref="ClusterSerializer"/> writes them all.</summary>
 public interface IClusterMessage;
 
-/// <summary>Between the session registries of the server nodes of one cluster, and between them and the cluster's
-/// <see cref="NameDirectoryActor"/>. Every node's registry keeps a replica of who is online on the others (fed by
+/// <summary>Between the <see cref="RegistryReplicaActor"/>s of the server nodes of one cluster, and between them and the
+/// cluster's <see cref="NameDirectoryActor"/>. Every node's replica tells its registry who is online on the others (fed by
 /// <see cref="NodeHello"/>, <see cref="SessionUp"/> and <see cref="SessionDown"/>) for presence, who and routing; the
 /// directory alone decides who may take a name.</summary>
 public static class ClusterMessages
@@ -15,14 +15,15 @@ public static class ClusterMessages
     /// and the largest frame it accepts.</summary>
     public sealed record RemoteSession(string Name, IActorRef Peer, int MaxFrame);
 
-    /// <summary>Registry to the registry of another node, when it sees that node up: who is online here. Sent in parts
+    /// <summary>Replica to the replica of another node, when it sees that node up: who is online here. Sent in parts
     /// of at most <see cref="PartSize"/> sessions; part 0 replaces everything the receiver held for this node.
-    /// <paramref name="TokenKey"/> proves the same token (<see cref="ClusterKeys.TokenKey"/>) without showing it.</summary>
+    /// <paramref name="TokenKey"/> proves the same token (<see cref="ClusterKeys.TokenKey"/>) without showing it.
+    /// <paramref name="Registry"/> is the sending node's session registry (direct lines for its clients go there).
     /// <paramref name="LinkHost"/>:<paramref name="LinkPort"/> is where the sending node takes node links
     /// (<see cref="NodeLinksActor"/>); port 0 while it has none.
-    /// <paramref name="Last"/> marks the last part: sessions of that node not named in any part are gone.
+    /// <paramref name="Last"/> marks the last part: sessions of that node not named in any part are gone.</summary>
     public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, bool Last, IReadOnlyList<RemoteSession> Sessions,
-        string LinkHost = "", int LinkPort = 0)
+        IActorRef Registry, string LinkHost = "", int LinkPort = 0)
         : IClusterMessage
     {
         public const int PartSize = 256;
@@ -40,43 +41,39 @@ public static class ClusterMessages
     /// <summary>A message to everyone, already accepted (and paid for) on the sending node: deliver to local clients.</summary>
     public sealed record Broadcast(string From, long AtMs, string Text) : IClusterMessage;
 
-    /// <summary>A direct message for a client of the receiving node; the message's sender is the writer's session
-    /// actor (or the server actor, for its operator), which hears <c>SayDone</c> once it is delivered or <c>SayFailed</c>
-    /// if the recipient is gone, with <paramref name="Id"/>, the writer's number for the line.</summary>
-    public sealed record Direct(uint Id, string From, string To, long AtMs, string Text) : IClusterMessage;
 
-    /// <summary>Registry to directory: may this client (<paramref name="Identity"/>: the digest of its resume key)
+    /// <summary>Replica to directory: may this client (<paramref name="Identity"/>: the digest of its resume key)
     /// have <paramref name="Name"/>? Answered with <see cref="ClaimAnswer"/>.</summary>
     public sealed record Claim(long Request, string Name, byte[] Identity) : IClusterMessage;
 
     /// <summary><paramref name="Reason"/> says why not when <paramref name="Granted"/> is false.</summary>
     public sealed record ClaimAnswer(long Request, bool Granted, string Reason) : IClusterMessage;
 
-    /// <summary>Registry to directory: the client of that identity left this node, or a grant came too late to be
+    /// <summary>Replica to directory: the client of that identity left this node, or a grant came too late to be
     /// used; free its name if the directory still holds it for that very grant (<paramref name="Claim"/>: the request
     /// id it was granted for).</summary>
     public sealed record Release(string Name, byte[] Identity, long Claim) : IClusterMessage;
 
-    /// <summary>Directory to a registry: the same client (same identity) came back on another node; end its session
+    /// <summary>Directory to a replica: the same client (same identity) came back on another node; end its session
     /// here as replaced.</summary>
     public sealed record Takeover(string Name) : IClusterMessage;
 
-    /// <summary>Registry to another node's registry: send again what you know of <paramref name="Name"/>'s session there
+    /// <summary>Replica to another node's replica: send again what you know of <paramref name="Name"/>'s session there
     /// (a <see cref="SessionUp"/>, if it is one of yours). Asked after a takeover.</summary>
     public sealed record ResendSession(string Name) : IClusterMessage;
 
-    /// <summary>A new directory (the singleton started or moved, and lost its state) asks every registry what it holds.</summary>
+    /// <summary>A new directory (the singleton started or moved, and lost its state) asks every replica what it holds.</summary>
     public sealed record RebuildRequest : IClusterMessage
     {
         public static readonly RebuildRequest Instance = new();
         private RebuildRequest() { }
     }
 
-    /// <summary>Registry to directory: the names its clients hold, with their identities, in parts of at most
+    /// <summary>Replica to directory: the names its clients hold, with their identities, in parts of at most
     /// <see cref="NodeHello.PartSize"/>; <paramref name="Last"/> marks the last.</summary>
     public sealed record Holding(IReadOnlyList<HeldName> Names, bool Last) : IClusterMessage;
 
-    /// <summary>Registry to directory, when another node becomes reachable again (a <see cref="Release"/> may have been
+    /// <summary>Replica to directory, when another node becomes reachable again (a <see cref="Release"/> may have been
     /// lost meanwhile): every name this node holds or is claiming, in parts (<paramref name="Last"/> marks the last);
     /// the directory frees what it holds for this node that is not listed, unless granted for a claim made after the
     /// list (request ids above <paramref name="UpTo"/>).</summary>

@@ -11,9 +11,9 @@ namespace AkkaTcpTransfer.Cluster;
 /// same identity (the same client's resume key) takes its name over from wherever it was, which is how a client whose
 /// node died comes back online at once on another.</summary>
 /// <remarks>Its state lives only in memory. A new directory (first start, or after the oldest node left or died)
-/// first asks every node's registry what its clients hold (<see cref="ClusterMessages.RebuildRequest"/>) and answers
+/// first asks every node's registry replica what its clients hold (<see cref="ClusterMessages.RebuildRequest"/>) and answers
 /// no claim until all have replied or <c>RebuildWait</c> has passed. Names are freed when their client leaves
-/// (<see cref="ClusterMessages.Release"/>) or when the node holding them is gone (its registry's Terminated, which
+/// (<see cref="ClusterMessages.Release"/>) or when the node holding them is gone (its replica's Terminated, which
 /// comes once the node is removed from the cluster). In a network partition the split brain resolver keeps the
 /// majority side and stops the minority, so one directory is left; until it decides, claims wait (and time out at
 /// the registry with "try again"). It has no children.</remarks>
@@ -41,12 +41,12 @@ internal sealed class NameDirectoryActor : ReceiveActor, IWithUnboundedStash, IW
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <param name="registryPath">Where each node's session registry lives, e.g. /user/server/sessions.</param>
-    public static Props Props(string registryPath) => Akka.Actor.Props.Create(() => new NameDirectoryActor(registryPath));
+    /// <param name="replicaPath">Where each node's registry replica lives (<see cref="RegistryReplicaActor.Path"/>).</param>
+    public static Props Props(string replicaPath) => Akka.Actor.Props.Create(() => new NameDirectoryActor(replicaPath));
 
-    public NameDirectoryActor(string registryPath)
+    public NameDirectoryActor(string replicaPath)
     {
-        _registryPath = registryPath;
+        _registryPath = replicaPath;
         Become(Rebuilding);
     }
 
