@@ -78,7 +78,9 @@ internal static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"akka-tcp-transfer: {parsed.Errors[0].Message} (see --help)");
+            // A mistyped command or option is named with the nearest valid one; other mistakes in the parser's words.
+            var message = ArgumentMistakes.Describe(parsed) ?? $"{parsed.Errors[0].Message} (see --help)";
+            await Console.Error.WriteLineAsync($"akka-tcp-transfer: {message}");
             return ExitCodes.BadArguments;
         }
 

@@ -193,5 +193,23 @@ public sealed class ChatWindow : Window
             _input.Text = "";
             key.Handled = true;
         }
+        else if (ReadlineEdit(key) is { } edit)
+        {
+            var (text, cursor) = LineEditing.Apply(edit, _input.Text ?? "", _input.InsertionPoint);
+            _input.Text = text;
+            _input.InsertionPoint = cursor;
+            key.Handled = true;
+        }
     }
+
+    /// <summary>The readline keys the input line honours. Ctrl+E and Ctrl+K are the text field's already, but are done
+    /// here too so that all five behave alike: its Ctrl+K also puts the text on the system clipboard, through a shell
+    /// running xclip.</summary>
+    private static LineEditing.Edit? ReadlineEdit(Key key) =>
+        key == Key.A.WithCtrl ? LineEditing.Edit.StartOfLine
+        : key == Key.E.WithCtrl ? LineEditing.Edit.EndOfLine
+        : key == Key.U.WithCtrl ? LineEditing.Edit.DeleteToStart
+        : key == Key.K.WithCtrl ? LineEditing.Edit.DeleteToEnd
+        : key == Key.W.WithCtrl ? LineEditing.Edit.DeleteWordBefore
+        : null;
 }

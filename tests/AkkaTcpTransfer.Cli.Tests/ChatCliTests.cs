@@ -175,6 +175,22 @@ public sealed class ChatCliTests
         Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("'sever' is not a command; did you mean 'server'?", "sever")]
+    [InlineData("'clinet' is not a command; did you mean 'client'?", "clinet")]
+    [InlineData("'--nmae' is not an option of client; did you mean '--name'?", "client", "--nmae", "x")]
+    [InlineData("'--prot' is not an option of server; did you mean '--port'?", "server", "--prot", "5")]
+    [InlineData("'frobnicate' is not a command; the commands are server, client, demo", "frobnicate")]
+    [InlineData("'--bogus' is not an option of demo; its options are --help", "demo", "--bogus")]
+    [InlineData("'--fingerprint' is not an option of server, only of client", "server", "--fingerprint", "ab")]
+    public async Task A_mistyped_command_or_option_is_named_with_the_nearest_valid_one(string message, params string[] args)
+    {
+        await using var cli = CliProcess.Start(args);
+        Assert.Equal(2, await cli.WaitForExit());
+        var line = Assert.Single(cli.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"akka-tcp-transfer: {message} (see --help)", line.TrimEnd('\r'));
+    }
+
     [Fact]
     public async Task Mistakes_are_said_in_a_persons_words_and_a_loopback_server_says_who_can_reach_it()
     {

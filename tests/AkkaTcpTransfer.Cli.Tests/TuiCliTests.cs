@@ -4,8 +4,8 @@ using AkkaTcpTransfer.Benchmarks;
 
 namespace AkkaTcpTransfer.Cli.Tests;
 
-/// <summary>The full-screen UI on a real terminal (tmux): typing while text arrives, sending a file and a folder,
-/// accepting a folder offer with one key, and a screen with no stale or split lines.</summary>
+/// <summary>The full-screen UI on a real terminal (tmux): typing while text arrives, readline's editing keys, sending a
+/// file and a folder, accepting a folder offer with one key, and a screen with no stale or split lines.</summary>
 public sealed class TuiCliTests : IDisposable
 {
     private const int Width = 110;
@@ -140,6 +140,37 @@ public sealed class TuiCliTests : IDisposable
         // Once all are sent the count goes, and the last line shows as the person's own.
         var done = await ScreenWith("<alice> pasted line 300");
         Assert.DoesNotContain("queued", done, StringComparison.Ordinal);
+        await Key("C-q");
+        await ScreenWith("EXIT=0");
+    }
+
+    [SkippableFact]
+    public async Task Readline_keys_edit_the_line_before_it_is_sent()
+    {
+        Skip.If(Tmux() is null, "tmux is not installed (.ci/run installs it where it can)");
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--state-dir", Path.Combine(_root, "server-state"));
+        var port = await server.Listening();
+        var command = $"XDG_DATA_HOME='{_root}' dotnet '{CliProcess.Assembly}' client --port {port.ToString(CultureInfo.InvariantCulture)} --name alice " +
+                      $"--fingerprint {server.Fingerprint} --state-dir '{Path.Combine(_root, "alice-state")}' --downloads '{Path.Combine(_root, "dl")}'; echo EXIT=$?; sleep 30";
+        await Run("new-session", "-d", "-s", _session, "-x", Width.ToString(CultureInfo.InvariantCulture), "-y", Height.ToString(CultureInfo.InvariantCulture), command);
+        await ScreenWith("connected to server as alice");
+
+        // Each line as the server received it. send-keys writes to the program directly, past tmux's own key bindings,
+        // so C-a reaches it even where C-a is tmux's prefix.
+        async Task<string?> Sent(params string[] keys)
+        {
+            var mark = server.Mark();
+            foreach (var key in keys)
+                await (key.StartsWith("C-", StringComparison.Ordinal) ? Key(key) : Type(key));
+            await Key("Enter");
+            var chat = await server.WaitFor("chat", e => e.GetProperty("from").GetString() == "alice", mark);
+            return chat.GetProperty("text").GetString();
+        }
+
+        Assert.Equal("hello world", await Sent("hello wrold", "C-w", "world"));
+        Assert.Equal("ok", await Sent("junk", "C-u", "ok"));
+        Assert.Equal("hello world!", await Sent("world", "C-a", "hello ", "C-e", "!"));
+        Assert.Equal("kept", await Sent("dropped", "C-a", "C-k", "kept"));
         await Key("C-q");
         await ScreenWith("EXIT=0");
     }

@@ -84,7 +84,7 @@ public abstract record InputCommand
             case "/transfers":
                 return new Transfers();
             default:
-                return new Invalid(Nearest(verb) is { } guess
+                return new Invalid(Suggestions.Nearest(verb, Verbs) is { } guess
                     ? $"unknown command {verb}: did you mean {guess}? (/help lists the commands)"
                     : $"unknown command {verb} (/help lists the commands)");
         }
@@ -188,26 +188,5 @@ public abstract record InputCommand
         if (quote != '\0') return null;
         if (inWord) words.Add(new Word(current.ToString(), quotedStart));
         return words;
-    }
-
-    /// <summary>The command closest to a mistyped one (at most two edits away), or null.</summary>
-    public static string? Nearest(string verb)
-    {
-        var best = Verbs.Select(v => (Verb: v, Distance: Distance(verb, v))).MinBy(x => x.Distance);
-        return best.Distance <= 2 ? best.Verb : null;
-    }
-
-    private static int Distance(string a, string b)
-    {
-        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var current = new int[b.Length + 1];
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            previous = current;
-        }
-        return previous[b.Length];
     }
 }

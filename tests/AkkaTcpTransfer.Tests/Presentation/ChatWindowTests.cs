@@ -18,8 +18,8 @@ internal static class HeadlessTerminal
     internal static void NoRealTerminal() => Environment.SetEnvironmentVariable("DisableRealDriverIO", "1");
 }
 
-/// <summary>The full-screen window, headless: what the screen shows for chat, transfers and an offer, what typing does,
-/// and a resize.</summary>
+/// <summary>The full-screen window, headless: what the screen shows for chat, transfers and an offer, what typing does
+/// (readline's editing keys too), and a resize.</summary>
 public sealed class ChatWindowTests : IDisposable
 {
     private readonly IApplication _app;
@@ -96,6 +96,41 @@ public sealed class ChatWindowTests : IDisposable
         _app.InjectKey('b');
         _app.InjectKey(Key.Tab);
         Assert.Equal("/msg bob ", _window.Typed);
+    }
+
+    [Fact]
+    public void Readline_keys_edit_the_input_line()
+    {
+        var submitted = new List<string>();
+        _window.Submitted += submitted.Add;
+        _window.Show(Snapshot());
+        void Type(string text)
+        {
+            foreach (var c in text) _app.InjectKey(c);
+        }
+
+        Type("hello wrold");
+        _app.InjectKey(Key.W.WithCtrl);
+        Type("world");
+        Assert.Equal("hello world", _window.Typed);
+        // Terminal.Gui's own Ctrl+A selects the whole line, and the next letter typed would replace it.
+        _app.InjectKey(Key.A.WithCtrl);
+        Type("> ");
+        Assert.Equal("> hello world", _window.Typed);
+        _app.InjectKey(Key.E.WithCtrl);
+        Type("!");
+        Assert.Equal("> hello world!", _window.Typed);
+        _app.InjectKey(Key.A.WithCtrl);
+        _app.InjectKey(Key.CursorRight);
+        _app.InjectKey(Key.CursorRight);
+        _app.InjectKey(Key.K.WithCtrl);
+        Assert.Equal("> ", _window.Typed);
+        Type("junk");
+        _app.InjectKey(Key.U.WithCtrl);
+        Assert.Equal("", _window.Typed);
+        Type("ok");
+        _app.InjectKey(Key.Enter);
+        Assert.Equal(["ok"], submitted);
     }
 
     [Fact]

@@ -66,6 +66,10 @@ public sealed class InputCommandTests
     [InlineData("/accept", "usage: /accept ID")]
     [InlineData("/sned a.txt", "unknown command /sned: did you mean /send?")]
     [InlineData("/tranfers", "did you mean /transfers?")]
+    [InlineData("/hwo", "unknown command /hwo: did you mean /who?")]
+    [InlineData("/snd a.txt", "unknown command /snd: did you mean /send?")]
+    [InlineData("/Acept 1", "unknown command /acept: did you mean /accept?")]
+    [InlineData("/tr", "unknown command /tr: did you mean /transfers?")]
     [InlineData("/xyzzy", "unknown command /xyzzy (/help lists the commands)")]
     public void Mistakes_are_named_with_what_would_work(string line, string message) =>
         Assert.Contains(message, Assert.IsType<InputCommand.Invalid>(InputCommand.Parse(line, null, Home)).Message, StringComparison.Ordinal);
