@@ -6,8 +6,8 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Cluster;
 
 /// <summary>The Akka settings a server node of a cluster runs with, made from our typed <see cref="ClusterSettings"/>
-/// (facts behind each in ../shared/CLUSTER.md). Layered over the node's configuration only when the cluster is enabled:
-/// a single server keeps the local actor provider and opens no cluster port.</summary>
+/// (why each: docs/OPERATIONS.md, "Running several servers"). Layered over the node's configuration only when the
+/// cluster is enabled: a single server keeps the local actor provider and opens no cluster port.</summary>
 public static class ClusterConfig
 {
     /// <summary>Every node of one cluster runs an actor system of this name (Akka addresses include it).</summary>

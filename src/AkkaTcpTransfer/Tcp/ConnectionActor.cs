@@ -168,7 +168,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         _remote = remote;
         Context.Watch(tcp);
         // This actor is the handler. For an outgoing connection it is also the commander, which Akka.IO 1.5.74 does
-        // not death-pact (AKKA-IO.md 3.7): PostStop aborts the connection explicitly to cover that.
+        // not death-pact: PostStop aborts the connection explicitly to cover that.
         tcp.Tell(new Akka.IO.Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
         _lastReceived = _lastWriteProgress = _clock.Elapsed;
         Timers.StartPeriodicTimer(nameof(Tick), Tick.Instance, _settings.KeepaliveInterval);
@@ -233,7 +233,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
         {
-            // Any failed write would leave a hole in the byte stream: the connection cannot go on (AKKA-IO.md 8.4).
+            // Any failed write would leave a hole in the byte stream (Akka.IO goes on accepting later writes after one
+            // failed): the connection cannot go on.
             var cause = f.Cause.HasValue ? f.Cause.Value.Message : "unknown";
             Abort($"write failed: {cause}");
         });
