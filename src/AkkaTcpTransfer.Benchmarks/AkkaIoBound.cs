@@ -9,8 +9,8 @@ using Akka.IO;
 namespace AkkaTcpTransfer.Benchmarks;
 
 /// <summary>What bounds us, measured in the same run: bare Akka.IO between two processes, moving 64 KiB writes with
-/// an ack window of 4 (the AKKA-IO.md setup: 64k frames), optionally with SHA-256 on both ends, and nothing else:
-/// no files, no framing, no protocol. Roles akka-receive / akka-send of this program.</summary>
+/// an ack window of 4 (64k frames, the setup of our first Akka.IO measurements), optionally with SHA-256 on both ends,
+/// and nothing else: no files, no framing, no protocol. Roles akka-receive / akka-send of this program.</summary>
 public static class AkkaIoBound
 {
     private static Config AkkaConfig => ConfigurationFactory.ParseString("""

@@ -1,6 +1,6 @@
 namespace AkkaTcpTransfer.Cli;
 
-/// <summary>The program's exit codes: part of its contract (README "Command line").</summary>
+/// <summary>The program's exit codes: part of its contract (README, "Command line").</summary>
 internal static class ExitCodes
 {
     public const int Ok = 0;

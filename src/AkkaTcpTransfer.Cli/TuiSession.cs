@@ -10,7 +10,7 @@ namespace AkkaTcpTransfer.Cli;
 /// <summary>The full-screen UI for one running node: Terminal.Gui on the calling thread, fed by a
 /// <see cref="UiBridgeActor"/>, until the person quits or the node ends. The terminal is restored on every way out:
 /// Dispose in a finally, an unhandled exception on any thread, SIGTERM and SIGINT (with a watchdog), never SIGHUP
-/// (../shared/TUI.md section 5).</summary>
+/// (cancelling it once left a process spinning on a dead terminal after tmux killed its session).</summary>
 internal sealed class TuiSession
 {
     /// <summary>Where the bridge delivers snapshots: nowhere until the window runs (the bridge then keeps them).</summary>

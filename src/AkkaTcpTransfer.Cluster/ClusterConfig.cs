@@ -6,8 +6,8 @@ using AkkaTcpTransfer.Settings;
 namespace AkkaTcpTransfer.Cluster;
 
 /// <summary>The Akka settings a server node of a cluster runs with, made from our typed <see cref="ClusterSettings"/>
-/// (the failure detector and split brain resolver as measured for this project: docs/OPERATIONS.md). Layered over the node's configuration only when the cluster is enabled:
-/// a single server keeps the local actor provider and opens no cluster port.</summary>
+/// (why each: docs/OPERATIONS.md, "Running several servers"). Layered over the node's configuration only when the
+/// cluster is enabled: a single server keeps the local actor provider and opens no cluster port.</summary>
 public static class ClusterConfig
 {
     /// <summary>Largest message between nodes. The same on every node (a receiver with a smaller limit tears the whole

@@ -10,7 +10,8 @@ public sealed class ClusterCliTests
 {
     private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Failure detection of a few seconds, as a test can afford (README "Running several servers").</summary>
+    /// <summary>Failure detection of a few seconds, as a test can afford (docs/OPERATIONS.md, "Running several
+    /// servers").</summary>
     private static readonly string[] Fast =
     [
         "--set", "cluster.heartbeat-interval=500ms", "--set", "cluster.acceptable-heartbeat-pause=2s", "--set", "cluster.stable-after=3s",

@@ -50,7 +50,7 @@ public sealed class TlsCliTests : IDisposable
         var session = await Shell($"openssl s_client -connect 127.0.0.1:{P(port)} -tls1_3 -alpn akt/1 </dev/null");
         Assert.Contains("ALPN protocol: akt/1", session, StringComparison.Ordinal);
 
-        // README and PROTOCOL.md: from the certificate file, and from the running server.
+        // docs/OPERATIONS.md and PROTOCOL.md: from the certificate file, and from the running server.
         var fromFile = await Shell($"openssl x509 -in '{listening.GetProperty("certificate").GetString()}' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256");
         Assert.EndsWith(fingerprint, fromFile.Trim(), StringComparison.Ordinal);
         var fromServer = await Shell($"openssl s_client -connect 127.0.0.1:{P(port)} -tls1_3 -alpn akt/1 </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256");

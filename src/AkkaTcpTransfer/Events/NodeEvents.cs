@@ -2,7 +2,7 @@ namespace AkkaTcpTransfer.Events;
 
 // The observable contract of a node: everything notable is published on the ActorSystem's EventStream as one of
 // these immutable records. Subscribe to NodeEvent for all of them, or to one type. The command-line program's
-// --json output is a direct rendering of them (event names in comments; see README "Events").
+// --json output is a direct rendering of them (event names in comments; see docs/EMBEDDING.md, "Events").
 
 /// <summary>Base of every event this library publishes.</summary>
 public abstract record NodeEvent;

@@ -6,7 +6,8 @@ using AkkaTcpTransfer.Events;
 namespace AkkaTcpTransfer.Presentation;
 
 /// <summary>Renders events as the one-line JSON objects of the command-line program's <c>--json</c> output. The event
-/// names and fields are a contract relied on outside this repository (README "Events"): change them only on purpose.</summary>
+/// names and fields are a contract relied on outside this repository (docs/EMBEDDING.md, "Events"): change them only
+/// on purpose.</summary>
 public static class JsonEventFormatter
 {
     /// <summary>The JSON line for <paramref name="e"/>, or null for an event that has no JSON form.</summary>

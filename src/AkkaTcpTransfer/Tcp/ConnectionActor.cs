@@ -215,7 +215,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<Tick>(_ => OnTick());
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
         Receive<Akka.IO.Tcp.CommandFailed>(f =>
-            // Any failed write would leave a hole in the byte stream: the connection cannot go on.
+            // Any failed write would leave a hole in the byte stream (Akka.IO goes on accepting later writes after one
+            // failed): the connection cannot go on.
             Abort($"write failed: {(f.Cause.HasValue ? f.Cause.Value.Message : "unknown")}"));
         Receive<Terminated>(t => t.ActorRef.Equals(_tcp), _ => LostTcpActor());
     }

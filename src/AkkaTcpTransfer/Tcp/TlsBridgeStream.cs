@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Tcp;
 /// Akka.IO connection as an acknowledged <c>Tcp.Write</c>. Both directions are bounded: reading waits until bytes are
 /// fed (the actor asks Akka.IO for more only while little is queued), and writing waits while more than
 /// <c>window</c> bytes are unacknowledged, which is how a peer that does not read slows our encryption down.</summary>
-/// <remarks>Traps it avoids (../shared/TLS.md section 5): a zero-byte read waits for data and consumes none (returning
+/// <remarks>Traps it avoids: a zero-byte read waits for data and consumes none (returning
 /// 0 on an empty queue would mean end of stream); waiters complete asynchronously, so that SslStream's decryption never
 /// runs on the actor's thread; each write copies SslStream's buffer exactly once, because SslStream reuses it.</remarks>
 internal sealed class TlsBridgeStream : Stream

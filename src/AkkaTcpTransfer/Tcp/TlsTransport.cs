@@ -40,7 +40,7 @@ internal sealed class TlsTransport : IByteTransport
         public static readonly WantInput Instance = new();
     }
 
-    /// <summary>Ciphertext unacknowledged by Akka.IO before encryption waits (TLS.md: 256 KiB and 1 MiB measured alike).</summary>
+    /// <summary>Ciphertext unacknowledged by Akka.IO before encryption waits (256 KiB and 1 MiB measured alike).</summary>
     private const int CipherWindow = 256 * 1024;
 
     /// <summary>Ciphertext queued for decryption beyond which the actor stops reading the socket.</summary>

@@ -10,7 +10,8 @@ namespace AkkaTcpTransfer.Transfer;
 /// arriving within moments of each other are never a sample of their own; the highest of the last
 /// <see cref="RateSamples"/> is used, so that a moment of loss (TCP recovering) does not shrink the window just when the
 /// link has room again. A burst of acks after a recovery still reads high, and is kept: on a lossy link that larger
-/// window is what keeps the sender going through the next recovery (README, Performance, measured both ways).</remarks>
+/// window is what keeps the sender going through the next recovery (measured both ways: docs/PERFORMANCE.md, "A window
+/// that follows the path").</remarks>
 internal sealed class WindowControl
 {
     /// <summary>Window per bandwidth-delay product: room for a round trip of data in flight and one more that waits

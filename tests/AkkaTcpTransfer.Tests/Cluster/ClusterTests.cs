@@ -13,8 +13,8 @@ public sealed class ClusterTests : NodesAndFiles
 {
     private readonly List<(ServerNode Node, EventLog Log)> _servers = [];
 
-    /// <summary>Quick failure detection, as in ../shared/CLUSTER.md's measurements: a node that stops answering is
-    /// removed after a few seconds instead of about 25.</summary>
+    /// <summary>Quick failure detection: a node that stops answering is removed after a few seconds instead of the
+    /// about 25 s that Akka's own defaults took when we measured three node processes and killed one.</summary>
     internal static readonly (string, string)[] ClusterFast =
     [
         ("cluster.enabled", "on"),
@@ -31,7 +31,8 @@ public sealed class ClusterTests : NodesAndFiles
 
     public override async Task InitializeAsync()
     {
-        // One identity for the whole cluster (as README advises): a client trusts every node by one fingerprint.
+        // One identity for the whole cluster (as docs/OPERATIONS.md advises): a client trusts every node by one
+        // fingerprint.
         (string, string) identity = ("state-dir", Files.Dir("server-state"));
         var first = await Nodes.StartServer([.. ClusterFast, identity]);
         _servers.Add(first);

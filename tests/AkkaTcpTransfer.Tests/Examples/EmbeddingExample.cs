@@ -1,4 +1,4 @@
-// README:embedding:begin
+// docs/EMBEDDING.md:embedding:begin
 using System.Globalization;
 using Akka.Actor;
 using AkkaTcpTransfer;
@@ -33,4 +33,4 @@ public static class EmbeddingExample
         return $"{chat.From}: {chat.Text}";
     }
 }
-// README:embedding:end
+// docs/EMBEDDING.md:embedding:end

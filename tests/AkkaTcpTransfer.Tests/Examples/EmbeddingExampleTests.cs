@@ -1,7 +1,7 @@
 namespace AkkaTcpTransfer.Tests.Examples;
 
-/// <summary>README's embedding example is this project's Examples/EmbeddingExample.cs: compiled with the tests, run
-/// here, and compared with the README text so that the two cannot drift apart.</summary>
+/// <summary>The embedding example of docs/EMBEDDING.md is this project's Examples/EmbeddingExample.cs: compiled with
+/// the tests, run here, and compared with the document's text so that the two cannot drift apart.</summary>
 public sealed class EmbeddingExampleTests
 {
     private static string RepoFile(string relative)
@@ -21,7 +21,7 @@ public sealed class EmbeddingExampleTests
     }
 
     [Fact]
-    public async Task The_readme_example_runs_and_the_server_hears_the_client()
+    public async Task The_embedding_example_runs_and_the_server_hears_the_client()
     {
         var state = Directory.CreateTempSubdirectory("att-embedding-").FullName;
         try
@@ -36,11 +36,12 @@ public sealed class EmbeddingExampleTests
     }
 
     [Fact]
-    public void The_readme_shows_exactly_the_example_that_is_compiled_and_run()
+    public void The_embedding_doc_shows_exactly_the_example_that_is_compiled_and_run()
     {
         var source = Between(File.ReadAllText(RepoFile("tests/AkkaTcpTransfer.Tests/Examples/EmbeddingExample.cs")),
-            "// README:embedding:begin", "// README:embedding:end");
-        var readme = Between(File.ReadAllText(RepoFile("README.md")), "<!-- embedding:begin -->\n```csharp", "```\n<!-- embedding:end -->");
-        Assert.Equal(source, readme);
+            "// docs/EMBEDDING.md:embedding:begin", "// docs/EMBEDDING.md:embedding:end");
+        var doc = Between(File.ReadAllText(RepoFile("docs/EMBEDDING.md")),
+            "<!-- embedding:begin -->\n```csharp", "```\n<!-- embedding:end -->");
+        Assert.Equal(source, doc);
     }
 }

@@ -13,7 +13,7 @@ namespace AkkaTcpTransfer.Tests.Presentation;
 internal static class HeadlessTerminal
 {
     /// <summary>Terminal.Gui in these tests draws into memory only: without this, a test run from a terminal would
-    /// write escape codes onto it (../shared/TUI.md).</summary>
+    /// write escape codes onto it.</summary>
     [ModuleInitializer]
     internal static void NoRealTerminal() => Environment.SetEnvironmentVariable("DisableRealDriverIO", "1");
 }
