@@ -22,8 +22,7 @@ public sealed class ClusterPlugin : ServerPlugin
     internal override ServerPluginParts Start(IActorContext context, ServerPluginContext server)
     {
         var settings = server.Settings;
-        var links = context.ActorOf(NodeLinksActor.Props(settings.Cluster.LinkHost, settings.Cluster.LinkPort, ClusterKeys.TokenKey(settings.Token),
-            settings.Cluster.LinkMaxQueue), "links");
+        var links = context.ActorOf(NodeLinksActor.Props(settings, ClusterKeys.TokenKey(settings.Token)), "links");
         var node = context.ActorOf(ClusterNodeActor.Props(settings, server.Server, server.Registry, links), "cluster");
         return new ServerPluginParts(node, "cluster membership", links);
     }

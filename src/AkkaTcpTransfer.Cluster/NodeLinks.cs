@@ -1,34 +1,33 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
-using System.Text;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
-using AkkaTcp = Akka.IO.Tcp;
 using AkkaTcpTransfer.Protocol;
-using AkkaTcpTransfer.Server;
-using AkkaTcpTransfer.Server.Relay;
 using AkkaTcpTransfer.Server.Federation;
+using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Tcp;
+using AkkaTcp = Akka.IO.Tcp;
 
 namespace AkkaTcpTransfer.Cluster;
 
-/// <summary>Plain TCP links between the server nodes of a cluster, for the bulk of what crosses them: relayed offers,
-/// chunks and their answers. Akka.Remote carries everything else; measured on this project's benchmark, moving a
-/// relayed GiB through it cost each of the two nodes about 2 core-s more than the relay itself (serialization, its
-/// envelope, its single shared connection), which bounded a cross-node relay to 0.6x a same-node one.</summary>
+/// <summary>Links between the server nodes of a cluster, for the bulk of what crosses them: relayed offers, chunks and
+/// their answers. Akka.Remote carries everything else; measured on this project's benchmark, moving a relayed GiB through
+/// it cost each of the two nodes about 2 core-s more than the relay itself (serialization, its envelope, its single
+/// shared connection), which bounded a cross-node relay to 0.6x a same-node one.</summary>
 /// <remarks>
+/// <para>Every link runs on the same <see cref="ConnectionActor"/> as a client's connection: pulled reads, acknowledged
+/// writes, a bounded send queue, pings and the idle timeout, goodbyes. On it, the link frames of docs/PROTOCOL.md
+/// ("Between server nodes"): a <see cref="LinkHello"/> first (version and token key, checked before anything else is
+/// read, within <c>server.handshake-timeout</c>), then <see cref="LinkMessage"/>s, each a message for one actor.</para>
 /// <para>Each node listens on <c>cluster.link-port</c> and tells the others where (<see cref="ClusterMessages.NodeHello"/>);
 /// each node opens its own outbound link to every other node, so a link carries one direction. Everything a relay on
 /// this node sends to a session on another goes through the same link, in order (offer, chunks, done, cancel...).
-/// Until a node's link address is known, messages go through Akka.Remote as before.</para>
-/// <para>On the link: first a hello, <c>"AKTL"</c>, a u16 version, and the 32-byte token key (<see cref="ClusterKeys.TokenKey"/>),
-/// which the receiver checks before it reads anything else (within 5 s). Then messages, each: u32 length of the rest,
-/// u8 manifest length, the <see cref="ClusterSerializer"/> manifest, u16 + the target actor's path, u16 + the sender's
-/// path (0: none), then the serializer's bytes. Big-endian, UTF-8.</para>
-/// <para>Bounds: a link queues at most <c>cluster.link-max-queue</c> bytes (relay windows keep it far below); a message
-/// that would pass it fails its relay at both ends, as does everything queued on a link that breaks (the link is
-/// opened again for what comes next). An inbound message longer than <see cref="MaxMessage"/> ends that link.</para>
+/// Until a node's link address is known, messages go through Akka.Remote.</para>
+/// <para>Bounds (reference.conf): a link holds at most <c>cluster.link-max-queue</c> bytes for the other node, takes at
+/// most <c>cluster.link-max-inbound</c> links from others, and frames of at most <see cref="MaxFrame"/> bytes. A link
+/// that breaks fails every relay that was using it at both ends; the next message opens a new one.</para>
 /// <para>Supervision: links that fail are stopped, never restarted (a lost outbound link is made anew on demand).</para>
 /// </remarks>
 internal sealed class NodeLinksActor : ReceiveActor
@@ -53,34 +52,44 @@ internal sealed class NodeLinksActor : ReceiveActor
     /// <param name="MessagesSent">Messages sent through links since start.</param>
     public sealed record Stats(int Port, long MessagesSent, long MessagesReceived);
 
-    internal const int Version = 1;
-    internal const int MaxMessage = 2 * 1024 * 1024;
+    /// <summary>The link frames' version (<see cref="LinkHello.Version"/>).</summary>
+    internal const ushort Version = 1;
 
-    /// <summary>Inbound links at once (each other node opens one).</summary>
-    private const int MaxInbound = 256;
-    internal static readonly byte[] Magic = "AKTL"u8.ToArray();
-    internal static int HelloLength => Magic.Length + 2 + 32;
+    /// <summary>Largest frame on a link: a relayed chunk (at most <see cref="RelayMessages.MaxRemoteChunk"/>) with its
+    /// envelope, below the large-object heap.</summary>
+    internal const int MaxFrame = RelayMessages.MaxRemoteChunk + 16 * 1024;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeSettings _linkSettings;
     private readonly byte[] _tokenKey;
-    private readonly long _maxQueue;
-    private IActorRef? _bindWaiter;
     private readonly Dictionary<Address, IPEndPoint> _addresses = [];
     private readonly Dictionary<Address, IActorRef> _out = [];
-    private int _port;
-    private long _sent;
+    private readonly HashSet<IActorRef> _in = [];
     /// <summary>Messages the inbound links delivered (counted by them, read for <see cref="Stats"/>).</summary>
     private readonly long[] _delivered = new long[1];
+    private IActorRef? _bindWaiter;
+    private int _port;
+    private long _sent;
 
-    public static Props Props(string host, int port, byte[] tokenKey, long maxQueue) =>
-        Akka.Actor.Props.Create(() => new NodeLinksActor(host, port, tokenKey, maxQueue));
+    public static Props Props(NodeSettings settings, byte[] tokenKey) => Akka.Actor.Props.Create(() => new NodeLinksActor(settings, tokenKey));
 
-    public NodeLinksActor(string host, int port, byte[] tokenKey, long maxQueue)
+    /// <summary>What every link's connection runs with: the node's connection settings, with a link's frame limit and
+    /// send queue.</summary>
+    internal static NodeSettings LinkSettings(NodeSettings settings) => settings with
     {
+        MaxFrameSize = MaxFrame,
+        Connection = settings.Connection with { MaxSendQueue = settings.Cluster.LinkMaxQueue },
+    };
+
+    public NodeLinksActor(NodeSettings settings, byte[] tokenKey)
+    {
+        _linkSettings = LinkSettings(settings);
         _tokenKey = tokenKey;
-        _maxQueue = maxQueue;
-        // The host was resolved to an address at start (ServerNode).
-        Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(IPAddress.Parse(host), port)));
+        var host = settings.Cluster.LinkHost;
+        var port = settings.Cluster.LinkPort;
+        // The host was resolved to an address at start (ClusterPlugin). Pull mode, as for clients: each link reads only
+        // when its connection actor asks.
+        Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(IPAddress.Parse(host), port), pullMode: true));
         Receive<AkkaTcp.Bound>(b =>
         {
             _port = ((IPEndPoint)b.LocalAddress).Port;
@@ -94,17 +103,17 @@ internal sealed class NodeLinksActor : ReceiveActor
         });
         Receive<AkkaTcp.CommandFailed>(f => _log.Error("cannot listen for node links on {0}:{1}: {2}; relays between nodes use Akka.Remote",
             host, port, f.CauseString));
-        Receive<AkkaTcp.Connected>(_ =>
+        Receive<AkkaTcp.Connected>(c =>
         {
-            var tcp = Sender;
             // Links come from the few other nodes; a crowd of connections here is no cluster's.
-            if (Context.GetChildren().Count() - _out.Count >= MaxInbound)
+            if (_in.Count >= settings.Cluster.LinkMaxInbound)
             {
-                tcp.Tell(AkkaTcp.Abort.Instance);
+                Sender.Tell(AkkaTcp.Abort.Instance);
                 return;
             }
-            var inbound = Context.ActorOf(Akka.Actor.Props.Create(() => new InboundLink(tokenKey, tcp, _delivered)));
-            tcp.Tell(new AkkaTcp.Register(inbound));
+            var inbound = Context.ActorOf(InboundLinkActor.Props(Sender, c.RemoteAddress, _linkSettings, tokenKey, _delivered));
+            Context.Watch(inbound);
+            _in.Add(inbound);
         });
         Receive<LinkAddress>(a =>
         {
@@ -117,7 +126,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             var endpoint = new IPEndPoint(address, a.Port);
             if (_addresses.TryGetValue(a.Node, out var known) && known.Equals(endpoint)) return;
             _addresses[a.Node] = endpoint;
-            if (_out.Remove(a.Node, out var stale)) stale.Tell(Retire.Instance);
+            if (_out.Remove(a.Node, out var stale)) stale.Tell(OutboundLinkActor.Retire.Instance);
         });
         Receive<RelayMessages.ViaNode>(v =>
         {
@@ -129,7 +138,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             }
             if (!_out.TryGetValue(node, out var link))
             {
-                link = Context.ActorOf(Akka.Actor.Props.Create(() => new OutboundLink(endpoint, node, tokenKey, maxQueue)));
+                link = Context.ActorOf(OutboundLinkActor.Props(endpoint, node, _linkSettings, tokenKey));
                 Context.Watch(link);
                 _out[node] = link;
             }
@@ -139,349 +148,326 @@ internal sealed class NodeLinksActor : ReceiveActor
         Receive<NodeGone>(g =>
         {
             _addresses.Remove(g.Node);
-            if (_out.Remove(g.Node, out var link)) link.Tell(Retire.Instance);
+            if (_out.Remove(g.Node, out var link)) link.Tell(OutboundLinkActor.Retire.Instance);
         });
-        Receive<LinkFailed>(f =>
+        Receive<OutboundLinkActor.LinkFailed>(f =>
         {
             if (_out.TryGetValue(f.Node, out var link) && link.Equals(Sender)) _out.Remove(f.Node);
-            Sender.Tell(Retire.Instance);
+            Sender.Tell(OutboundLinkActor.Retire.Instance);
         });
         Receive<Terminated>(t =>
         {
+            _in.Remove(t.ActorRef);
             foreach (var (node, link) in _out.Where(kv => kv.Value.Equals(t.ActorRef)).ToList()) _out.Remove(node);
         });
         Receive<GetStats>(_ => Sender.Tell(new Stats(_port, _sent, Interlocked.Read(ref _delivered[0]))));
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+}
 
-    /// <summary>The header of one message on a link (its length prefix counts <paramref name="payloadLength"/> more bytes,
-    /// which follow it): manifest, target path, sender path, each as given in UTF-8.</summary>
-    internal static byte[] Header(byte[] manifest, byte[] target, byte[] sender, int payloadLength)
-    {
-        var length = 1 + manifest.Length + 2 + target.Length + 2 + sender.Length + payloadLength;
-        var bytes = new byte[4 + length - payloadLength];
-        var span = bytes.AsSpan();
-        BinaryPrimitives.WriteUInt32BigEndian(span, (uint)length);
-        var at = 4;
-        span[at++] = (byte)manifest.Length;
-        manifest.CopyTo(span[at..]);
-        at += manifest.Length;
-        BinaryPrimitives.WriteUInt16BigEndian(span[at..], (ushort)target.Length);
-        target.CopyTo(span[(at += 2)..]);
-        at += target.Length;
-        BinaryPrimitives.WriteUInt16BigEndian(span[at..], (ushort)sender.Length);
-        sender.CopyTo(span[(at + 2)..]);
-        return bytes;
-    }
-
-    internal static byte[] Hello(byte[] tokenKey)
-    {
-        var hello = new byte[HelloLength];
-        Magic.CopyTo(hello, 0);
-        BinaryPrimitives.WriteUInt16BigEndian(hello.AsSpan(Magic.Length), Version);
-        tokenKey.CopyTo(hello, Magic.Length + 2);
-        return hello;
-    }
-
+/// <summary>This node's link to one other node: a connection actor it opens, a <see cref="LinkHello"/>, then each message
+/// it is given as a <see cref="LinkMessage"/>, in order. Until the connection is up, messages wait (within the link's
+/// queue). When the link breaks, every relay that used it fails at both ends, and so does whatever still comes until
+/// the parent, which has stopped sending here, retires it.</summary>
+internal sealed class OutboundLinkActor : ReceiveActor
+{
     /// <summary>Parent to a link: nothing more comes; stop once what came before is answered.</summary>
-    private sealed class Retire
+    public sealed class Retire
     {
         public static readonly Retire Instance = new();
     }
 
     /// <summary>Link to parent: broken; send no more (a new link is made for the next message).</summary>
-    private sealed record LinkFailed(Address Node);
+    public sealed record LinkFailed(Address Node);
 
-    /// <summary>This node's link to one other node: connects, says hello, then writes what it is given, one Akka.IO write
-    /// (of up to 256 KiB of queued messages) acknowledged at a time.</summary>
-    private sealed class OutboundLink : ReceiveActor
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Address _node;
+    private readonly long _maxQueue;
+    private readonly ClusterSerializer _serializer;
+    private readonly IActorRef _connection;
+    private readonly List<(RelayMessages.ViaNode Message, IActorRef Sender, int Bytes)> _waiting = [];
+    /// <summary>Relays that sent something over this link and have not ended: they fail if it breaks.</summary>
+    private readonly HashSet<(IActorRef Sender, IActorRef Target, uint Id)> _relays = [];
+    /// <summary>Actor paths as they go on the wire (one relay sends thousands of chunks between the same two actors).</summary>
+    private readonly Dictionary<IActorRef, string> _paths = [];
+    private long _waitingBytes;
+
+    public static Props Props(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey) =>
+        Akka.Actor.Props.Create(() => new OutboundLinkActor(endpoint, node, linkSettings, tokenKey));
+
+    public OutboundLinkActor(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey)
     {
-        private sealed class Ack : AkkaTcp.Event
+        _node = node;
+        _maxQueue = linkSettings.Connection.MaxSendQueue;
+        _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
+        _connection = Context.ActorOf(ConnectionActor.Outgoing(endpoint, linkSettings, security: null), "connection");
+        Context.Watch(_connection);
+        Receive<ConnectionMessages.Established>(_ =>
         {
-            public static readonly Ack Instance = new();
-        }
-
-        /// <summary>One message waiting: its bytes as segments (a relayed chunk's data is not copied: it is written from
-        /// the buffer it arrived in, which is given back once the write is acknowledged).</summary>
-        private sealed record Queued(ArraySegment<byte>[] Segments, int Length, IActorRef Sender, ICrossNodeMessage Message, IActorRef Target)
+            _connection.Tell(new ConnectionMessages.Send(new LinkHello(NodeLinksActor.Version, tokenKey)));
+            _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
+            foreach (var (message, sender, _) in _waiting) Send(message, sender);
+            _waiting.Clear();
+            _waitingBytes = 0;
+            Become(Open);
+        });
+        Receive<RelayMessages.ViaNode>(v =>
         {
-            public void Release() => ((Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
-        }
-
-        private readonly ILoggingAdapter _log = Context.GetLogger();
-        private readonly Address _node;
-        private readonly long _maxQueue;
-        private readonly ClusterSerializer _serializer;
-        private readonly Queue<Queued> _queue = new();
-        /// <summary>Actor paths as they go on the wire (one relay sends thousands of chunks between the same two actors).</summary>
-        private readonly Dictionary<IActorRef, byte[]> _paths = [];
-        private readonly List<Queued> _inFlight = [];
-        private long _queued;
-        private IActorRef? _tcp;
-
-        public OutboundLink(IPEndPoint endpoint, Address node, byte[] tokenKey, long maxQueue)
-        {
-            _node = node;
-            _maxQueue = maxQueue;
-            _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
-            Context.System.Tcp().Tell(new AkkaTcp.Connect(endpoint, timeout: TimeSpan.FromSeconds(5)));
-            Receive<AkkaTcp.Connected>(_ =>
+            // Not up yet: the message waits, within the link's queue.
+            var bytes = Size(v);
+            if (_waitingBytes + bytes > _maxQueue)
             {
-                _tcp = Sender;
-                _tcp.Tell(new AkkaTcp.Register(Self));
-                _tcp.Tell(AkkaTcp.Write.Create(ByteString.FromBytes(Hello(tokenKey))));
-                Become(Connected);
-                WriteNext();
-            });
-            Receive<AkkaTcp.CommandFailed>(f => Fail($"cannot connect the link to node {node}: {f.CauseString}"));
-            Receive<RelayMessages.ViaNode>(Enqueue);
-            Receive<Retire>(_ => Fail($"the link to node {node} was closed"));
-        }
+                Release(v);
+                FailRelay(v, Sender, $"the link to node {_node} has more than {Text.Units.Bytes(_maxQueue)} waiting");
+                return;
+            }
+            _waiting.Add((v, Sender, bytes));
+            _waitingBytes += bytes;
+        });
+        Receive<ConnectionMessages.ConnectFailed>(f => Broken($"cannot connect the link to node {node}: {f.Reason}"));
+        Common();
+    }
 
-        /// <summary>Broken: whatever still comes fails its relay, until the parent, which has stopped sending here,
-        /// retires it (the Retire comes after everything it forwarded before).</summary>
-        private void Failed(string reason)
+    private void Open()
+    {
+        Receive<RelayMessages.ViaNode>(v => Send(v, Sender));
+        Receive<ConnectionMessages.SendFailed>(f => _log.Warning("a message to node {0} could not be sent: {1}", _node, f.Reason));
+        Receive<ConnectionMessages.FrameReceived>(f =>
+            // A link carries one direction: the other node sends nothing on ours (its pings are consumed below us).
+            _connection.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, $"a node link carries nothing back, got {f.Frame.Type}")));
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
+        Receive<ConnectionMessages.Closed>(c => Broken($"the link to node {_node} closed: {c.Reason}"));
+        Common();
+    }
+
+    private void Common()
+    {
+        Receive<Retire>(_ =>
+        {
+            _connection.Tell(new ConnectionMessages.Close(WireCode.Normal, "this node no longer links to yours"));
+            Broken($"the link to node {_node} was closed");
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => Broken($"the link to node {_node} stopped"));
+    }
+
+    /// <summary>Broken: whatever was waiting or in flight is lost, and each relay it belonged to fails at both ends; what
+    /// still comes fails too, until the parent retires this link.</summary>
+    private void Broken(string reason)
+    {
+        _log.Warning("{0}", reason);
+        foreach (var (message, sender, _) in _waiting)
+        {
+            Release(message);
+            FailRelay(message, sender, reason);
+        }
+        _waiting.Clear();
+        foreach (var (sender, target, id) in _relays)
+        {
+            sender.Tell(new RelayMessages.RelayGone(id, reason));
+            target.Tell(new RelayMessages.RelayGone(id, reason), sender);
+        }
+        _relays.Clear();
+        Context.Parent.Tell(new LinkFailed(_node));
+        _connection.Tell(ConnectionMessages.Release.Instance);
+        Become(() =>
         {
             Receive<RelayMessages.ViaNode>(v =>
             {
-                ((v.Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
-                FailRelay(new Queued([], 0, Sender, v.Message, v.Target), reason);
+                Release(v);
+                FailRelay(v, Sender, reason);
             });
             Receive<Retire>(_ => Context.Stop(Self));
             ReceiveAny(_ => { });
-        }
+        });
+    }
 
-        private void Connected()
+    private void Send(RelayMessages.ViaNode v, IActorRef sender)
+    {
+        Track(v, sender);
+        byte[] payload;
+        var manifest = _serializer.Manifest(v.Message);
+        if (v.Message is RelayMessages.RelayFrame { Frame: Chunk chunk })
         {
-            Receive<RelayMessages.ViaNode>(v =>
-            {
-                Enqueue(v);
-                if (_inFlight.Count == 0) WriteNext();
-            });
-            Receive<Ack>(_ =>
-            {
-                foreach (var item in _inFlight) item.Release();
-                _inFlight.Clear();
-                WriteNext();
-            });
-            Receive<AkkaTcp.Received>(_ => { });
-            Receive<AkkaTcp.ConnectionClosed>(c => Fail($"the link to node {_node} closed: {c.Cause}"));
-            Receive<AkkaTcp.CommandFailed>(f => Fail($"the link to node {_node} failed: {f.CauseString}"));
-            Receive<Retire>(_ =>
-            {
-                _tcp?.Tell(AkkaTcp.Abort.Instance);
-                Fail($"the link to node {_node} was closed");
-            });
+            // A relayed chunk travels in its wire encoding, header and data in one payload (one copy of the data).
+            payload = new byte[FrameEncoder.ChunkHeaderSize + chunk.Data.Length];
+            FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length).CopyTo(payload, 0);
+            chunk.Data.Span.CopyTo(payload.AsSpan(FrameEncoder.ChunkHeaderSize));
+            chunk.Release();
         }
-
-        private void Enqueue(RelayMessages.ViaNode v)
+        else
         {
-            var manifest = Encoding.ASCII.GetBytes(_serializer.Manifest(v.Message));
-            ArraySegment<byte>[] payload = v.Message is RelayMessages.RelayFrame { Frame: Chunk chunk }
-                && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(chunk.Data, out var data)
-                ? [FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, data.Count), data]
-                : [_serializer.ToBinary(v.Message)];
-            var payloadLength = payload.Sum(p => p.Count);
-            var header = Header(manifest, PathOf(v.Target), PathOf(Sender), payloadLength);
-            var item = new Queued([header, .. payload], header.Length + payloadLength, Sender, v.Message, v.Target);
-            if (_queued + item.Length > _maxQueue)
+            payload = _serializer.ToBinary(v.Message);
+        }
+        _connection.Tell(new ConnectionMessages.Send(new LinkMessage(manifest, PathOf(v.Target), PathOf(sender), payload)));
+    }
+
+    /// <summary>Remembers which relays use this link, and forgets those that ended.</summary>
+    private void Track(RelayMessages.ViaNode v, IActorRef sender)
+    {
+        switch (v.Message)
+        {
+            case RelayMessages.RelayOffer o:
+                _relays.Add((sender, v.Target, o.Offer.Id));
+                break;
+            case RelayMessages.RelayFrame { Frame: Verified or Fail or Cancel or Reject } f:
+                _relays.Remove((sender, v.Target, f.Frame.Id));
+                break;
+            case RelayMessages.RelayFrame f:
+                _relays.Add((sender, v.Target, f.Frame.Id));
+                break;
+            case RelayMessages.RelayGone g:
+                _relays.Remove((sender, v.Target, g.Id));
+                break;
+        }
+    }
+
+    private string PathOf(IActorRef actor)
+    {
+        if (actor.IsNobody()) return "";
+        if (_paths.TryGetValue(actor, out var path)) return path;
+        if (_paths.Count > 4096) _paths.Clear();
+        return _paths[actor] = Akka.Serialization.Serialization.SerializedActorPath(actor);
+    }
+
+    private static int Size(RelayMessages.ViaNode v) => v.Message is RelayMessages.RelayFrame { Frame: Chunk c } ? c.Data.Length + 256 : 1024;
+
+    private static void Release(RelayMessages.ViaNode v) => ((v.Message as RelayMessages.RelayFrame)?.Frame as Chunk)?.Release();
+
+    private static void FailRelay(RelayMessages.ViaNode v, IActorRef sender, string reason)
+    {
+        uint? id = v.Message switch
+        {
+            RelayMessages.RelayFrame f => f.Frame.Id,
+            RelayMessages.RelayOffer o => o.Offer.Id,
+            _ => null,
+        };
+        if (id is not { } relay) return;
+        // Our side at once; the other side through Akka.Remote (its node may well be up).
+        sender.Tell(new RelayMessages.RelayGone(relay, reason));
+        v.Target.Tell(new RelayMessages.RelayGone(relay, reason), sender);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+}
+
+/// <summary>A link from another node: its connection actor, a <see cref="LinkHello"/> checked first (version and token
+/// key, within <c>server.handshake-timeout</c>), then each <see cref="LinkMessage"/> handed to its target. A stranger
+/// costs a connection and one frame: anything else first, a wrong key, or a message that cannot be read closes it.</summary>
+internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
+{
+    private sealed class HelloTimedOut
+    {
+        public static readonly HelloTimedOut Instance = new();
+    }
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _connection;
+    private readonly EndPoint _remote;
+    private readonly byte[] _tokenKey;
+    private readonly long[] _delivered;
+    private readonly ClusterSerializer _serializer;
+    private readonly Dictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered) =>
+        Akka.Actor.Props.Create(() => new InboundLinkActor(tcp, remote, linkSettings, tokenKey, delivered));
+
+    public InboundLinkActor(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered)
+    {
+        _remote = remote;
+        _tokenKey = tokenKey;
+        _delivered = delivered;
+        _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
+        _connection = Context.ActorOf(ConnectionActor.Accepted(tcp, remote, linkSettings, security: null), "connection");
+        Context.Watch(_connection);
+        Timers.StartSingleTimer(nameof(HelloTimedOut), HelloTimedOut.Instance, linkSettings.Server.HandshakeTimeout);
+        Receive<ConnectionMessages.FrameReceived>(f => f.Frame is LinkHello, f =>
+        {
+            var hello = (LinkHello)f.Frame;
+            if (hello.Version != NodeLinksActor.Version || !CryptographicOperations.FixedTimeEquals(hello.TokenKey, _tokenKey))
             {
-                item.Release();
-                FailRelay(item, $"the link to node {_node} has more than {_maxQueue} bytes waiting");
+                Refuse("not a node of this cluster (another link version or token)");
                 return;
             }
-            _queue.Enqueue(item);
-            _queued += item.Length;
-        }
-
-        private byte[] PathOf(IActorRef actor)
-        {
-            if (actor.IsNobody()) return [];
-            if (_paths.TryGetValue(actor, out var path)) return path;
-            if (_paths.Count > 4096) _paths.Clear();
-            return _paths[actor] = Encoding.UTF8.GetBytes(Akka.Serialization.Serialization.SerializedActorPath(actor));
-        }
-
-        private void WriteNext()
-        {
-            if (_queue.Count == 0) return;
-            var batch = 0;
-            while (_queue.Count > 0 && (batch == 0 || batch + _queue.Peek().Length <= 256 * 1024))
-            {
-                var item = _queue.Dequeue();
-                _inFlight.Add(item);
-                batch += item.Length;
-                _queued -= item.Length;
-            }
-            _tcp!.Tell(AkkaTcp.Write.Create(ByteString.FromBytes(_inFlight.SelectMany(i => i.Segments)), Ack.Instance));
-        }
-
-        /// <summary>What was queued or in flight is lost: each relay it belonged to fails at both ends.</summary>
-        private void Fail(string reason)
-        {
-            _log.Warning("{0}", reason);
-            foreach (var item in _inFlight.Concat(_queue))
-            {
-                item.Release();
-                FailRelay(item, reason);
-            }
-            _inFlight.Clear();
-            _queue.Clear();
-            _queued = 0;
-            Context.Parent.Tell(new LinkFailed(_node));
-            Become(() => Failed(reason));
-        }
-
-        private static void FailRelay(Queued item, string reason)
-        {
-            uint? id = item.Message switch
-            {
-                RelayMessages.RelayFrame f => f.Frame.Id,
-                RelayMessages.RelayOffer o => o.Offer.Id,
-                _ => null,
-            };
-            if (id is not { } relay) return;
-            // Our side at once; the other side through Akka.Remote (its node may well be up).
-            item.Sender.Tell(new RelayMessages.RelayGone(relay, reason));
-            item.Target.Tell(new RelayMessages.RelayGone(relay, reason), item.Sender);
-        }
+            Timers.Cancel(nameof(HelloTimedOut));
+            _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
+            Become(Open);
+        });
+        Receive<ConnectionMessages.FrameReceived>(f => Refuse($"expected LinkHello first, got {f.Frame.Type}"));
+        Receive<HelloTimedOut>(_ => Refuse($"no LinkHello within {Text.Units.Seconds(linkSettings.Server.HandshakeTimeout)}"));
+        Common();
     }
 
-    /// <summary>A link from another node: checks its hello, then decodes messages and hands each to its target.</summary>
-    private sealed class InboundLink : ReceiveActor, IWithTimers
+    private void Open()
     {
-        private sealed class HelloTimedOut
+        Receive<ConnectionMessages.FrameReceived>(f =>
         {
-            public static readonly HelloTimedOut Instance = new();
-        }
-
-        private readonly ILoggingAdapter _log = Context.GetLogger();
-        private readonly byte[] _tokenKey;
-        private readonly IActorRef _tcp;
-        private readonly long[] _delivered;
-        private readonly ClusterSerializer _serializer;
-        private readonly Dictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
-        /// <summary>Small until the hello has passed: a stranger costs little.</summary>
-        private byte[] _buffer = new byte[HelloLength];
-        private int _filled;
-        private bool _greeted;
-
-        public ITimerScheduler Timers { get; set; } = null!;
-
-        public InboundLink(byte[] tokenKey, IActorRef tcp, long[] delivered)
-        {
-            _tokenKey = tokenKey;
-            _tcp = tcp;
-            _delivered = delivered;
-            _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
-            Receive<AkkaTcp.Received>(r =>
+            if (f.Frame is not LinkMessage message)
             {
-                Append(r.Data);
-                Process();
-            });
-            Receive<HelloTimedOut>(_ => Close("no hello within 5 s"));
-            Receive<AkkaTcp.ConnectionClosed>(_ => Context.Stop(Self));
-            Receive<AkkaTcp.CommandFailed>(_ => Context.Stop(Self));
-        }
-
-        protected override void PreStart() => Timers.StartSingleTimer(nameof(HelloTimedOut), HelloTimedOut.Instance, TimeSpan.FromSeconds(5));
-
-        private void Append(ByteString data)
-        {
-            if (_filled + data.Count > _buffer.Length)
-            {
-                var grown = new byte[Math.Max(_buffer.Length * 2, _filled + data.Count)];
-                Buffer.BlockCopy(_buffer, 0, grown, 0, _filled);
-                _buffer = grown;
+                Refuse($"a node link carries LinkMessage frames, got {f.Frame.Type}");
+                return;
             }
-            data.CopyTo(_buffer, _filled, data.Count);
-            _filled += data.Count;
-        }
-
-        private void Process()
-        {
-            var at = 0;
-            if (!_greeted)
+            try
             {
-                if (_filled < HelloLength) return;
-                var hello = _buffer.AsSpan(0, HelloLength);
-                if (!hello[..Magic.Length].SequenceEqual(Magic) || BinaryPrimitives.ReadUInt16BigEndian(hello[Magic.Length..]) != Version
-                    || !CryptographicOperations.FixedTimeEquals(hello[(Magic.Length + 2)..], _tokenKey))
-                {
-                    Close("not a node of this cluster (bad hello, version or token)");
-                    return;
-                }
-                _greeted = true;
-                Timers.Cancel(nameof(HelloTimedOut));
-                at = HelloLength;
+                Deliver(message);
             }
-            while (_filled - at >= 4)
+            catch (Exception e) when (e is System.Runtime.Serialization.SerializationException or ProtocolException or InvalidCastException
+                                           or ArgumentException or IndexOutOfRangeException)
             {
-                var length = BinaryPrimitives.ReadUInt32BigEndian(_buffer.AsSpan(at));
-                if (length > MaxMessage)
-                {
-                    Close($"a message of {length} bytes (at most {MaxMessage})");
-                    return;
-                }
-                if (_filled - at - 4 < length) break;
-                try
-                {
-                    Deliver(_buffer.AsSpan(at + 4, (int)length));
-                }
-                catch (Exception e) when (e is System.Runtime.Serialization.SerializationException or ProtocolException or InvalidCastException
-                                               or ArgumentException or IndexOutOfRangeException)
-                {
-                    Close($"a message that cannot be read: {e.Message}");
-                    return;
-                }
-                at += 4 + (int)length;
+                Refuse($"a message that cannot be read: {e.Message}");
             }
-            Buffer.BlockCopy(_buffer, at, _buffer, 0, _filled - at);
-            _filled -= at;
-            if (_buffer.Length > 256 * 1024 && _filled < 64 * 1024) Array.Resize(ref _buffer, 64 * 1024);
-        }
-
-        private void Deliver(ReadOnlySpan<byte> message)
-        {
-            var at = 0;
-            int manifestLength = message[at++];
-            var manifest = Encoding.ASCII.GetString(message.Slice(at, manifestLength));
-            at += manifestLength;
-            var target = Resolve(ReadString(message, ref at)) ?? throw new ArgumentException("no target");
-            var sender = Resolve(ReadString(message, ref at));
-            // A relayed frame (the bulk) is parsed straight from its wire encoding: one copy of a chunk, not two.
-            var payload = manifest == "f" && message.Length - at > ProtocolLimits.FrameHeaderSize
-                ? new RelayMessages.RelayFrame((TransferFrame)FrameDecoder.Parse((FrameType)message[at + ProtocolLimits.FrameHeaderSize - 1],
-                    message[(at + ProtocolLimits.FrameHeaderSize)..].ToArray()))
-                : _serializer.FromBinary(message[at..].ToArray(), manifest);
-            target.Tell(payload, sender ?? ActorRefs.NoSender);
-            Interlocked.Increment(ref _delivered[0]);
-        }
-
-        private static string ReadString(ReadOnlySpan<byte> message, ref int at)
-        {
-            var length = BinaryPrimitives.ReadUInt16BigEndian(message[at..]);
-            var text = Encoding.UTF8.GetString(message.Slice(at + 2, length));
-            at += 2 + length;
-            return text;
-        }
-
-        private IActorRef? Resolve(string path)
-        {
-            if (path.Length == 0) return null;
-            if (_refs.TryGetValue(path, out var known)) return known;
-            if (_refs.Count > 4096) _refs.Clear();
-            var resolved = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(path);
-            _refs[path] = resolved;
-            return resolved;
-        }
-
-        private void Close(string reason)
-        {
-            _log.Warning("closing a node link: {0}", reason);
-            _tcp.Tell(AkkaTcp.Abort.Instance);
-            Context.Stop(Self);
-        }
+        });
+        Common();
     }
+
+    private void Common()
+    {
+        Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
+        Receive<ConnectionMessages.Closed>(_ => _connection.Tell(ConnectionMessages.Release.Instance));
+        Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => Context.Stop(Self));
+        Receive<HelloTimedOut>(_ => { });
+    }
+
+    private void Deliver(LinkMessage message)
+    {
+        var target = Resolve(message.Target) ?? throw new ArgumentException("no target");
+        var sender = Resolve(message.Sender);
+        var bytes = message.Payload;
+        // A relayed frame (the bulk) is parsed straight from its wire encoding.
+        object payload = message.Manifest == "f" && bytes.Length > ProtocolLimits.FrameHeaderSize
+            ? new RelayMessages.RelayFrame((TransferFrame)FrameDecoder.Parse((FrameType)bytes.Span[ProtocolLimits.FrameHeaderSize - 1],
+                bytes[ProtocolLimits.FrameHeaderSize..].ToArray()))
+            : _serializer.FromBinary(bytes.ToArray(), message.Manifest);
+        // Only what nodes send one another may arrive this way: nothing else can be delivered to an actor of ours.
+        if (payload is not (ICrossNodeMessage or IClusterMessage)) throw new ArgumentException($"{payload.GetType().Name} is not a message between nodes");
+        target.Tell(payload, sender ?? ActorRefs.NoSender);
+        Interlocked.Increment(ref _delivered[0]);
+    }
+
+    private IActorRef? Resolve(string path)
+    {
+        if (path.Length == 0) return null;
+        if (_refs.TryGetValue(path, out var known)) return known;
+        if (_refs.Count > 4096) _refs.Clear();
+        var resolved = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(path);
+        _refs[path] = resolved;
+        return resolved;
+    }
+
+    /// <summary>Closes the link, saying why; nothing more it sends is read.</summary>
+    private void Refuse(string reason)
+    {
+        _log.Warning("closing a node link from {0}: {1}", _remote, reason);
+        _connection.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, reason));
+        Timers.Cancel(nameof(HelloTimedOut));
+        Become(() =>
+        {
+            Receive<ConnectionMessages.FrameReceived>(_ => { });
+            Common();
+        });
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 }

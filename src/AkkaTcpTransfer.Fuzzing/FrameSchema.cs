@@ -41,6 +41,8 @@ public static class FrameSchema
         FrameType.Done => [Kind.U32, Kind.I64, Kind.Sha256],
         FrameType.Verified => [Kind.U32, Kind.Sha256],
         FrameType.Cancel => [Kind.U32, Kind.Str, Kind.Str],
+        FrameType.LinkHello => [Kind.U16, Kind.Bin8],
+        FrameType.LinkMessage => [Kind.Str, Kind.Str, Kind.Str, Kind.Rest],
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no schema"),
     };
 

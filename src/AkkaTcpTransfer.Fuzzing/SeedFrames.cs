@@ -35,5 +35,7 @@ public static class SeedFrames
         new Verified(id, Sha),
         new Cancel(id, "", "stop"),
         new Fail(id, "broken"),
+        new LinkHello(1, Sha),
+        new LinkMessage("f", "akka.tcp://akka-tcp-transfer-server@127.0.0.1:7421/user/server/listener/peer-1", "", new byte[] { 0, 0, 0, 1, 4 }),
     ];
 }

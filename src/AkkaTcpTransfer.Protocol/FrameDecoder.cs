@@ -225,6 +225,18 @@ public sealed class FrameDecoder
             case FrameType.Fail:
                 frame = new Fail(TransferId(ref r, type), r.Str("reason"));
                 break;
+            case FrameType.LinkHello:
+                frame = new LinkHello(r.U16("version"), r.Bin8("token key", ProtocolLimits.Sha256Length));
+                break;
+            case FrameType.LinkMessage:
+            {
+                var manifest = r.Str("manifest");
+                var target = r.Str("target");
+                var sender = r.Str("sender");
+                if (r.Remaining == 0) throw new MalformedFrameException(type, "no payload");
+                // The payload is the tail of the payload array this frame owns: no copy.
+                return new LinkMessage(manifest, target, sender, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining));
+            }
             default:
                 throw new UnknownFrameTypeException((byte)type);
         }

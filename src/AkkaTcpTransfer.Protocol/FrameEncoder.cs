@@ -92,6 +92,13 @@ public static class FrameEncoder
             case Fail f:
                 w.U32(f.Id).Text(f.Reason);
                 break;
+            case LinkHello h:
+                w.U16(h.Version).Bin8(h.TokenKey);
+                break;
+            case LinkMessage m:
+                if (m.Payload.IsEmpty) throw new ArgumentException("a LinkMessage carries a payload", nameof(frame));
+                w.Str(m.Manifest).Str(m.Target).Str(m.Sender).Bytes(m.Payload.Span);
+                break;
             default:
                 throw new ArgumentException($"no encoding for {frame.GetType().Name}", nameof(frame));
         }

@@ -33,4 +33,8 @@ public enum FrameType : byte
     Verified = 0x27,
     Cancel = 0x28,
     Fail = 0x29,
+
+    // Between server nodes of a cluster, on node links only (never on a client's connection): 0x4_
+    LinkHello = 0x40,
+    LinkMessage = 0x41,
 }

@@ -190,3 +190,18 @@ public sealed record Fail(uint Id, string Reason) : TransferFrame(Id)
 {
     public override FrameType Type => FrameType.Fail;
 }
+
+/// <summary>Server node to server node, the first frame on a node link: the link's <paramref name="Version"/> and the
+/// cluster's <paramref name="TokenKey"/> (a digest of its token, 32 bytes), checked before anything else is read.</summary>
+public sealed record LinkHello(ushort Version, byte[] TokenKey) : Frame
+{
+    public override FrameType Type => FrameType.LinkHello;
+}
+
+/// <summary>Server node to server node, on a node link: deliver <paramref name="Payload"/> (a message written by the
+/// cluster's serializer, named by <paramref name="Manifest"/>) to the actor at path <paramref name="Target"/>, as if sent
+/// by the actor at <paramref name="Sender"/> (empty: nobody).</summary>
+public sealed record LinkMessage(string Manifest, string Target, string Sender, ReadOnlyMemory<byte> Payload) : Frame
+{
+    public override FrameType Type => FrameType.LinkMessage;
+}

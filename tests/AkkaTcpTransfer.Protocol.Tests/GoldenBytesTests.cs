@@ -33,6 +33,8 @@ public class GoldenBytesTests
         { FrameType.Verified, "000000252700000007a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" },
         { FrameType.Cancel, "0000001b28000000070003626f62000f6368616e676564206d79206d696e64" },
         { FrameType.Fail, "0000001029000000070009" + "6469736b2066756c6c" },
+        { FrameType.LinkHello, "0000002440000120a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" },
+        { FrameType.LinkMessage, "000000124100016700072f757365722f780000010203" },
     };
 
     [Fact]

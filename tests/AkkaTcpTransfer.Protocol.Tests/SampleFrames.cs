@@ -34,6 +34,8 @@ internal static class SampleFrames
         new Verified(7, Sha),
         new Cancel(7, "bob", "changed my mind"),
         new Fail(7, "disk full"),
+        new LinkHello(1, Sha),
+        new LinkMessage("g", "/user/x", "", new byte[] { 1, 2, 3 }),
     ];
 
     public static IEnumerable<object[]> Each() => All.Select(f => new object[] { f.Type, f });

@@ -208,6 +208,7 @@ public sealed record NodeSettings(
         return new ClusterSettings(enabled, clusterHost, port, seeds,
             r.Int($"{S}.cluster.link-port", 0, 65535),
             r.Bytes($"{S}.cluster.link-max-queue", 1024 * 1024, 1L << 40),
+            r.Int($"{S}.cluster.link-max-inbound", 1, 100_000),
             r.Duration($"{S}.cluster.join-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
             r.Duration($"{S}.cluster.claim-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
             r.Duration($"{S}.cluster.heartbeat-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
@@ -258,6 +259,7 @@ public sealed record NodeSettings(
 /// <param name="Host">The address other nodes reach this node's cluster port at.</param>
 /// <param name="Seeds">Nodes to join; empty: found a new cluster.</param>
 public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, int LinkPort, long LinkMaxQueue,
+    int LinkMaxInbound,
     TimeSpan JoinTimeout,
     TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter)
 {

@@ -258,10 +258,8 @@ public sealed class ClusterTests : NodesAndFiles
     {
         var serializer = new AkkaTcpTransfer.Cluster.ClusterSerializer((ExtendedActorSystem)node.System);
         var message = new AkkaTcpTransfer.Cluster.ClusterMessages.Broadcast("intruder", 0, "hello");
-        var payload = serializer.ToBinary(message);
-        var target = System.Text.Encoding.UTF8.GetBytes($"{Akka.Cluster.Cluster.Get(node.System).SelfAddress}/user/server/sessions");
-        var header = AkkaTcpTransfer.Cluster.NodeLinksActor.Header(System.Text.Encoding.ASCII.GetBytes(serializer.Manifest(message)), target, [], payload.Length);
-        return [.. header, .. payload];
+        var target = $"{Akka.Cluster.Cluster.Get(node.System).SelfAddress}/user/server/cluster/replica";
+        return Protocol.FrameEncoder.Encode(new Protocol.LinkMessage(serializer.Manifest(message), target, "", serializer.ToBinary(message)));
     }
 
     [Fact]
@@ -272,28 +270,34 @@ public sealed class ClusterTests : NodesAndFiles
         foreach (var hello in new[]
                  {
                      "GET / HTTP/1.1\r\nHost: x\r\n\r\n.........................."u8.ToArray(), // not ours at all
-                     AkkaTcpTransfer.Cluster.NodeLinksActor.Hello(AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey("another token")),
+                     Protocol.FrameEncoder.Encode(new Protocol.LinkHello(1, AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey("another token"))),
+                     Protocol.FrameEncoder.Encode(new Protocol.Say(1, "", "a client's frame, not a link's")),
                  })
         {
             using var tcp = new System.Net.Sockets.TcpClient();
             await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
             var stream = tcp.GetStream();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var read = 0;
+            var answer = new List<byte>();
             try
             {
                 await stream.WriteAsync(hello);
-                // Then a well-formed message that would reach node 1's registry, were the link open. (The node may
+                // Then a well-formed message that would reach node 1's replica, were the link open. (The node may
                 // have closed the link already, after the hello: then this write fails, which is the point.)
                 await stream.WriteAsync(WellFormedMessage(_servers[1].Node));
-                read = await stream.ReadAsync(new byte[16], timeout.Token);
+                var buffer = new byte[4096];
+                int n;
+                while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) answer.AddRange(buffer.AsSpan(0, n).ToArray());
             }
             catch (IOException)
             {
                 // reset: closed too
             }
-            Assert.Equal(0, read);
             Assert.False(timeout.IsCancellationRequested, "the link stayed open");
+            // At most one frame came back, in the clear: the refusal saying why.
+            var frames = new List<Protocol.Frame>();
+            new Protocol.FrameDecoder(1 << 20).Decode(answer.ToArray(), frames);
+            Assert.All(frames, f => Assert.Equal(Protocol.WireCode.ProtocolViolation, Assert.IsType<Protocol.Refused>(f).Code));
         }
         Assert.Equal(0, (await LinkStats(1)).MessagesReceived);
     }
