@@ -21,7 +21,11 @@ public sealed record NodeSettings(
     LimitSettings Limits,
     string StateDir,
     TlsSettings Tls,
-    ClusterSettings Cluster)
+    ClusterSettings Cluster,
+    StoreSettings Store,
+    RoomSettings Rooms,
+    HistorySettings History,
+    NameSettings Names)
 {
     private const string S = NodeConfig.Section;
 
@@ -145,7 +149,11 @@ public sealed record NodeSettings(
             FanoutBurst: r.Int($"{S}.limits.fanout-burst", 1, 100_000_000),
             ExcessTolerance: r.Int($"{S}.limits.excess-tolerance", 1, 1_000_000),
             RelaysPerClient: r.Int($"{S}.limits.relays-per-client", 1, 100_000),
-            Backlog: r.Int($"{S}.limits.backlog", 1, 1_000_000));
+            Backlog: r.Int($"{S}.limits.backlog", 1, 1_000_000),
+            RoomsPerSecond: r.Int($"{S}.limits.rooms-per-second", 1, 1_000_000),
+            RoomsBurst: r.Int($"{S}.limits.rooms-burst", 1, 1_000_000),
+            HistoryPerSecond: r.Int($"{S}.limits.history-per-second", 1, 1_000_000),
+            HistoryBurst: r.Int($"{S}.limits.history-burst", 1, 1_000_000));
 
         string downloadsPath;
         try
@@ -172,8 +180,54 @@ public sealed record NodeSettings(
         if (cluster.Enabled && cluster.ClaimTimeout >= server.HandshakeTimeout)
             throw new ConfigException($"{S}.cluster.claim-timeout ({cluster.ClaimTimeout}) must be below server.handshake-timeout ({server.HandshakeTimeout})");
 
+        var store = ReadStore(r, stateDir);
+        var rooms = new RoomSettings(
+            PerClient: r.Int($"{S}.rooms.per-client", 1, 100_000),
+            PerServer: r.Int($"{S}.rooms.per-server", 1, 10_000_000),
+            MembersPerRoom: r.Int($"{S}.rooms.members-per-room", 1, 10_000_000),
+            TopicMaxBytes: (int)r.Bytes($"{S}.rooms.topic-max-bytes", 1, 4096),
+            IdleUnload: r.Duration($"{S}.rooms.idle-unload", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1)));
+        var history = new HistorySettings(
+            Scrollback: r.Int($"{S}.history.scrollback", 0, 10_000),
+            MaxPage: r.Int($"{S}.history.max-page", 1, 10_000),
+            RoomMaxLines: r.Int($"{S}.history.room-max-lines", 1, int.MaxValue),
+            RoomMaxAge: r.Duration($"{S}.history.room-max-age", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
+            SnapshotEvery: r.Int($"{S}.history.snapshot-every", 10, 1_000_000),
+            OfflineMaxMessages: r.Int($"{S}.history.offline-max-messages", 1, 1_000_000),
+            OfflineMaxBytes: r.Bytes($"{S}.history.offline-max-bytes", 1024, 1L << 34),
+            DirectMaxAge: r.Duration($"{S}.history.direct-max-age", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
+            RetentionInterval: r.Duration($"{S}.history.retention-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(30)));
+        if (history.Scrollback > history.RoomMaxLines)
+            throw new ConfigException($"{S}.history.scrollback ({history.Scrollback}) must not exceed history.room-max-lines ({history.RoomMaxLines})");
+        var names = new NameSettings(
+            ExpireAfter: r.Duration($"{S}.names.expire-after", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
+            MaxRegistered: r.Int($"{S}.names.max-registered", 0, 100_000_000));
+
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
-            limits, stateDir, tls, cluster);
+            limits, stateDir, tls, cluster, store, rooms, history, names);
+    }
+
+    private static StoreSettings ReadStore(ConfigReader r, string stateDir)
+    {
+        var kind = r.String($"{S}.store.kind").Trim().ToLowerInvariant() switch
+        {
+            "sqlite" => StoreKind.Sqlite,
+            "postgres" or "postgresql" => StoreKind.Postgres,
+            var other => throw new ConfigException($"{S}.store.kind must be sqlite or postgres, got '{other}'"),
+        };
+        var file = r.String($"{S}.store.sqlite-file").Trim();
+        try
+        {
+            file = Path.GetFullPath(file.Length > 0 ? file : Path.Combine(stateDir, "chat.db"));
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ConfigException($"{S}.store.sqlite-file: '{file}' is not a usable path ({e.Message})", e);
+        }
+        var postgres = r.String($"{S}.store.postgres").Trim();
+        if (kind == StoreKind.Postgres && postgres.Length == 0)
+            throw new ConfigException($"{S}.store.kind = postgres needs {S}.store.postgres, a connection string (CLI: --postgres CONNECTION)");
+        return new StoreSettings(kind, file, postgres, r.Int($"{S}.store.max-batch", 1, 100_000), r.Bytes($"{S}.store.max-size", 0, long.MaxValue));
     }
 
     /// <summary>"host", "host:port", "[v6]:port" or a bare IPv6 address; <paramref name="defaultPort"/> when none is given.</summary>
@@ -283,7 +337,44 @@ public sealed record ServerSettings(TimeSpan HandshakeTimeout, int? MaxClients, 
 
 /// <param name="Backlog">Requests over their rate that may wait (slowing the client) before one is refused.</param>
 public sealed record LimitSettings(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
-    int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient, int Backlog);
+    int FanoutPerSecond, int FanoutBurst, int ExcessTolerance, int RelaysPerClient, int Backlog,
+    int RoomsPerSecond, int RoomsBurst, int HistoryPerSecond, int HistoryBurst);
+
+/// <summary>Where a server keeps rooms, history and registered names.</summary>
+public enum StoreKind
+{
+    /// <summary>One SQLite file (<see cref="StoreSettings.SqliteFile"/>): nothing to set up.</summary>
+    Sqlite,
+    /// <summary>A PostgreSQL database (<see cref="StoreSettings.Postgres"/>), which several server nodes share.</summary>
+    Postgres,
+}
+
+/// <param name="SqliteFile">The SQLite database file (absolute).</param>
+/// <param name="Postgres">An Npgsql connection string; empty unless <paramref name="Kind"/> is Postgres.</param>
+/// <param name="MaxBatch">Rows committed in one transaction at most.</param>
+/// <param name="MaxSize">SQLite: the most the file may grow to, 0 for no limit but the disk's.</param>
+public sealed record StoreSettings(StoreKind Kind, string SqliteFile, string Postgres, int MaxBatch, long MaxSize);
+
+/// <param name="PerClient">Rooms one client may be a member of.</param>
+/// <param name="PerServer">Rooms the server holds at most.</param>
+/// <param name="IdleUnload">A room unused this long leaves memory (it recovers from the database when next used).</param>
+public sealed record RoomSettings(int PerClient, int PerServer, int MembersPerRoom, int TopicMaxBytes, TimeSpan IdleUnload);
+
+/// <param name="Scrollback">Lines of each of its rooms a client gets when it joins or reconnects.</param>
+/// <param name="MaxPage">Lines one history request returns at most.</param>
+/// <param name="RoomMaxLines">Lines a room keeps; older ones are deleted.</param>
+/// <param name="RoomMaxAge">Room lines older than this are deleted.</param>
+/// <param name="SnapshotEvery">A room saves its state every this many events (recovery replays at most this many).</param>
+/// <param name="OfflineMaxMessages">Direct messages kept for one offline recipient at most (count)...</param>
+/// <param name="OfflineMaxBytes">...and bytes.</param>
+/// <param name="DirectMaxAge">A direct message not delivered within this time is dropped.</param>
+/// <param name="RetentionInterval">How often the limits above are enforced on rooms nobody uses.</param>
+public sealed record HistorySettings(int Scrollback, int MaxPage, int RoomMaxLines, TimeSpan RoomMaxAge, int SnapshotEvery,
+    int OfflineMaxMessages, long OfflineMaxBytes, TimeSpan DirectMaxAge, TimeSpan RetentionInterval);
+
+/// <param name="ExpireAfter">A registered name unused this long is free again.</param>
+/// <param name="MaxRegistered">Names registered at most; beyond, a new name is held while its client is online only.</param>
+public sealed record NameSettings(TimeSpan ExpireAfter, int MaxRegistered);
 
 /// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
 public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);
