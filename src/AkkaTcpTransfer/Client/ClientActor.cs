@@ -8,6 +8,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using ErrorFrame = AkkaTcpTransfer.Protocol.Error;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;

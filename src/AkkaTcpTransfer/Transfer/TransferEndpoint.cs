@@ -3,6 +3,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Transfer.Flow;
 
 namespace AkkaTcpTransfer.Transfer;
 

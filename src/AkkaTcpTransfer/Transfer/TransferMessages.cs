@@ -1,6 +1,7 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
