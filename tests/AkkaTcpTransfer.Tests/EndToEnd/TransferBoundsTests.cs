@@ -80,7 +80,7 @@ public sealed class TransferBoundsTests : NodesAndFiles
         await serverLog.WaitFor<TransferStarted>(s => s.Id == TransferIds.Format(31));
         server.Commands.Tell(NodeCommands.ListTransfers.Instance);
         var listed = await serverLog.WaitFor<TransfersListed>();
-        Assert.Equal("receiving", Assert.Single(listed.Transfers, t => t.Id == TransferIds.Format(31)).State);
+        Assert.Equal(TransferState.Receiving, Assert.Single(listed.Transfers, t => t.Id == TransferIds.Format(31)).State);
     }
 
     [Fact]
