@@ -362,7 +362,10 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void ReportProgress()
     {
         var (rate, eta) = _meter!.Report(_written, _clock.Elapsed);
-        Publish(new TransferProgress(_id, _offer.File, _written, _offer.Size, rate, eta));
+        var progress = new TransferProgress(_id, _offer.File, _written, _offer.Size, rate, eta);
+        // The node's table first: whoever sees the event and lists transfers finds at least these bytes.
+        _transfers.Tell(progress);
+        Publish(progress);
     }
 
     /// <summary>Runs file work; a <see cref="TransferException"/> ends the transfer at both ends (as a refusal while

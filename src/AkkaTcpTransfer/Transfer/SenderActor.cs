@@ -302,7 +302,10 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private void ReportProgress()
     {
         var (rate, eta) = _meter!.Report(_acked, _clock.Elapsed);
-        Publish(new TransferProgress(_id, _spec.File, _acked, _spec.Size, rate, eta));
+        var progress = new TransferProgress(_id, _spec.File, _acked, _spec.Size, rate, eta);
+        // The node's table first: whoever sees the event and lists transfers finds at least these bytes.
+        _transfers.Tell(progress);
+        Publish(progress);
     }
 
     /// <summary>Runs file work; a <see cref="TransferException"/> fails the transfer at both ends.</summary>

@@ -115,20 +115,13 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         // The answer reflects every event this node published before it: a send shown as waiting is listed.
         Receive<NodeLifecycle.ListOutgoing>(_ => Sender.Tell(new NodeLifecycle.OutgoingOpen(
             [.. _scanning.Values.Concat(_entries.Values.Where(e => e.Direction == TransferDirection.Send).Select(e => e.File)).Order(StringComparer.Ordinal)])));
-        // From the transfer actor itself, before it publishes the event (progress comes from the EventStream).
+        // From the transfer actor itself, before it publishes the event: a listing made after the event includes it.
         Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? TransferState.Sending : TransferState.Receiving));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
 
     /// <summary>Its children are path scanners: one that fails is stopped (its send fails with the reason it reports).</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
-
-    protected override void PreStart()
-    {
-        Context.System.EventStream.Subscribe(Self, typeof(TransferProgress));
-    }
-
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     /// <summary>A file is offered on its own. A folder's small files (below transfer.folder-file-max-size) go together,
     /// up to transfer.folder-max-files per folder transfer ("album/"); its larger files are offered one by one.</summary>
