@@ -108,8 +108,24 @@ public sealed record TransferFailed(string Id, string File, string Reason) : Nod
 /// <summary><c>transfer-cancelled</c>: a person cancelled; <paramref name="By"/> is the name of the node where it was cancelled.</summary>
 public sealed record TransferCancelled(string Id, string File, string By) : NodeEvent;
 
+/// <summary>Where a transfer of <see cref="TransfersListed"/> stands; <c>--json</c> writes it as the word in brackets.</summary>
+public enum TransferState
+{
+    /// <summary><c>queued</c>: an outgoing file waits its turn (at most transfer.max-concurrent-sends are offered at once).</summary>
+    Queued,
+
+    /// <summary><c>offered</c>: the offer is out and waits for an answer, or an incoming offer waits for a decision.</summary>
+    Offered,
+
+    /// <summary><c>sending</c>: bytes of an outgoing file move.</summary>
+    Sending,
+
+    /// <summary><c>receiving</c>: bytes of an incoming file move.</summary>
+    Receiving,
+}
+
 /// <summary>One line of <see cref="TransfersListed"/>.</summary>
-public sealed record TransferSummary(string Id, string File, TransferDirection Direction, string Peer, long Bytes, long Total, string State);
+public sealed record TransferSummary(string Id, string File, TransferDirection Direction, string Peer, long Bytes, long Total, TransferState State);
 
 /// <summary><c>transfers</c>: the answer to a ListTransfers command: every transfer of this node not yet over.</summary>
 public sealed record TransfersListed(IReadOnlyList<TransferSummary> Transfers) : NodeEvent;

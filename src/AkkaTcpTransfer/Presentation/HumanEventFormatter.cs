@@ -45,7 +45,7 @@ public static class HumanEventFormatter
             TransferCancelled c => $"{c.Id} cancelled by {Safe(c.By)}: {Safe(c.File)}",
             TransfersListed l when l.Transfers.Count == 0 => "no transfers",
             TransfersListed l => string.Join("\n           ", ["transfers:", .. l.Transfers.Select(t =>
-                $"{t.Id} {(t.Direction == TransferDirection.Send ? "to" : "from")} {Safe(t.Peer)} {Safe(t.File)} {t.State} {Units.Bytes(t.Bytes)}/{Units.Bytes(t.Total)}")]),
+                $"{t.Id} {(t.Direction == TransferDirection.Send ? "to" : "from")} {Safe(t.Peer)} {Safe(t.File)} {StateWord(t.State)} {Units.Bytes(t.Bytes)}/{Units.Bytes(t.Total)}")]),
             PartialsListed l when l.Partials.Count == 0 => null,
             PartialsListed l => string.Join("\n           ", ["kept for a resume:", .. l.Partials.Select(p =>
                 $"{Safe(p.File)} from {Safe(p.From)} {Units.Bytes(p.Bytes)}/{Units.Bytes(p.Total)}{(p.InUse ? " (resuming now)" : "")}, removed after {p.Expires.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}")]),
@@ -78,6 +78,16 @@ public static class HumanEventFormatter
         Security.TrustBasis.CertificateAuthority => "certificate issued by a trusted CA",
         Security.TrustBasis.FirstUse => "trusted on first use",
         _ => "trusted",
+    };
+
+    /// <summary>The same words as <c>--json</c> (a person reading a listing and a script reading one see one vocabulary).</summary>
+    private static string StateWord(TransferState state) => state switch
+    {
+        TransferState.Queued => "queued",
+        TransferState.Offered => "offered",
+        TransferState.Sending => "sending",
+        TransferState.Receiving => "receiving",
+        _ => "unknown",
     };
 
     /// <summary>"big.bin [#########-----------]  45%  1.2 GiB/2.6 GiB  850.0 MiB/s  ETA 0:02".</summary>

@@ -200,7 +200,7 @@ public static class JsonEventFormatter
                     w.WriteString("peer", t.Peer);
                     w.WriteNumber("bytes", t.Bytes);
                     w.WriteNumber("total", t.Total);
-                    w.WriteString("state", t.State);
+                    w.WriteString("state", StateName(t.State));
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -227,6 +227,17 @@ public static class JsonEventFormatter
     }
 
     private static string Direction(TransferDirection d) => d == TransferDirection.Send ? "send" : "receive";
+
+    /// <summary>The words of the contract (docs/EMBEDDING.md), written out rather than derived from the enum's names, so
+    /// that renaming a member cannot change the output.</summary>
+    private static string StateName(TransferState state) => state switch
+    {
+        TransferState.Queued => "queued",
+        TransferState.Offered => "offered",
+        TransferState.Sending => "sending",
+        TransferState.Receiving => "receiving",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "a transfer state without a name"),
+    };
 
     /// <summary>ISO 8601 in UTC with milliseconds: 2026-11-25T23:30:00.123Z.</summary>
     public static string Timestamp(DateTimeOffset at) =>

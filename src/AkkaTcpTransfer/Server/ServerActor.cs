@@ -7,6 +7,7 @@ using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Security;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
@@ -6,6 +5,8 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Text;
+using AkkaTcpTransfer.Transfer.Flow;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
@@ -16,19 +17,10 @@ namespace AkkaTcpTransfer.Transfer;
 /// moves the file into place under a name that replaces nothing, and confirms. A lost connection or a stall keeps the
 /// partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes it. Every wait is
 /// bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
-/// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher.</summary>
-internal sealed class ReceiverActor : ReceiveActor, IWithTimers
+/// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher. How it attaches, reports, stalls
+/// and ends is <see cref="TransferActor"/>'s, shared with the sender.</summary>
+internal sealed class ReceiverActor : TransferActor
 {
-    private sealed class RehashStep
-    {
-        public static readonly RehashStep Instance = new();
-    }
-
-    private sealed class StallCheck
-    {
-        public static readonly StallCheck Instance = new();
-    }
-
     private sealed class DecisionTimedOut
     {
         public static readonly DecisionTimedOut Instance = new();
@@ -47,20 +39,13 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     /// <summary>The partial files actor answers a claim at once; this bounds the wait should it not.</summary>
     private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(30);
 
-    private const int HashSlice = 8 * 1024 * 1024;
-
     private readonly Offer _offer;
-    private readonly IActorRef _connection;
-    private readonly IActorRef _transfers;
     private readonly IActorRef _partials;
     private readonly NodeSettings _settings;
-    private readonly string _localName;
-    private readonly string _id;
     private readonly string _key;
     private readonly int _maxChunk;
     private readonly InboundWindow _window;
     private readonly DiskReservation _reservation = new();
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private string[] _parts = [];
     private IReceiveSink? _file;
     /// <summary>The offer is a folder sent as one transfer (its name ends in '/'): see <see cref="FolderSink"/>.</summary>
@@ -68,17 +53,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private bool _claimed;
     private bool _claimPending;
     private bool _resumable;
-    private bool _ended;
     private long _offered;     // offset proposed in Accept
     private long _written;     // bytes on disk
     private long _lastAck;
     private long _ackEvery;
     private Done? _done;
-    private ProgressMeter? _meter;
-    private TimeSpan _lastMovement;
-    private TimeSpan _startedAt;
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="origin">Where <c>Offer.SenderId</c> was vouched for (the server, on a client): part of the partial
     /// file's key, so that only the same sender, through the same server, can ever resume it.</param>
@@ -89,16 +68,13 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     public ReceiverActor(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings,
         string localName, int maxChunk, string origin, InboundWindow window)
+        : base(offer.Id, offer.File, offer.Size, TransferDirection.Receive, offer.From, localName, connection, transfers, settings)
     {
         _offer = offer;
-        _connection = connection;
-        _transfers = transfers;
         _partials = partials;
         _settings = settings;
-        _localName = localName;
         _maxChunk = maxChunk;
         _window = window;
-        _id = TransferIds.Format(offer.Id);
         _isFolder = FolderStream.IsFolderOffer(offer.File);
         // A partial belongs to the sender's identity (a digest of its secret resume key), not to its name, which
         // someone else may take once the sender has left.
@@ -108,8 +84,8 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _transfers.Tell(new TransferMessages.Attached(_offer.Id, _offer.File, TransferDirection.Receive, _offer.From, _offer.Size, Self));
-        Publish(new TransferOffered(_id, _offer.File, _offer.Size, _offer.From, _localName));
+        base.PreStart();
+        Publish(new TransferOffered(Id, _offer.File, _offer.Size, _offer.From, LocalName));
         if (SafeNames.Validate(_isFolder ? _offer.File[..^1] : _offer.File, out var unsafeReason) is not { } parts)
         {
             Refuse($"unsafe file name: {unsafeReason}");
@@ -135,22 +111,15 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         else Timers.StartSingleTimer(nameof(DecisionTimedOut), DecisionTimedOut.Instance, _settings.Transfer.OfferTimeout);
     }
 
-    /// <summary>Stopped without having ended (its parent stopped it after a failure, or it was killed): fail the transfer
-    /// at both ends and remove the partial file, so that nothing is left locked or half done. Never restarted.</summary>
-    protected override void PostStop()
+    /// <summary>Stopped without having ended: the partial file is removed and the claim given back, so that nothing is
+    /// left locked or half done.</summary>
+    protected override void GiveBack()
     {
-        if (!_ended)
-        {
-            _ended = true;
-            const string reason = "the receiving transfer actor stopped unexpectedly";
-            Send(new Fail(_offer.Id, reason));
-            _file?.Discard();
-            ReleaseClaim();
-            _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, Delivered: false));
-            Publish(new TransferFailed(_id, _offer.File, reason));
-        }
-        _file?.Dispose();
+        _file?.Discard();
+        ReleaseClaim();
     }
+
+    protected override void CloseFiles() => _file?.Dispose();
 
     // ---------------------------------------------------------------- states
 
@@ -201,16 +170,11 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
                 Refuse(e.Message);
                 return;
             }
+            // A partial file from an earlier run of this program: hash what is there first, a slice at a time.
             if (ready) SendAccept();
-            else Self.Tell(RehashStep.Instance);
+            else HashInSlices(slice => _file!.Rehash(slice), SendAccept, Refuse);
         });
-        Receive<RehashStep>(_ =>
-        {
-            // A partial file from an earlier run of this program: hash what is there, a slice at a time.
-            if (!Try(() => _file!.Rehash(HashSlice), out var done, refuse: true)) return;
-            if (done) SendAccept();
-            else Self.Tell(RehashStep.Instance);
-        });
+        HashSteps();
         Common();
     }
 
@@ -229,13 +193,7 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             // Acks are cumulative: one per quarter of the sender's window keeps it streaming with a quarter of the traffic;
             // at least one per MaxAckInterval, so that a sender may start below the window it declared and grow.
             _ackEvery = Math.Max(1, Math.Min(s.Window / 4, ProtocolLimits.MaxAckInterval));
-            _startedAt = _lastMovement = _clock.Elapsed;
-            _meter = new ProgressMeter(_offer.Size, s.Offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
-            var started = new TransferStarted(_id, _offer.File, _offer.Size, _offer.From, _localName, TransferDirection.Receive, s.Offset);
-            // The node's table first: whoever sees the event and lists transfers finds this one moving.
-            _transfers.Tell(started);
-            Publish(started);
-            Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
+            Started(s.Offset);
             Become(Streaming);
             MaybeComplete();
         });
@@ -257,31 +215,29 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
             _done = d;
             MaybeComplete();
         });
-        Receive<StallCheck>(_ =>
+        StallChecks(timeout =>
         {
-            if (_clock.Elapsed - _lastMovement <= _settings.Transfer.StallTimeout) return;
             Send(new Fail(_offer.Id, "no data arrived for too long"));
-            Suspend($"no data arrived for {Units.Seconds(_settings.Transfer.StallTimeout)}; send the file again to resume");
+            Suspend($"no data arrived for {Units.Seconds(timeout)}; send the file again to resume");
         });
         Common();
     }
 
     private void Common()
     {
-        Receive<Cancel>(c => Discard(new TransferCancelled(_id, _offer.File, c.By.Length > 0 ? c.By : _offer.From)));
-        Receive<Fail>(f => Discard(new TransferFailed(_id, _offer.File, $"{_offer.From}: {f.Reason}")));
+        Receive<Cancel>(c => Discard(new TransferCancelled(Id, _offer.File, c.By.Length > 0 ? c.By : _offer.From)));
+        Receive<Fail>(f => Discard(new TransferFailed(Id, _offer.File, $"{_offer.From}: {f.Reason}")));
         Receive<TransferMessages.CancelLocal>(c =>
         {
             Send(new Cancel(_offer.Id, c.By, "cancelled by the receiver"));
-            Discard(new TransferCancelled(_id, _offer.File, c.By));
+            Discard(new TransferCancelled(Id, _offer.File, c.By));
         });
         Receive<TransferMessages.ConnectionLost>(l => Suspend($"connection lost ({l.Reason}); send the file again to resume"));
         Receive<TransferMessages.Violation>(v => Violation(v.What));
         Receive<TransferMessages.Decide>(_ => { });
-        Receive<ConnectionMessages.SendFailed>(f => Discard(new TransferFailed(_id, _offer.File, $"could not send {f.Frame.Type}: {f.Reason}")));
+        Receive<ConnectionMessages.SendFailed>(f => Discard(new TransferFailed(Id, _offer.File, $"could not send {f.Frame.Type}: {f.Reason}")));
         Receive<TransferFrame>(f => Violation($"unexpected {f.Type} frame"));
-        Receive<StallCheck>(_ => { });
-        Receive<RehashStep>(_ => { });
+        LateTicks();
         Receive<DecisionTimedOut>(_ => { });
         Receive<StartTimedOut>(_ => { });
         Receive<ClaimTimedOut>(_ => { });
@@ -324,23 +280,23 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         _reservation.Wrote(chunk.Data.Length);
         chunk.Release(); // written and hashed: the decoder's pooled buffer can go back
         _written = _file!.Length;
-        _lastMovement = _clock.Elapsed;
+        Moved();
         if (_written - _lastAck >= _ackEvery || _written == _offer.Size)
         {
             _lastAck = _written;
             _window.Acknowledged(_written);
             Send(new Ack(_offer.Id, _written));
         }
-        if (_meter!.Due(_clock.Elapsed) && _written < _offer.Size) ReportProgress();
+        ReportProgressIfDue(_written);
         MaybeComplete();
     }
 
     private void MaybeComplete()
     {
         if (_done is null || _written != _offer.Size) return;
-        var streamed = _clock.Elapsed;
+        var streamed = Now;
         if (!Try(() => _file!.Complete(_settings.Transfer.SyncOnComplete), out var sha)) return;
-        var synced = _clock.Elapsed;
+        var synced = Now;
         if (!sha.AsSpan().SequenceEqual(_done.Sha256))
         {
             FailBoth($"SHA-256 mismatch: received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_done.Sha256)}");
@@ -349,36 +305,12 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
         if (_file is FolderSink folder)
             Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{_offer.File} from {_offer.From}: {folder.Files} files ({folder.Identical} already there, identical, left as they were); streamed in {(streamed - _startedAt).TotalSeconds:0.000} s, synced in {(synced - streamed).TotalSeconds:0.000} s, placed in {(_clock.Elapsed - synced).TotalSeconds:0.000} s"));
+                $"{_offer.File} from {_offer.From}: {folder.Files} files ({folder.Identical} already there, identical, left as they were); streamed in {(streamed - StartedAt).TotalSeconds:0.000} s, synced in {(synced - streamed).TotalSeconds:0.000} s, placed in {(Now - synced).TotalSeconds:0.000} s"));
         Send(new Verified(_offer.Id, sha));
         ReleaseClaim();
-        ReportProgress();
-        End(new TransferCompleted(_id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (_clock.Elapsed - _startedAt).TotalSeconds,
+        ReportProgress(_written);
+        End(new TransferCompleted(Id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (Now - StartedAt).TotalSeconds,
             _file is FolderSink sink ? sink.Files : 1));
-    }
-
-    private void ReportProgress()
-    {
-        var (rate, eta) = _meter!.Report(_written, _clock.Elapsed);
-        Publish(new TransferProgress(_id, _offer.File, _written, _offer.Size, rate, eta));
-    }
-
-    /// <summary>Runs file work; a <see cref="TransferException"/> ends the transfer at both ends (as a refusal while
-    /// the offer is still open) and removes the partial file.</summary>
-    private bool Try<T>(Func<T> work, out T result, bool refuse = false)
-    {
-        try
-        {
-            result = work();
-            return true;
-        }
-        catch (TransferException e)
-        {
-            result = default!;
-            if (refuse) Refuse(e.Message);
-            else FailBoth(e.Message);
-            return false;
-        }
     }
 
     // ---------------------------------------------------------------- ending
@@ -387,16 +319,16 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
     private void Refuse(string reason)
     {
         Send(new Reject(_offer.Id, reason));
-        Discard(new TransferFailed(_id, _offer.File, $"refused: {reason}"));
+        Discard(new TransferFailed(Id, _offer.File, $"refused: {reason}"));
     }
 
     /// <summary>The sender broke the transfer protocol: fail it at both ends; the connection carries on.</summary>
     private void Violation(string what) => FailBoth($"protocol violation: {what}");
 
-    private void FailBoth(string reason)
+    protected override void FailBoth(string reason)
     {
         Send(new Fail(_offer.Id, reason));
-        Discard(new TransferFailed(_id, _offer.File, reason));
+        Discard(new TransferFailed(Id, _offer.File, reason));
     }
 
     /// <summary>Removes the partial file, then ends with <paramref name="ending"/>.</summary>
@@ -422,64 +354,33 @@ internal sealed class ReceiverActor : ReceiveActor, IWithTimers
         if (_file is null)
         {
             ReleaseClaim();
-            End(new TransferFailed(_id, _offer.File, reason));
+            End(new TransferFailed(Id, _offer.File, reason));
             return;
         }
         if (!_resumable)
         {
-            Discard(new TransferFailed(_id, _offer.File, reason.Replace("; send the file again to resume", "", StringComparison.Ordinal)));
+            Discard(new TransferFailed(Id, _offer.File, reason.Replace("; send the file again to resume", "", StringComparison.Ordinal)));
             return;
         }
         _claimed = false;
         _partials.Tell(new PartialFilesActor.Park(_reservation, _file.Suspend()));
-        End(new TransferFailed(_id, _offer.File, reason));
+        End(new TransferFailed(Id, _offer.File, reason));
     }
 
-    /// <summary>Tells the node and the owner, then publishes how it ended: whoever reads the event and then acts (lists
-    /// transfers, offers the next file into the freed slot) finds this transfer over.</summary>
-    private void End(NodeEvent ending)
+    /// <summary>A claim still unanswered when the transfer ends is waited for: its answer would be a dead letter, and a
+    /// granted claim must be given back.</summary>
+    protected override bool AnswerPending => _claimPending;
+
+    protected override void PendingAnswer()
     {
-        _ended = true;
-        Timers.CancelAll();
-        _transfers.Tell(new TransferMessages.Ended(_offer.Id, TransferDirection.Receive, ending is TransferCompleted));
-        // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
-        // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
-        // A claim still unanswered is waited for first: its answer would be a dead letter too, and a granted claim
-        // must be given back.
-        if (!_claimPending) Context.Parent.Tell(new TransferMessages.Finished(Self));
-        Publish(ending);
-        if (!_claimPending)
-        {
-            Become(Finishing);
-            return;
-        }
-        Become(() =>
-        {
-            Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
-            Receive<PartialFilesActor.ClaimRefused>(_ => ClaimAnsweredAfterEnd(granted: false));
-            Receive<Chunk>(c => c.Release());
-            ReceiveAny(_ => { });
-        });
+        Receive<PartialFilesActor.Claimed>(_ => ClaimAnsweredAfterEnd(granted: true));
+        Receive<PartialFilesActor.ClaimRefused>(_ => ClaimAnsweredAfterEnd(granted: false));
     }
 
     private void ClaimAnsweredAfterEnd(bool granted)
     {
         _claimPending = false;
         if (granted) _partials.Tell(new PartialFilesActor.Release(_reservation));
-        Context.Parent.Tell(new TransferMessages.Finished(Self));
-        Become(Finishing);
+        Finish();
     }
-
-    private void Finishing()
-    {
-        Receive<TransferMessages.Release>(_ => Context.Stop(Self));
-        Receive<Chunk>(c => c.Release());
-        ReceiveAny(_ => { });
-    }
-
-    private void Send(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame));
-
-    private static void Publish(NodeEvent e) => Context.System.EventStream.Publish(e);
-
-    private TimeSpan StallInterval() => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(50).Ticks, _settings.Transfer.StallTimeout.Ticks / 4));
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
@@ -7,6 +6,8 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Text;
+using AkkaTcpTransfer.Transfer.Flow;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
@@ -17,41 +18,23 @@ namespace AkkaTcpTransfer.Transfer;
 /// the path (<see cref="WindowControl"/>), up to what the receiver granted and this connection's
 /// <see cref="WindowPool"/> allows. Runs on the file-io dispatcher, reading and hashing
 /// inline (<see cref="FileSource"/>): no file I/O ever happens on the default dispatcher. A child of the
-/// connection's owner: it ends with its transfer, and nothing else ends with it.</summary>
-internal sealed class SenderActor : ReceiveActor, IWithTimers
+/// connection's owner: it ends with its transfer, and nothing else ends with it. How it attaches, reports, stalls and
+/// ends is <see cref="TransferActor"/>'s, shared with the receiver.</summary>
+internal sealed class SenderActor : TransferActor
 {
-    private sealed class HashStep
-    {
-        public static readonly HashStep Instance = new();
-    }
-
-    private sealed class StallCheck
-    {
-        public static readonly StallCheck Instance = new();
-    }
-
     private sealed class AnswerTimedOut
     {
         public static readonly AnswerTimedOut Instance = new();
     }
 
-    /// <summary>Bytes of a resume prefix hashed per message, so that a cancel is never stuck behind gigabytes.</summary>
-    private const int HashSlice = 8 * 1024 * 1024;
-
     private readonly TransferMessages.StartSend _spec;
-    private readonly IActorRef _connection;
-    private readonly IActorRef _transfers;
     private readonly NodeSettings _settings;
-    private readonly string _localName;
     private readonly byte[] _senderId;
-    private readonly string _id;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private ISendSource? _source;
     /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer, when sent).</summary>
     private readonly Queue<(long End, byte[] Buffer, TimeSpan SentAt)> _unacked = new();
     private readonly WindowPool.Share _share;
     private readonly WindowControl _control = new();
-    private ProgressMeter? _meter;
     private long _sent;        // bytes handed to the connection
     private long _acked;       // bytes the receiver has written
     private int _window;       // what is used now
@@ -61,11 +44,6 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     private int _chunk;
     private bool _finished;
     private byte[]? _sha;
-    private TimeSpan _lastMovement;
-    private TimeSpan _startedAt;
-    private bool _ended;
-
-    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="share">This transfer's part of its connection's window pool for outgoing transfers.</param>
     public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
@@ -75,21 +53,18 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
 
     public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
         WindowPool.Share share)
+        : base(spec.Id, spec.File, spec.Size, TransferDirection.Send, spec.To, localName, connection, transfers, settings)
     {
         _share = share;
         _senderId = senderId;
         _spec = spec;
-        _connection = connection;
-        _transfers = transfers;
         _settings = settings;
-        _localName = localName;
-        _id = TransferIds.Format(spec.Id);
         Become(AwaitingAnswer);
     }
 
     protected override void PreStart()
     {
-        _transfers.Tell(new TransferMessages.Attached(_spec.Id, _spec.File, TransferDirection.Send, _spec.To, _spec.Size, Self));
+        base.PreStart();
         try
         {
             _source = _spec.Bundle is { } bundle ? new FolderSource(bundle) : new FileSource(_spec.Path, _spec.Size, _spec.Fingerprint);
@@ -99,23 +74,12 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             Failed(e.Message);
             return;
         }
-        Send(new Offer(_spec.Id, _localName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
-        Publish(new TransferWaiting(_id, _spec.File, _spec.Size, _spec.To));
+        Send(new Offer(_spec.Id, LocalName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
+        Publish(new TransferWaiting(Id, _spec.File, _spec.Size, _spec.To));
         Timers.StartSingleTimer(nameof(AnswerTimedOut), AnswerTimedOut.Instance, _settings.Transfer.AnswerTimeout);
     }
 
-    /// <summary>Stopped without having ended (its parent stopped it after a failure, or it was killed): the transfer
-    /// fails at both ends here, so nothing is left half done. A stopped sender is never restarted.</summary>
-    protected override void PostStop()
-    {
-        _source?.Dispose();
-        if (_ended) return;
-        _ended = true;
-        const string reason = "the sending transfer actor stopped unexpectedly";
-        Send(new Fail(_spec.Id, reason));
-        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, Delivered: false));
-        Publish(new TransferFailed(_id, _spec.File, reason));
-    }
+    protected override void CloseFiles() => _source?.Dispose();
 
     // ---------------------------------------------------------------- states
 
@@ -136,20 +100,10 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         Common();
     }
 
-    private void VerifyingPrefix(long offset, byte[] theirs)
+    /// <summary>Hashing our first bytes, to compare with the receiver's partial copy (<see cref="OnAccept"/>).</summary>
+    private void VerifyingPrefix()
     {
-        Receive<HashStep>(_ =>
-        {
-            if (!Try(() => _source!.HashPrefix(offset, HashSlice), out var done)) return;
-            if (!done)
-            {
-                Self.Tell(HashStep.Instance);
-                return;
-            }
-            var same = _source!.CurrentHash.AsSpan().SequenceEqual(theirs);
-            if (!same) _source.RestartHash();
-            BeginStreaming(same ? offset : 0);
-        });
+        HashSteps();
         Common();
     }
 
@@ -157,11 +111,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
     {
         Receive<Ack>(OnAck);
         Receive<Verified>(OnVerified);
-        Receive<StallCheck>(_ =>
-        {
-            if (_clock.Elapsed - _lastMovement > _settings.Transfer.StallTimeout)
-                FailBoth($"no progress for {Units.Seconds(_settings.Transfer.StallTimeout)}: the receiver stalled");
-        });
+        StallChecks(timeout => FailBoth($"no progress for {Units.Seconds(timeout)}: the receiver stalled"));
         Common();
     }
 
@@ -178,8 +128,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
         Receive<ConnectionMessages.SendFailed>(f => FailBoth($"could not send {f.Frame.Type}: {f.Reason}"));
         // Frames that can no longer matter in this state (a late Ack, say) are dropped.
         Receive<TransferFrame>(_ => { });
-        Receive<StallCheck>(_ => { });
-        Receive<HashStep>(_ => { });
+        LateTicks();
         Receive<AnswerTimedOut>(_ => { });
     }
 
@@ -206,22 +155,22 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             BeginStreaming(0);
             return;
         }
-        Self.Tell(HashStep.Instance);
-        Become(() => VerifyingPrefix(accept.Offset, accept.PrefixSha256));
+        var (offset, theirs) = (accept.Offset, accept.PrefixSha256);
+        HashInSlices(slice => _source!.HashPrefix(offset, slice), () =>
+        {
+            var same = _source!.CurrentHash.AsSpan().SequenceEqual(theirs);
+            if (!same) _source.RestartHash();
+            BeginStreaming(same ? offset : 0);
+        }, FailBoth);
+        Become(VerifyingPrefix);
     }
 
     private void BeginStreaming(long offset)
     {
         _sent = _acked = offset;
-        _startedAt = _lastMovement = _clock.Elapsed;
-        _meter = new ProgressMeter(_spec.Size, offset, _settings.Transfer.ProgressInterval, _clock.Elapsed);
-        _control.Begin(offset, _clock.Elapsed);
+        _control.Begin(offset, Now);
         Send(new Start(_spec.Id, offset, _declared));
-        var started = new TransferStarted(_id, _spec.File, _spec.Size, _localName, _spec.To, TransferDirection.Send, offset);
-        // The node's table first: whoever sees the event and lists transfers finds this one moving.
-        _transfers.Tell(started);
-        Publish(started);
-        Timers.StartPeriodicTimer(nameof(StallCheck), StallCheck.Instance, StallInterval());
+        Started(offset);
         Become(Streaming);
         Pump();
     }
@@ -237,7 +186,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             if (!Try(() => _source!.Read(offset, count), out var buffer)) return;
             Send(new Chunk(_spec.Id, offset, buffer.AsMemory(0, count)));
             _sent += count;
-            _unacked.Enqueue((_sent, buffer, _clock.Elapsed));
+            _unacked.Enqueue((_sent, buffer, Now));
         }
         if (_sent == _spec.Size && !_finished)
         {
@@ -255,8 +204,8 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             FailBoth($"the receiver acknowledged byte {ack.Written}, but {_sent} were sent");
             return;
         }
-        var now = _clock.Elapsed;
-        if (ack.Written > _acked) _lastMovement = now;
+        var now = Now;
+        if (ack.Written > _acked) Moved();
         _acked = ack.Written;
         // The receiver has these bytes, so they have left our socket: their buffers can be used again. (Buffers of
         // a transfer that ends early are left to the garbage collector: a queued write may still point at them.)
@@ -277,7 +226,7 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             _window = Math.Min(target, _share.Resize(Math.Max(target, (int)(_sent - _acked))));
             _peakWindow = Math.Max(_peakWindow, _window);
         }
-        if (_meter!.Due(_clock.Elapsed) && _acked < _spec.Size) ReportProgress();
+        ReportProgressIfDue(_acked);
         Pump();
     }
 
@@ -289,83 +238,27 @@ internal sealed class SenderActor : ReceiveActor, IWithTimers
             return;
         }
         _acked = _spec.Size;
-        ReportProgress();
+        ReportProgress(_acked);
         // What the window did, for whoever tunes a link: how far it grew, and the path it measured.
         Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"sent {_spec.File} to {_spec.To}: {Units.Bytes(_spec.Size)} in {(_clock.Elapsed - _startedAt).TotalSeconds:F2} s; window grew to {_peakWindow} bytes (declared {_declared}), round trip {_control.MinRtt.TotalMilliseconds:F1} ms, {Units.Bytes(_control.Rate)}/s acknowledged at most"));
-        End(new TransferCompleted(_id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
-            (_clock.Elapsed - _startedAt).TotalSeconds, _spec.Bundle?.Entries.Count ?? 1));
-    }
-
-    private void ReportProgress()
-    {
-        var (rate, eta) = _meter!.Report(_acked, _clock.Elapsed);
-        Publish(new TransferProgress(_id, _spec.File, _acked, _spec.Size, rate, eta));
-    }
-
-    /// <summary>Runs file work; a <see cref="TransferException"/> fails the transfer at both ends.</summary>
-    private bool Try<T>(Func<T> work, out T result)
-    {
-        try
-        {
-            result = work();
-            return true;
-        }
-        catch (TransferException e)
-        {
-            result = default!;
-            FailBoth(e.Message);
-            return false;
-        }
+            $"sent {_spec.File} to {_spec.To}: {Units.Bytes(_spec.Size)} in {(Now - StartedAt).TotalSeconds:F2} s; window grew to {_peakWindow} bytes (declared {_declared}), round trip {_control.MinRtt.TotalMilliseconds:F1} ms, {Units.Bytes(_control.Rate)}/s acknowledged at most"));
+        End(new TransferCompleted(Id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_sha),
+            (Now - StartedAt).TotalSeconds, _spec.Bundle?.Entries.Count ?? 1));
     }
 
     // ---------------------------------------------------------------- ending
 
-    private void FailBoth(string reason)
+    protected override void FailBoth(string reason)
     {
         Send(new Fail(_spec.Id, reason));
         Failed(reason);
     }
 
-    private void Failed(string reason) => End(new TransferFailed(_id, _spec.File, reason));
+    private void Failed(string reason) => End(new TransferFailed(Id, _spec.File, reason));
 
-    private void Cancelled(string by) => End(new TransferCancelled(_id, _spec.File, by));
+    private void Cancelled(string by) => End(new TransferCancelled(Id, _spec.File, by));
 
     /// <summary>Only the offer's timing was refused: the node queues the file again (same id, nothing published: for the
     /// user it is still waiting), and this actor ends without a trace.</summary>
-    private void Throttled(bool slowDown)
-    {
-        _ended = true;
-        Timers.CancelAll();
-        _transfers.Tell(new TransferMessages.Throttled(_spec.Id, slowDown));
-        Context.Parent.Tell(new TransferMessages.Finished(Self));
-        Become(Finishing);
-    }
-
-    /// <summary>Tells the node and the owner, then publishes how it ended, and stops. In that order: whoever reads the
-    /// event and then asks the node (NodeHost.UnfinishedOutgoingAsync) finds the transfer over.</summary>
-    private void End(NodeEvent ending)
-    {
-        _ended = true;
-        Timers.CancelAll();
-        _transfers.Tell(new TransferMessages.Ended(_spec.Id, TransferDirection.Send, ending is TransferCompleted));
-        // Not stopped at once: frames already routed here would become dead letters. The owner stops routing to this
-        // transfer, then lets it go (TransferMessages.Finished, Release); until then late frames are dropped here.
-        Context.Parent.Tell(new TransferMessages.Finished(Self));
-        Publish(ending);
-        Become(Finishing);
-    }
-
-    private void Finishing()
-    {
-        Receive<TransferMessages.Release>(_ => Context.Stop(Self));
-        Receive<Chunk>(c => c.Release());
-        ReceiveAny(_ => { });
-    }
-
-    private void Send(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame));
-
-    private static void Publish(NodeEvent e) => Context.System.EventStream.Publish(e);
-
-    private TimeSpan StallInterval() => TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(50).Ticks, _settings.Transfer.StallTimeout.Ticks / 4));
+    private void Throttled(bool slowDown) => EndSilently(new TransferMessages.Throttled(_spec.Id, slowDown));
 }

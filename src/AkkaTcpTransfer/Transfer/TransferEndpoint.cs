@@ -3,11 +3,12 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Transfer.Flow;
 
 namespace AkkaTcpTransfer.Transfer;
 
-/// <summary>The part of a connection owner (ClientActor, or the server's PeerActor for one client) that makes its
-/// transfer children and routes their frames by transfer id, enforcing each incoming transfer's flow control
+/// <summary>The part of a connection owner (a client's ClientSessionActor, or the server's PeerActor for one client)
+/// that makes its transfer children and routes their frames by transfer id, enforcing each incoming transfer's flow control
 /// (<see cref="InboundWindow"/>) before a chunk reaches its receiver's mailbox. Ids belong to one connection: an offer
 /// whose id is in use here, in either direction, is rejected without touching the live transfer. Not an actor: it
 /// works inside its owner's context, and its owner supervises the children (they are stopped on failure, never

@@ -1,11 +1,12 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
-/// <summary>Between the node's <see cref="TransfersActor"/>, the connection owners (ClientActor, PeerActor) and the
-/// per-transfer <see cref="SenderActor"/>s and <see cref="ReceiverActor"/>s.</summary>
+/// <summary>Between the node's <see cref="TransfersActor"/>, the connection owners (a client's ClientSessionActor, the
+/// server's PeerActor) and the per-transfer <see cref="SenderActor"/>s and <see cref="ReceiverActor"/>s.</summary>
 public static class TransferMessages
 {
     /// <summary>One file to send: TransfersActor -> node root -> the owner of the recipient's connection, which

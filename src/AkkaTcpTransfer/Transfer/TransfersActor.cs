@@ -1,5 +1,6 @@
 using Akka.Actor;
 using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
@@ -34,7 +35,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         public string Peer { get; } = peer;
         public long Size { get; } = size;
         public long Bytes { get; set; }
-        public string State { get; set; } = direction == TransferDirection.Send ? "queued" : "offered";
+        public TransferState State { get; set; } = direction == TransferDirection.Send ? TransferState.Queued : TransferState.Offered;
         public IActorRef? Actor { get; set; }
         public TransferMessages.StartSend? Spec { get; init; }
         /// <summary>Files this transfer carries (a folder transfer, many).</summary>
@@ -114,20 +115,13 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         // The answer reflects every event this node published before it: a send shown as waiting is listed.
         Receive<NodeLifecycle.ListOutgoing>(_ => Sender.Tell(new NodeLifecycle.OutgoingOpen(
             [.. _scanning.Values.Concat(_entries.Values.Where(e => e.Direction == TransferDirection.Send).Select(e => e.File)).Order(StringComparer.Ordinal)])));
-        // From the transfer actor itself, before it publishes the event (progress comes from the EventStream).
-        Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? "sending" : "receiving"));
+        // From the transfer actor itself, before it publishes the event: a listing made after the event includes it.
+        Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? TransferState.Sending : TransferState.Receiving));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
 
     /// <summary>Its children are path scanners: one that fails is stopped (its send fails with the reason it reports).</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
-
-    protected override void PreStart()
-    {
-        Context.System.EventStream.Subscribe(Self, typeof(TransferProgress));
-    }
-
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     /// <summary>A file is offered on its own. A folder's small files (below transfer.folder-file-max-size) go together,
     /// up to transfer.folder-max-files per folder transfer ("album/"); its larger files are offered one by one.</summary>
@@ -177,7 +171,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
             var id = _retry.Count > 0 ? _retry.Dequeue() : _queued.Dequeue();
             if (!_entries.TryGetValue(id, out var entry)) continue; // cancelled while queued
             _pace.TryTake(now);
-            entry.State = "offered";
+            entry.State = TransferState.Offered;
             _activeSends++;
             Context.Parent.Tell(entry.Spec!);
         }
@@ -191,7 +185,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         _activeSends--;
         if (_entries.TryGetValue(throttled.Id, out var entry))
         {
-            entry.State = "queued";
+            entry.State = TransferState.Queued;
             entry.Actor = null;
             _retry.Enqueue(throttled.Id);
         }
@@ -257,7 +251,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         _folderDecisions[(entry.Peer, folder)] = (accept, DateTime.UtcNow + FolderDecisionLasts);
         foreach (var other in _entries.Values)
         {
-            if (other != entry && other.Direction == TransferDirection.Receive && other.State == "offered" && other.Peer == entry.Peer
+            if (other != entry && other.Direction == TransferDirection.Receive && other.State == TransferState.Offered && other.Peer == entry.Peer
                 && TopFolder(other.File) == folder)
                 Decide(other, accept);
         }
@@ -281,7 +275,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
             entry.Actor.Tell(new TransferMessages.CancelLocal(_settings.Name));
             return;
         }
-        if (entry.Direction == TransferDirection.Send && entry.State == "queued")
+        if (entry.Direction == TransferDirection.Send && entry.State == TransferState.Queued)
         {
             _entries.Remove(entry.Id);
             _sendFailures += entry.Files;

@@ -2,7 +2,7 @@ using Akka.TestKit.Xunit2;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tests.Support;
-using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Transfer.Storage;
 using Xunit.Abstractions;
 
 namespace AkkaTcpTransfer.Tests.Actors;

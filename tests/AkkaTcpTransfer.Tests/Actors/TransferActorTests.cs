@@ -5,6 +5,8 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer.Flow;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using Xunit.Abstractions;
 
@@ -148,6 +150,46 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         Assert.Equal(delivered, Assert.IsType<TransferMessages.Ended>(first).Delivered);
         if (delivered) node.FishForMessage(m => m is Events.TransferCompleted);
         else node.FishForMessage(m => m is Events.TransferFailed);
+    }
+
+    [Fact]
+    public void A_sender_tells_the_node_its_progress_as_well_as_publishing_it()
+    {
+        // The node's table hears of progress from the transfer itself, before the event is published; it does not
+        // listen to the event stream. One probe, both the table and a subscriber, gets each report twice.
+        var path = _files.Create("moves.bin", 5000, seed: 6);
+        var connection = CreateTestProbe();
+        var node = CreateTestProbe();
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferProgress));
+        var spec = new TransferMessages.StartSend(10, path, "moves.bin", "bob", 5000, new FileInfo(path).LastWriteTimeUtc.Ticks);
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, node.Ref, Settings(), "tester", [], new WindowPool(1 << 19, 1 << 19).NewShare()));
+        Assert.IsType<Offer>(Sent(connection));
+        sender.Tell(new Accept(10, 0, [], 1000, 1 << 19));
+        connection.FishForMessage<ConnectionMessages.Send>(m => m.Frame is Done);
+        sender.Tell(new Ack(10, 1000));
+
+        var told = node.FishForMessage<Events.TransferProgress>(_ => true);
+        Assert.Equal(1000, told.Bytes);
+        Assert.Equal(told, node.ExpectMsg<Events.TransferProgress>());
+    }
+
+    [Fact]
+    public void A_receiver_tells_the_node_its_progress_as_well_as_publishing_it()
+    {
+        var downloads = _files.Dir("dl-moves");
+        var settings = Settings(("downloads", downloads));
+        var connection = CreateTestProbe();
+        var node = CreateTestProbe();
+        Sys.EventStream.Subscribe(node.Ref, typeof(Events.TransferProgress));
+        var partials = Sys.ActorOf(PartialFilesActor.Props(downloads, settings.Transfer));
+        var receiver = ChildActorOf(ReceiverActor.Props(new Offer(4, "bob", [], "tester", "m.bin", 3000, 1), connection.Ref, node.Ref, partials, settings, "tester", 1000, "", new InboundWindow(new WindowPool(settings.Transfer.Window, settings.Transfer.MaxWindow).NewShare())));
+        Assert.IsType<Accept>(Sent(connection));
+        receiver.Tell(new Start(4, 0, 4000));
+        receiver.Tell(new Chunk(4, 0, new byte[1000]));
+
+        var told = node.FishForMessage<Events.TransferProgress>(_ => true);
+        Assert.Equal(1000, told.Bytes);
+        Assert.Equal(told, node.ExpectMsg<Events.TransferProgress>());
     }
 
     [Fact]

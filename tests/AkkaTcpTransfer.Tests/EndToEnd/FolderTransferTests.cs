@@ -2,6 +2,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Tests.EndToEnd;

@@ -3,6 +3,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using PeerLeft = AkkaTcpTransfer.Events.PeerLeft;
 

@@ -98,4 +98,37 @@ public sealed class SupervisionTests() : NodesAndFiles(new TestNodes { ExpectErr
         bob.Commands.Tell(new NodeCommands.Say("unaffected"));
         await serverLog.WaitFor<ChatReceived>(c => c.Text == "unaffected");
     }
+
+    [Fact]
+    public async Task A_client_session_that_fails_is_a_lost_connection_its_lines_are_answered_and_the_client_comes_back()
+    {
+        // The client's tree is the server's: its root, one session per connection, the connection under it.
+        var (server, serverLog) = await Nodes.StartServer(("limits.chat-per-second", "1"), ("limits.chat-burst", "1"));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        await Find(alice.System, "/user/client/session-1/connection");
+        // A paste: one line leaves at the pace the server announced, the others wait in the session's outbox.
+        for (var i = 1; i <= 5; i++) alice.Commands.Tell(new NodeCommands.Say($"line {i}"));
+        await aliceLog.WaitFor<ChatQueue>(q => q.Waiting > 0);
+        var mark = aliceLog.Mark();
+
+        (await Find(alice.System, "/user/client/session-1")).Tell(Kill.Instance);
+
+        // Stopped, not restarted, and for the client a lost connection: it says so and reconnects.
+        var lost = await aliceLog.WaitFor<Disconnected>(after: mark);
+        Assert.True(lost.WillReconnect);
+        Assert.Contains("the session with the server failed (ActorKilledException", lost.Reason, StringComparison.Ordinal);
+        // Every line still got its one answer: sent, or not sent because the session ended.
+        for (var line = 1; line <= 5; line++)
+        {
+            var number = line;
+            await aliceLog.WaitFor<NodeEvent>(e => e is ChatSent s && s.Line == number || e is ChatNotSent n && n.Line == number);
+        }
+        Assert.Contains(aliceLog.All<ChatNotSent>(), n => n.Reason.Contains("the session with the server ended", StringComparison.Ordinal));
+        await aliceLog.WaitFor<Connected>(after: mark);
+        await Find(alice.System, "/user/client/session-2/connection");
+        // The node numbers its lines across sessions.
+        alice.Commands.Tell(new NodeCommands.Say("back"));
+        Assert.Equal(6, (await aliceLog.WaitFor<ChatSent>(s => s.Text == "back")).Line);
+        await serverLog.WaitFor<ChatReceived>(c => c.Text == "back");
+    }
 }

@@ -4,6 +4,7 @@ using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Tests.EndToEnd;
@@ -79,7 +80,36 @@ public sealed class TransferBoundsTests : NodesAndFiles
         await serverLog.WaitFor<TransferStarted>(s => s.Id == TransferIds.Format(31));
         server.Commands.Tell(NodeCommands.ListTransfers.Instance);
         var listed = await serverLog.WaitFor<TransfersListed>();
-        Assert.Equal("receiving", Assert.Single(listed.Transfers, t => t.Id == TransferIds.Format(31)).State);
+        Assert.Equal(TransferState.Receiving, Assert.Single(listed.Transfers, t => t.Id == TransferIds.Format(31)).State);
+    }
+
+    [Fact]
+    public async Task A_listing_after_a_progress_event_shows_at_least_its_bytes_in_both_directions()
+    {
+        // Each transfer moves once and then waits (no more data, no more acks), so it is still listed when asked.
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("dl")));
+        await using var alice = await RawClient.JoinAsync(server.Port, "alice");
+        await alice.SendAsync(OfferOf(41, "up.bin", 1_000_000));
+        var accept = await alice.Expect<Accept>(a => a.Id == 41);
+        await alice.SendAsync(new Start(41, 0, accept.Window));
+        await alice.SendAsync(new Chunk(41, 0, RandomNumberGenerator.GetBytes(Math.Min(65536, accept.MaxChunk))));
+        var up = await serverLog.WaitFor<TransferProgress>(p => p.Id == TransferIds.Format(41) && p.Bytes > 0);
+
+        await using var bob = await RawClient.JoinAsync(server.Port, "bob");
+        server.Commands.Tell(new NodeCommands.SendFile("bob", Files.Create("src/down.bin", 1_000_000)));
+        var offer = await bob.Expect<Offer>();
+        await bob.SendAsync(new Accept(offer.Id, 0, [], 65536, 65536));
+        var chunk = await bob.Expect<Chunk>(c => c.Id == offer.Id);
+        await bob.SendAsync(new Ack(offer.Id, chunk.Data.Length));
+        var down = await serverLog.WaitFor<TransferProgress>(p => p.Id == TransferIds.Format(offer.Id) && p.Bytes > 0);
+
+        var mark = serverLog.Mark();
+        server.Commands.Tell(NodeCommands.ListTransfers.Instance);
+        var listed = await serverLog.WaitFor<TransfersListed>(after: mark);
+        var receiving = Assert.Single(listed.Transfers, t => t.Id == up.Id);
+        Assert.True(receiving.Bytes >= up.Bytes, $"listed {receiving.Bytes} bytes after an event that said {up.Bytes}");
+        var sending = Assert.Single(listed.Transfers, t => t.Id == down.Id);
+        Assert.True(sending.Bytes >= down.Bytes, $"listed {sending.Bytes} bytes after an event that said {down.Bytes}");
     }
 
     [Fact]

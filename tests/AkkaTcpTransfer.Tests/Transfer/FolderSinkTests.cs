@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Tests.Support;
-using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Tests.Transfer;
 

@@ -1,3 +1,4 @@
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 
 namespace AkkaTcpTransfer.Tests.Transfer;

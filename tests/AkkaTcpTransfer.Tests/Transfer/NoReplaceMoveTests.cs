@@ -1,4 +1,4 @@
-using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Tests.Transfer;
 

@@ -8,6 +8,8 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Tests.Support;
+using AkkaTcpTransfer.Transfer.Flow;
+using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using Xunit.Abstractions;
 

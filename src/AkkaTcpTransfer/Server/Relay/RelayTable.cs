@@ -3,7 +3,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
-using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Transfer.Flow;
 using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Server.Federation;
 

@@ -1,6 +1,6 @@
 using AkkaTcpTransfer.Protocol;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Flow;
 
 /// <summary>The flow control a receiver granted, enforced where chunks are routed, before they reach any mailbox: a
 /// sender may have at most the window it declared in Start (never more than granted) beyond the last Ack, in order,

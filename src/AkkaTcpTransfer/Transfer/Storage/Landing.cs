@@ -1,4 +1,4 @@
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>What an incoming file or folder lands in (<see cref="PartialFile"/> for a file, <see cref="FolderSink"/>
 /// for a folder sent as one transfer): bytes go to partial files in the partials folder and move to their final

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using AkkaTcpTransfer.Protocol;
 using Microsoft.Win32.SafeHandles;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>A folder sent as one transfer (<see cref="FolderStream"/>), on its way. Each entry's content goes to a
 /// partial file of its own in a folder beside the journal (<c>KEY.part.d/N</c> in the partials folder) and is hashed as it is

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>An incoming file on its way: bytes go to a partial file in the downloads folder's partials folder and
 /// are hashed as they are written. Only after the hash is verified is the file moved to its final name, which never

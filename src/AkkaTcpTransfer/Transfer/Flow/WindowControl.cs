@@ -1,4 +1,4 @@
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Flow;
 
 /// <summary>How large a sender's window should be, from what its acknowledgements show: the path's round trip (the
 /// smallest seen in this transfer: the delay of the path itself, without the queues a large window builds) times the

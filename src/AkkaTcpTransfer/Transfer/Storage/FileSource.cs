@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
-/// <summary>What a <see cref="SenderActor"/> streams: one file (<see cref="FileSource"/>) or a folder's files as one
+/// <summary>What a sender streams: one file (<see cref="FileSource"/>) or a folder's files as one
 /// stream (<see cref="FolderSource"/>). Reads go forward from where the hash is; a resume first hashes its prefix.</summary>
 internal interface ISendSource : IDisposable
 {
@@ -23,7 +23,7 @@ internal interface ISendSource : IDisposable
     byte[] Finish();
 }
 
-/// <summary>The file a <see cref="SenderActor"/> sends: positional reads of whole chunks, SHA-256 over the bytes in
+/// <summary>The file a sender sends: positional reads of whole chunks, SHA-256 over the bytes in
 /// order as they are read, the hash of a resume prefix in slices, and a last check that the file did not change or
 /// vanish while it was sent. Blocking I/O: used only by actors on the file-io dispatcher.</summary>
 internal sealed class FileSource : ISendSource

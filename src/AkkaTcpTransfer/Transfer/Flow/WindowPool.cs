@@ -1,4 +1,4 @@
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Flow;
 
 /// <summary>What the transfers of one connection, in one direction, may have unacknowledged together. Every transfer
 /// has <c>transfer.window</c> of its own (the floor, which the limits on concurrent transfers already account for);

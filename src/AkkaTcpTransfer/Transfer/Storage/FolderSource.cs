@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using AkkaTcpTransfer.Protocol;
 using Microsoft.Win32.SafeHandles;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>One file of a folder sent as one transfer: where it is, its path inside the folder, size, last-write time.</summary>
 public sealed record FolderEntry(string Path, string Name, long Size, long Fingerprint);

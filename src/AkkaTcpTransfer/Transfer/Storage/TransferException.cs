@@ -1,4 +1,4 @@
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>A transfer cannot go on; <see cref="Exception.Message"/> says why, fit to show a user and to send to the
 /// peer. <see cref="DiskFull"/> marks the one failure that frees space by removing the partial file.</summary>

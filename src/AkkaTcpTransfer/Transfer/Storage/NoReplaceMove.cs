@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>Moves a file to a name only if that name is free, atomically: two programs (or two transfers) landing a
 /// file under the same name at the same moment cannot both succeed and overwrite one another. .NET's

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>Decides whether an offered file name may land in a downloads folder, and where. The sender proposes a
 /// relative path with '/' separators; the receiver accepts it only if every part is a plain name. Everything that

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>Names the partial file of an incoming transfer so that a resend of the same file by the same peer finds
 /// it: "&lt;hash of sender and name&gt;-&lt;hash of size and fingerprint&gt;". The first half finds older partials of

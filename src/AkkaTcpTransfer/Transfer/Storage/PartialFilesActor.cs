@@ -1,10 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Text;
 
-namespace AkkaTcpTransfer.Transfer;
+namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>Keeps a node's partial files in order, in <c>downloads/.akka-tcp-transfer</c>:
 /// <list type="bullet">
@@ -197,8 +198,10 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
             return;
         }
         privatePartial = privatePartial || !_inUse.Add(claim.Key);
+        // The transfer's id in hex, as people see it: written here rather than through TransferIds, which belongs to the
+        // transfer actors' namespace (storage uses nothing of theirs).
         var path = privatePartial
-            ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{TransferIds.Format(claim.TransferId)}-{Guid.NewGuid():N}.tmp")
+            ? Path.Combine(_folder, $"{claim.Key}-{Environment.ProcessId}-{claim.TransferId.ToString("x8", CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}.tmp")
             : PartPath(claim.Key);
         if (Reserve(claim, path) is { } problem)
         {
