@@ -70,9 +70,12 @@ FRAMES = {
     0x27: ("Verified", [("id", "u32"), ("sha256", "sha256")]),
     0x28: ("Cancel", [("id", "u32"), ("by", "str"), ("reason", "str")]),
     0x29: ("Fail", [("id", "u32"), ("reason", "str")]),
+    # Between server nodes only ("Between server nodes"): never on a client's connection, known so the table decodes.
+    0x40: ("LinkHello", [("version", "u16"), ("token_key", "bin8")]),
+    0x41: ("LinkMessage", [("manifest", "str"), ("target", "str"), ("sender", "str"), ("payload", "rest")]),
 }
 TYPES = {name: (t, fields) for t, (name, fields) in FRAMES.items()}
-TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if t >= 0x20}
+TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x40}
 
 
 class ProtocolError(Exception):
