@@ -165,7 +165,8 @@ public static class AttackBenchmarks
         Console.Error.WriteLine($"descriptors: {connections} silent connections at a limit of {limit}");
         var downloads = bench.Dir("server-downloads");
         var server = JsonEventProcess.Start(Bench.CliAssembly, bench.WorkDir, Bench.LongWait, openFileLimit: limit, environment: null,
-            ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", "--set", "server.handshake-timeout=60s"]);
+            ["server", "--port", "0", "--json", "--downloads", downloads, "--state-dir", Directory.CreateTempSubdirectory("server-state-").FullName,
+                "--set", "akka.loglevel=ERROR", "--set", "server.handshake-timeout=60s"]);
         await using (server)
         {
             var port = await server.Listening();

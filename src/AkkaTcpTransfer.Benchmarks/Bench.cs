@@ -38,8 +38,10 @@ public sealed partial class Bench(string workDir, Report report, bool smoke, IRe
     /// <summary>A server process on a free port, events as JSON; quiet logs.</summary>
     public async Task<(JsonEventProcess Process, int Port)> StartServer(string downloads, params string[] extra)
     {
+        // Each server its own state folder (a server holds its database alone), unless the scenario names one.
+        string[] state = extra.Contains("--state-dir") ? [] : ["--state-dir", Directory.CreateTempSubdirectory("server-state-").FullName];
         var server = JsonEventProcess.Start(CliAssembly, WorkDir, LongWait,
-            ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. SetArgs, .. extra]);
+            ["server", "--port", "0", "--json", "--downloads", downloads, "--set", "akka.loglevel=ERROR", .. state, .. SetArgs, .. extra]);
         var port = await server.Listening();
         _trust[port] = server.TrustArgs();
         _fingerprints[port] = server.Fingerprint;

@@ -269,6 +269,30 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             case InputCommand.Transfers:
                 node.Commands.Tell(NodeCommands.ListTransfers.Instance);
                 break;
+            case InputCommand.Join join:
+                node.Commands.Tell(new NodeCommands.JoinRoom(join.Room));
+                break;
+            case InputCommand.Leave leave:
+                if ((leave.Room ?? _model?.RoomInView) is { } leaving) node.Commands.Tell(new NodeCommands.LeaveRoom(leaving));
+                else node.System.EventStream.Publish(new ErrorOccurred("usage: /leave #ROOM"));
+                break;
+            case InputCommand.Rooms:
+                node.Commands.Tell(NodeCommands.ListRooms.Instance);
+                break;
+            case InputCommand.Members members:
+                if ((members.Room ?? _model?.RoomInView) is { } listed) node.Commands.Tell(new NodeCommands.ListMembers(listed));
+                else node.System.EventStream.Publish(new ErrorOccurred("usage: /members #ROOM"));
+                break;
+            case InputCommand.Topic topic:
+                if ((topic.Room ?? _model?.RoomInView) is { } topicRoom) node.Commands.Tell(new NodeCommands.SetTopic(topicRoom, topic.Text));
+                else node.System.EventStream.Publish(new ErrorOccurred("usage: /topic #ROOM TEXT"));
+                break;
+            case InputCommand.History history:
+                node.Commands.Tell(new NodeCommands.ShowHistory(history.Target ?? _model?.RoomInView, history.Count));
+                break;
+            case InputCommand.Unregister:
+                node.Commands.Tell(NodeCommands.Unregister.Instance);
+                break;
             case InputCommand.Quit:
                 Quit();
                 break;

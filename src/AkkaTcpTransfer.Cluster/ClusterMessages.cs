@@ -11,9 +11,9 @@ public interface IClusterMessage;
 /// directory alone decides who may take a name.</summary>
 public static class ClusterMessages
 {
-    /// <summary>A client online on some node: its name, its session actor there (where relayed offers and frames go)
-    /// and the largest frame it accepts.</summary>
-    public sealed record RemoteSession(string Name, IActorRef Peer, int MaxFrame);
+    /// <summary>A client online on some node: its name, its session actor there (where relayed offers and frames go),
+    /// the largest frame it accepts, and its identity digest (its account: where direct messages to it go).</summary>
+    public sealed record RemoteSession(string Name, IActorRef Peer, int MaxFrame, byte[] Identity);
 
     /// <summary>Replica to the replica of another node, when it sees that node up: who is online here. Sent in parts
     /// of at most <see cref="PartSize"/> sessions; part 0 replaces everything the receiver held for this node.

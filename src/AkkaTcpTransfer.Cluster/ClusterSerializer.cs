@@ -6,6 +6,7 @@ using AkkaTcpTransfer.Server;
 using AkkaTcpTransfer.Server.Federation;
 using AkkaTcpTransfer.Server.Relay;
 using AkkaTcpTransfer.Server.Sessions;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Cluster;
 
@@ -36,8 +37,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.RebuildRequest => "Q",
         ClusterMessages.Holding => "L",
         ClusterMessages.Reconcile => "K",
-        SessionMessages.SayFailed => "S",
-        SessionMessages.SayDone => "V",
+        LineAnswers.SayFailed => "S",
+        LineAnswers.SayDone => "V",
         RelayMessages.RelayOffer => "o",
         RelayMessages.RelayFrame => "f",
         RelayMessages.RelayGone => "g",
@@ -130,12 +131,12 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                         w.Write(n.Claim);
                     }
                     break;
-                case SessionMessages.SayFailed f:
+                case LineAnswers.SayFailed f:
                     w.Write(f.Id);
                     w.Write((ushort)f.Code);
                     w.Write(f.Reason);
                     break;
-                case SessionMessages.SayDone d:
+                case LineAnswers.SayDone d:
                     w.Write(d.Id);
                     w.Write(d.AtMs);
                     break;
@@ -175,8 +176,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "Q" => ClusterMessages.RebuildRequest.Instance,
                 "L" => ReadHolding(r),
                 "K" => ReadReconcile(r),
-                "S" => new SessionMessages.SayFailed(r.ReadUInt32(), (WireCode)r.ReadUInt16(), r.ReadString()),
-                "V" => new SessionMessages.SayDone(r.ReadUInt32(), r.ReadInt64()),
+                "S" => new LineAnswers.SayFailed(r.ReadUInt32(), (WireCode)r.ReadUInt16(), r.ReadString()),
+                "V" => new LineAnswers.SayDone(r.ReadUInt32(), r.ReadInt64()),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
                 "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
                 "g" => new RelayMessages.RelayGone(r.ReadUInt32(), r.ReadString()),
@@ -207,9 +208,10 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         w.Write(s.Name);
         Ref(w, s.Peer);
         w.Write(s.MaxFrame);
+        Bin(w, s.Identity);
     }
 
-    private ClusterMessages.RemoteSession Session(BinaryReader r) => new(r.ReadString(), Ref(r), r.ReadInt32());
+    private ClusterMessages.RemoteSession Session(BinaryReader r) => new(r.ReadString(), Ref(r), r.ReadInt32(), Bin(r));
 
     private static void Bin(BinaryWriter w, byte[] bytes)
     {

@@ -124,7 +124,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
         {
             if (!_nodes.TryGetValue(Sender.Path.Address, out var node)) return;
             node.Sessions[u.Session.Name] = u.Session.Peer;
-            _registry.Tell(new FederationMessages.RemoteSessionUp(u.Session.Name, u.Session.Peer, u.Session.MaxFrame, node.Registry));
+            _registry.Tell(new FederationMessages.RemoteSessionUp(u.Session.Name, u.Session.Peer, u.Session.MaxFrame, node.Registry, u.Session.Identity));
         });
         Receive<ClusterMessages.SessionDown>(d =>
         {
@@ -148,7 +148,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
         });
     }
 
-    private static ClusterMessages.RemoteSession Remote(FederationMessages.LocalSession session) => new(session.Name, session.Peer, session.MaxFrame);
+    private static ClusterMessages.RemoteSession Remote(FederationMessages.LocalSession session) => new(session.Name, session.Peer, session.MaxFrame, session.Identity);
 
     private List<ClusterMessages.HeldName> Held(bool claiming) =>
         [.. _local.Values.Select(s => new ClusterMessages.HeldName(s.Name, s.Identity, s.Claim)),
@@ -188,7 +188,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
             if (PeerNames.Validate(session.Name) is not null) continue;
             node.Sessions[session.Name] = session.Peer;
             node.Listing?.Add(session.Name);
-            _registry.Tell(new FederationMessages.RemoteSessionUp(session.Name, session.Peer, session.MaxFrame, node.Registry));
+            _registry.Tell(new FederationMessages.RemoteSessionUp(session.Name, session.Peer, session.MaxFrame, node.Registry, session.Identity));
         }
         if (hello.Last && node.Listing is { } listed)
         {

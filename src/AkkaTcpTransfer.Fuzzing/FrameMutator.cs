@@ -87,7 +87,7 @@ public sealed class FrameMutator(Random random)
             }
             case Strategy.FieldValue:
             {
-                var numbers = fields.Where(f => f.Kind is FrameSchema.Kind.U16 or FrameSchema.Kind.U32 or FrameSchema.Kind.I64 or FrameSchema.Kind.Magic).ToList();
+                var numbers = fields.Where(f => f.Kind is FrameSchema.Kind.U8 or FrameSchema.Kind.U16 or FrameSchema.Kind.U32 or FrameSchema.Kind.I64 or FrameSchema.Kind.Magic).ToList();
                 if (numbers.Count == 0) return Apply(frame, Strategy.Scribble);
                 var field = numbers[random.Next(numbers.Count)];
                 var span = payload.AsSpan(field.Start, field.Length);

@@ -132,9 +132,11 @@ public sealed class FrameDecoder
                 var server = r.Str("server name");
                 var you = r.Str("your name");
                 var key = r.Bin8("resume key", ProtocolLimits.MaxResumeKeyLength);
+                var registered = r.Flag("registered");
                 var limits = new ClientLimits(Rate(ref r, type, "chat rate"), Rate(ref r, type, "chat burst"), Rate(ref r, type, "who rate"),
-                    Rate(ref r, type, "who burst"), Rate(ref r, type, "offer rate"), Rate(ref r, type, "offer burst"));
-                frame = new Welcome(version, max, server, you, key, limits, ReadNames(ref r, type));
+                    Rate(ref r, type, "who burst"), Rate(ref r, type, "offer rate"), Rate(ref r, type, "offer burst"),
+                    Rate(ref r, type, "room rate"), Rate(ref r, type, "room burst"), Rate(ref r, type, "history rate"), Rate(ref r, type, "history burst"));
+                frame = new Welcome(version, max, server, you, key, registered, limits, ReadNames(ref r, type));
                 break;
             }
             case FrameType.Refused:
@@ -153,7 +155,7 @@ public sealed class FrameDecoder
                 frame = new Say(r.U32("id"), r.Str("to"), r.Str("text"));
                 break;
             case FrameType.SayAck:
-                frame = new SayAck(r.U32("id"), r.I64("at"));
+                frame = new SayAck(r.U32("id"), r.I64("at"), r.Flag("held"));
                 break;
             case FrameType.SayRefused:
                 frame = new SayRefused(r.U32("id"), (WireCode)r.U16("code"), r.Str("reason"));
@@ -172,6 +174,74 @@ public sealed class FrameDecoder
                 break;
             case FrameType.WhoReply:
                 frame = new WhoReply(ReadNames(ref r, type));
+                break;
+            case FrameType.JoinRoom:
+                frame = new JoinRoom(r.Str("room"));
+                break;
+            case FrameType.LeaveRoom:
+                frame = new LeaveRoom(r.Str("room"));
+                break;
+            case FrameType.RoomsRequest:
+                frame = RoomsRequest.Instance;
+                break;
+            case FrameType.MembersRequest:
+                frame = new MembersRequest(r.Str("room"));
+                break;
+            case FrameType.SetTopic:
+                frame = new SetTopic(r.Str("room"), r.Str("topic"));
+                break;
+            case FrameType.RoomJoined:
+                frame = new RoomJoined(r.Str("room"), r.Str("topic"), r.U31("members"), r.Flag("rejoined"));
+                break;
+            case FrameType.RoomLeft:
+                frame = new RoomLeft(r.Str("room"), (WireCode)r.U16("code"), r.Str("reason"));
+                break;
+            case FrameType.RoomList:
+            {
+                var count = r.U31("count");
+                // Each entry needs at least 2 + 4 + 2 bytes: a count the payload cannot hold is rejected before allocating.
+                if (count > r.Remaining / 8) throw new MalformedFrameException(type, $"count {count} does not fit the frame");
+                var rooms = new RoomInfo[count];
+                for (var i = 0; i < count; i++) rooms[i] = new RoomInfo(r.Str("room"), r.U31("members"), r.Str("topic"));
+                frame = new RoomList(rooms);
+                break;
+            }
+            case FrameType.MemberList:
+            {
+                var room = r.Str("room");
+                var count = r.U31("count");
+                if (count > r.Remaining / 3) throw new MalformedFrameException(type, $"count {count} does not fit the frame");
+                var members = new MemberInfo[count];
+                for (var i = 0; i < count; i++) members[i] = new MemberInfo(r.Str("name"), r.Flag("online"));
+                frame = new MemberList(room, members);
+                break;
+            }
+            case FrameType.RoomTopic:
+                frame = new RoomTopic(r.Str("room"), r.Str("by"), r.I64("at"), r.Str("topic"));
+                break;
+            case FrameType.MemberJoined:
+                frame = new MemberJoined(r.Str("room"), r.Str("name"));
+                break;
+            case FrameType.MemberLeft:
+                frame = new MemberLeft(r.Str("room"), r.Str("name"));
+                break;
+            case FrameType.RoomRefused:
+                frame = new RoomRefused(r.Str("room"), (WireCode)r.U16("code"), r.Str("reason"));
+                break;
+            case FrameType.HistoryRequest:
+                frame = new HistoryRequest(r.Str("target"), r.I64NonNegative("before"), r.U16("count"));
+                break;
+            case FrameType.History:
+                frame = new History(r.Str("from"), r.Str("to"), r.I64("at"), r.I64NonNegative("seq"), r.Str("text"));
+                break;
+            case FrameType.HistoryEnd:
+                frame = new HistoryEnd(r.Str("target"), r.I64NonNegative("oldest"), r.Flag("more"));
+                break;
+            case FrameType.Unregister:
+                frame = Unregister.Instance;
+                break;
+            case FrameType.NameStatus:
+                frame = new NameStatus(r.Str("name"), r.Flag("registered"), r.Str("reason"));
                 break;
             case FrameType.Offer:
                 frame = new Offer(TransferId(ref r, type), r.Str("from"), r.Bin8("sender id", ProtocolLimits.SenderIdLength * 2),

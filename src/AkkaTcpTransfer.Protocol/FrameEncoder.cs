@@ -21,9 +21,10 @@ public static class FrameEncoder
                 w.Bytes(ProtocolLimits.Magic).U16(h.Version).U31(h.MaxFrameLength).Str(h.Name).Str(h.Token).Bin8(h.ResumeKey);
                 break;
             case Welcome m:
-                w.U16(m.Version).U31(m.MaxFrameLength).Str(m.ServerName).Str(m.YourName).Bin8(m.ResumeKey)
+                w.U16(m.Version).U31(m.MaxFrameLength).Str(m.ServerName).Str(m.YourName).Bin8(m.ResumeKey).Flag(m.Registered)
                     .U31(m.Limits.ChatPerSecond).U31(m.Limits.ChatBurst).U31(m.Limits.WhoPerSecond).U31(m.Limits.WhoBurst)
-                    .U31(m.Limits.OffersPerSecond).U31(m.Limits.OffersBurst).U31(m.Peers.Count);
+                    .U31(m.Limits.OffersPerSecond).U31(m.Limits.OffersBurst).U31(m.Limits.RoomsPerSecond).U31(m.Limits.RoomsBurst)
+                    .U31(m.Limits.HistoryPerSecond).U31(m.Limits.HistoryBurst).U31(m.Peers.Count);
                 foreach (var p in m.Peers) w.Str(p);
                 break;
             case Refused r:
@@ -31,6 +32,8 @@ public static class FrameEncoder
                 break;
             case Ping:
             case WhoRequest:
+            case RoomsRequest:
+            case Unregister:
                 break;
             case Goodbye g:
                 w.U16((ushort)g.Code).Text(g.Reason);
@@ -42,7 +45,7 @@ public static class FrameEncoder
                 w.U32(s.Id).Str(s.To).Str(s.Text);
                 break;
             case SayAck a:
-                w.U32(a.Id).I64(a.AtUnixMs);
+                w.U32(a.Id).I64(a.AtUnixMs).Flag(a.Held);
                 break;
             case SayRefused r:
                 w.U32(r.Id).U16((ushort)r.Code).Text(r.Reason);
@@ -59,6 +62,57 @@ public static class FrameEncoder
             case WhoReply r:
                 w.U31(r.Names.Count);
                 foreach (var n in r.Names) w.Str(n);
+                break;
+            case JoinRoom j:
+                w.Str(j.Room);
+                break;
+            case LeaveRoom l:
+                w.Str(l.Room);
+                break;
+            case MembersRequest m:
+                w.Str(m.Room);
+                break;
+            case SetTopic t:
+                w.Str(t.Room).Str(t.Topic);
+                break;
+            case RoomJoined j:
+                w.Str(j.Room).Str(j.Topic).U31(j.Members).Flag(j.Rejoined);
+                break;
+            case RoomLeft l:
+                w.Str(l.Room).U16((ushort)l.Code).Text(l.Reason);
+                break;
+            case RoomList l:
+                w.U31(l.Rooms.Count);
+                foreach (var room in l.Rooms) w.Str(room.Room).U31(room.Members).Str(room.Topic);
+                break;
+            case MemberList l:
+                w.Str(l.Room).U31(l.Members.Count);
+                foreach (var member in l.Members) w.Str(member.Name).Flag(member.Online);
+                break;
+            case RoomTopic t:
+                w.Str(t.Room).Str(t.By).I64(t.AtUnixMs).Str(t.Topic);
+                break;
+            case MemberJoined j:
+                w.Str(j.Room).Str(j.Name);
+                break;
+            case MemberLeft l:
+                w.Str(l.Room).Str(l.Name);
+                break;
+            case RoomRefused r:
+                w.Str(r.Room).U16((ushort)r.Code).Text(r.Reason);
+                break;
+            case HistoryRequest h:
+                if (h.Before < 0 || h.Count is < 0 or > ushort.MaxValue) throw new ArgumentException("history before and count are out of range", nameof(frame));
+                w.Str(h.Target).I64(h.Before).U16((ushort)h.Count);
+                break;
+            case History h:
+                w.Str(h.From).Str(h.To).I64(h.AtUnixMs).I64(h.Seq).Str(h.Text);
+                break;
+            case HistoryEnd e:
+                w.Str(e.Target).I64(e.Oldest).Flag(e.More);
+                break;
+            case NameStatus n:
+                w.Str(n.Name).Flag(n.Registered).Text(n.Reason);
                 break;
             case Offer o:
                 w.U32(o.Id).Str(o.From).Bin8(o.SenderId).Str(o.To).Str(o.File).I64(o.Size).I64(o.Fingerprint);

@@ -34,6 +34,28 @@ public enum FrameType : byte
     Cancel = 0x28,
     Fail = 0x29,
 
+    // Rooms: 0x3_
+    JoinRoom = 0x30,
+    LeaveRoom = 0x31,
+    RoomsRequest = 0x32,
+    MembersRequest = 0x33,
+    SetTopic = 0x34,
+    RoomJoined = 0x35,
+    RoomLeft = 0x36,
+    RoomList = 0x37,
+    MemberList = 0x38,
+    RoomTopic = 0x39,
+    MemberJoined = 0x3A,
+    MemberLeft = 0x3B,
+    RoomRefused = 0x3C,
+
+    // History and registered names: 0x5_
+    HistoryRequest = 0x50,
+    History = 0x51,
+    HistoryEnd = 0x52,
+    Unregister = 0x53,
+    NameStatus = 0x54,
+
     // Between server nodes of a cluster, on node links only (never on a client's connection): 0x4_
     LinkHello = 0x40,
     LinkMessage = 0x41,

@@ -17,8 +17,9 @@ public sealed record Hello(ushort Version, int MaxFrameLength, string Name, stri
 }
 
 /// <summary>Server to client: the handshake succeeded. <paramref name="Limits"/> are the rates the server allows this
-/// client: a client that keeps within them is never slowed down or refused.</summary>
-public sealed record Welcome(ushort Version, int MaxFrameLength, string ServerName, string YourName, byte[] ResumeKey,
+/// client: a client that keeps within them is never slowed down or refused. <paramref name="Registered"/>: the name is
+/// registered to this client's identity (its resume key): nobody else may use it, or a name that looks like it.</summary>
+public sealed record Welcome(ushort Version, int MaxFrameLength, string ServerName, string YourName, byte[] ResumeKey, bool Registered,
     ClientLimits Limits, IReadOnlyList<string> Peers) : Frame
 {
     public override FrameType Type => FrameType.Welcome;
@@ -26,7 +27,8 @@ public sealed record Welcome(ushort Version, int MaxFrameLength, string ServerNa
 
 /// <summary>The rates a server allows one client, per second, with the burst each allows after a quiet spell (token
 /// buckets that start full). Announced in <see cref="Welcome"/>.</summary>
-public sealed record ClientLimits(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst);
+public sealed record ClientLimits(int ChatPerSecond, int ChatBurst, int WhoPerSecond, int WhoBurst, int OffersPerSecond, int OffersBurst,
+    int RoomsPerSecond, int RoomsBurst, int HistoryPerSecond, int HistoryBurst);
 
 /// <summary>Server to client: the handshake failed; the server closes the connection after sending it.</summary>
 public sealed record Refused(WireCode Code, string Reason) : Frame
@@ -54,17 +56,18 @@ public sealed record Error(WireCode Code, string Message) : Frame
     public override FrameType Type => FrameType.Error;
 }
 
-/// <summary>Client to server: chat to everyone (<paramref name="To"/> empty) or to one named peer. <paramref name="Id"/>
-/// is the client's own number for the line: the server answers every Say, in order, with a <see cref="SayAck"/> or a
-/// <see cref="SayRefused"/> carrying it.</summary>
+/// <summary>Client to server: chat to everyone (<paramref name="To"/> empty: the server-wide room), to a room ("#name")
+/// or to one named peer. <paramref name="Id"/> is the client's own number for the line: the server answers every Say,
+/// in order, with a <see cref="SayAck"/> or a <see cref="SayRefused"/> carrying it.</summary>
 public sealed record Say(uint Id, string To, string Text) : Frame
 {
     public override FrameType Type => FrameType.Say;
 }
 
-/// <summary>Server to client: the line <paramref name="Id"/> was taken and passed on to its recipients, stamped
-/// <paramref name="AtUnixMs"/> (the time they see).</summary>
-public sealed record SayAck(uint Id, long AtUnixMs) : Frame
+/// <summary>Server to client: the line <paramref name="Id"/> was stored and passed on to its recipients, stamped
+/// <paramref name="AtUnixMs"/> (the time they see). <paramref name="Held"/>: its recipient is offline; the server keeps
+/// it and delivers it when the recipient next connects.</summary>
+public sealed record SayAck(uint Id, long AtUnixMs, bool Held) : Frame
 {
     public override FrameType Type => FrameType.SayAck;
 }
@@ -76,7 +79,7 @@ public sealed record SayRefused(uint Id, WireCode Code, string Reason) : Frame
 }
 
 /// <summary>Server to client: a chat message, stamped by the server with its authenticated sender and time.</summary>
-/// <param name="To">Empty for a broadcast, else the recipient's name.</param>
+/// <param name="To">Empty for the server-wide room, "#name" for a room, else the recipient's name.</param>
 public sealed record Chat(string From, string To, long AtUnixMs, string Text) : Frame
 {
     public override FrameType Type => FrameType.Chat;
@@ -102,6 +105,139 @@ public sealed record WhoRequest : Frame
 public sealed record WhoReply(IReadOnlyList<string> Names) : Frame
 {
     public override FrameType Type => FrameType.WhoReply;
+}
+
+/// <summary>Client to server: become a member of a room ("#name"), which is created if it does not exist. Answered by
+/// <see cref="RoomJoined"/> then the room's recent lines (<see cref="History"/>, <see cref="HistoryEnd"/>), or by
+/// <see cref="RoomRefused"/>. Membership lasts across connections until <see cref="LeaveRoom"/>.</summary>
+public sealed record JoinRoom(string Room) : Frame
+{
+    public override FrameType Type => FrameType.JoinRoom;
+}
+
+/// <summary>Client to server: stop being a member of a room. Answered by <see cref="RoomLeft"/> or <see cref="RoomRefused"/>.</summary>
+public sealed record LeaveRoom(string Room) : Frame
+{
+    public override FrameType Type => FrameType.LeaveRoom;
+}
+
+/// <summary>Client to server: which rooms exist? Answered by <see cref="RoomList"/>.</summary>
+public sealed record RoomsRequest : Frame
+{
+    public static readonly RoomsRequest Instance = new();
+    private RoomsRequest() { }
+    public override FrameType Type => FrameType.RoomsRequest;
+}
+
+/// <summary>Client to server: who are a room's members? Answered by <see cref="MemberList"/> or <see cref="RoomRefused"/>.</summary>
+public sealed record MembersRequest(string Room) : Frame
+{
+    public override FrameType Type => FrameType.MembersRequest;
+}
+
+/// <summary>Client to server: set a room's topic (a member only; empty clears it). Every member online hears
+/// <see cref="RoomTopic"/>; a refusal is a <see cref="RoomRefused"/>.</summary>
+public sealed record SetTopic(string Room, string Topic) : Frame
+{
+    public override FrameType Type => FrameType.SetTopic;
+}
+
+/// <summary>Server to client: the client is a member of <paramref name="Room"/> (the name as the room spells it), which
+/// has <paramref name="Members"/> members and this topic. <paramref name="Rejoined"/>: not a new membership, the client
+/// reconnected. The room's recent lines follow.</summary>
+public sealed record RoomJoined(string Room, string Topic, int Members, bool Rejoined) : Frame
+{
+    public override FrameType Type => FrameType.RoomJoined;
+}
+
+/// <summary>Server to client: the client is no longer a member of <paramref name="Room"/>: it asked
+/// (<see cref="WireCode.Normal"/>), or not (the reason says why).</summary>
+public sealed record RoomLeft(string Room, WireCode Code, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.RoomLeft;
+}
+
+/// <summary>One room in a <see cref="RoomList"/>.</summary>
+public sealed record RoomInfo(string Room, int Members, string Topic);
+
+/// <summary>Server to client: the rooms of the server (as many as fit a frame), by name.</summary>
+public sealed record RoomList(IReadOnlyList<RoomInfo> Rooms) : Frame
+{
+    public override FrameType Type => FrameType.RoomList;
+}
+
+/// <summary>One member in a <see cref="MemberList"/>.</summary>
+public sealed record MemberInfo(string Name, bool Online);
+
+/// <summary>Server to client: the members of a room (as many as fit a frame), by name.</summary>
+public sealed record MemberList(string Room, IReadOnlyList<MemberInfo> Members) : Frame
+{
+    public override FrameType Type => FrameType.MemberList;
+}
+
+/// <summary>Server to client: the topic of <paramref name="Room"/> was set by <paramref name="By"/> at
+/// <paramref name="AtUnixMs"/> (empty: cleared).</summary>
+public sealed record RoomTopic(string Room, string By, long AtUnixMs, string Topic) : Frame
+{
+    public override FrameType Type => FrameType.RoomTopic;
+}
+
+/// <summary>Server to client: <paramref name="Name"/> became a member of a room the client is in.</summary>
+public sealed record MemberJoined(string Room, string Name) : Frame
+{
+    public override FrameType Type => FrameType.MemberJoined;
+}
+
+/// <summary>Server to client: <paramref name="Name"/> is no longer a member of a room the client is in.</summary>
+public sealed record MemberLeft(string Room, string Name) : Frame
+{
+    public override FrameType Type => FrameType.MemberLeft;
+}
+
+/// <summary>Server to client: a request about <paramref name="Room"/> (join, leave, topic, members, history) was refused;
+/// nothing changed.</summary>
+public sealed record RoomRefused(string Room, WireCode Code, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.RoomRefused;
+}
+
+/// <summary>Client to server: lines of <paramref name="Target"/> ("#room", or empty for the server-wide room) from
+/// before <paramref name="Before"/> (a <see cref="History"/> sequence number; 0: the newest), at most
+/// <paramref name="Count"/> of them. Answered by <see cref="History"/> frames, oldest first, and one
+/// <see cref="HistoryEnd"/>, or by <see cref="RoomRefused"/>.</summary>
+public sealed record HistoryRequest(string Target, long Before, int Count) : Frame
+{
+    public override FrameType Type => FrameType.HistoryRequest;
+}
+
+/// <summary>Server to client: a line said earlier, to show as history. <paramref name="To"/> as in <see cref="Chat"/>
+/// (empty: the server-wide room; "#name": a room; the client's own name: a direct message kept while it was away);
+/// <paramref name="Seq"/> is its place in that conversation, for paging further back.</summary>
+public sealed record History(string From, string To, long AtUnixMs, long Seq, string Text) : Frame
+{
+    public override FrameType Type => FrameType.History;
+}
+
+/// <summary>Server to client: the history lines of <paramref name="Target"/> just sent are complete. For a page further
+/// back, ask with Before = <paramref name="Oldest"/>; <paramref name="More"/> is false when nothing older is kept.</summary>
+public sealed record HistoryEnd(string Target, long Oldest, bool More) : Frame
+{
+    public override FrameType Type => FrameType.HistoryEnd;
+}
+
+/// <summary>Client to server: release this client's registered name (it stays in use until the client leaves; then
+/// anyone may take it). Answered by <see cref="NameStatus"/>.</summary>
+public sealed record Unregister : Frame
+{
+    public static readonly Unregister Instance = new();
+    private Unregister() { }
+    public override FrameType Type => FrameType.Unregister;
+}
+
+/// <summary>Server to client: whether <paramref name="Name"/> is registered to this client now, and why.</summary>
+public sealed record NameStatus(string Name, bool Registered, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.NameStatus;
 }
 
 /// <summary>Frames that belong to one file transfer, routed by <see cref="Id"/>.</summary>

@@ -30,4 +30,12 @@ public enum WireCode : ushort
     /// <summary>A part of the server the request needed (another node, say) did not answer in time: the request may or
     /// may not have taken effect.</summary>
     Unavailable = 17,
+    /// <summary>The request needs membership of a room the client is not in (a line to it, its history, its topic).</summary>
+    NotMember = 18,
+    /// <summary>A limit of the server was reached: rooms per client or per server, members per room, messages kept for an
+    /// offline recipient. The reason names it; nothing was changed.</summary>
+    LimitReached = 19,
+    /// <summary>The server could not store it (its database is full, locked or read-only): nothing was stored or passed
+    /// on. Unlike <see cref="Unavailable"/>, certainly not.</summary>
+    NotStored = 20,
 }

@@ -32,6 +32,18 @@ internal ref struct WireReader
     }
 
     public byte U8(string field) => Take(1, field)[0];
+    /// <summary>A byte that is 0 (false) or 1 (true); anything else is malformed.</summary>
+    public bool Flag(string field)
+    {
+        var value = U8(field);
+        return value switch
+        {
+            0 => false,
+            1 => true,
+            _ => throw new MalformedFrameException(_type, $"{field} must be 0 or 1, got {value}"),
+        };
+    }
+
     public ushort U16(string field) => BinaryPrimitives.ReadUInt16BigEndian(Take(2, field));
     public uint U32(string field) => BinaryPrimitives.ReadUInt32BigEndian(Take(4, field));
 

@@ -25,6 +25,7 @@ internal sealed class WireWriter
     }
 
     public WireWriter U8(byte value) { Grab(1)[0] = value; return this; }
+    public WireWriter Flag(bool value) => U8(value ? (byte)1 : (byte)0);
     public WireWriter U16(ushort value) { BinaryPrimitives.WriteUInt16BigEndian(Grab(2), value); return this; }
     public WireWriter U32(uint value) { BinaryPrimitives.WriteUInt32BigEndian(Grab(4), value); return this; }
     public WireWriter U31(int value)

@@ -8,8 +8,43 @@ public static class NodeCommands
     /// <summary>Chat to everyone.</summary>
     public sealed record Say(string Text);
 
-    /// <summary>Chat to one peer by name (the server included, by its name).</summary>
+    /// <summary>Chat to one peer by name (the server included, by its name), or to a room ("#name") this client is in.</summary>
     public sealed record SayTo(string To, string Text);
+
+    /// <summary>A client's request the server answers (so it needs a connection); answered by events.</summary>
+    public interface IServerRequest;
+
+    /// <summary>Become a member of <paramref name="Room"/> ("#name"), made if it does not exist; answered with
+    /// <see cref="Events.JoinedRoom"/> and the room's recent lines, or <see cref="Events.RoomRequestRefused"/>.</summary>
+    public sealed record JoinRoom(string Room) : IServerRequest;
+
+    /// <summary>Stop being a member of <paramref name="Room"/>; answered with <see cref="Events.LeftRoom"/>.</summary>
+    public sealed record LeaveRoom(string Room) : IServerRequest;
+
+    /// <summary>Answered with <see cref="Events.RoomsListed"/>.</summary>
+    public sealed record ListRooms : IServerRequest
+    {
+        public static readonly ListRooms Instance = new();
+        private ListRooms() { }
+    }
+
+    /// <summary>Answered with <see cref="Events.MembersListed"/>.</summary>
+    public sealed record ListMembers(string Room) : IServerRequest;
+
+    /// <summary>Set the topic of a room this client is in (empty: clear it); every member hears <see cref="Events.TopicChanged"/>.</summary>
+    public sealed record SetTopic(string Room, string Topic) : IServerRequest;
+
+    /// <summary>Up to <paramref name="Count"/> earlier lines of <paramref name="Target"/> ("#room", or null for the
+    /// server-wide room), before the oldest this client has seen of it: each request pages further back. Answered with
+    /// <see cref="Events.HistoryLine"/>s and a <see cref="Events.HistoryEnded"/>.</summary>
+    public sealed record ShowHistory(string? Target, int Count) : IServerRequest;
+
+    /// <summary>Release this client's registered name; answered with <see cref="Events.NameRegistration"/>.</summary>
+    public sealed record Unregister : IServerRequest
+    {
+        public static readonly Unregister Instance = new();
+        private Unregister() { }
+    }
 
     /// <summary>Ask who is online; answered with a <see cref="Events.WhoListed"/> event.</summary>
     public sealed record Who
@@ -124,4 +159,7 @@ public enum StartFailure
     ClusterJoin,
     /// <summary>A part the node cannot work without failed while it started (the reason names it).</summary>
     InternalFailure,
+    /// <summary>The server's database cannot be used: damaged, another program's, newer, in use by another server, or
+    /// unreachable (the reason names it).</summary>
+    Store,
 }

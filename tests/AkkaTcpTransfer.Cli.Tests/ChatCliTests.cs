@@ -85,7 +85,9 @@ public sealed class ChatCliTests
     [Fact]
     public async Task A_restarted_server_binds_the_same_port_at_once_and_its_clients_reconnect_by_themselves()
     {
-        await using var first = CliProcess.Start("server", "--port", "0", "--json");
+        // The same server: the same state folder (its key, which alice pinned, and its database).
+        var state = CliProcess.NewStateDir();
+        await using var first = CliProcess.Start("server", "--port", "0", "--json", "--state-dir", state);
         var port = await first.Listening();
         await using var alice = CliProcess.Client(first, port, "--name", "alice", "--json",
             "--set", "client.reconnect.min-backoff=50ms", "--set", "client.reconnect.max-backoff=500ms");
@@ -95,7 +97,7 @@ public sealed class ChatCliTests
         Assert.Equal(0, await first.WaitForExit());
         await alice.WaitFor("disconnected", after: mark);
 
-        await using var second = CliProcess.Start("server", "--port", P(port), "--json");
+        await using var second = CliProcess.Start("server", "--port", P(port), "--json", "--state-dir", state);
         Assert.Equal(port, await second.Listening());
         await alice.WaitFor("connected", after: mark);
         await second.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "alice");

@@ -10,11 +10,19 @@ public static class CliProcess
 
     public static string Assembly { get; } = JsonEventProcess.AssemblyFromMetadata(typeof(CliProcess).Assembly, "CliAssembly");
 
-    public static JsonEventProcess Start(params string[] args) => JsonEventProcess.Start(Assembly, null, TimeSpan.FromSeconds(20), args);
+    /// <summary>The program with <paramref name="args"/>. A server given no --state-dir gets a folder of its own: a server
+    /// holds its database alone, and the tests run many at once (a test that restarts a server names its folder).</summary>
+    public static JsonEventProcess Start(params string[] args) => JsonEventProcess.Start(Assembly, null, TimeSpan.FromSeconds(20), OwnState(args));
 
     /// <summary>As <see cref="Start"/>, with these environment variables.</summary>
     public static JsonEventProcess StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) =>
-        JsonEventProcess.Start(Assembly, null, TimeSpan.FromSeconds(20), openFileLimit: null, environment, args);
+        JsonEventProcess.Start(Assembly, null, TimeSpan.FromSeconds(20), openFileLimit: null, environment, OwnState(args));
+
+    /// <summary>A fresh state folder, for a server that is to be started again on the same one.</summary>
+    public static string NewStateDir() => Directory.CreateTempSubdirectory("att-server-state-").FullName;
+
+    private static string[] OwnState(string[] args) =>
+        args.Length > 0 && args[0] == "server" && !args.Contains("--state-dir") ? [.. args, "--state-dir", NewStateDir()] : args;
 
     /// <summary>A client of <paramref name="server"/> (whose listening event was seen) on <paramref name="port"/>,
     /// trusting it by the fingerprint it printed, as a person told by its operator would.</summary>

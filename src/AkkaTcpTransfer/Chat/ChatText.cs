@@ -7,10 +7,11 @@ namespace AkkaTcpTransfer.Chat;
 /// is carried as sent; renderers (the console) neutralise control characters when they print.</summary>
 public static class ChatText
 {
-    public static (WireCode Code, string Reason)? Validate(string text, int maxBytes)
+    /// <param name="allowEmpty">An empty text is valid (a room topic being cleared).</param>
+    public static (WireCode Code, string Reason)? Validate(string text, int maxBytes, bool allowEmpty = false)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length == 0) return (WireCode.InvalidMessage, "empty message");
+        if (text.Length == 0) return allowEmpty ? null : (WireCode.InvalidMessage, "empty message");
         var bytes = Encoding.UTF8.GetByteCount(text);
         if (bytes > maxBytes) return (WireCode.MessageTooLong, $"message of {bytes} bytes is longer than the limit of {maxBytes} bytes");
         return null;

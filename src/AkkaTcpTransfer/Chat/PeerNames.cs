@@ -38,6 +38,7 @@ public static class PeerNames
                 return $"a name may not contain {(char)rune.Value}";
         }
         if (name.Length > 0 && Key(name).Length == 0) return "a name must have something visible in it";
+        if (name.StartsWith(RoomNames.Prefix)) return $"a name may not start with {RoomNames.Prefix} (that is a room: {name})";
         return null;
     }
 

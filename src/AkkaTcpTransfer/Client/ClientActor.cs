@@ -149,6 +149,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.Say>(s => _session!.Tell(new ClientMessages.Say(NewLine(null, s.Text))));
         Receive<NodeCommands.SayTo>(s => _session!.Tell(new ClientMessages.Say(NewLine(s.To, s.Text))));
         Receive<NodeCommands.Who>(w => _session!.Forward(w));
+        Receive<NodeCommands.IServerRequest>(r => _session!.Forward(r));
         Receive<TransferMessages.StartSend>(spec => _session!.Forward(spec));
         Receive<NodeLifecycle.DrainChat>(d => _session!.Forward(d));
         Receive<NodeLifecycle.ListChat>(l => _session!.Forward(l));
@@ -186,6 +187,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.Say>(s => NotSent(NewLine(null, s.Text)));
         Receive<NodeCommands.SayTo>(s => NotSent(NewLine(s.To, s.Text)));
         Receive<NodeCommands.Who>(_ => Context.System.EventStream.Publish(new ErrorOccurred("not connected to the server (reconnecting)")));
+        Receive<NodeCommands.IServerRequest>(_ => Context.System.EventStream.Publish(new ErrorOccurred("not connected to the server (reconnecting)")));
         // Every line of an ended session has been answered: none is open.
         Receive<NodeLifecycle.DrainChat>(_ => Sender.Tell(NodeLifecycle.ChatDrained.Instance));
         Receive<NodeLifecycle.ListChat>(_ => Sender.Tell(new NodeLifecycle.ChatOpen(0)));
@@ -236,7 +238,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         // Online from this message on: whoever sees Connected and sends a command finds the client online. The session
         // holds the server's frames until it hears Proceed, so that no event of theirs comes before Connected.
         Become(Online);
-        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName, tls?.PeerFingerprint, tls?.Trust, welcome.Peers));
+        Context.System.EventStream.Publish(new Connected(_serverName, welcome.YourName, tls?.PeerFingerprint, tls?.Trust, welcome.Peers, welcome.Registered));
         Started(new NodeLifecycle.Ready(CurrentServer.Endpoint.Address.ToString(), CurrentServer.Endpoint.Port, welcome.YourName, _serverName));
         _session!.Tell(ClientMessages.Proceed.Instance);
     }

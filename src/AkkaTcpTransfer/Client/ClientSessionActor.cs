@@ -47,6 +47,15 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
         public static readonly WhoPaceOver Instance = new();
     }
 
+    /// <summary>The room or history rate allows the next queued request.</summary>
+    private sealed class RequestPaceOver
+    {
+        public static readonly RequestPaceOver Instance = new();
+    }
+
+    /// <summary>Room and history requests that may wait for their rate at most: far below the server's backlog.</summary>
+    private const int MaxQueuedRequests = 100;
+
     private const string NotConnected = "not connected to the server (reconnecting)";
 
     private static readonly TimeSpan QueueReportInterval = TimeSpan.FromMilliseconds(250);
@@ -67,6 +76,14 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
     /// <summary>The server's who rate, from its Welcome; a who asked for beyond it waits (several become one).</summary>
     private Limits.TokenBucket? _whoRate;
     private bool _whoWanted;
+    /// <summary>The server's rates for room requests and history requests, from its Welcome.</summary>
+    private Limits.TokenBucket? _roomsRate;
+    private Limits.TokenBucket? _historyRate;
+    /// <summary>Room and history requests waiting for their rate, in order.</summary>
+    private readonly Queue<Frame> _requests = new();
+    /// <summary>Per conversation ("" the server-wide room, "#room"), the oldest line seen: where the next history page
+    /// starts.</summary>
+    private readonly Dictionary<string, long> _oldest = new(StringComparer.Ordinal);
     /// <summary>This session has told the root it is over (or was told to leave): it answers commands as offline.</summary>
     private bool _over;
     private bool _connectionClosed;
@@ -177,6 +194,8 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
             FlushWho();
         });
         Receive<WhoPaceOver>(_ => FlushWho());
+        Receive<NodeCommands.IServerRequest>(OnRequest);
+        Receive<RequestPaceOver>(_ => FlushRequests());
         Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection, senderId: []));
         Receive<ConnectionMessages.SendFailed>(f => _log.Warning("a {0} frame could not be sent: {1}", f.Frame.Type, f.Reason));
         Receive<ClientMessages.Leave>(l =>
@@ -215,10 +234,12 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
         Receive<ClientMessages.Proceed>(_ => { });
         Receive<ClientMessages.Say>(s => NotSent(s.Line, NotConnected));
         Receive<NodeCommands.Who>(_ => Context.System.EventStream.Publish(new ErrorOccurred(NotConnected)));
+        Receive<NodeCommands.IServerRequest>(_ => Context.System.EventStream.Publish(new ErrorOccurred(NotConnected)));
         Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "not connected to the server")));
         Receive<ConnectionMessages.SendFailed>(_ => { });
         Receive<ChatPaceOver>(_ => { });
         Receive<WhoPaceOver>(_ => { });
+        Receive<RequestPaceOver>(_ => { });
         Common();
     }
 
@@ -280,6 +301,8 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
         _outbox.Begin(welcome.Limits, _clock.Elapsed);
         _whoRate = new Limits.TokenBucket(welcome.Limits.WhoPerSecond, welcome.Limits.WhoBurst, _clock.Elapsed);
         _whoWanted = false;
+        _roomsRate = new Limits.TokenBucket(welcome.Limits.RoomsPerSecond, welcome.Limits.RoomsBurst, _clock.Elapsed);
+        _historyRate = new Limits.TokenBucket(welcome.Limits.HistoryPerSecond, welcome.Limits.HistoryBurst, _clock.Elapsed);
         _connection.Tell(new ConnectionMessages.PeerLimits(welcome.MaxFrameLength));
         _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
         Context.Parent.Tell(new ClientMessages.Welcomed(welcome, _tls));
@@ -311,9 +334,47 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
             case SayAck ack:
                 if (_outbox.Answered(ack.Id) is { } sent)
                 {
-                    events.Publish(new ChatSent(sent.Number, sent.To, sent.Text, DateTimeOffset.FromUnixTimeMilliseconds(ack.AtUnixMs)));
+                    events.Publish(new ChatSent(sent.Number, sent.To, sent.Text, DateTimeOffset.FromUnixTimeMilliseconds(ack.AtUnixMs), ack.Held));
                     ChatAnswered();
                 }
+                break;
+            case Protocol.RoomJoined j:
+                events.Publish(new JoinedRoom(j.Room, j.Topic, j.Members, j.Rejoined));
+                break;
+            case Protocol.RoomLeft l:
+                _oldest.Remove(CursorKey(l.Room));
+                events.Publish(new LeftRoom(l.Room, l.Reason));
+                break;
+            case Protocol.RoomRefused r:
+                events.Publish(new RoomRequestRefused(r.Room, r.Reason));
+                break;
+            case Protocol.RoomList l:
+                events.Publish(new RoomsListed([.. l.Rooms.Select(r => new RoomSummary(r.Room, r.Members, r.Topic))]));
+                break;
+            case Protocol.MemberList l:
+                events.Publish(new MembersListed(l.Room, [.. l.Members.Select(m => new MemberSummary(m.Name, m.Online))]));
+                break;
+            case Protocol.RoomTopic t:
+                events.Publish(new TopicChanged(t.Room, t.By, t.Topic, DateTimeOffset.FromUnixTimeMilliseconds(t.AtUnixMs)));
+                break;
+            case Protocol.MemberJoined j:
+                events.Publish(new MemberJoinedRoom(j.Room, j.Name));
+                break;
+            case Protocol.MemberLeft l:
+                events.Publish(new MemberLeftRoom(l.Room, l.Name));
+                break;
+            case Protocol.History h:
+                events.Publish(new HistoryLine(h.From, h.To.Length == 0 ? null : h.To, h.Text, DateTimeOffset.FromUnixTimeMilliseconds(h.AtUnixMs)));
+                break;
+            case Protocol.HistoryEnd e:
+                // The next page of this conversation starts before the oldest line it has shown so far.
+                var cursor = CursorKey(e.Target);
+                if (!_oldest.TryGetValue(cursor, out var seen) || e.Oldest < seen) _oldest[cursor] = e.Oldest;
+                if (!e.More) _oldest[cursor] = 1;
+                events.Publish(new HistoryEnded(e.Target.Length == 0 ? null : e.Target, e.More));
+                break;
+            case Protocol.NameStatus n:
+                events.Publish(new NameRegistration(n.Name, n.Registered, n.Reason));
                 break;
             case SayRefused refused:
                 if (_outbox.Answered(refused.Id) is { } line)
@@ -364,6 +425,64 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
         ReportQueue();
     }
 
+    /// <summary>A room or history request: it leaves at the pace the server announced for its kind, in order.</summary>
+    private void OnRequest(NodeCommands.IServerRequest request)
+    {
+        Frame frame = request switch
+        {
+            NodeCommands.JoinRoom j => new JoinRoom(j.Room.Trim()),
+            NodeCommands.LeaveRoom l => new LeaveRoom(l.Room.Trim()),
+            NodeCommands.ListRooms => RoomsRequest.Instance,
+            NodeCommands.ListMembers m => new MembersRequest(m.Room.Trim()),
+            NodeCommands.SetTopic t => new SetTopic(t.Room.Trim(), t.Topic),
+            NodeCommands.Unregister => Unregister.Instance,
+            NodeCommands.ShowHistory h => History(h),
+            _ => throw new InvalidOperationException($"no frame for {request.GetType().Name}"),
+        };
+        if (frame is HistoryRequest { Before: 1 } done)
+        {
+            // Everything of it has been shown: nothing older is kept.
+            Context.System.EventStream.Publish(new HistoryEnded(done.Target.Length == 0 ? null : done.Target, false));
+            return;
+        }
+        if (_requests.Count >= MaxQueuedRequests)
+        {
+            Context.System.EventStream.Publish(new ErrorOccurred($"not sent: {MaxQueuedRequests} requests already wait for the server's pace"));
+            return;
+        }
+        _requests.Enqueue(frame);
+        FlushRequests();
+    }
+
+    private HistoryRequest History(NodeCommands.ShowHistory show)
+    {
+        var target = show.Target?.Trim() ?? "";
+        var before = _oldest.TryGetValue(CursorKey(target), out var oldest) ? oldest : 0;
+        return new HistoryRequest(target, before, Math.Clamp(show.Count, 1, ushort.MaxValue));
+    }
+
+    /// <summary>A conversation's key for its history cursor: rooms compare as the server compares them ("#Rust" and
+    /// "#rust" are one room), so a page asked for in any spelling continues where the last one ended.</summary>
+    private static string CursorKey(string target) =>
+        RoomNames.IsRoom(target) && RoomNames.Validate(target) is null ? RoomNames.Prefix + RoomNames.Key(target) : target;
+
+    private void FlushRequests()
+    {
+        while (_requests.TryPeek(out var next))
+        {
+            var bucket = next is HistoryRequest ? _historyRate : _roomsRate;
+            if (bucket is null) return;
+            var wait = bucket.WaitFor(_clock.Elapsed);
+            if (wait > TimeSpan.Zero)
+            {
+                if (!Timers.IsTimerActive(nameof(RequestPaceOver))) Timers.StartSingleTimer(nameof(RequestPaceOver), RequestPaceOver.Instance, wait);
+                return;
+            }
+            bucket.TryTake(_clock.Elapsed);
+            Send(_requests.Dequeue());
+        }
+    }
+
     private void FlushWho()
     {
         if (!_whoWanted || _whoRate is null) return;
@@ -411,8 +530,12 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
         foreach (var line in queued) NotSent(line, queuedReason);
         Timers.Cancel(nameof(ChatPaceOver));
         Timers.Cancel(nameof(WhoPaceOver));
+        Timers.Cancel(nameof(RequestPaceOver));
         _whoRate = null;
         _whoWanted = false;
+        _roomsRate = _historyRate = null;
+        if (_requests.Count > 0) Context.System.EventStream.Publish(new ErrorOccurred($"{_requests.Count} room or history requests were not sent: the session ended"));
+        _requests.Clear();
         ReportQueue();
         ChatAnswered();
     }

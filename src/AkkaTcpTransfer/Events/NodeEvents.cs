@@ -14,9 +14,10 @@ public sealed record Listening(string Host, int Port, string? Fingerprint = null
 
 /// <summary><c>connected</c>: the client completed the handshake with the server named <paramref name="Server"/>.
 /// <paramref name="Fingerprint"/>: the server's key fingerprint (null without TLS); <paramref name="Trust"/>: why it was
-/// trusted; <paramref name="Online"/>: who was online when it joined, the server first (itself included).</summary>
+/// trusted; <paramref name="Online"/>: who was online when it joined, the server first (itself included);
+/// <paramref name="Registered"/>: the name is registered to this client (nobody else can take it meanwhile).</summary>
 public sealed record Connected(string Server, string Name, string? Fingerprint = null, Security.TrustBasis? Trust = null,
-    IReadOnlyList<string>? Online = null) : NodeEvent;
+    IReadOnlyList<string>? Online = null, bool Registered = false) : NodeEvent;
 
 /// <summary><c>server-pinned</c>: the client pinned a server's key in <paramref name="File"/> (known_servers): on first
 /// use, or because it was given with --fingerprint. Later connections to <paramref name="Server"/> require this key.</summary>
@@ -35,15 +36,17 @@ public sealed record PeerLeft(string Name) : NodeEvent;
 /// <summary><c>who</c>: the answer to a Who command: everyone online, the server first.</summary>
 public sealed record WhoListed(IReadOnlyList<string> Names) : NodeEvent;
 
-/// <summary><c>chat</c>: a message this node received. <paramref name="To"/> is null for a message to everyone,
-/// else the recipient's name (this node's). <paramref name="At"/> is the server's time stamp.</summary>
+/// <summary><c>chat</c>: a message this node received. <paramref name="To"/> is null for a message to everyone (the
+/// server-wide room), "#name" for a line in a room, else the recipient's name (this node's). <paramref name="At"/> is the
+/// server's time stamp.</summary>
 public sealed record ChatReceived(string From, string? To, string Text, DateTimeOffset At) : NodeEvent;
 
 /// <summary><c>chat-sent</c>: a chat line of this node left it and the server passed it on (<paramref name="To"/> null: to
 /// everyone), so that its own lines appear among the others'. <paramref name="Line"/> is the node's number for the line
 /// (counting from 1 since it started); <paramref name="At"/> is the server's time stamp, the one recipients see. A line
-/// is reported exactly once: here, or in a <see cref="ChatNotSent"/>.</summary>
-public sealed record ChatSent(long Line, string? To, string Text, DateTimeOffset At) : NodeEvent;
+/// is reported exactly once: here, or in a <see cref="ChatNotSent"/>. The server stored it before saying so.
+/// <paramref name="Held"/>: its recipient is offline and gets it on its next connection.</summary>
+public sealed record ChatSent(long Line, string? To, string Text, DateTimeOffset At, bool Held = false) : NodeEvent;
 
 /// <summary><c>chat-not-sent</c>: a chat line of this node was not passed on (invalid, refused by the server, queued when
 /// the connection was lost or the node stopped), or its fate is unknown (sent, but the server did not confirm it before
@@ -67,6 +70,54 @@ public sealed record ErrorOccurred(string Message) : NodeEvent;
 /// <summary><c>error</c>, and the end of a client: the server refused the handshake (bad token, name taken...).
 /// A refused client does not reconnect.</summary>
 public sealed record ConnectionRefused(string Reason) : NodeEvent;
+
+// ---- rooms, history, names (a client's) ----
+
+/// <summary><c>room-joined</c>: this client is a member of <paramref name="Room"/> (as the room spells it), which has
+/// <paramref name="Members"/> members. <paramref name="Rejoined"/>: not new, it reconnected. Its recent lines follow as
+/// <see cref="HistoryLine"/>s, then <see cref="HistoryEnded"/>.</summary>
+public sealed record JoinedRoom(string Room, string Topic, int Members, bool Rejoined) : NodeEvent;
+
+/// <summary><c>room-left</c>: this client is no longer a member of <paramref name="Room"/>; <paramref name="Reason"/>
+/// says why (it asked, or the room closed while it was away).</summary>
+public sealed record LeftRoom(string Room, string Reason) : NodeEvent;
+
+/// <summary><c>room-refused</c>: a request about <paramref name="Room"/> (join, leave, topic, members, history) was
+/// refused; nothing changed.</summary>
+public sealed record RoomRequestRefused(string Room, string Reason) : NodeEvent;
+
+/// <summary>One room of <see cref="RoomsListed"/>.</summary>
+public sealed record RoomSummary(string Room, int Members, string Topic);
+
+/// <summary><c>rooms</c>: the answer to ListRooms.</summary>
+public sealed record RoomsListed(IReadOnlyList<RoomSummary> Rooms) : NodeEvent;
+
+/// <summary>One member of <see cref="MembersListed"/>.</summary>
+public sealed record MemberSummary(string Name, bool Online);
+
+/// <summary><c>members</c>: the answer to ListMembers.</summary>
+public sealed record MembersListed(string Room, IReadOnlyList<MemberSummary> Members) : NodeEvent;
+
+/// <summary><c>topic</c>: <paramref name="By"/> set the topic of <paramref name="Room"/> (empty: cleared).</summary>
+public sealed record TopicChanged(string Room, string By, string Topic, DateTimeOffset At) : NodeEvent;
+
+/// <summary><c>member-joined</c>: <paramref name="Name"/> became a member of a room this client is in.</summary>
+public sealed record MemberJoinedRoom(string Room, string Name) : NodeEvent;
+
+/// <summary><c>member-left</c>: <paramref name="Name"/> is no longer a member of a room this client is in.</summary>
+public sealed record MemberLeftRoom(string Room, string Name) : NodeEvent;
+
+/// <summary><c>history</c>: a line said earlier, to show as history: the recent lines of a room on joining or
+/// reconnecting, a direct message kept while this client was away (<paramref name="To"/> its own name), or a page asked
+/// for with ShowHistory. <paramref name="To"/> as in <see cref="ChatReceived"/>.</summary>
+public sealed record HistoryLine(string From, string? To, string Text, DateTimeOffset At) : NodeEvent;
+
+/// <summary><c>history-end</c>: the history lines of <paramref name="Target"/> just published are complete;
+/// <paramref name="More"/>: older ones are kept (ShowHistory pages further back).</summary>
+public sealed record HistoryEnded(string? Target, bool More) : NodeEvent;
+
+/// <summary><c>name</c>: whether this client's name is registered to it now, and why (the answer to Unregister).</summary>
+public sealed record NameRegistration(string Name, bool Registered, string Reason) : NodeEvent;
 
 // ---- file transfer ----
 

@@ -118,11 +118,13 @@ public abstract class NodeHost : IAsyncDisposable
     /// <summary>Creates the actor system, lets the caller subscribe before anything happens, starts the node's root
     /// actor and waits for it to be ready. On failure the system is shut down and a
     /// <see cref="NodeStartException"/> thrown.</summary>
+    /// <param name="setup">What the actor system is made with besides its configuration (a server's database).</param>
     private protected static async Task<(ActorSystem System, IActorRef Root, NodeLifecycle.Ready Ready)> StartRootAsync(
         Config config, NodeSettings settings, string systemName, Func<Props> rootProps, string rootName,
-        Action<ActorSystem>? beforeStart, TimeSpan readyTimeout, CancellationToken ct)
+        Action<ActorSystem>? beforeStart, TimeSpan readyTimeout, CancellationToken ct, Akka.Actor.Setup.Setup? setup = null)
     {
-        var system = ActorSystem.Create(systemName, config);
+        var bootstrap = Akka.Actor.Setup.ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config));
+        var system = ActorSystem.Create(systemName, setup is null ? bootstrap : bootstrap.And(setup));
         try
         {
             beforeStart?.Invoke(system);

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Server;
 using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Store;
 
 namespace AkkaTcpTransfer.Hosting;
 
@@ -57,9 +58,30 @@ public sealed class ServerNode : NodeHost
         var security = NodeSecurity.ForServer(settings);
         if (plugin is not null) (config, settings) = await plugin.PrepareAsync(config, settings, ct);
         var ready = settings;
-        var (system, root, started) = await StartRootAsync(config, ready, SystemName,
-            () => ServerActor.Props(ready, endpoint, security, plugin), "server", beforeStart, TimeSpan.FromSeconds(30), ct);
-        return new ServerNode(system, root, ready, started.Host, started.Port, security?.Identity);
+        // The database is opened and checked before anything else: a damaged or foreign file stops the start, by name.
+        StoreDatabase store;
+        try
+        {
+            store = StoreDatabase.Open(settings.Store, shared: settings.Cluster.Enabled);
+        }
+        catch (StoreException e)
+        {
+            throw new NodeStartException(StartFailure.Store, e.Message);
+        }
+        try
+        {
+            var (system, root, started) = await StartRootAsync(config, ready, SystemName,
+                () => ServerActor.Props(ready, endpoint, security, plugin), "server", beforeStart, TimeSpan.FromSeconds(30), ct, new StoreSetup(store));
+            // Closed as the actor system ends (every write it made is committed by then), before its termination completes:
+            // a server started again with the same state folder finds the database free.
+            system.RegisterOnTermination(store.Dispose);
+            return new ServerNode(system, root, ready, started.Host, started.Port, security?.Identity);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The address <paramref name="host"/> resolves to (for plugins that need an IP address, like a cluster's links).</summary>

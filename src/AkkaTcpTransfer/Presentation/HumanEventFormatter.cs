@@ -18,8 +18,8 @@ public static class HumanEventFormatter
             Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear" + Reach(l),
             Listening l => $"listening on {l.Host}:{l.Port} with TLS; key fingerprint {l.Fingerprint}"
                 + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : "") + Reach(l),
-            Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} WITHOUT TLS (--insecure)",
-            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
+            Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)}{Registered(c)} WITHOUT TLS (--insecure)",
+            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)}{Registered(c)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
             ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",
             Disconnected d => $"disconnected: {Safe(d.Reason)}{(d.WillReconnect ? " (reconnecting)" : "")}",
             ClusterMemberChanged m => $"cluster: {(m.Self ? "this node" : "node")} {m.Node} {m.Status}",
@@ -29,7 +29,24 @@ public static class HumanEventFormatter
             ChatReceived c when c.To is null => $"<{Safe(c.From)}> {Safe(c.Text)}",
             ChatReceived c => $"<{Safe(c.From)} -> {Safe(c.To!)}> {Safe(c.Text)}",
             ChatSent { To: null } c => $"<me> {Safe(c.Text)}",
+            ChatSent { Held: true } c => $"<me -> {Safe(c.To!)}> {Safe(c.Text)} ({Safe(c.To!)} is offline: kept for their next visit)",
             ChatSent c => $"<me -> {Safe(c.To!)}> {Safe(c.Text)}",
+            JoinedRoom j => $"{(j.Rejoined ? "back in" : "joined")} {Safe(j.Room)} ({j.Members} member{(j.Members == 1 ? "" : "s")})"
+                + (j.Topic.Length > 0 ? $": {Safe(j.Topic)}" : ""),
+            LeftRoom l => $"left {Safe(l.Room)}: {Safe(l.Reason)}",
+            RoomRequestRefused r => $"error: {Safe(r.Room)}: {Safe(r.Reason)}",
+            RoomsListed l when l.Rooms.Count == 0 => "no rooms yet (/join #name makes one)",
+            RoomsListed l => string.Join("\n           ", ["rooms:", .. l.Rooms.Select(r =>
+                $"{Safe(r.Room)} ({r.Members} member{(r.Members == 1 ? "" : "s")}){(r.Topic.Length > 0 ? ": " + Safe(r.Topic) : "")}")]),
+            MembersListed m => $"{Safe(m.Room)}: {string.Join(", ", m.Members.Select(x => x.Online ? Safe(x.Name) : Safe(x.Name) + " (away)"))}",
+            TopicChanged t when t.Topic.Length == 0 => $"{Safe(t.Room)}: {Safe(t.By)} cleared the topic",
+            TopicChanged t => $"{Safe(t.Room)}: {Safe(t.By)} set the topic: {Safe(t.Topic)}",
+            MemberJoinedRoom j => $"* {Safe(j.Name)} joined {Safe(j.Room)}",
+            MemberLeftRoom l => $"* {Safe(l.Name)} left {Safe(l.Room)}",
+            HistoryLine h => $"({h.At.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}) "
+                + (h.To is null ? $"<{Safe(h.From)}> " : $"<{Safe(h.From)} -> {Safe(h.To)}> ") + Safe(h.Text),
+            HistoryEnded => null, // the end of a run of history: the UI draws a line; line mode needs none
+            NameRegistration n => $"name {Safe(n.Name)}: {Safe(n.Reason)}",
             ChatNotSent n => $"error: not sent{(n.To is null ? "" : $" to {Safe(n.To)}")}: \"{Safe(Excerpt(n.Text))}\": {Safe(n.Reason)}",
             ChatQueue => null, // a status (the UI shows it; line mode says once when lines start to wait)
             TransferWaiting w => $"{w.Id} waiting for {Safe(w.To)} to accept {Safe(w.File)} ({Units.Bytes(w.Size)})",
@@ -70,6 +87,8 @@ public static class HumanEventFormatter
             ? $"\n           only this machine can connect; for clients on other machines start with --host 0.0.0.0 (they connect with --host <this machine's address> --port {l.Port})"
             : "";
     }
+
+    private static string Registered(Connected c) => c.Registered ? " (registered to you)" : "";
 
     private static string TrustWords(Security.TrustBasis? basis) => basis switch
     {

@@ -18,15 +18,36 @@ public abstract record InputCommand
     public sealed record Accept(string Id) : InputCommand;
     public sealed record Reject(string Id) : InputCommand;
     public sealed record Transfers : InputCommand;
+    public sealed record Join(string Room) : InputCommand;
+    /// <summary><paramref name="Room"/> null: the room in view (the terminal UI's; line mode names one).</summary>
+    public sealed record Leave(string? Room) : InputCommand;
+    public sealed record Rooms : InputCommand;
+    public sealed record Members(string? Room) : InputCommand;
+    public sealed record Topic(string? Room, string Text) : InputCommand;
+    /// <summary><paramref name="Target"/> null: the room in view (line mode: the server-wide room).</summary>
+    public sealed record History(string? Target, int Count) : InputCommand;
+    public sealed record Unregister : InputCommand;
     public sealed record Invalid(string Message) : InputCommand;
 
     /// <summary>The commands, for completion and suggestions.</summary>
-    public static readonly IReadOnlyList<string> Verbs = ["/msg", "/who", "/send", "/cancel", "/accept", "/reject", "/transfers", "/help", "/quit"];
+    public static readonly IReadOnlyList<string> Verbs = ["/msg", "/who", "/join", "/leave", "/rooms", "/members", "/topic", "/history",
+        "/send", "/cancel", "/accept", "/reject", "/transfers", "/unregister", "/help", "/quit"];
+
+    /// <summary>Lines a history request asks for when no number is given.</summary>
+    public const int DefaultHistory = 50;
 
     public const string Usage = """
-        TEXT                    chat to everyone (//TEXT sends a line starting with /)
-        /msg NAME TEXT          a direct message (the server is addressed by its name)
+        TEXT                    chat to everyone (//TEXT sends a line starting with /); in the UI, to the room in view
+        /msg NAME TEXT          a direct message (the server is addressed by its name); kept for NAME if offline
+        /msg #ROOM TEXT         a line to a room you are in
         /who                    who is online
+        /join #ROOM             join a room (made if new); you stay a member until you leave
+        /leave [#ROOM]          leave a room (in the UI: the one in view)
+        /rooms                  the rooms, with their members and topics
+        /members [#ROOM]        a room's members
+        /topic [#ROOM] TEXT     set a room's topic (no TEXT: clear it)
+        /history [#ROOM] [N]    N earlier lines (50), further back each time; no room: the server-wide one
+        /unregister             let your name go (it is registered to you since you first used it)
         /send [NAME] PATH...    send files or folders: to the server, or to NAME through it
         /accept ID | /reject ID decide on an offer (a folder is one decision)
         /cancel ID              cancel a transfer, from either end
@@ -83,11 +104,60 @@ public abstract record InputCommand
             }
             case "/transfers":
                 return new Transfers();
+            case "/join":
+            {
+                var room = rest.Trim();
+                if (room.Length == 0 || room.Contains(' ', StringComparison.Ordinal)) return new Invalid("usage: /join #ROOM");
+                return new Join(room.StartsWith('#') ? room : "#" + room);
+            }
+            case "/leave":
+            case "/part":
+            {
+                var room = rest.Trim();
+                if (room.Contains(' ', StringComparison.Ordinal)) return new Invalid("usage: /leave [#ROOM]");
+                return new Leave(room.Length == 0 ? null : room.StartsWith('#') ? room : "#" + room);
+            }
+            case "/rooms":
+            case "/list":
+                return new Rooms();
+            case "/members":
+            case "/names":
+            {
+                var room = rest.Trim();
+                if (room.Contains(' ', StringComparison.Ordinal)) return new Invalid("usage: /members [#ROOM]");
+                return new Members(room.Length == 0 ? null : room.StartsWith('#') ? room : "#" + room);
+            }
+            case "/topic":
+            {
+                var trimmed = rest.Trim();
+                if (!trimmed.StartsWith('#')) return new Topic(null, trimmed);
+                var end = trimmed.IndexOf(' ', StringComparison.Ordinal);
+                return end < 0 ? new Topic(trimmed, "") : new Topic(trimmed[..end], trimmed[(end + 1)..].Trim());
+            }
+            case "/history":
+                return ParseHistory(rest);
+            case "/unregister":
+                return new Unregister();
             default:
                 return new Invalid(Suggestions.Nearest(verb, Verbs) is { } guess
                     ? $"unknown command {verb}: did you mean {guess}? (/help lists the commands)"
                     : $"unknown command {verb} (/help lists the commands)");
         }
+    }
+
+    /// <summary>/history [#ROOM] [N], in either order.</summary>
+    private static InputCommand ParseHistory(string rest)
+    {
+        const string usage = "usage: /history [#ROOM] [N] (N earlier lines, 1 to 1000)";
+        string? target = null;
+        var count = DefaultHistory;
+        foreach (var word in rest.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (word.StartsWith('#') && target is null) target = word;
+            else if (int.TryParse(word, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1000) count = n;
+            else return new Invalid(usage);
+        }
+        return new History(target, count);
     }
 
     /// <summary>/send [NAME] PATH...: the first word is a name when more follow and it is not a path that exists

@@ -67,6 +67,7 @@ public static class JsonEventFormatter
                     foreach (var n in online) w.WriteStringValue(n);
                     w.WriteEndArray();
                 }
+                w.WriteBoolean("registered", c.Registered);
                 return true;
             case ChatSent sent:
                 w.WriteString("event", "chat-sent");
@@ -74,6 +75,7 @@ public static class JsonEventFormatter
                 NullableString(w, "to", sent.To);
                 w.WriteString("text", sent.Text);
                 w.WriteString("at", Timestamp(sent.At));
+                w.WriteBoolean("held", sent.Held);
                 return true;
             case ChatNotSent notSent:
                 w.WriteString("event", "chat-not-sent");
@@ -129,6 +131,84 @@ public static class JsonEventFormatter
                 NullableString(w, "to", c.To);
                 w.WriteString("text", c.Text);
                 w.WriteString("at", Timestamp(c.At));
+                return true;
+            case JoinedRoom j:
+                w.WriteString("event", "room-joined");
+                w.WriteString("room", j.Room);
+                w.WriteString("topic", j.Topic);
+                w.WriteNumber("members", j.Members);
+                w.WriteBoolean("rejoined", j.Rejoined);
+                return true;
+            case LeftRoom l:
+                w.WriteString("event", "room-left");
+                w.WriteString("room", l.Room);
+                w.WriteString("reason", l.Reason);
+                return true;
+            case RoomRequestRefused r:
+                w.WriteString("event", "room-refused");
+                w.WriteString("room", r.Room);
+                w.WriteString("reason", r.Reason);
+                return true;
+            case RoomsListed l:
+                w.WriteString("event", "rooms");
+                w.WriteStartArray("rooms");
+                foreach (var r in l.Rooms)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("room", r.Room);
+                    w.WriteNumber("members", r.Members);
+                    w.WriteString("topic", r.Topic);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                return true;
+            case MembersListed l:
+                w.WriteString("event", "members");
+                w.WriteString("room", l.Room);
+                w.WriteStartArray("members");
+                foreach (var m in l.Members)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", m.Name);
+                    w.WriteBoolean("online", m.Online);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                return true;
+            case TopicChanged t:
+                w.WriteString("event", "topic");
+                w.WriteString("room", t.Room);
+                w.WriteString("by", t.By);
+                w.WriteString("topic", t.Topic);
+                w.WriteString("at", Timestamp(t.At));
+                return true;
+            case MemberJoinedRoom j:
+                w.WriteString("event", "member-joined");
+                w.WriteString("room", j.Room);
+                w.WriteString("name", j.Name);
+                return true;
+            case MemberLeftRoom l:
+                w.WriteString("event", "member-left");
+                w.WriteString("room", l.Room);
+                w.WriteString("name", l.Name);
+                return true;
+            case HistoryLine h:
+                w.WriteString("event", "history");
+                w.WriteString("from", h.From);
+                NullableString(w, "to", h.To);
+                w.WriteString("text", h.Text);
+                w.WriteString("at", Timestamp(h.At));
+                return true;
+            case HistoryEnded h:
+                w.WriteString("event", "history-end");
+                NullableString(w, "target", h.Target);
+                w.WriteBoolean("more", h.More);
+                return true;
+            case NameRegistration n:
+                w.WriteString("event", "name");
+                w.WriteString("name", n.Name);
+                w.WriteBoolean("registered", n.Registered);
+                w.WriteString("reason", n.Reason);
                 return true;
             case ErrorOccurred err:
                 w.WriteString("event", "error");

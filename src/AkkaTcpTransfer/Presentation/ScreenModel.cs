@@ -93,6 +93,10 @@ public sealed class ScreenModel
     public IReadOnlyList<LogLine> Log => _log;
     public IReadOnlyCollection<string> Peers => _peers;
 
+    /// <summary>The room whose conversation the screen shows ("#name"), or null for the server-wide room: where plain
+    /// text goes, and what /leave, /members, /topic and /history mean without a room.</summary>
+    public string? RoomInView { get; set; }
+
     /// <summary>Changed since <see cref="Dirty"/> was last cleared.</summary>
     public bool Dirty { get; set; }
 

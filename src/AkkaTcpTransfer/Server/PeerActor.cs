@@ -7,24 +7,32 @@ using Akka.Event;
 using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Limits;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server.Accounts;
+using AkkaTcpTransfer.Server.Entities;
+using AkkaTcpTransfer.Server.Names;
 using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Server.Replay;
+using AkkaTcpTransfer.Server.Rooms;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
 using AkkaTcpTransfer.Text;
 using ErrorFrame = AkkaTcpTransfer.Protocol.Error;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Server;
 
 /// <summary>The server's side of one client, its session: owns that client's <see cref="ConnectionActor"/>, runs the
 /// server half of the handshake (version, frame limit, token, name, resume key), then turns the client's frames into
-/// registry requests and the registry's answers into frames, within the client's rate limits. Transfers with the
-/// server itself are its children (<see cref="TransferEndpoint"/>); transfers between this client and another pass
-/// through its <see cref="RelayTable"/>. Lives as long as its connection, plus the moment its transfers need to wind
-/// down.</summary>
-/// <remarks>Supervision: every child (the connection, transfer actors) is stopped on failure, never restarted. A
-/// stopped connection ends the session; a stopped transfer actor fails its own transfer at both ends.</remarks>
+/// requests to the registry, its rooms, its account and the name registry, and their answers into frames, within the
+/// client's rate limits. Transfers with the server itself are its children (<see cref="TransferEndpoint"/>); transfers
+/// between this client and another pass through its <see cref="RelayTable"/>; history goes to the client through a
+/// <see cref="HistoryReplayActor"/> child, one stretch at a time. Lives as long as its connection, plus the moment its
+/// transfers need to wind down.</summary>
+/// <remarks>Supervision: every child (the connection, transfer actors, a history replay) is stopped on failure, never
+/// restarted. A stopped connection ends the session; a stopped transfer actor fails its own transfer at both ends; a
+/// stopped replay ends that request (the client hears why), and the next one starts.</remarks>
 internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private sealed class HandshakeTimedOut
@@ -71,12 +79,22 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly TokenBucket _chatRate;
     private readonly TokenBucket _whoRate;
     private readonly TokenBucket _offerRate;
+    private readonly TokenBucket _roomsRate;
+    private readonly TokenBucket _historyRate;
     private readonly TokenBucket _tolerance;
+    private readonly ServerEntities _entities;
+    /// <summary>Stretches of history waiting to be sent (one replay runs at a time), and whether each is the direct
+    /// messages kept for this client (its account hears when they are sent).</summary>
+    private readonly Queue<(HistoryReplayActor.Request Request, bool Direct)> _replays = new();
+    private IActorRef? _replaying;
+    private bool _replayingDirect;
+    private long _replayingTo;
+    private string _identityHex = "";
     private TimeSpan _lastRateError = TimeSpan.FromHours(-1);
     /// <summary>Requests over their rate wait here in arrival order (the fakelag of IRC servers): the client is slowed,
     /// never refused, while at most limits.backlog wait. While any wait, its connection is not read further.</summary>
     private readonly Queue<Paced> _paced = new();
-    /// <summary>The line the registry has been asked to pass on and has not yet answered (one at a time, in order).</summary>
+    /// <summary>The line the registry (or a room) has been asked to pass on and has not yet answered (one at a time, in order).</summary>
     private Protocol.Say? _asking;
     /// <summary>The registry deferred <see cref="_asking"/> for the sender's fan-out allowance: it asks again later.</summary>
     private bool _askingDeferred;
@@ -99,12 +117,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <param name="security">The server's TLS identity, or null for plaintext.</param>
     /// <param name="links">In a cluster, the node links that carry relays to sessions on other nodes; else null.</param>
     public static Props Props(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, IActorRef? links = null) =>
-        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId, security, links));
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, ServerEntities entities, IActorRef? links = null) =>
+        Akka.Actor.Props.Create(() => new PeerActor(tcpConnection, remote, settings, registry, transfers, partials, serverId, security, entities, links));
 
     public PeerActor(IActorRef tcpConnection, EndPoint remote, NodeSettings settings, IActorRef registry, IActorRef transfers,
-        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, IActorRef? links)
+        IActorRef partials, byte[] serverId, ConnectionSecurity.Server? security, ServerEntities entities, IActorRef? links)
     {
+        _entities = entities;
         _serverId = serverId;
         _settings = settings;
         _registry = registry;
@@ -115,6 +134,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _chatRate = new TokenBucket(limits.ChatPerSecond, limits.ChatBurst, now);
         _whoRate = new TokenBucket(limits.WhoPerSecond, limits.WhoBurst, now);
         _offerRate = new TokenBucket(limits.OffersPerSecond, limits.OffersBurst, now);
+        _roomsRate = new TokenBucket(limits.RoomsPerSecond, limits.RoomsBurst, now);
+        _historyRate = new TokenBucket(limits.HistoryPerSecond, limits.HistoryBurst, now);
         _tolerance = new TokenBucket(1, limits.ExcessTolerance, now);
         _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings, security), "connection");
         Context.Watch(_connection);
@@ -167,9 +188,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             else Sender.Tell(ConnectionMessages.ReadMore.Instance);
         });
         Receive<SessionMessages.WhoResult>(w => _connection.Tell(new ConnectionMessages.Send(new WhoReply(w.Names))));
-        Receive<SessionMessages.SayDone>(d => Answered(d.Id, new SayAck(d.Id, d.AtMs)));
-        Receive<SessionMessages.SayFailed>(f => Answered(f.Id, new SayRefused(f.Id, f.Code, f.Reason)));
-        Receive<SessionMessages.SayDeferred>(d =>
+        Receive<LineAnswers.SayDone>(d => Answered(d.Id, new SayAck(d.Id, d.AtMs, d.Held)));
+        Receive<RoomMessages.HistoryRange>(r => Replay(new HistoryReplayActor.Request(r.Target, r.PersistenceId, r.From, r.To, r.More, 0), direct: false));
+        Receive<AccountMessages.ReplayDirect>(r => Replay(r.Request, direct: true));
+        Receive<HistoryReplayActor.Finished>(_ => { });
+        Receive<NameMessages.Status>(st => _connection.Tell(new ConnectionMessages.Send(new NameStatus(st.Name, st.Registered, st.Reason))));
+        Receive<LineAnswers.SayFailed>(f => Answered(f.Id, new SayRefused(f.Id, f.Code, f.Reason)));
+        Receive<LineAnswers.SayDeferred>(d =>
         {
             if (_asking?.Id != d.Id) return;
             _askingDeferred = true;
@@ -211,9 +236,13 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<SessionMessages.Joined>(_ => { });
         Receive<SessionMessages.JoinRefused>(_ => { });
         Receive<SessionMessages.WhoResult>(_ => { });
-        Receive<SessionMessages.SayFailed>(_ => { });
-        Receive<SessionMessages.SayDone>(_ => { });
-        Receive<SessionMessages.SayDeferred>(_ => { });
+        Receive<LineAnswers.SayFailed>(_ => { });
+        Receive<LineAnswers.SayDone>(_ => { });
+        Receive<LineAnswers.SayDeferred>(_ => { });
+        Receive<RoomMessages.HistoryRange>(_ => { });
+        Receive<AccountMessages.ReplayDirect>(_ => { });
+        Receive<HistoryReplayActor.Finished>(_ => { });
+        Receive<NameMessages.Status>(_ => { });
         Receive<PaceOver>(_ => { });
         Receive<ConfirmTimedOut>(_ => { });
         Receive<SessionMessages.Replaced>(_ => { });
@@ -287,6 +316,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _connectionStopped = true;
             ConnectionGone();
         });
+        Receive<Terminated>(t => t.ActorRef.Equals(_replaying), _ => ReplayEnded());
         Receive<Terminated>(t =>
         {
             _relays.PeerTerminated(t.ActorRef);
@@ -298,6 +328,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void ConnectionGone()
     {
         var reason = _closeReason ?? "connection closed";
+        // Its account keeps direct messages for the next connection from now on.
+        if (_identityHex.Length > 0) ToAccount(new AccountMessages.Offline(Self));
+        _replays.Clear();
+        if (_replaying is not null) Context.Stop(_replaying);
         _relays.ClientGone(reason);
         _endpoint.ConnectionLost(reason);
         // Leave also after a Join the registry may not have answered yet: it handles them in order.
@@ -361,6 +395,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Timers.Cancel(nameof(HandshakeTimedOut));
         _name = joined.Name;
         _identity = joined.Identity;
+        _identityHex = Convert.ToHexStringLower(joined.Identity);
+        // Its account rejoins its rooms (each sends its recent lines) and sends the direct messages kept for it.
+        ToAccount(new AccountMessages.Online(_name, Self, _connection));
         _relays.Attach(_connection, _name, _identity, _peerMaxFrame);
         Context.Parent.Tell(ListenerMessages.Admitted.Instance);
         Timers.StartPeriodicTimer(nameof(SweepRelays), SweepRelays.Instance, TimeSpan.FromSeconds(1));
@@ -375,7 +412,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         switch (frame)
         {
-            case Protocol.Say or WhoRequest or Offer:
+            case Protocol.Say or WhoRequest or Offer or JoinRoom or LeaveRoom or RoomsRequest or MembersRequest or SetTopic
+                or HistoryRequest or Unregister:
                 Pace(frame);
                 break;
             // A frame of a transfer whose offer still waits keeps its place behind it (a Cancel must not overtake it).
@@ -470,6 +508,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Protocol.Say => _chatRate,
                 WhoRequest => _whoRate,
                 Offer => _offerRate,
+                JoinRoom or LeaveRoom or RoomsRequest or MembersRequest or SetTopic or Unregister => _roomsRate,
+                HistoryRequest => _historyRate,
                 _ => null,
             };
             if (bucket is not null && !next.Charged)
@@ -498,6 +538,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 case TransferFrame transfer:
                     Route(transfer);
                     break;
+                default:
+                    OnRoomRequest(next.Frame);
+                    break;
             }
         }
         if (!Waiting) ReleaseReads();
@@ -517,7 +560,12 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             return;
         }
         var to = say.To.Trim();
-        if (to.Length > 0 && PeerNames.Validate(to) is not null)
+        if (RoomNames.IsRoom(to) && RoomNames.Validate(to) is { } badRoom)
+        {
+            _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.InvalidName, badRoom)));
+            return;
+        }
+        if (to.Length > 0 && !RoomNames.IsRoom(to) && PeerNames.Validate(to) is not null)
         {
             _connection.Tell(new ConnectionMessages.Send(new SayRefused(say.Id, WireCode.UnknownPeer, $"no one named '{to}' is online")));
             return;
@@ -525,12 +573,105 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Ask(say with { To = to });
     }
 
-    /// <summary>Asks the registry to pass the line on; its answer (or the confirm timeout) answers the client.</summary>
+    /// <summary>Asks the room (a line to "#room") or the registry (anything else) to store and pass the line on; its
+    /// answer (or the confirm timeout) answers the client.</summary>
     private void Ask(Protocol.Say say)
     {
         _asking = say;
-        _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text));
+        if (RoomNames.IsRoom(say.To))
+            ToRoom(say.To, new RoomMessages.Say(say.Id, say.To, _identityHex, _name, say.Text));
+        else
+            _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text));
         Timers.StartSingleTimer(nameof(ConfirmTimedOut), new ConfirmTimedOut(say.Id), _settings.Chat.ConfirmTimeout);
+    }
+
+    private void ToRoom(string room, object message) => _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), message));
+
+    private void ToAccount(object message) => _entities.Accounts.Tell(new EntityEnvelope(AccountMessages.EntityId(_identityHex), message));
+
+    // ---------------------------------------------------------------- rooms, history, names
+
+    /// <summary>Budget for a list the server sends this client: what fits its frame limit (and ours), less room for the
+    /// frame's other fields.</summary>
+    private int ListBudget => Math.Min(_peerMaxFrame, _settings.MaxFrameSize) - 512;
+
+    private void OnRoomRequest(Frame frame)
+    {
+        switch (frame)
+        {
+            case RoomsRequest:
+                _entities.RoomDirectory.Tell(new RoomMessages.List(_connection, ListBudget));
+                return;
+            case Unregister:
+                _entities.Names.Tell(new NameMessages.Release(_name, _identityHex));
+                return;
+            case HistoryRequest { Target.Length: 0 } lobby:
+                ToRoom("", new RoomMessages.History("", _identityHex, lobby.Before, Math.Clamp(lobby.Count, 1, _settings.History.MaxPage), _connection));
+                return;
+        }
+        var room = frame switch
+        {
+            JoinRoom j => j.Room,
+            LeaveRoom l => l.Room,
+            MembersRequest m => m.Room,
+            SetTopic t => t.Room,
+            HistoryRequest h => h.Target,
+            _ => throw new InvalidOperationException($"not a room request: {frame.Type}"),
+        };
+        room = room.Trim();
+        if (RoomNames.Validate(room) is { } problem)
+        {
+            _connection.Tell(new ConnectionMessages.Send(new RoomRefused(room, WireCode.InvalidName, problem)));
+            return;
+        }
+        switch (frame)
+        {
+            case JoinRoom:
+                ToAccount(new AccountMessages.JoinRoom(room, _name, Self, _connection));
+                break;
+            case LeaveRoom:
+                ToAccount(new AccountMessages.LeaveRoom(room, _name, _connection));
+                break;
+            case MembersRequest:
+                ToRoom(room, new RoomMessages.Members(room, _connection, ListBudget));
+                break;
+            case SetTopic topic:
+                if (ChatText.Validate(topic.Topic, _settings.Rooms.TopicMaxBytes, allowEmpty: true) is { } bad)
+                {
+                    _connection.Tell(new ConnectionMessages.Send(new RoomRefused(room, bad.Code, $"topic not set: {bad.Reason}")));
+                    break;
+                }
+                ToRoom(room, new RoomMessages.SetTopic(room, _identityHex, _name, topic.Topic, _connection));
+                break;
+            case HistoryRequest history:
+                ToRoom(room, new RoomMessages.History(room, _identityHex, history.Before, Math.Clamp(history.Count, 1, _settings.History.MaxPage), _connection));
+                break;
+        }
+    }
+
+    /// <summary>A stretch of history for this client: sent now, or after the one being sent.</summary>
+    private void Replay(HistoryReplayActor.Request request, bool direct)
+    {
+        _replays.Enqueue((request, direct));
+        if (_replaying is null) NextReplay();
+    }
+
+    private void NextReplay()
+    {
+        if (!_replays.TryDequeue(out var next)) return;
+        _replayingDirect = next.Direct;
+        _replayingTo = next.Request.To;
+        _replaying = Context.ActorOf(HistoryReplayActor.Props(_connection, next.Request));
+        Context.Watch(_replaying);
+    }
+
+    /// <summary>The replay child stopped (done, or failed: its Finished said which). The account hears of direct
+    /// messages that were sent; the next stretch starts.</summary>
+    private void ReplayEnded()
+    {
+        if (_replayingDirect) ToAccount(new AccountMessages.Replayed(_replayingTo));
+        _replaying = null;
+        NextReplay();
     }
 
     /// <summary>The line being asked about is answered: the client hears it, and the next request may go.</summary>

@@ -4,6 +4,7 @@ using Akka.Event;
 using AkkaTcpTransfer.Chat;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Server.Entities;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
@@ -11,6 +12,7 @@ using AkkaTcpTransfer.Transfer.Storage;
 using AkkaTcpTransfer.Transfer;
 using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Security;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Server;
 
@@ -79,7 +81,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         // The server's own identity for the offers it sends: a receiver ties partial files to it.
         var serverId = ClientIdentity.Of(new StateFolder(settings.StateDir).ReadOrCreateSecret("server-identity.key", 32));
 
-        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients), "sessions");
+        // Rooms, accounts and registered names: a cluster's plugin gives the cluster's, a single server has its own.
+        var (entities, entityParts) = plugin?.StartEntities(Context, settings) is { } shared
+            ? (shared.Entities, shared.KeyParts)
+            : LocalEntities.Start(Context, settings);
+        _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, entities), "sessions");
         // The plugin starts before the listener: a client's session may need its links from the first frame.
         var parts = plugin?.Start(Context, new ServerPluginContext(settings, Self, _registry));
         var links = parts?.Links;
@@ -90,13 +96,14 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var registry = _registry;
         var transfers = _transfers;
         _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
-            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security, links)), "listener");
+            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security, entities, links)), "listener");
         _keyParts[_registry] = "session registry";
         _keyParts[_transfers] = "transfer table";
         _keyParts[partials] = "partial files";
         _keyParts[_listener] = "listener";
         if (parts is not null) _keyParts[parts.Root] = parts.Name;
         if (links is not null) _keyParts[links] = "node links";
+        foreach (var (part, what) in entityParts) _keyParts[part] = what;
         foreach (var part in _keyParts.Keys) Context.Watch(part);
 
         Receive<ListenerMessages.Bound>(b =>
@@ -118,11 +125,27 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.Say>(s => Say(null, s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => _registry.Tell(SessionMessages.Who.Instance));
+        // The operator sees the rooms and their members as a client does: the list comes back as a frame, to this actor.
+        Receive<NodeCommands.ListRooms>(_ => entities.RoomDirectory.Tell(new Rooms.RoomMessages.List(Self, _settings.MaxFrameSize - 512)));
+        Receive<NodeCommands.ListMembers>(m => entities.Rooms.Tell(new EntityEnvelope(Chat.RoomNames.EntityId(m.Room.Trim()),
+            new Rooms.RoomMessages.Members(m.Room.Trim(), Self, _settings.MaxFrameSize - 512))));
+        Receive<ConnectionMessages.Post>(p => p.Frame is Protocol.RoomList or Protocol.MemberList or Protocol.RoomRefused, p =>
+        {
+            Context.System.EventStream.Publish(p.Frame switch
+            {
+                Protocol.RoomList l => new RoomsListed([.. l.Rooms.Select(r => new RoomSummary(r.Room, r.Members, r.Topic))]),
+                Protocol.MemberList l => new MembersListed(l.Room, [.. l.Members.Select(m => new MemberSummary(m.Name, m.Online))]),
+                Protocol.RoomRefused r => new RoomRequestRefused(r.Room, r.Reason),
+                _ => throw new InvalidOperationException("filtered above"),
+            });
+        });
+        Receive<NodeCommands.IServerRequest>(_ => Context.System.EventStream.Publish(new ErrorOccurred(
+            "joining rooms, history and registration are for clients; the server speaks to everyone, to a person, and lists rooms (/rooms, /members)")));
         Receive<SessionMessages.WhoResult>(w => Context.System.EventStream.Publish(new WhoListed(w.Names)));
-        Receive<SessionMessages.SayDone>(d => SayAnswered(d.Id, line => new ChatSent(line.Line, line.To, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(d.AtMs))));
-        Receive<SessionMessages.SayFailed>(f => SayAnswered(f.Id, line => new ChatNotSent(line.Line, line.To, line.Text, f.Reason)));
+        Receive<LineAnswers.SayDone>(d => SayAnswered(d.Id, line => new ChatSent(line.Line, line.To, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(d.AtMs))));
+        Receive<LineAnswers.SayFailed>(f => SayAnswered(f.Id, line => new ChatNotSent(line.Line, line.To, line.Text, f.Reason)));
         // The server's own lines cost no fan-out allowance: never deferred. Should one be, it asks again after the wait.
-        Receive<SessionMessages.SayDeferred>(d =>
+        Receive<LineAnswers.SayDeferred>(d =>
         {
             if (_saying.TryGetValue(d.Id, out var line))
                 Context.System.Scheduler.ScheduleTellOnce(d.Wait, _registry, new SessionMessages.Say(d.Id, line.To ?? "", line.Text), Self);

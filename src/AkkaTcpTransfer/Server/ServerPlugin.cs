@@ -18,6 +18,11 @@ public abstract class ServerPlugin
     /// <summary>Called in the server root's constructor, before the listener exists: starts the plugin's actors as the
     /// root's children (in <paramref name="context"/>) and says which of them the server needs.</summary>
     internal abstract ServerPluginParts Start(IActorContext context, ServerPluginContext server);
+
+    /// <summary>Called first in the server root's constructor: where this node reaches rooms, accounts and registered
+    /// names (a cluster's are shared by all its nodes), and which of those actors the server cannot work without; null
+    /// for a single server's own (<see cref="Entities.LocalEntities"/>).</summary>
+    internal virtual (Entities.ServerEntities Entities, IReadOnlyDictionary<IActorRef, string> KeyParts)? StartEntities(IActorContext context, NodeSettings settings) => null;
 }
 
 /// <summary>What the server root hands a plugin.</summary>

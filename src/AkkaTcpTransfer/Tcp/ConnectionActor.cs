@@ -201,8 +201,10 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
             MaybeRead();
         });
         Receive<WriteAck>(_ => OnWriteAck());
-        Receive<Send>(s => Enqueue(s.Frame, Sender));
+        Receive<Send>(s => Enqueue(s.Frame, Sender, s.Written));
         Receive<SendEncoded>(s => Enqueue(s.Frame, default, null, data: false));
+        Receive<Post>(p => Enqueue(p.Frame, ActorRefs.Nobody, p.Written, Sender));
+        Receive<PostEncoded>(p => Enqueue(p.Frame, default, null, data: false));
         Receive<Close>(c => BeginClose(c.Code, c.Reason));
         Receive<Shed>(_ => BeginClose(WireCode.SlowConsumer,
             $"the server is short of memory for unsent data and this connection held the most ({Units.Bytes(_outbound.Held)}) or was not reading"));
@@ -391,7 +393,9 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
 
     // ---------------------------------------------------------------- outbound
 
-    private void Enqueue(Frame frame, IActorRef requester)
+    /// <param name="requester">Told <see cref="SendFailed"/> if the frame cannot go.</param>
+    /// <param name="written">Told to <paramref name="writtenTo"/> (the requester unless given) once the frame is in the socket.</param>
+    private void Enqueue(Frame frame, IActorRef requester, object? written = null, IActorRef? writtenTo = null)
     {
         (byte[] Head, ArraySegment<byte> Body, Chunk? Release) encoded;
         try
@@ -412,10 +416,12 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
             requester.Tell(new SendFailed(frame, $"the {frame.Type} frame ({frameLength} bytes) is larger than the peer accepts ({_peerMaxFrame} bytes)"));
             return;
         }
-        Enqueue(encoded.Head, encoded.Body, encoded.Release, OutboundQueue.IsData(frame));
+        var notify = writtenTo ?? requester;
+        Enqueue(encoded.Head, encoded.Body, encoded.Release, OutboundQueue.IsData(frame),
+            written is null ? null : () => notify.Tell(written));
     }
 
-    private void Enqueue(byte[] head, ArraySegment<byte> body, Chunk? release, bool data)
+    private void Enqueue(byte[] head, ArraySegment<byte> body, Chunk? release, bool data, Action? written = null)
     {
         var length = head.Length + body.Count;
         if (_outbound.Held + length > _settings.MaxSendQueue)
@@ -423,7 +429,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
             BeginClose(WireCode.SlowConsumer, $"more than {Units.Bytes(_settings.MaxSendQueue)} waited to be sent to this peer: it reads too slowly");
             return;
         }
-        _outbound.Enqueue(head, body, release, data);
+        _outbound.Enqueue(head, body, release, data, written);
         if (_gauge!.Add(length)) Shed();
         TrySend();
     }

@@ -10,11 +10,21 @@ public static class ConnectionMessages
 
     /// <summary>Encode and send a frame. A transfer's Start, Chunk and Done frames wait in the data queue, in order;
     /// every other frame goes ahead of all queued data. A frame that cannot be sent is answered with
-    /// <see cref="SendFailed"/>.</summary>
-    public sealed record Send(Frame Frame);
+    /// <see cref="SendFailed"/>. With <paramref name="Written"/>, the sender is told it once the frame is in the socket:
+    /// a sender of many frames (history) sends the next ones only then, so it never fills the send queue.</summary>
+    public sealed record Send(Frame Frame, object? Written = null);
 
     /// <summary>Send a control frame that was encoded once for many connections (a broadcast).</summary>
     public sealed record SendEncoded(byte[] Frame);
+
+    /// <summary>A frame from a part of the server that hears of a client's leaving only after it has gone (a room, an
+    /// account, the server-wide room): sent like <see cref="Send"/>, and one that arrives after the connection stopped is
+    /// dropped without a dead-letter report. Nobody hears if it cannot be sent; with <paramref name="Written"/>, the
+    /// sender hears that it was (a direct message counts as delivered only then).</summary>
+    public sealed record Post(Frame Frame, object? Written = null) : Akka.Event.IDeadLetterSuppression;
+
+    /// <summary><see cref="Post"/> of a frame encoded once for many connections (a line to a room).</summary>
+    public sealed record PostEncoded(byte[] Frame) : Akka.Event.IDeadLetterSuppression;
 
     /// <summary>Say goodbye with this reason, flush queued control frames, drop queued file data, close.</summary>
     public sealed record Close(WireCode Code, string Reason);

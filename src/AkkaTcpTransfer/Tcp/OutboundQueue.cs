@@ -17,15 +17,16 @@ internal sealed class OutboundQueue
 {
     /// <summary>A queued frame: its head bytes and, for a chunk, the data it carries without a copy (and the chunk itself
     /// when its buffer is pooled and ours to release once written: a relayed chunk).</summary>
-    private readonly record struct Item(byte[] Head, ArraySegment<byte> Body, Chunk? Release)
+    private readonly record struct Item(byte[] Head, ArraySegment<byte> Body, Chunk? Release, Action? Written = null)
     {
         public int Length => Head.Length + Body.Count;
     }
 
     private readonly Queue<Item> _control = new();
     private readonly Queue<Item> _data = new();
-    /// <summary>Per write handed out, in order: its size, and the pooled chunk to release when it is acknowledged.</summary>
-    private readonly Queue<(int Bytes, Chunk? Release)> _inFlight = new();
+    /// <summary>Per write handed out, in order: its size, the pooled chunk to release when it is acknowledged, and who
+    /// wants to hear that a frame of it was written.</summary>
+    private readonly Queue<(int Bytes, Chunk? Release, Action? Written)> _inFlight = new();
 
     /// <summary>Bytes queued or handed out and not yet acknowledged.</summary>
     public long Held { get; private set; }
@@ -46,10 +47,10 @@ internal sealed class OutboundQueue
         : (FrameEncoder.Encode(frame), default, null);
 
     /// <summary>Queues an encoded frame: data (a transfer's Start, Chunk, Done) behind all data, anything else behind all
-    /// control but ahead of data.</summary>
-    public void Enqueue(byte[] head, ArraySegment<byte> body, Chunk? release, bool data)
+    /// control but ahead of data. <paramref name="written"/> runs once the frame's write is acknowledged.</summary>
+    public void Enqueue(byte[] head, ArraySegment<byte> body, Chunk? release, bool data, Action? written = null)
     {
-        var item = new Item(head, body, release);
+        var item = new Item(head, body, release, written);
         (data ? _data : _control).Enqueue(item);
         Held += item.Length;
     }
@@ -62,11 +63,13 @@ internal sealed class OutboundQueue
         if (IsEmpty) return null;
         var segments = new List<ArraySegment<byte>>(4);
         var taken = 0;
+        Action? written = null;
         while (_control.TryPeek(out var c) && (taken == 0 || taken + c.Length <= budget))
         {
             _control.Dequeue();
             segments.Add(c.Head);
             taken += c.Length;
+            written += c.Written;
         }
         Chunk? release = null;
         if (taken < budget && _data.TryDequeue(out var d))
@@ -75,18 +78,20 @@ internal sealed class OutboundQueue
             if (d.Body.Count > 0) segments.Add(d.Body);
             taken += d.Length;
             release = d.Release;
+            written += d.Written;
         }
-        _inFlight.Enqueue((taken, release));
+        _inFlight.Enqueue((taken, release, written));
         return new OutboundWrite(segments, taken);
     }
 
     /// <summary>The oldest write handed out was acknowledged (its bytes are in the kernel): returns its size; a relayed
-    /// chunk's pooled buffer goes back.</summary>
+    /// chunk's pooled buffer goes back, and whoever asked to hear of a frame in it does.</summary>
     public int Acknowledged()
     {
         if (!_inFlight.TryDequeue(out var written)) return 0;
         Held -= written.Bytes;
         written.Release?.Release();
+        written.Written?.Invoke();
         return written.Bytes;
     }
 

@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Tests.Actors;
 /// queued than the setting, every line accounted for.</summary>
 public class ChatOutboxTests
 {
-    private static readonly ClientLimits Limits = new(ChatPerSecond: 20, ChatBurst: 5, WhoPerSecond: 1, WhoBurst: 1, OffersPerSecond: 1, OffersBurst: 1);
+    private static readonly ClientLimits Limits = new(ChatPerSecond: 20, ChatBurst: 5, WhoPerSecond: 1, WhoBurst: 1, OffersPerSecond: 1, OffersBurst: 1, RoomsPerSecond: 1, RoomsBurst: 1, HistoryPerSecond: 1, HistoryBurst: 1);
 
     private static TimeSpan Ms(double ms) => TimeSpan.FromMilliseconds(ms);
 

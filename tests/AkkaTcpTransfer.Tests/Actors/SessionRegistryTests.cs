@@ -3,7 +3,9 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Tests.Support;
 using Xunit.Abstractions;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Tests.Actors;
 
@@ -15,7 +17,7 @@ public sealed class SessionRegistryTests(ITestOutputHelper output) : TestKit("ak
     [Fact]
     public void The_welcome_is_followed_at_once_by_the_end_of_the_handshake_on_the_connection()
     {
-        var registry = Sys.ActorOf(SessionRegistryActor.Props(Settings(), 10));
+        var registry = Sys.ActorOf(SessionRegistryActor.Props(Settings(), 10, FakeEntities.Start(Sys)));
         var connection = CreateTestProbe();
         registry.Tell(new SessionMessages.Join("alice", [], connection.Ref, 73728), TestActor);
         Assert.IsType<Welcome>(connection.ExpectMsg<ConnectionMessages.Send>().Frame);
@@ -27,7 +29,7 @@ public sealed class SessionRegistryTests(ITestOutputHelper output) : TestKit("ak
     [Fact]
     public void A_say_from_an_actor_that_is_no_session_speaks_for_nobody()
     {
-        var registry = Sys.ActorOf(SessionRegistryActor.Props(Settings(), 10));
+        var registry = Sys.ActorOf(SessionRegistryActor.Props(Settings(), 10, FakeEntities.Start(Sys)));
         var bobConnection = CreateTestProbe();
         var bob = CreateTestProbe();
         registry.Tell(new SessionMessages.Join("bob", [], bobConnection.Ref, 73728), bob.Ref);
@@ -45,7 +47,7 @@ public sealed class SessionRegistryTests(ITestOutputHelper output) : TestKit("ak
     {
         var settings = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, [("limits.fanout-per-second", "10"), ("limits.fanout-burst", "2")]), NodeRole.Server);
         var now = TimeSpan.Zero;
-        var registry = Sys.ActorOf(SessionRegistryActor.Props(settings, 10, clock: () => now));
+        var registry = Sys.ActorOf(SessionRegistryActor.Props(settings, 10, FakeEntities.Start(Sys), clock: () => now));
         var connections = new List<Akka.TestKit.TestProbe>();
         var alice = CreateTestProbe();
         foreach (var name in new[] { "alice", "bob", "carol" })
@@ -59,9 +61,9 @@ public sealed class SessionRegistryTests(ITestOutputHelper output) : TestKit("ak
         }
         // Two recipients each time: the first line takes the whole burst (2), the second must wait 2 / 10 s.
         registry.Tell(new SessionMessages.Say(1, "", "first"), alice.Ref);
-        Assert.Equal(1u, alice.FishForMessage<SessionMessages.SayDone>(_ => true).Id);
+        Assert.Equal(1u, alice.FishForMessage<LineAnswers.SayDone>(_ => true).Id);
         registry.Tell(new SessionMessages.Say(2, "", "second"), alice.Ref);
-        var deferred = alice.ExpectMsg<SessionMessages.SayDeferred>();
+        var deferred = alice.ExpectMsg<LineAnswers.SayDeferred>();
         Assert.Equal(2u, deferred.Id);
         Assert.InRange(deferred.Wait.TotalMilliseconds, 199.9, 200.1);
         // Nothing of it reached anyone yet.
@@ -70,10 +72,10 @@ public sealed class SessionRegistryTests(ITestOutputHelper output) : TestKit("ak
         // Asked again a moment too soon, it waits again; after the wait, it goes.
         now = TimeSpan.FromMilliseconds(150);
         registry.Tell(new SessionMessages.Say(2, "", "second"), alice.Ref);
-        Assert.InRange(alice.ExpectMsg<SessionMessages.SayDeferred>().Wait.TotalMilliseconds, 49.9, 50.1);
+        Assert.InRange(alice.ExpectMsg<LineAnswers.SayDeferred>().Wait.TotalMilliseconds, 49.9, 50.1);
         now = TimeSpan.FromMilliseconds(200);
         registry.Tell(new SessionMessages.Say(2, "", "second"), alice.Ref);
-        Assert.Equal(2u, alice.ExpectMsg<SessionMessages.SayDone>().Id);
+        Assert.Equal(2u, alice.ExpectMsg<LineAnswers.SayDone>().Id);
         connections[2].FishForMessage(m => m is ConnectionMessages.SendEncoded e && Decode(e.Frame) is Protocol.Chat { Text: "second" });
     }
 

@@ -73,7 +73,7 @@ public sealed class TransportTests(ITestOutputHelper output) : TestKit("akka.log
 
         client.Tell(new ConnectionMessages.Send(new Hello(ProtocolLimits.Version, 73728, "alice", "", [])));
         Assert.Equal("alice", Assert.IsType<Hello>(Next(serverOwner)).Name);
-        server.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, 73728, "server", "alice", new byte[32], new ClientLimits(20, 200, 1, 5, 1000, 2000), ["server", "alice"])));
+        server.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, 73728, "server", "alice", new byte[32], true, new ClientLimits(20, 200, 1, 5, 1000, 2000, 5, 20, 2, 5), ["server", "alice"])));
         Assert.IsType<Welcome>(Next(clientOwner));
         client.Tell(ConnectionMessages.HandshakeDone.Instance);
         server.Tell(ConnectionMessages.HandshakeDone.Instance);

@@ -6,6 +6,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Relay;
 using AkkaTcpTransfer.Server.Sessions;
 using Xunit.Abstractions;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Tests.Cluster;
 
@@ -25,7 +26,7 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
     public void Messages_between_nodes_come_back_equal()
     {
         var peer = CreateTestProbe().Ref;
-        var session = new ClusterMessages.RemoteSession("alice", peer, 73728);
+        var session = new ClusterMessages.RemoteSession("alice", peer, 73728, [1, 2, 3]);
         var registry = CreateTestProbe().Ref;
         var hello = (ClusterMessages.NodeHello)RoundTrip(new ClusterMessages.NodeHello(3, [1, 2, 3], 2, true, [session], registry, "10.0.0.7", 7422));
         Assert.Equal((3, 2, true, "10.0.0.7", 7422, registry), (hello.ProtocolVersion, hello.Part, hello.Last, hello.LinkHost, hello.LinkPort, hello.Registry));
@@ -46,8 +47,8 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output) : TestKit("
         var claim = (ClusterMessages.Claim)RoundTrip(new ClusterMessages.Claim(9, "carol", [9, 9]));
         Assert.Equal((9L, "carol"), (claim.Request, claim.Name));
         Assert.Equal([9, 9], claim.Identity);
-        Assert.Equal(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one"), RoundTrip(new SessionMessages.SayFailed(3, WireCode.UnknownPeer, "no one")));
-        Assert.Equal(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123), RoundTrip(new SessionMessages.SayDone(uint.MaxValue, 1_700_000_000_123)));
+        Assert.Equal(new LineAnswers.SayFailed(3, WireCode.UnknownPeer, "no one"), RoundTrip(new LineAnswers.SayFailed(3, WireCode.UnknownPeer, "no one")));
+        Assert.Equal(new LineAnswers.SayDone(uint.MaxValue, 1_700_000_000_123), RoundTrip(new LineAnswers.SayDone(uint.MaxValue, 1_700_000_000_123)));
         Assert.Equal(new Server.Federation.FederationMessages.Direct(8, "a", "b", 42, "hé"), RoundTrip(new Server.Federation.FederationMessages.Direct(8, "a", "b", 42, "hé")));
 
         var data = Enumerable.Range(0, 65536).Select(i => (byte)i).ToArray();

@@ -33,8 +33,8 @@ public sealed class ClientSessionTests : NodesAndFiles
                 decoder.Decode(buffer.AsSpan(0, n), frames);
             }
             Assert.IsType<Hello>(frames[0]);
-            var welcome = new Welcome(ProtocolLimits.Version, 1 << 20, "server", "alice", RandomNumberGenerator.GetBytes(32),
-                new ClientLimits(20, 200, 1, 5, 1000, 2000), ["server", "alice"]);
+            var welcome = new Welcome(ProtocolLimits.Version, 1 << 20, "server", "alice", RandomNumberGenerator.GetBytes(32), true,
+                new ClientLimits(20, 200, 1, 5, 1000, 2000, 5, 20, 2, 5), ["server", "alice"]);
             var chat = new Protocol.Chat("server", "", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "first words");
             await stream.WriteAsync((byte[])[.. FrameEncoder.Encode(welcome), .. FrameEncoder.Encode(chat)], stop.Token);
             // Then it listens until the test is over.

@@ -24,7 +24,9 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
     public override async Task InitializeAsync()
     {
         _downloads = Files.Dir("server-downloads");
-        (_server, _serverLog) = await Nodes.StartServer(("downloads", _downloads));
+        // A server that registers no names: a name is free once its holder has left, so that another person can take it
+        // (what these tests need: partial files are tied to who sent them, never to a name).
+        (_server, _serverLog) = await Nodes.StartServer(("downloads", _downloads), ("names.max-registered", "0"));
     }
 
     /// <summary>"alice" as a raw peer with resume key <paramref name="key"/> sends the first <paramref name="bytes"/> of
@@ -151,7 +153,7 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
         await SendPartThenVanish(_server.Port, _serverLog, source, data, Partial, key);
         var partial = Assert.Single(Files.Partials(_downloads));
 
-        // mallory takes the free name "alice" and offers the same file (name, size, time stamp): she is another person
+        // mallory takes the free (unregistered) name "alice" and offers the same file (name, size, time stamp): she is another person
         // (another key), so she neither resumes alice's partial, nor learns its hash, nor removes it.
         await using (var mallory = await RawClient.JoinAsync(_server.Port, "alice"))
         {

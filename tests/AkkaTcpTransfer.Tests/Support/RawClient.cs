@@ -50,7 +50,8 @@ public sealed class RawClient : IAsyncDisposable
     {
         var client = await ConnectAsync(port, receiveBuffer, from: from);
         await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, resumeKey ?? []));
-        client.Welcome = Assert.IsType<Welcome>(await client.ReceiveAsync());
+        var answer = await client.ReceiveAsync();
+        client.Welcome = answer as Welcome ?? throw new InvalidOperationException($"{name} was not admitted: {answer}");
         return client;
     }
 

@@ -45,7 +45,7 @@ public static class FederationMessages
 
     /// <summary>A client online on another node; <paramref name="Node"/> is that node's registry (direct lines to the
     /// client go there).</summary>
-    public sealed record RemoteSessionUp(string Name, IActorRef Peer, int MaxFrame, IActorRef Node);
+    public sealed record RemoteSessionUp(string Name, IActorRef Peer, int MaxFrame, IActorRef Node, byte[] Identity);
 
     /// <summary>The client whose session actor is <paramref name="Peer"/> left its node.</summary>
     public sealed record RemoteSessionDown(string Name, IActorRef Peer);

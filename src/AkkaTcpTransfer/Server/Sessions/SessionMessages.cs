@@ -28,19 +28,9 @@ public static class SessionMessages
     }
 
     /// <summary>A chat line from the sending peer (or the server) to everyone (<paramref name="To"/> empty) or to one
-    /// name. Answered with exactly one of <see cref="SayDone"/>, <see cref="SayFailed"/> or <see cref="SayDeferred"/>,
-    /// carrying <paramref name="Id"/> (the sender's number for the line).</summary>
+    /// name. Answered with exactly one of the <see cref="Lines.LineAnswers"/>, carrying <paramref name="Id"/> (the
+    /// sender's number for the line).</summary>
     public sealed record Say(uint Id, string To, string Text);
-
-    /// <summary>The line was passed on to its recipients, stamped <paramref name="AtMs"/> (Unix ms).</summary>
-    public sealed record SayDone(uint Id, long AtMs) : ICrossNodeMessage;
-
-    /// <summary>The line was not passed on, and never will be.</summary>
-    public sealed record SayFailed(uint Id, WireCode Code, string Reason) : ICrossNodeMessage;
-
-    /// <summary>The line would reach more people than its sender may reach right now (its fan-out allowance): nothing
-    /// was passed on; ask again after <paramref name="Wait"/>.</summary>
-    public sealed record SayDeferred(uint Id, TimeSpan Wait);
 
     /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first (trimmed to fit the asker's frames).</summary>
     public sealed record Who

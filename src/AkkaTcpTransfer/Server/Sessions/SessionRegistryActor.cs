@@ -8,18 +8,26 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Server.Accounts;
+using AkkaTcpTransfer.Server.Entities;
 using AkkaTcpTransfer.Server.Federation;
+using AkkaTcpTransfer.Server.Names;
+using AkkaTcpTransfer.Server.Rooms;
 using AkkaTcpTransfer.Text;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
+using AkkaTcpTransfer.Server.Lines;
 
 namespace AkkaTcpTransfer.Server.Sessions;
 
 /// <summary>The server's directory of who is online: unique names (by confusable skeleton, so look-alikes count as
-/// taken; the server's own name reserved), presence announcements, and chat routing. A broadcast is encoded once and
-/// handed to every recipient's connection directly; it costs its sender one token per recipient from a fan-out
-/// bucket, so one client cannot keep the server busy delivering. The server sees every broadcast and every message
-/// addressed to it as a <see cref="Events.ChatReceived"/>; direct messages between clients are relayed, not
-/// published. It has no children.</summary>
+/// taken; the server's own name reserved; a name registered to another identity refused, which the name registry
+/// decides), presence announcements, and the routing of lines to the server-wide room and of direct messages. A line
+/// to the server-wide room is stored by that room's entity first, then encoded once and handed to every recipient's
+/// connection directly; it costs its sender one token per recipient from a fan-out bucket, so one client cannot keep
+/// the server busy delivering. A direct message goes to its recipient's account (online or not, as long as the name is
+/// registered), which stores and delivers it. The server sees every line of the server-wide room and every message
+/// addressed to it as a <see cref="Events.ChatReceived"/>; direct messages between clients are not published. It has
+/// no children.</summary>
 /// <remarks>Federated (a cluster of servers, through a replica its plugin provides: <see cref="FederationMessages"/>), it also
 /// holds the clients online on the other nodes (<see cref="Session.Node"/> is that node's registry), so presence, who,
 /// direct chat and offers reach them; it asks the replica before letting a client take a name; and it reports its own
@@ -29,15 +37,25 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     /// <param name="Node">Null for a client of this node; else the registry of the node it is connected to (and
     /// <paramref name="Connection"/> is Nobody).</param>
     /// <param name="Claim">Federated, the request id the replica granted this client's name for (0 otherwise).</param>
+    /// <param name="Identity">The client's identity digest in hex (its account is "user:IDENTITY").</param>
+    /// <param name="Registered">The name is registered to this client.</param>
     private sealed record Session(string Name, string Key, string Shape, IActorRef Peer, IActorRef Connection, byte[] ResumeKey, int MaxFrame,
-        TokenBucket? Fanout, IActorRef? Node = null, long Claim = 0);
+        TokenBucket? Fanout, IActorRef? Node = null, long Claim = 0, string Identity = "", bool Registered = false);
 
-    /// <summary>A Join waiting for the directory's answer.</summary>
+    /// <summary>A Join waiting for the name registry's answer, then (federated) the cluster directory's.</summary>
     private sealed record PendingClaim(SessionMessages.Join Join, IActorRef Peer, string Key, string Shape, byte[] ResumeKey)
     {
         /// <summary>The client left or the wait timed out: a late grant is given back.</summary>
         public bool Abandoned { get; set; }
+
+        /// <summary>The name registry has answered (yes): waiting for the cluster directory now.</summary>
+        public bool Checked { get; set; }
+
+        public bool Registered { get; set; }
     }
+
+    /// <summary>A line to the server-wide room being stored: who said it, and who to answer.</summary>
+    private sealed record Storing(uint Id, IActorRef Asker, Session? From, string FromName, string Text);
 
     private sealed record ClaimTimedOut(long Request);
 
@@ -63,6 +81,12 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private TimeSpan _claimTimeout;
     private readonly Dictionary<long, PendingClaim> _claims = [];
     private long _nextClaim;
+    private readonly ServerEntities _entities;
+    /// <summary>How long a join waits for the name registry (and the cluster's directory): inside the handshake timeout,
+    /// so that the client hears why.</summary>
+    private readonly TimeSpan _nameTimeout;
+    private readonly Dictionary<uint, Storing> _storing = [];
+    private uint _nextStoring;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -73,23 +97,28 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         return c != 0 ? c : StringComparer.Ordinal.Compare(a, b);
     });
 
+    /// <param name="entities">The name registry, rooms and accounts.</param>
     /// <param name="clock">For tests: the time its allowances refill by (a monotonic clock by default).</param>
-    public static Props Props(NodeSettings settings, int maxClients, Func<TimeSpan>? clock = null) =>
-        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, clock));
+    public static Props Props(NodeSettings settings, int maxClients, ServerEntities entities, Func<TimeSpan>? clock = null) =>
+        Akka.Actor.Props.Create(() => new SessionRegistryActor(settings, maxClients, entities, clock));
 
     private readonly Func<TimeSpan> _now;
 
-    public SessionRegistryActor(NodeSettings settings, int maxClients, Func<TimeSpan>? clock)
+    public SessionRegistryActor(NodeSettings settings, int maxClients, ServerEntities entities, Func<TimeSpan>? clock)
     {
         var stopwatch = Stopwatch.StartNew();
         _now = clock ?? (() => stopwatch.Elapsed);
         _settings = settings;
+        _entities = entities;
+        _nameTimeout = TimeSpan.FromTicks(Math.Min(settings.Cluster.ClaimTimeout.Ticks, settings.Server.HandshakeTimeout.Ticks * 3 / 4));
+        _claimTimeout = _nameTimeout;
         _serverName = settings.Name;
         _serverKey = PeerNames.Key(settings.Name);
         _serverShape = PeerNames.ShapeKey(settings.Name);
         _maxClients = maxClients;
         var limits = settings.Limits;
-        _clientLimits = new ClientLimits(limits.ChatPerSecond, limits.ChatBurst, limits.WhoPerSecond, limits.WhoBurst, limits.OffersPerSecond, limits.OffersBurst);
+        _clientLimits = new ClientLimits(limits.ChatPerSecond, limits.ChatBurst, limits.WhoPerSecond, limits.WhoBurst, limits.OffersPerSecond, limits.OffersBurst,
+            limits.RoomsPerSecond, limits.RoomsBurst, limits.HistoryPerSecond, limits.HistoryBurst);
         Receive<SessionMessages.Join>(OnJoin);
         Receive<Terminated>(t => Left(t.ActorRef));
         Receive<SessionMessages.Say>(OnSay);
@@ -113,6 +142,19 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             Left(Sender);
             // After everything this registry sent that session's connection: it may now let the connection go.
             Sender.Tell(SessionMessages.Left.Instance);
+        });
+        Receive<NameMessages.UseAnswer>(OnNameAnswer);
+        Receive<RoomMessages.Stored>(s =>
+        {
+            if (!_storing.Remove(s.Id, out var line)) return;
+            DeliverBroadcast(line.FromName, s.AtMs, line.Text, except: line.From);
+            _replica?.Tell(new FederationMessages.LocalBroadcast(line.FromName, s.AtMs, line.Text));
+            if (line.From is not null) Context.System.EventStream.Publish(new Events.ChatReceived(line.FromName, null, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(s.AtMs)));
+            line.Asker.Tell(new LineAnswers.SayDone(line.Id, s.AtMs));
+        });
+        Receive<RoomMessages.NotStored>(n =>
+        {
+            if (_storing.Remove(n.Id, out var line)) line.Asker.Tell(new LineAnswers.SayFailed(line.Id, n.Code, n.Reason));
         });
         Federated();
     }
@@ -155,21 +197,48 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             return;
         }
         var resumeKey = join.ResumeKey.Length > 0 ? join.ResumeKey : ClientIdentity.NewKey();
-        if (_replica is null || replacing is not null)
+        if (replacing is not null)
         {
-            Admit(join, peer, key, shape, resumeKey, replacing, replacing?.Claim ?? 0);
+            Admit(join, peer, key, shape, resumeKey, replacing, replacing.Claim, replacing.Registered);
             return;
         }
-        // Another client of this node asking for the same name right now: the first asks the directory.
+        // Another client of this node asking for the same name right now: the first is asked about first.
         if (_claims.Values.FirstOrDefault(c => !c.Abandoned && (c.Key == key || c.Shape == shape)) is { } pending)
         {
             peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, TakenReason(join.Name, pending.Join.Name)));
             return;
         }
+        // Is the name registered to someone else? The name registry decides (and registers a free one to this client).
         var request = ++_nextClaim;
         _claims[request] = new PendingClaim(join, peer, key, shape, resumeKey);
-        _replica.Tell(new FederationMessages.ClaimName(request, join.Name, ClientIdentity.Of(resumeKey)));
-        Timers.StartSingleTimer(("claim", request), new ClaimTimedOut(request), _claimTimeout);
+        _entities.Names.Tell(new NameMessages.Use(request, join.Name, IdentityOf(resumeKey)));
+        Timers.StartSingleTimer(("claim", request), new ClaimTimedOut(request), _nameTimeout);
+    }
+
+    private static string IdentityOf(byte[] resumeKey) => Convert.ToHexStringLower(ClientIdentity.Of(resumeKey));
+
+    private void OnNameAnswer(NameMessages.UseAnswer answer)
+    {
+        if (!_claims.TryGetValue(answer.Request, out var claim) || claim.Checked) return;
+        if (claim.Abandoned || !answer.Allowed)
+        {
+            _claims.Remove(answer.Request);
+            Timers.Cancel(("claim", answer.Request));
+            if (!claim.Abandoned) claim.Peer.Tell(new SessionMessages.JoinRefused(WireCode.NameTaken, answer.Reason));
+            return;
+        }
+        claim.Checked = true;
+        claim.Registered = answer.Registered;
+        if (answer.Reason.Length > 0) _log.Info("{0}: {1}", claim.Join.Name, answer.Reason);
+        if (_replica is null)
+        {
+            _claims.Remove(answer.Request);
+            Timers.Cancel(("claim", answer.Request));
+            Admit(claim.Join, claim.Peer, claim.Key, claim.Shape, claim.ResumeKey, null, 0, answer.Registered);
+            return;
+        }
+        // Federated: the cluster's directory decides who holds the name online (the timer runs on).
+        _replica.Tell(new FederationMessages.ClaimName(answer.Request, claim.Join.Name, ClientIdentity.Of(claim.ResumeKey)));
     }
 
     private static string TakenReason(string wanted, string holder) =>
@@ -177,8 +246,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             ? $"name '{holder}' is already taken"
             : $"name '{wanted}' looks like '{holder}', who is online";
 
-    /// <summary>The client is in: it gets its Welcome, everyone else hears of it.</summary>
-    private void Admit(SessionMessages.Join join, IActorRef peer, string key, string shape, byte[] resumeKey, Session? replacing, long claim)
+    /// <summary>The client is in: it gets its Welcome and the server-wide room's recent lines, everyone else hears of it.</summary>
+    private void Admit(SessionMessages.Join join, IActorRef peer, string key, string shape, byte[] resumeKey, Session? replacing, long claim, bool registered)
     {
         if (replacing is not null)
         {
@@ -191,15 +260,17 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (_byKey.TryGetValue(key, out var remote) && remote.Node is not null) Remove(remote);
         var limits = _settings.Limits;
         var session = new Session(join.Name, key, shape, peer, join.Connection, resumeKey, join.PeerMaxFrameLength,
-            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _now()), Claim: claim);
+            new TokenBucket(limits.FanoutPerSecond, limits.FanoutBurst, _now()), Claim: claim, Identity: IdentityOf(resumeKey), Registered: registered);
         Add(session);
         Context.Watch(peer);
         // The Welcome goes from here, like every presence and chat frame this registry sends to that connection:
         // one sender, so the client sees its Welcome before anything addressed to it as a member.
         session.Connection.Tell(new ConnectionMessages.Send(new Welcome(ProtocolLimits.Version, _settings.MaxFrameSize, _serverName,
-            session.Name, session.ResumeKey, _clientLimits, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
+            session.Name, session.ResumeKey, registered, _clientLimits, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
+        // The server-wide room's recent lines, before any live line (which this registry sends only after this).
+        _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), new RoomMessages.Scrollback(session.Connection)));
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
         _replica?.Tell(new FederationMessages.LocalSessionUp(Local(session)));
         if (wasOnline) return;
@@ -240,6 +311,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         foreach (var claim in _claims.Values.Where(c => c.Peer.Equals(peer))) claim.Abandoned = true;
         if (!_byPeer.TryGetValue(peer, out var session)) return;
         Remove(session);
+        if (session.Registered) _entities.Names.Tell(new NameMessages.Touch(session.Name, session.Identity));
         _replica?.Tell(new FederationMessages.LocalSessionDown(Local(session)));
         AnnounceLeft(session);
     }
@@ -260,8 +332,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
 
     /// <summary>From a client's peer actor (its session), or from the server itself (this registry's parent). A peer
     /// that is no longer a session (replaced, or left) speaks for nobody: its late messages are dropped. Every line
-    /// that is taken is answered: <see cref="SessionMessages.SayDone"/> once passed on, <see cref="SessionMessages.SayFailed"/>
-    /// when it never will be, <see cref="SessionMessages.SayDeferred"/> when its sender must wait for its fan-out
+    /// that is taken is answered: <see cref="LineAnswers.SayDone"/> once passed on, <see cref="LineAnswers.SayFailed"/>
+    /// when it never will be, <see cref="LineAnswers.SayDeferred"/> when its sender must wait for its fan-out
     /// allowance (the peer keeps the line and asks again; nothing is lost).</summary>
     private void OnSay(SessionMessages.Say say)
     {
@@ -281,36 +353,33 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
                 var wait = from.Fanout.WaitFor(_now(), cost);
                 if (wait > TimeSpan.Zero)
                 {
-                    Sender.Tell(new SessionMessages.SayDeferred(say.Id, wait));
+                    Sender.Tell(new LineAnswers.SayDeferred(say.Id, wait));
                     return;
                 }
                 from.Fanout.TryTake(_now(), cost);
             }
-            DeliverBroadcast(fromName, atMs, say.Text, except: from);
-            _replica?.Tell(new FederationMessages.LocalBroadcast(fromName, atMs, say.Text));
-            if (from is not null) Context.System.EventStream.Publish(new Events.ChatReceived(fromName, null, say.Text, at));
-            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
+            // Stored first (the server-wide room's entity answers Stored), then delivered and answered.
+            var token = ++_nextStoring;
+            _storing[token] = new Storing(say.Id, Sender, from, fromName, say.Text);
+            _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), new RoomMessages.StoreLine(token, fromName, say.Text, atMs)));
             return;
         }
         if (PeerNames.Validate(say.To) is null && (PeerNames.Key(say.To) == _serverKey || PeerNames.ShapeKey(say.To) == _serverShape))
         {
             Context.System.EventStream.Publish(new Events.ChatReceived(fromName, _serverName, say.Text, at));
-            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
+            Sender.Tell(new LineAnswers.SayDone(say.Id, atMs));
             return;
         }
-        if (Find(say.To) is { Node: { } node } remoteTarget)
+        // A direct message goes to its recipient's account, which stores it, delivers it (or keeps it for the recipient's
+        // next connection) and answers the sender.
+        if (Find(say.To) is { Identity.Length: > 0 } target)
         {
-            // That node's registry delivers it and answers the sender itself.
-            node.Tell(new FederationMessages.Direct(say.Id, fromName, remoteTarget.Name, atMs, say.Text), Sender);
+            _entities.Accounts.Forward(new EntityEnvelope(AccountMessages.EntityId(target.Identity),
+                new AccountMessages.Deliver(say.Id, fromName, target.Name, say.Text, atMs)));
             return;
         }
-        if (Find(say.To) is { } target)
-        {
-            target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(fromName, target.Name, atMs, say.Text))));
-            Sender.Tell(new SessionMessages.SayDone(say.Id, atMs));
-            return;
-        }
-        Sender.Tell(new SessionMessages.SayFailed(say.Id, WireCode.UnknownPeer, $"no one named '{say.To}' is online"));
+        // Offline: whoever registered the name gets it (the name registry knows who; nobody, and the sender hears so).
+        _entities.Names.Forward(new NameMessages.DeliverToOwner(say.To, new AccountMessages.Deliver(say.Id, fromName, say.To, say.Text, atMs)));
     }
 
     private void DeliverBroadcast(string fromName, long atMs, string text, Session? except)
@@ -387,11 +456,11 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             if (Find(d.To) is { Node: null } target)
             {
                 target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(d.From, target.Name, d.AtMs, d.Text))));
-                Sender.Tell(new SessionMessages.SayDone(d.Id, d.AtMs));
+                Sender.Tell(new LineAnswers.SayDone(d.Id, d.AtMs));
             }
             else
             {
-                Sender.Tell(new SessionMessages.SayFailed(d.Id, WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
+                Sender.Tell(new LineAnswers.SayFailed(d.Id, WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
             }
         });
     }
@@ -413,7 +482,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         }
         // A local session of that name may have appeared meanwhile only as the same client (checked at the Join).
         Admit(claim.Join, claim.Peer, claim.Key, claim.Shape, claim.ResumeKey,
-            _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null, answer.Request);
+            _byKey.TryGetValue(claim.Key, out var local) && local.Node is null ? local : null, answer.Request, claim.Registered);
     }
 
     private void AddRemote(FederationMessages.RemoteSessionUp remote)
@@ -428,7 +497,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             Remove(existing);
             wasOnline = true;
         }
-        var session = new Session(remote.Name, key, PeerNames.ShapeKey(remote.Name), remote.Peer, ActorRefs.Nobody, [], remote.MaxFrame, null, remote.Node);
+        var session = new Session(remote.Name, key, PeerNames.ShapeKey(remote.Name), remote.Peer, ActorRefs.Nobody, [], remote.MaxFrame, null, remote.Node,
+            Identity: remote.Identity.Length > 0 ? Convert.ToHexStringLower(remote.Identity) : "");
         Add(session);
         if (!wasOnline) AnnounceJoined(session);
     }
