@@ -24,7 +24,9 @@ public static class ClusterBenchmark
         // Chat as fast as round trips go, and a crowd from a few hundred loopback addresses: limits raised for the
         // measurement, as in sections 3 and 5.
         string[] settings = ["--cluster-port", "0", "--set", "limits.chat-per-second=1000000", "--set", "limits.chat-burst=1000000",
-            "--set", "connection.idle-timeout=300s", "--set", "server.handshake-timeout=60s", "--set", "chat.presence-limit=100"];
+            "--set", "connection.idle-timeout=300s", "--set", "server.handshake-timeout=60s", "--set", "chat.presence-limit=100",
+            // One state folder for the nodes (on one machine): one identity, and one database, which they share.
+            "--state-dir", Directory.CreateTempSubdirectory("cluster-state-").FullName];
         var nodes = new List<(JsonEventProcess Process, int Port)>();
         try
         {

@@ -15,6 +15,17 @@ public static class ClusterConfig
     /// wait behind a big one.</summary>
     public const int MaxRemoteFrame = 1024 * 1024;
 
+    /// <summary>Our messages between nodes are written by <see cref="ClusterSerializer"/>, never by Akka's default.</summary>
+    public static Config Serialization { get; } = ConfigurationFactory.ParseString($$"""
+        akka.actor {
+          serializers.akka-tcp-transfer = "{{typeof(ClusterSerializer).FullName}}, {{typeof(ClusterSerializer).Assembly.GetName().Name}}"
+          serialization-bindings {
+            "{{typeof(IClusterMessage).FullName}}, {{typeof(IClusterMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
+            "{{typeof(Server.Federation.ICrossNodeMessage).FullName}}, {{typeof(Server.Federation.ICrossNodeMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
+          }
+        }
+        """);
+
     public static Config For(ClusterSettings cluster)
     {
         static string D(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
@@ -22,11 +33,6 @@ public static class ClusterConfig
             akka {
               actor {
                 provider = cluster
-                serializers.akka-tcp-transfer = "{{typeof(ClusterSerializer).FullName}}, {{typeof(ClusterSerializer).Assembly.GetName().Name}}"
-                serialization-bindings {
-                  "{{typeof(IClusterMessage).FullName}}, {{typeof(IClusterMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
-                  "{{typeof(Server.Federation.ICrossNodeMessage).FullName}}, {{typeof(Server.Federation.ICrossNodeMessage).Assembly.GetName().Name}}" = akka-tcp-transfer
-                }
               }
               remote.dot-netty.tcp {
                 hostname = "{{cluster.Host}}"
@@ -46,9 +52,17 @@ public static class ClusterConfig
                 shutdown-after-unsuccessful-join-seed-nodes = off
                 singleton-proxy.log-singleton-identification-failure = off
                 log-info-verbose = off
+                # Rooms and accounts: the coordinator's state in distributed data, not in the journal (persistence mode is
+                # being retired); entities are not remembered (a room starts again on its next message) and leave memory
+                # by themselves (rooms.idle-unload), not by sharding's own idle timer.
+                sharding {
+                  state-store-mode = ddata
+                  remember-entities = off
+                  passivate-idle-entity-after = off
+                }
               }
             }
-            """);
+            """).WithFallback(Serialization);
     }
 
     /// <summary>The address of the node whose cluster port is <paramref name="host"/>:<paramref name="port"/>, spoken

@@ -22,8 +22,9 @@ public static class ClusterMessages
     /// <paramref name="LinkHost"/>:<paramref name="LinkPort"/> is where the sending node takes node links
     /// (<see cref="NodeLinksActor"/>); port 0 while it has none.
     /// <paramref name="Last"/> marks the last part: sessions of that node not named in any part are gone.</summary>
+    /// <paramref name="StoreId"/> names the database the sending node uses: nodes of one cluster share one.
     public sealed record NodeHello(int ProtocolVersion, byte[] TokenKey, int Part, bool Last, IReadOnlyList<RemoteSession> Sessions,
-        IActorRef Registry, string LinkHost = "", int LinkPort = 0)
+        IActorRef Registry, string LinkHost = "", int LinkPort = 0, string StoreId = "")
         : IClusterMessage
     {
         public const int PartSize = 256;
@@ -39,7 +40,7 @@ public static class ClusterMessages
     public sealed record SessionDown(string Name, IActorRef Peer) : IClusterMessage;
 
     /// <summary>A message to everyone, already accepted (and paid for) on the sending node: deliver to local clients.</summary>
-    public sealed record Broadcast(string From, long AtMs, string Text) : IClusterMessage;
+    public sealed record Broadcast(string From, long AtMs, string Text, long Seq) : IClusterMessage;
 
 
     /// <summary>Replica to directory: may this client (<paramref name="Identity"/>: the digest of its resume key)

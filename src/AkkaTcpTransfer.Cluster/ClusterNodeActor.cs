@@ -53,7 +53,8 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
             ClusterSingletonManagerSettings.Create(Context.System)), "names");
         var directory = Context.ActorOf(ClusterSingletonProxy.Props("/user/server/cluster/names",
             ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
-        _replica = Context.ActorOf(RegistryReplicaActor.Props(ClusterKeys.TokenKey(settings.Token), settings.Cluster.ClaimTimeout, registry, directory,
+        _replica = Context.ActorOf(RegistryReplicaActor.Props(ClusterKeys.TokenKey(settings.Token), Store.StoreExtension.Of(Context.System).Id,
+            settings.Cluster.ClaimTimeout, registry, directory,
             links, Self, settings.Cluster.LinkHost), "replica");
         Context.Watch(_replica);
         links.Tell(new NodeLinksActor.TellBound(_replica));

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Server;
+using AkkaTcpTransfer.Server.Entities;
 using AkkaTcpTransfer.Settings;
 
 namespace AkkaTcpTransfer.Cluster;
@@ -18,6 +19,12 @@ public sealed class ClusterPlugin : ServerPlugin
         var linkAddress = await ServerNode.AddressOf(settings.Cluster.Host, ct);
         return (ClusterConfig.For(settings.Cluster).WithFallback(config), settings with { Cluster = settings.Cluster with { LinkHost = linkAddress } });
     }
+
+    /// <summary>The cluster's rooms and accounts are sharded (each lives on one node at a time, wherever its messages come
+    /// from, so exactly one node writes its journal), and its name registry and list of rooms are singletons on the
+    /// oldest node, all over the database the nodes share.</summary>
+    internal override (ServerEntities Entities, IReadOnlyDictionary<IActorRef, string> KeyParts)? StartEntities(IActorContext context, NodeSettings settings) =>
+        ClusterEntities.Start(context, settings);
 
     internal override ServerPluginParts Start(IActorContext context, ServerPluginContext server)
     {

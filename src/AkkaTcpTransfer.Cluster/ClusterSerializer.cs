@@ -14,7 +14,7 @@ namespace AkkaTcpTransfer.Cluster;
 /// cluster run the same protocol version, which they check in <see cref="ClusterMessages.NodeHello"/>). Relayed
 /// transfer frames travel in their wire encoding (docs/PROTOCOL.md). An unknown manifest or bad bytes throw
 /// <see cref="SerializationException"/>: Akka drops that message and keeps the link.</summary>
-public sealed class ClusterSerializer : SerializerWithStringManifest
+public sealed partial class ClusterSerializer : SerializerWithStringManifest
 {
     public ClusterSerializer(ExtendedActorSystem system) : base(system) { }
 
@@ -28,7 +28,6 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         ClusterMessages.SessionUp => "U",
         ClusterMessages.SessionDown => "D",
         ClusterMessages.Broadcast => "B",
-        FederationMessages.Direct => "M",
         ClusterMessages.Claim => "C",
         ClusterMessages.ClaimAnswer => "A",
         ClusterMessages.Release => "R",
@@ -42,7 +41,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
         RelayMessages.RelayOffer => "o",
         RelayMessages.RelayFrame => "f",
         RelayMessages.RelayGone => "g",
-        _ => throw new SerializationException($"{o.GetType()} is not a cluster message"),
+        LineAnswers.SayDeferred => "X",
+        _ => EntityManifest(o) ?? throw new SerializationException($"{o.GetType()} is not a cluster message"),
     };
 
     public override byte[] ToBinary(object obj)
@@ -64,6 +64,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     Ref(w, h.Registry);
                     w.Write(h.LinkHost);
                     w.Write(h.LinkPort);
+                    w.Write(h.StoreId);
                     break;
                 case ClusterMessages.NodeRefused r:
                     w.Write(r.Reason);
@@ -79,13 +80,7 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(b.From);
                     w.Write(b.AtMs);
                     w.Write(b.Text);
-                    break;
-                case FederationMessages.Direct m:
-                    w.Write(m.Id);
-                    w.Write(m.From);
-                    w.Write(m.To);
-                    w.Write(m.AtMs);
-                    w.Write(m.Text);
+                    w.Write(b.Seq);
                     break;
                 case ClusterMessages.Claim c:
                     w.Write(c.Request);
@@ -139,6 +134,11 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 case LineAnswers.SayDone d:
                     w.Write(d.Id);
                     w.Write(d.AtMs);
+                    w.Write(d.Held);
+                    break;
+                case LineAnswers.SayDeferred x:
+                    w.Write(x.Id);
+                    w.Write(x.Wait.Ticks);
                     break;
                 case RelayMessages.RelayOffer o:
                     Bin(w, FrameEncoder.Encode(o.Offer));
@@ -149,7 +149,8 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                     w.Write(g.Reason);
                     break;
                 default:
-                    throw new SerializationException($"{obj.GetType()} is not a cluster message");
+                    if (!WriteEntityMessage(w, obj)) throw new SerializationException($"{obj.GetType()} is not a cluster message");
+                    break;
             }
         }
         return buffer.ToArray();
@@ -162,12 +163,12 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             return manifest switch
             {
-                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), r.ReadBoolean(), List(r, Session), Ref(r), r.ReadString(), r.ReadInt32()),
+                "H" => new ClusterMessages.NodeHello(r.ReadInt32(), Bin(r), r.ReadInt32(), r.ReadBoolean(), List(r, Session), Ref(r), r.ReadString(), r.ReadInt32(),
+                    r.ReadString()),
                 "N" => new ClusterMessages.NodeRefused(r.ReadString()),
                 "U" => new ClusterMessages.SessionUp(Session(r)),
                 "D" => new ClusterMessages.SessionDown(r.ReadString(), Ref(r)),
-                "B" => new ClusterMessages.Broadcast(r.ReadString(), r.ReadInt64(), r.ReadString()),
-                "M" => new FederationMessages.Direct(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
+                "B" => new ClusterMessages.Broadcast(r.ReadString(), r.ReadInt64(), r.ReadString(), r.ReadInt64()),
                 "C" => new ClusterMessages.Claim(r.ReadInt64(), r.ReadString(), Bin(r)),
                 "A" => new ClusterMessages.ClaimAnswer(r.ReadInt64(), r.ReadBoolean(), r.ReadString()),
                 "R" => new ClusterMessages.Release(r.ReadString(), Bin(r), r.ReadInt64()),
@@ -177,14 +178,15 @@ public sealed class ClusterSerializer : SerializerWithStringManifest
                 "L" => ReadHolding(r),
                 "K" => ReadReconcile(r),
                 "S" => new LineAnswers.SayFailed(r.ReadUInt32(), (WireCode)r.ReadUInt16(), r.ReadString()),
-                "V" => new LineAnswers.SayDone(r.ReadUInt32(), r.ReadInt64()),
+                "V" => new LineAnswers.SayDone(r.ReadUInt32(), r.ReadInt64(), r.ReadBoolean()),
+                "X" => new LineAnswers.SayDeferred(r.ReadUInt32(), TimeSpan.FromTicks(r.ReadInt64())),
                 "o" => new RelayMessages.RelayOffer((Offer)Frame(r), Ref(r)),
                 "f" => new RelayMessages.RelayFrame((TransferFrame)Frame(bytes)),
                 "g" => new RelayMessages.RelayGone(r.ReadUInt32(), r.ReadString()),
-                _ => throw new SerializationException($"unknown cluster message manifest '{manifest}'"),
+                _ => ReadEntityMessage(manifest, r) ?? throw new SerializationException($"unknown cluster message manifest '{manifest}'"),
             };
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or ProtocolException or InvalidCastException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or ProtocolException or InvalidCastException or ArgumentException or FormatException)
         {
             throw new SerializationException($"a cluster message '{manifest}' could not be read: {e.Message}", e);
         }

@@ -48,6 +48,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
     }
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _storeId;
     private readonly byte[] _tokenKey;
     private readonly IActorRef _registry;
     private readonly IActorRef _directory;
@@ -61,12 +62,16 @@ internal sealed class RegistryReplicaActor : ReceiveActor
     private int _linkPort;
 
     /// <param name="node">The cluster node actor, told who accepted or refused this node.</param>
-    public static Props Props(byte[] tokenKey, TimeSpan claimTimeout, IActorRef registry, IActorRef directory, IActorRef links, IActorRef node, string linkHost) =>
-        Akka.Actor.Props.Create(() => new RegistryReplicaActor(tokenKey, claimTimeout, registry, directory, links, node, linkHost));
+    /// <param name="storeId">The id of this node's database: a node with another is refused.</param>
+    public static Props Props(byte[] tokenKey, string storeId, TimeSpan claimTimeout, IActorRef registry, IActorRef directory, IActorRef links, IActorRef node,
+        string linkHost) =>
+        Akka.Actor.Props.Create(() => new RegistryReplicaActor(tokenKey, storeId, claimTimeout, registry, directory, links, node, linkHost));
 
-    public RegistryReplicaActor(byte[] tokenKey, TimeSpan claimTimeout, IActorRef registry, IActorRef directory, IActorRef links, IActorRef node, string linkHost)
+    public RegistryReplicaActor(byte[] tokenKey, string storeId, TimeSpan claimTimeout, IActorRef registry, IActorRef directory, IActorRef links,
+        IActorRef node, string linkHost)
     {
         _tokenKey = tokenKey;
+        _storeId = storeId;
         _registry = registry;
         _directory = directory;
         _links = links;
@@ -94,7 +99,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
             ToNodes(new ClusterMessages.SessionDown(moved.Name, moved.Peer));
             ToNodes(new ClusterMessages.ResendSession(moved.Name));
         });
-        Receive<FederationMessages.LocalBroadcast>(b => ToNodes(new ClusterMessages.Broadcast(b.From, b.AtMs, b.Text)));
+        Receive<FederationMessages.LocalBroadcast>(b => ToNodes(new ClusterMessages.Broadcast(b.From, b.AtMs, b.Text, b.Seq)));
         Receive<FederationMessages.ClaimName>(c =>
         {
             _claiming[c.Request] = (c.Name, c.Identity);
@@ -137,7 +142,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
         });
         Receive<ClusterMessages.Broadcast>(b =>
         {
-            if (_nodes.ContainsKey(Sender.Path.Address)) _registry.Tell(new FederationMessages.RemoteBroadcast(b.From, b.AtMs, b.Text));
+            if (_nodes.ContainsKey(Sender.Path.Address)) _registry.Tell(new FederationMessages.RemoteBroadcast(b.From, b.AtMs, b.Text, b.Seq));
         });
         Receive<Terminated>(t => Forget(t.ActorRef.Path.Address));
         Receive<NodeLinksActor.Stats>(s =>
@@ -166,7 +171,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
     private void OnNodeHello(ClusterMessages.NodeHello hello)
     {
         var address = Sender.Path.Address;
-        if (ClusterKeys.Mismatch(ProtocolLimits.Version, _tokenKey, hello.ProtocolVersion, hello.TokenKey) is { } mismatch)
+        if (ClusterKeys.Mismatch(ProtocolLimits.Version, _tokenKey, _storeId, hello.ProtocolVersion, hello.TokenKey, hello.StoreId) is { } mismatch)
         {
             _log.Warning("server node {0} may not join: {1}", address, mismatch);
             Sender.Tell(new ClusterMessages.NodeRefused($"the cluster refused this node: {mismatch.Replace("this node", "the cluster's node")}"));
@@ -210,7 +215,7 @@ internal sealed class RegistryReplicaActor : ReceiveActor
         {
             var slice = sessions.Skip(part * ClusterMessages.NodeHello.PartSize).Take(ClusterMessages.NodeHello.PartSize).ToList();
             var last = (part + 1) * ClusterMessages.NodeHello.PartSize >= sessions.Count;
-            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _tokenKey, part, last, slice, _registry, _linkHost, _linkPort), Self);
+            to.Tell(new ClusterMessages.NodeHello(ProtocolLimits.Version, _tokenKey, part, last, slice, _registry, _linkHost, _linkPort, _storeId), Self);
             part++;
         }
         while (part * ClusterMessages.NodeHello.PartSize < sessions.Count);

@@ -22,13 +22,15 @@ public sealed class ClusterCliTests
     [Fact]
     public async Task Clients_on_three_server_processes_chat_as_one_and_a_killed_node_s_client_returns_on_another()
     {
-        // The processes share one data folder (JsonEventProcess.DataHome), so the nodes share one identity: the first
-        // makes it, the others find it.
-        await using var first = CliProcess.Start(["server", "--port", "0", "--cluster-port", "0", "--json", .. Fast]);
+        // The nodes share one state folder, as nodes on one machine may: one identity (the first makes it, the others find
+        // it) and one database (its SQLite file, which nodes of a cluster on one machine may share).
+        var state = CliProcess.NewStateDir();
+        string[] node = ["server", "--port", "0", "--cluster-port", "0", "--json", "--state-dir", state, .. Fast];
+        await using var first = CliProcess.Start(node);
         var port1 = await first.Listening();
         var seed = (await first.WaitFor("cluster-member", Self)).GetProperty("node").GetString()!;
-        await using var second = CliProcess.Start(["server", "--port", "0", "--cluster-port", "0", "--seed", seed, "--json", .. Fast]);
-        await using var third = CliProcess.Start(["server", "--port", "0", "--cluster-port", "0", "--seed", seed, "--json", .. Fast]);
+        await using var second = CliProcess.Start([.. node, "--seed", seed]);
+        await using var third = CliProcess.Start([.. node, "--seed", seed]);
         var port2 = await second.Listening();
         var port3 = await third.Listening();
         Assert.Equal(first.Fingerprint, second.Fingerprint);

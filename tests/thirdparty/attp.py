@@ -1,12 +1,19 @@
-"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 3.
+"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 4.
 
 Written from docs/PROTOCOL.md alone. Frames are `Frame` objects: `f.kind` is the frame's name ("Welcome", "Chat"...)
 and every payload field is an attribute (`f.your_name`, `f.text`...).
 
-Chat (version 3): every `Say` carries the client's number for the line, and the server answers each one, in order,
-with `SayAck` (passed on, stamped `at`) or `SayRefused` (code, reason). `Client.say()` numbers lines from 1 and
+Chat (since version 3): every `Say` carries the client's number for the line, and the server answers each one, in
+order, with `SayAck` (stored and passed on, stamped `at`; `held`: kept for an offline recipient) or `SayRefused`. `Client.say()` numbers lines from 1 and
 returns the id; `Client.say_answer(id)` waits for that line's answer; `Client.rates` holds the rates the `Welcome`
 announced (PROTOCOL.md, "Pace"). This client does not pace itself: a line beyond the rate simply waits at the server.
+
+Rooms, history and registered names (version 4): `Client.join_room(room)` returns the `RoomJoined` (or
+`RoomRefused`) with the run of `History` frames and the `HistoryEnd` that follow it; `Client.history(target, before,
+count)` pages back; `Client.history_run(target)` collects a run the server sends without being asked (after
+`Welcome`: the server-wide room's, each room's after its `RoomJoined` rejoined 1, the direct messages kept for us).
+`RoomList` carries `rooms`, a list of `RoomInfo(room, members, topic)`; `MemberList` carries `members`, a list of
+`MemberInfo(name, online)`. `flag` fields decode to bool (any byte but 0 and 1 is a violation).
 
 Connections are TLS 1.3 by default (PROTOCOL.md, "TLS"): pass `tls=Tls(pin="<64 hex>")` to pin the server's key,
 `tls=Tls()` to rely on a CA-issued certificate (or a key remembered in `KNOWN_SERVERS`), `tls=None` for a server
@@ -25,9 +32,10 @@ import socket
 import ssl
 import struct
 import time
+from collections import namedtuple
 from types import SimpleNamespace
 
-VERSION = 3
+VERSION = 4
 MAGIC = b"ATTP"
 DEFAULT_MAX_FRAME = 73_728
 PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("after a few seconds")
@@ -35,17 +43,24 @@ PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("af
 # Codes (Refused, Goodbye, Error)
 NORMAL, UNSUPPORTED_VERSION, BAD_TOKEN, NAME_TAKEN, INVALID_NAME, SERVER_FULL, HANDSHAKE_TIMEOUT, \
     PROTOCOL_VIOLATION, SHUTTING_DOWN, IDLE_TIMEOUT, SLOW_CONSUMER, REPLACED, UNKNOWN_PEER, TOO_LONG, \
-    INVALID_MESSAGE, RATE_LIMITED, ENCRYPTION_MISMATCH, UNAVAILABLE = range(18)
+    INVALID_MESSAGE, RATE_LIMITED, ENCRYPTION_MISMATCH, UNAVAILABLE, NOT_MEMBER, LIMIT_REACHED, NOT_STORED = range(21)
 
 ALPN = "akt/1"
 
-# type -> (name, [(field, kind)]).  Kinds: u8 u16 u32 i64 str bin8 names sha256 rest magic
+# RoomList entries and MemberList entries (PROTOCOL.md, "Rooms")
+RoomInfo = namedtuple("RoomInfo", "room members topic")
+MemberInfo = namedtuple("MemberInfo", "name online")
+
+# type -> (name, [(field, kind)]).  Kinds: u8 u16 u32 i64 flag str bin8 names sha256 rest magic, and the two lists of
+# version 4: rooms (u32 count, then count x (str, u32, str)) and members (u32 count, then count x (str, flag)).
 FRAMES = {
     0x01: ("Hello", [("magic", "magic"), ("version", "u16"), ("max_frame", "u32"), ("name", "str"),
                      ("token", "str"), ("resume_key", "bin8")]),
     0x02: ("Welcome", [("version", "u16"), ("max_frame", "u32"), ("server_name", "str"), ("your_name", "str"),
-                       ("resume_key", "bin8"), ("chat_rate", "u32"), ("chat_burst", "u32"), ("who_rate", "u32"),
-                       ("who_burst", "u32"), ("offer_rate", "u32"), ("offer_burst", "u32"), ("online", "names")]),
+                       ("resume_key", "bin8"), ("registered", "flag"), ("chat_rate", "u32"), ("chat_burst", "u32"),
+                       ("who_rate", "u32"), ("who_burst", "u32"), ("offer_rate", "u32"), ("offer_burst", "u32"),
+                       ("room_rate", "u32"), ("room_burst", "u32"), ("history_rate", "u32"),
+                       ("history_burst", "u32"), ("online", "names")]),
     0x03: ("Refused", [("code", "u16"), ("reason", "str")]),
     0x04: ("Ping", []),
     0x05: ("Goodbye", [("code", "u16"), ("reason", "str")]),
@@ -56,7 +71,7 @@ FRAMES = {
     0x13: ("PeerLeft", [("name", "str")]),
     0x14: ("WhoRequest", []),
     0x15: ("WhoReply", [("names", "names")]),
-    0x16: ("SayAck", [("id", "u32"), ("at", "i64")]),
+    0x16: ("SayAck", [("id", "u32"), ("at", "i64"), ("held", "flag")]),
     0x17: ("SayRefused", [("id", "u32"), ("code", "u16"), ("reason", "str")]),
     0x20: ("Offer", [("id", "u32"), ("from_", "str"), ("sender_id", "bin8"), ("to", "str"), ("file", "str"),
                      ("size", "i64"), ("fingerprint", "i64")]),
@@ -70,12 +85,32 @@ FRAMES = {
     0x27: ("Verified", [("id", "u32"), ("sha256", "sha256")]),
     0x28: ("Cancel", [("id", "u32"), ("by", "str"), ("reason", "str")]),
     0x29: ("Fail", [("id", "u32"), ("reason", "str")]),
+    # Rooms (version 4)
+    0x30: ("JoinRoom", [("room", "str")]),
+    0x31: ("LeaveRoom", [("room", "str")]),
+    0x32: ("RoomsRequest", []),
+    0x33: ("MembersRequest", [("room", "str")]),
+    0x34: ("SetTopic", [("room", "str"), ("topic", "str")]),
+    0x35: ("RoomJoined", [("room", "str"), ("topic", "str"), ("members", "u32"), ("rejoined", "flag")]),
+    0x36: ("RoomLeft", [("room", "str"), ("code", "u16"), ("reason", "str")]),
+    0x37: ("RoomList", [("rooms", "rooms")]),
+    0x38: ("MemberList", [("room", "str"), ("members", "members")]),
+    0x39: ("RoomTopic", [("room", "str"), ("by", "str"), ("at", "i64"), ("topic", "str")]),
+    0x3a: ("MemberJoined", [("room", "str"), ("name", "str")]),
+    0x3b: ("MemberLeft", [("room", "str"), ("name", "str")]),
+    0x3c: ("RoomRefused", [("room", "str"), ("code", "u16"), ("reason", "str")]),
+    # History and registered names (version 4)
+    0x50: ("HistoryRequest", [("target", "str"), ("before", "i64"), ("count", "u16")]),
+    0x51: ("History", [("from_", "str"), ("to", "str"), ("at", "i64"), ("seq", "i64"), ("text", "str")]),
+    0x52: ("HistoryEnd", [("target", "str"), ("oldest", "i64"), ("more", "flag")]),
+    0x53: ("Unregister", []),
+    0x54: ("NameStatus", [("name", "str"), ("registered", "flag"), ("reason", "str")]),
     # Between server nodes only ("Between server nodes"): never on a client's connection, known so the table decodes.
     0x40: ("LinkHello", [("version", "u16"), ("token_key", "bin8")]),
     0x41: ("LinkMessage", [("manifest", "str"), ("target", "str"), ("sender", "str"), ("payload", "rest")]),
 }
 TYPES = {name: (t, fields) for t, (name, fields) in FRAMES.items()}
-TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x40}
+TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x30}
 
 
 class ProtocolError(Exception):
@@ -131,6 +166,14 @@ def encode(kind: str, **fields) -> bytes:
             out.append(MAGIC if v is None else v)
         elif k in ("u8", "u16", "u32", "i64"):
             out.append(struct.pack({"u8": ">B", "u16": ">H", "u32": ">I", "i64": ">q"}[k], v or 0))
+        elif k == "flag":
+            out.append(b"\x01" if v else b"\x00")
+        elif k == "rooms":
+            v = v or []
+            out.append(struct.pack(">I", len(v)) + b"".join(_str(r) + struct.pack(">I", m) + _str(t) for r, m, t in v))
+        elif k == "members":
+            v = v or []
+            out.append(struct.pack(">I", len(v)) + b"".join(_str(n) + (b"\x01" if o else b"\x00") for n, o in v))
         elif k == "str":
             out.append(_str(v or ""))
         elif k == "bin8":
@@ -171,6 +214,15 @@ def decode(body: bytes) -> Frame:
         except UnicodeDecodeError as e:
             raise ProtocolError(f"{kind}: invalid UTF-8") from e
 
+    def flag(name):
+        b = take(1)[0]
+        if b > 1:                                   # "any other value is a violation"
+            raise ProtocolError(f"{kind}: {name} flag is {b}, not 0 or 1")
+        return b == 1
+
+    def u32():
+        return struct.unpack(">I", take(4))[0]
+
     for name, k in layout:
         if k == "magic":
             v = take(4)
@@ -184,6 +236,12 @@ def decode(body: bytes) -> Frame:
             v = struct.unpack(">q", take(8))[0]
             if v < 0 and name in ("size", "offset", "written"):
                 raise ProtocolError(f"{kind}: negative {name}")
+        elif k == "flag":
+            v = flag(name)
+        elif k == "rooms":
+            v = [RoomInfo(text(), u32(), text()) for _ in range(u32())]
+        elif k == "members":
+            v = [MemberInfo(text(), flag("online")) for _ in range(u32())]
         elif k == "str":
             v = text()
         elif k == "bin8":
@@ -618,12 +676,14 @@ class Client:
     def server_name(self):
         return self.welcome.server_name
 
+    RATES = ("chat_rate", "chat_burst", "who_rate", "who_burst", "offer_rate", "offer_burst", "room_rate",
+             "room_burst", "history_rate", "history_burst")
+
     @property
     def rates(self):
-        """The rates the Welcome announced: chat_rate, chat_burst, who_rate, who_burst, offer_rate, offer_burst."""
-        w = self.welcome
-        return SimpleNamespace(chat_rate=w.chat_rate, chat_burst=w.chat_burst, who_rate=w.who_rate,
-                               who_burst=w.who_burst, offer_rate=w.offer_rate, offer_burst=w.offer_burst)
+        """The rates the Welcome announced: chat_rate, chat_burst, who_rate, who_burst, offer_rate, offer_burst,
+        room_rate, room_burst, history_rate, history_burst."""
+        return SimpleNamespace(**{k: getattr(self.welcome, k) for k in self.RATES})
 
     def send_raw(self, data: bytes):
         """Bytes as they are, inside TLS when there is TLS."""
@@ -747,6 +807,84 @@ class Client:
     def who(self, timeout=10.0):
         self.send("WhoRequest")
         return self.expect("WhoReply", timeout).names
+
+    # --- rooms and history (version 4)
+    def _queued_runs(self, target):
+        """The History/HistoryEnd frames for target already waiting in the backlog (runs not asked for here)."""
+        t = target.casefold()
+        return {id(f) for f in self.backlog if f.kind == "History" and f.to.casefold() == t
+                or f.kind == "HistoryEnd" and f.target.casefold() == t}
+
+    def history_run(self, target, timeout=10.0, _skip=frozenset()):
+        """The History frames of one run for `target` (a room, "" for the server-wide room, our own name for the
+        direct messages kept for us) up to its HistoryEnd: returns (lines, end). "Lines come oldest first, and each
+        run of them ends with one HistoryEnd whose target is their to"."""
+        lines, t = [], target.casefold()
+        while True:
+            f = self.expect(lambda f: id(f) not in _skip and (f.kind == "History" and f.to.casefold() == t
+                            or f.kind == "HistoryEnd" and f.target.casefold() == t), timeout)
+            if f.kind == "HistoryEnd":
+                return lines, f
+            lines.append(f)
+
+    def join_room(self, room, timeout=10.0, spelled=None):
+        """JoinRoom; returns (answer, lines, end): the RoomJoined with its History run and HistoryEnd, or the
+        RoomRefused with [] and None. The RoomJoined names the room "as the room spells it": `spelled`, when given,
+        is that spelling (a look-alike of `room`); by default the answer is the first RoomJoined/RoomRefused whose
+        room equals `room` ignoring case."""
+        skip = self._queued_runs(spelled or room) | self._queued_runs(room)
+        self.send("JoinRoom", room=room)
+        want = {room.casefold(), (spelled or room).casefold()}
+        f = self.expect(lambda f: f.kind in ("RoomJoined", "RoomRefused") and f.room.casefold() in want
+                        and not (f.kind == "RoomJoined" and f.rejoined), timeout)
+        if f.kind == "RoomRefused":
+            return f, [], None
+        lines, end = self.history_run(f.room, timeout, skip)
+        return f, lines, end
+
+    def leave_room(self, room, timeout=10.0):
+        """LeaveRoom; returns the RoomLeft or RoomRefused."""
+        self.send("LeaveRoom", room=room)
+        return self.expect(lambda f: f.kind in ("RoomLeft", "RoomRefused") and f.room.casefold() == room.casefold(),
+                           timeout)
+
+    def rooms(self, timeout=10.0):
+        """RoomsRequest; returns the RoomList's [RoomInfo(room, members, topic)]."""
+        self.send("RoomsRequest")
+        return self.expect("RoomList", timeout).rooms
+
+    def members(self, room, timeout=10.0, spelled=None):
+        """MembersRequest; returns the MemberList or the RoomRefused (`spelled`: as in join_room)."""
+        self.send("MembersRequest", room=room)
+        want = {room.casefold(), (spelled or room).casefold()}
+        return self.expect(lambda f: f.kind in ("MemberList", "RoomRefused") and f.room.casefold() in want, timeout)
+
+    def set_topic(self, room, topic, timeout=10.0):
+        """SetTopic; returns our RoomTopic (every member online gets one, the setter too) or the RoomRefused."""
+        self.send("SetTopic", room=room, topic=topic)
+        return self.expect(lambda f: f.kind in ("RoomTopic", "RoomRefused") and f.room.casefold() == room.casefold(),
+                           timeout)
+
+    def history(self, target, before=0, count=50, timeout=10.0):
+        """HistoryRequest; returns (lines, HistoryEnd), or (RoomRefused, None). Runs for the same target already
+        waiting in the backlog (the one sent after Welcome, say) are left there, not taken for the answer."""
+        skip = self._queued_runs(target)
+        self.send("HistoryRequest", target=target, before=before, count=count)
+        t = target.casefold()
+        f = self.expect(lambda f: id(f) not in skip and (f.kind == "RoomRefused" and f.room.casefold() == t
+                        or f.kind == "History" and f.to.casefold() == t
+                        or f.kind == "HistoryEnd" and f.target.casefold() == t), timeout)
+        if f.kind == "RoomRefused":
+            return f, None
+        if f.kind == "HistoryEnd":
+            return [], f
+        lines, end = self.history_run(target, timeout, skip)
+        return [f] + lines, end
+
+    def unregister(self, timeout=10.0):
+        """Unregister; returns the NameStatus."""
+        self.send("Unregister")
+        return self.expect("NameStatus", timeout)
 
     # --- sending a file
     def send_file(self, data: bytes, file: str, to="", tid=None, fingerprint=None, window=None,

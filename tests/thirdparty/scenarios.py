@@ -184,7 +184,12 @@ def s_doc_hex_table():
                 b"\x00\x00\x00\x01\x7f",                                # unknown type
                 with_trailing_byte(encode("Say", id=1, to="", text="a")),   # a byte after the last field
                 b"\x00\x00\x00\x0c\x25\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00",  # short Ack
-                b"\x00\x00\x00\x0c" + encode("SayAck", id=1, at=5)[4:-1],  # SayAck with a 7-byte `at`
+                b"\x00\x00\x00\x0c" + encode("SayAck", id=1, at=5)[4:-2],  # SayAck with a 7-byte `at`
+                encode("SayAck", id=1, at=5)[:-1] + b"\x02",            # a flag that is neither 0 nor 1
+                encode("RoomJoined", room="#a", members=1)[:-1] + b"\xff",
+                encode("MemberList", room="#a", members=[("b", True)])[:-1] + b"\x02",
+                with_trailing_byte(encode("HistoryEnd", target="", oldest=1, more=True)),
+                struct.pack(">I", 14) + encode("RoomList", rooms=[("#a", 1, "")])[4:-1],  # RoomList cut short
                 b"\x00\x00\x00\x0d\x25\x00\x00\x00\x00" + bytes(8)):   # transfer id 0
         try:
             attp.split_frames(bytearray(bad), 1 << 20)
@@ -198,19 +203,28 @@ def s_handshake_welcome():
     name = uname("hé")
     c = connect(name)
     w = c.welcome
-    check(w.version == 3 == attp.VERSION, f"version {w.version}")
+    check(w.version == 4 == attp.VERSION, f"version {w.version}")
     check(w.max_frame >= 17408, f"max_frame {w.max_frame}")
     check(w.your_name == name, f"your_name {w.your_name!r} != {name!r}")
     check(len(w.resume_key) == 32, f"resume_key of {len(w.resume_key)} bytes")
     check(w.online and w.online[0] == w.server_name, f"online {w.online} does not start with {w.server_name!r}")
     check(name in w.online, f"{name} not in online {w.online}")
     rates = vars(c.rates)
-    check(list(rates) == ["chat_rate", "chat_burst", "who_rate", "who_burst", "offer_rate", "offer_burst"], f"{rates}")
+    check(list(rates) == ["chat_rate", "chat_burst", "who_rate", "who_burst", "offer_rate", "offer_burst",
+                          "room_rate", "room_burst", "history_rate", "history_burst"], f"{rates}")
     check(all(isinstance(v, int) and v >= 1 for v in rates.values()), f"a rate below 1: {rates}")
-    # "Ours: 20 and 200, 1 and 5, 1,000 and 2,000" (these scenarios run against a server with default settings)
-    check(list(rates.values()) == [20, 200, 1, 5, 1000, 2000], f"not the documented defaults: {rates}")
-    return (f"Welcome version 3, max_frame {w.max_frame}, server {w.server_name!r}, key 32 bytes, rates "
-            f"{'/'.join(map(str, rates.values()))}, online {len(w.online)}")
+    # "Ours: 20 and 200, 1 and 5, 1,000 and 2,000, 5 and 20, 2 and 5" (these scenarios run against a server with
+    # default settings)
+    check(list(rates.values()) == [20, 200, 1, 5, 1000, 2000, 5, 20, 2, 5], f"not the documented defaults: {rates}")
+    # "A name is registered to the first client (resume_key) that connects with it"
+    check(w.registered is True, f"a new name, first used by this key: registered {w.registered}")
+    # "On every connection the server sends, after Welcome, the server-wide room's recent lines (History with to
+    # empty and a HistoryEnd)"
+    lines, end = c.history_run("")
+    check(end.target == "" and len(lines) <= 50, f"{len(lines)} lines, {end}")
+    return (f"Welcome version 4, max_frame {w.max_frame}, server {w.server_name!r}, key 32 bytes, registered, rates "
+            f"{'/'.join(map(str, rates.values()))}, online {len(w.online)}; then the server-wide room's "
+            f"{len(lines)} recent lines and {end}")
 
 
 def s_chat_broadcast():
@@ -378,7 +392,8 @@ def s_lookalike_fullwidth_any_letters():
 
 def s_invalid_names_refused4():
     out = []
-    for v in ("a b", "x" * 33, "a/b", "a'b", 'a"b', "a\\b", "a`b", "a\x07b", "a\u200bb", "a\ue000b", ""):
+    for v in ("a b", "x" * 33, "a/b", "a'b", 'a"b', "a\\b", "a`b", "a\x07b", "a\u200bb", "a\ue000b", "",
+              "#" + uname("room"), "#"):            # version 4: "not starting with # (that is a room)"
         f = refused(v)
         out.append(f"{v!r}:{f.code}")
         check(f.code == 4, f"{v!r} refused with {f.code} ({f.reason}), expected 4")
@@ -387,13 +402,13 @@ def s_invalid_names_refused4():
 
 
 def s_other_versions_refused1():
-    """'A server refuses any other version with Refused code 1, naming the version it speaks' (3)."""
+    """'A server refuses any other version with Refused code 1, naming the version it speaks' (4)."""
     out = []
-    for v in (2, 4):
+    for v in (3, 5):
         c = raw_open()
         c.hello(uname(), version=v)
         f = closing_frame(c)
-        check(f and f.kind == "Refused" and f.code == 1 and "3" in f.reason, f"version {v}: {f}")
+        check(f and f.kind == "Refused" and f.code == 1 and "4" in f.reason, f"version {v}: {f}")
         out.append(f"{v}: {f.reason!r}")
     return "; ".join(out)
 
@@ -446,6 +461,14 @@ def s_violations_after_welcome_goodbye7():
         "client PeerJoined": encode("PeerJoined", name="x"),
         "client SayAck": encode("SayAck", id=1, at=1),
         "client SayRefused": encode("SayRefused", id=1, code=15, reason="x"),
+        # version 4: frames whose direction is S→C
+        "client RoomJoined": encode("RoomJoined", room="#x", topic="", members=1, rejoined=False),
+        "client History": encode("History", from_="x", to="", at=1, seq=1, text="hi"),
+        "client HistoryEnd": encode("HistoryEnd", target="", oldest=1, more=False),
+        "client NameStatus": encode("NameStatus", name="x", registered=False, reason=""),
+        "client RoomRefused": encode("RoomRefused", room="#x", code=18, reason="x"),
+        "invalid UTF-8 in a room": struct.pack(">I", 4) + b"\x30\x00\x01\xff",          # JoinRoom
+        "HistoryRequest, count cut short": struct.pack(">I", 12) + b"\x50\x00\x00" + bytes(8) + b"\x00",
         "invalid UTF-8": SAY_INVALID_UTF8,
         "surrogate UTF-8": SAY_SURROGATE_UTF8,
         "trailing byte": with_trailing_byte(encode("Say", id=1, to="", text="x")),
@@ -740,6 +763,469 @@ def s_relay_same_id_two_senders():
         extra = ""
     check(f.kind == "Reject" and not extra, f"second sender got {f}{extra}")
     return f"second sender: Reject ({f.reason!r})"
+
+
+# ------------------------------------------------------------------------- rooms, history, registered names (v4)
+
+def uroom(prefix="r"):
+    """A room name no earlier run used: '#' and a name as people's names are."""
+    return "#" + uname(prefix)
+
+
+def no_room_frame(c: Client, room, seconds=0.7):
+    """Nothing about `room` (a Chat or History to it, or a room frame naming it) comes within `seconds`."""
+    r = room.casefold()
+    try:
+        f = c.expect(lambda f: f.kind in ("Chat", "History") and f.to.casefold() == r
+                     or f.kind.startswith(("Room", "Member")) and getattr(f, "room", "").casefold() == r, seconds)
+    except TimeoutError:
+        return
+    raise AssertionError(f"{c.name} got {f}")
+
+
+def joined_ok(c: Client, room, members=None, spelled=None):
+    """JoinRoom, check the RoomJoined (not rejoined) and its run; returns (RoomJoined, lines, HistoryEnd)."""
+    j, lines, end = c.join_room(room, spelled=spelled)
+    check(j.kind == "RoomJoined", f"{c.name} joining {room!r}: {j}")
+    check(not j.rejoined, f"rejoined 1 on a JoinRoom: {j}")
+    check(members is None or j.members == members, f"{j}: expected {members} members")
+    check(end.target == j.room and all(f.to == j.room for f in lines), f"run {lines[:2]}... {end}")
+    return j, lines, end
+
+
+def s_room_join_then_history():
+    """JoinRoom is answered with RoomJoined, then the room's recent lines as History and a HistoryEnd; the other
+    members online hear MemberJoined; joining again is harmless (the same answer again)."""
+    room = uroom()
+    a, b = connect(), connect()
+    j, lines, end = joined_ok(a, room, members=1)
+    check(j.room == room and j.topic == "" and not lines and not end.more, f"a new room: {j}, {lines}, {end}")
+    acks = [say_ok(a, f"line {i} in {room}", to=room) for i in range(3)]
+    check(all(not f.held for f in acks), f"held on a line to a room: {acks}")
+    j2, lines2, end2 = joined_ok(b, room, members=2)
+    check([f.text for f in lines2] == [f"line {i} in {room}" for i in range(3)], f"History {lines2}")
+    check(all(f.from_ == a.name and f.to == room for f in lines2), f"{lines2}")
+    check([f.at for f in lines2] == [f.at for f in acks], f"History at {[f.at for f in lines2]}, SayAcks at "
+                                                          f"{[f.at for f in acks]}")
+    seqs = [f.seq for f in lines2]
+    check(seqs == sorted(set(seqs)), f"seqs not increasing (oldest first): {seqs}")
+    mj = a.expect("MemberJoined")
+    check(mj.room == room and mj.name == b.name, f"{mj}")
+    no_frame(b, "MemberJoined", 0.3)                   # "The other members online hear MemberJoined"
+    j3, lines3, _ = joined_ok(b, room, members=2)      # "Joining a room one is in again is harmless"
+    check([f.seq for f in lines3] == seqs, f"joining again: History seqs {[f.seq for f in lines3]}, first {seqs}")
+    no_frame(a, "MemberJoined", 0.5)
+    return (f"RoomJoined({j.room!r}, members 1) + empty run {end}; the second member: RoomJoined(members 2), "
+            f"{len(lines2)} History (seqs {seqs}, at = the SayAcks') and {end2}; MemberJoined to the first; joining "
+            f"again gave the same answer and no MemberJoined")
+
+
+def s_room_line_reaches_members_only():
+    """A line to a room reaches its members online, not its sender, as Chat with to = the room; a non-member's Say
+    to it gets SayRefused 18, and so does one to a room that does not exist; only members read its history."""
+    room = uroom()
+    a, b, c = connect(), connect(), connect()
+    joined_ok(a, room)
+    joined_ok(b, room)
+    ack = say_ok(a, "members only", to=room)
+    m = b.expect("Chat")
+    check(m.from_ == a.name and m.to == room and m.text == "members only" and m.at == ack.at and not ack.held,
+          f"{m} (SayAck {ack})")
+    no_room_frame(c, room)
+    no_frame(a, "Chat", 0.2)                           # not echoed to its sender
+    f = say_refused(c, "let me in", room, attp.NOT_MEMBER)
+    g = say_refused(c, "anyone?", uroom("none"), attp.NOT_MEMBER)
+    no_frame(b, "Chat", 0.3)
+    h, _ = c.history(room)
+    check(h.kind == "RoomRefused" and h.code == attp.NOT_MEMBER, f"a non-member's HistoryRequest: {h}")
+    return (f"Chat to {m.to!r} reached the member, not the non-member nor the sender; non-member: SayRefused 18 "
+            f"({f.reason!r}); to a room nobody made: 18 ({g.reason!r}); its HistoryRequest: RoomRefused 18")
+
+
+def s_room_lookalike_names_one_room():
+    """'rooms that look alike are one room': other case, a Cyrillic ѕ, fullwidth letters all join the room as its
+    first member spelled it, and lines to any spelling reach every member with to = that spelling."""
+    room = "#Rust" + uname("s")[1:]
+    a = connect()
+    joined_ok(a, room, members=1)
+    variants = [room.lower(), room.upper(), room.replace("s", "\u0455"),           # Cyrillic ѕ
+                "#" + "".join(chr(ord(ch) + 0xFEE0) for ch in room[1:])]          # fullwidth
+    clients, out = [], []
+    for n, v in enumerate(variants):
+        c = connect()
+        j, _, _ = joined_ok(c, v, members=n + 2, spelled=room)
+        check(j.room == room, f"JoinRoom {v!r} answered for {j.room!r}, not {room!r}")
+        clients.append(c)
+        out.append(v)
+    ack = say_ok(clients[1], "by another spelling", to=variants[2])
+    for c in [a, clients[0], clients[2], clients[3]]:
+        m = c.expect("Chat")
+        check(m.to == room and m.text == "by another spelling" and m.at == ack.at, f"{c.name}: {m}")
+    listed = [r for r in a.rooms() if r.room.casefold() == room.casefold()]
+    check(len(listed) == 1 and listed[0].room == room and listed[0].members == 5, f"RoomList: {listed}")
+    ml = a.members(variants[3], spelled=room)
+    check(ml.kind == "MemberList" and ml.room == room and len(ml.members) == 5, f"{ml}")
+    return f"{out} joined {room!r} (5 members, one RoomList entry); a line to {variants[2]!r} reached all as {room!r}"
+
+
+def s_room_invalid_names_refused4():
+    """A room's name is '#' and a name as people's names are: else RoomRefused 4 (the reason says why)."""
+    c = connect()
+    out = []
+    for r in ("#", "#a b", "#" + "x" * 33, "#a/b", "#a\u200bb", "##x", "no-hash" + str(RUN)):
+        j, _, _ = c.join_room(r)
+        check(j.kind == "RoomRefused" and j.code == attp.INVALID_NAME and j.room == r, f"{r!r}: {j}")
+        out.append(f"{r[:12]!r}")
+    j, _, _ = joined_ok(c, "#" + uname("x").ljust(32, "x"))
+    check(c.leave_room(j.room).kind == "RoomLeft", "leaving the 32-character room")
+    return f"{', '.join(out)} -> RoomRefused 4; a 32-character name joined"
+
+
+def s_room_list_members_topic():
+    """RoomsRequest -> RoomList (members, topic); MembersRequest -> MemberList (anyone may ask; online flags; a room
+    that does not exist: RoomRefused 18); SetTopic by a member -> RoomTopic to every member online, the setter too
+    (a non-member: RoomRefused 18; over 512 bytes: 13); a later joiner sees the topic in its RoomJoined."""
+    room = uroom()
+    names = [uname("Mz"), uname("ma"), uname("MB")]
+    a, b, gone = connect(names[0]), connect(names[1]), connect(names[2])
+    outsider = connect()
+    for c in (a, b, gone):
+        joined_ok(c, room)
+    gone.goodbye()                                     # "Membership lasts across connections"
+    time.sleep(0.3)
+    ml = outsider.members(room)
+    check(ml.kind == "MemberList" and ml.room == room, f"{ml}")
+    got = {m.name: m.online for m in ml.members}
+    check(got == {names[0]: True, names[1]: True, names[2]: False}, f"MemberList {ml.members}")
+    order = [m.name for m in ml.members]
+    check(order == sorted(order, key=str.casefold), f"MemberList not in order of names: {order}")
+    t0 = int(time.time() * 1000)
+    topic = "on parle français, " + "é" * 200
+    mine = a.set_topic(room, topic)
+    check(mine.kind == "RoomTopic" and mine.by == a.name and mine.topic == topic, f"{mine}")
+    check(abs(mine.at - t0) < 5000, f"RoomTopic at {mine.at}, local {t0}")
+    theirs = b.expect("RoomTopic")
+    check((theirs.room, theirs.by, theirs.at, theirs.topic) == (room, a.name, mine.at, topic), f"{theirs}")
+    no_room_frame(outsider, room, 0.3)
+    r = outsider.set_topic(room, "mine now")
+    check(r.kind == "RoomRefused" and r.code == attp.NOT_MEMBER, f"a non-member's SetTopic: {r}")
+    r = a.set_topic(room, "x" * 513)
+    check(r.kind == "RoomRefused" and r.code == attp.TOO_LONG, f"a 513-byte topic: {r}")
+    r = a.set_topic(room, "é" * 256)                   # 512 bytes: at the limit
+    check(r.kind == "RoomTopic" and r.topic == "é" * 256, f"a 512-byte topic: {r}")
+    b.expect("RoomTopic")
+    a.set_topic(room, topic)
+    listed = [x for x in outsider.rooms() if x.room == room]
+    check(listed == [attp.RoomInfo(room, 3, topic)], f"RoomList entry {listed}")
+    late, _, _ = joined_ok(outsider, room, members=4)
+    check(late.topic == topic, f"a later joiner's RoomJoined: {late}")
+    cleared = a.set_topic(room, "")
+    check(cleared.kind == "RoomTopic" and cleared.topic == "", f"clearing: {cleared}")
+    nowhere = outsider.members(uroom("none"))
+    check(nowhere.kind == "RoomRefused" and nowhere.code == attp.NOT_MEMBER, f"a room nobody made: {nowhere}")
+    return (f"MemberList {[(m.name, m.online) for m in ml.members]} to a non-member; RoomTopic to setter and member "
+            f"(not the outsider); non-member SetTopic 18, 513 bytes 13, 512 bytes set; RoomList {listed[0][1:2]} "
+            f"members with the topic; a later joiner saw it; MembersRequest for no room: 18 ({nowhere.reason!r})")
+
+
+def s_room_leave():
+    """LeaveRoom -> RoomLeft code 0, the others online hear MemberLeft; leaving a room one is not in: RoomRefused 18;
+    after leaving, lines to it are refused (18); the last member's leaving closes the room and deletes its history."""
+    room = uroom()
+    a, b = connect(), connect()
+    joined_ok(a, room)
+    joined_ok(b, room)
+    a.expect("MemberJoined")
+    say_ok(b, "before b left", to=room)
+    a.expect("Chat")
+    left = b.leave_room(room)
+    check(left.kind == "RoomLeft" and left.code == 0 and left.room == room, f"{left}")
+    ml = a.expect("MemberLeft")
+    check(ml.room == room and ml.name == b.name, f"{ml}")
+    again = b.leave_room(room)
+    check(again.kind == "RoomRefused" and again.code == attp.NOT_MEMBER, f"leaving again: {again}")
+    say_refused(b, "still here?", room, attp.NOT_MEMBER)
+    h, _ = b.history(room)
+    check(h.kind == "RoomRefused" and h.code == attp.NOT_MEMBER, f"HistoryRequest after leaving: {h}")
+    say_ok(a, "alone now", to=room)
+    no_room_frame(b, room, 0.3)
+    check([x.members for x in b.rooms() if x.room == room] == [1], "RoomList after b left")
+    last = a.leave_room(room)
+    check(last.kind == "RoomLeft" and last.code == 0, f"{last}")
+    check(not [x for x in b.rooms() if x.room.casefold() == room.casefold()], "the room is still listed")
+    gone = b.members(room)
+    check(gone.kind == "RoomRefused" and gone.code == attp.NOT_MEMBER, f"MembersRequest for a closed room: {gone}")
+    j, lines, end = joined_ok(a, room, members=1)
+    check(not lines and not end.more, f"history of a closed room came back: {lines} {end}")
+    return (f"RoomLeft 0 ({left.reason!r}), MemberLeft to the other; leaving again: 18; Say and HistoryRequest "
+            f"after leaving: 18; the last leaving closed it (not listed, MembersRequest 18) and a new room of that "
+            f"name had no history")
+
+
+def s_history_paging():
+    """A joiner gets the room's 50 most recent lines; HistoryRequest pages back (count capped at 200), with
+    before = the last HistoryEnd's oldest, until more = 0; every line comes exactly once, oldest first."""
+    room = uroom()
+    n = 250
+    a, b = connect(), connect()
+    joined_ok(a, room)
+    ids = [a.say(f"{room} line {i}", to=room) for i in range(n)]
+    acks = say_answers(a, ids, 30)
+    check(all(f.kind == "SayAck" for f in acks), f"{[f for f in acks if f.kind != 'SayAck'][:3]}")
+    _, recent, rend = joined_ok(b, room, members=2)
+    check([f.text for f in recent] == [f"{room} line {i}" for i in range(n - 50, n)],
+          f"{len(recent)} recent lines on joining, from {recent[0].text if recent else None!r}")
+    check(rend.more, f"{rend} after the 50 recent of {n} lines")
+    pages, lines, before = [], [], 0
+    while True:
+        page, end = b.history(room, before, 1000)
+        check(end is not None and end.kind == "HistoryEnd", f"page {len(pages) + 1}: {page}")
+        check(len(page) <= 200, f"{len(page)} lines for count 1000: the server caps count (200 by default)")
+        seqs = [f.seq for f in page]
+        check(seqs == sorted(set(seqs)), f"page {len(pages) + 1}: seqs {seqs[:5]}... not oldest first")
+        check(not before or all(s < before for s in seqs), f"a line at or after before={before}: {seqs[-3:]}")
+        check(not page or end.oldest <= seqs[0], f"{end}, oldest line seq {seqs[0]}")
+        pages.append(len(page))
+        lines = page + lines
+        if not end.more:
+            break
+        check(len(pages) < 10, f"still more after {pages}")
+        before = end.oldest
+    texts = [f.text for f in lines]
+    check(texts == [f"{room} line {i}" for i in range(n)], f"{len(texts)} lines paged, not the {n} said, in order")
+    check([f.at for f in lines] == [f.at for f in acks], "History at differs from the SayAcks'")
+    # the server-wide room's history: "everyone reads the server-wide room's"
+    wide, wend = b.history("", 0, 5)
+    check(wend is not None and wend.target == "" and len(wide) <= 5 and all(f.to == "" for f in wide),
+          f"server-wide: {wide} {wend}")
+    return (f"{len(recent)} recent lines on joining (more {rend.more:d}); {n} lines paged back in pages of {pages} "
+            f"(count 1000 asked), each exactly once, oldest first, to more=0; server-wide room: {len(wide)} lines")
+
+
+def s_room_scrollback_on_reconnect():
+    """Membership lasts across connections: on the next connection with its resume key a member gets RoomJoined
+    rejoined 1, then the room's recent lines (those said while it was away too) and a HistoryEnd, before any live
+    line of the room."""
+    room = uroom()
+    name = uname("back")
+    a, b = connect(name), connect()
+    key = a.welcome.resume_key
+    joined_ok(a, room)
+    joined_ok(b, room)
+    say_ok(a, "before I go", to=room)
+    a.goodbye()
+    away = [say_ok(b, f"while away {i}", to=room) for i in range(3)]
+    check(not any(f.held for f in away), "held on a room line")
+    b.backlog.clear()
+    a2 = connect(name, resume_key=key)
+    b.expect(lambda f: f.kind == "PeerJoined" and f.name == name)
+    live = say_ok(b, "live after reconnect", to=room)   # sent as soon as b hears of a2
+    frames = []
+    r = room.casefold()
+    while True:
+        f = a2.expect(lambda f: f.kind in ("RoomJoined", "History", "HistoryEnd", "Chat", "RoomLeft")
+                      and (getattr(f, "room", None) or getattr(f, "to", None) or getattr(f, "target", "")).casefold()
+                      == r)
+        frames.append(f)
+        if f.kind == "Chat":
+            break
+    kinds = [f.kind for f in frames]
+    check(kinds[0] == "RoomJoined" and frames[0].rejoined and frames[0].members == 2,
+          f"first frame about the room: {frames[0]}")
+    check(kinds[-2:] == ["HistoryEnd", "Chat"] and set(kinds[1:-2]) <= {"History"}, f"order: {kinds}")
+    texts = [f.text for f in frames if f.kind == "History"]
+    check(texts[-4:] == ["before I go"] + [f"while away {i}" for i in range(3)], f"scrollback {texts}")
+    check(frames[-1].text == "live after reconnect" and frames[-1].at == live.at, f"{frames[-1]}")
+    no_frame(a2, "RoomJoined", 0.3)
+    return (f"RoomJoined(rejoined 1, members 2), {len(texts)} History incl. the 3 said while away, HistoryEnd, then "
+            f"the live Chat: {kinds[0]}, {len(kinds) - 3}×History, {kinds[-2]}, {kinds[-1]}")
+
+
+def s_registered_name_refused3():
+    """A name is registered to the first key that connects with it: afterwards another key (or none) gets Refused 3
+    for it and for a look-alike, while its owner is away; the owner's key is welcomed with registered 1."""
+    name = "reg" + uname("n")[1:]
+    a = connect(name)
+    key = a.welcome.resume_key
+    check(a.welcome.registered, f"first connection: {a.welcome}")
+    a.goodbye()
+    time.sleep(0.2)
+    out = []
+    for v, k in ((name, os.urandom(32)), (name, b""), (name.upper(), os.urandom(32)),
+                 (name[:-1] + chr(ord(name[-1]) + 0xFEE0), b"")):
+        f = refused(v, resume_key=k)
+        check(f.code == attp.NAME_TAKEN, f"{v!r} with {'another' if k else 'no'} key: {f}")
+        out.append(f.reason)
+    a2 = connect(name, resume_key=key)
+    check(a2.welcome.registered and a2.welcome.your_name == name, f"the owner back: {a2.welcome}")
+    return f"registered 1; another key / no key / look-alikes refused 3 ({out[0]!r}); the owner welcomed, registered 1"
+
+
+def s_unregister_name_status():
+    """Unregister -> NameStatus(name, registered 0); the name stays the client's while connected; afterwards a
+    direct message to it is refused (12) while nobody has it, and another key may take it (and registers it)."""
+    name = "unr" + uname("n")[1:]
+    a, c = connect(name), connect()
+    key = a.welcome.resume_key
+    st = a.unregister()
+    check(st.name == name and st.registered is False and st.reason, f"{st}")
+    check(refused(name, resume_key=os.urandom(32)).code == attp.NAME_TAKEN, "taken while its client is online")
+    say_ok(c, "still reachable", to=name)
+    check(a.expect("Chat").text == "still reachable", "direct message while online after Unregister")
+    st2 = a.unregister()
+    check(st2.name == name and st2.registered is False, f"Unregister again: {st2}")
+    a.goodbye()
+    c.expect(lambda f: f.kind == "PeerLeft" and f.name == name)
+    f = say_refused(c, "are you there?", name, attp.UNKNOWN_PEER)
+    other = connect(name, resume_key=os.urandom(32))
+    check(other.welcome.your_name == name and other.welcome.registered, f"another key: {other.welcome}")
+    other.goodbye()
+    time.sleep(0.2)
+    g = refused(name, resume_key=key)
+    check(g.code == attp.NAME_TAKEN, f"the former owner: {g}")
+    return (f"NameStatus registered 0 ({st.reason!r}); again: {st2.reason!r}; offline: SayRefused 12 "
+            f"({f.reason!r}); another key took it (registered 1); the former owner: Refused 3")
+
+
+def s_held_direct_message():
+    """A direct message to an offline registered name: SayAck held 1; on its owner's next connection it comes as
+    History with to = its own name (after the server-wide room's run), ending with a HistoryEnd; a direct message
+    while online comes as Chat and neither is sent again."""
+    name = uname("held")
+    a, b = connect(name), connect()
+    key = a.welcome.resume_key
+    a.goodbye()
+    b.expect(lambda f: f.kind == "PeerLeft" and f.name == name)
+    acks = [say_ok(b, "while you were away", to=name), say_ok(b, "by another spelling", to=name.upper())]
+    check(all(f.held is True for f in acks), f"SayAcks {acks}")
+    a2 = connect(name, resume_key=key)
+    first = a2.expect({"History", "HistoryEnd"})
+    check(first.kind == "HistoryEnd" and first.target == "" or first.kind == "History" and first.to == "",
+          f"the first run after Welcome is not the server-wide room's: {first}")
+    if first.kind == "History":
+        a2.history_run("")
+    lines, end = a2.history_run(name)
+    check([(f.from_, f.to, f.text, f.at) for f in lines] ==
+          [(b.name, name, t, k.at) for t, k in zip(("while you were away", "by another spelling"), acks)],
+          f"kept for us: {lines}")
+    check(not end.more and end.target == name, f"{end}")
+    ack = say_ok(b, "now you are here", to=name)
+    check(not ack.held, f"held while online: {ack}")
+    m = a2.expect("Chat")
+    check(m.text == "now you are here" and m.to == name, f"{m}")
+    no_frame(a2, {"History", "HistoryEnd"}, 0.3)
+    a2.goodbye()
+    a3 = connect(name, resume_key=key)
+    a3.history_run("")
+    try:
+        again = a3.expect(lambda f: f.kind == "History" and f.to == name
+                          or f.kind == "HistoryEnd" and f.target == name, 1.0)
+        raise AssertionError(f"sent again on the next connection: {again}")
+    except TimeoutError:
+        pass
+    return (f"SayAck held 1 (twice, one to {name.upper()!r}); on reconnecting: server-wide run, then "
+            f"{len(lines)} History to {name!r} and {end}; a line while online: Chat, held 0; nothing sent again")
+
+
+def s_room_limit_refused19():
+    """'the client is in as many rooms as it may be, 50 by default': the 51st JoinRoom gets RoomRefused 19. (The
+    joins beyond the burst wait at the server: waiting, not refused.)"""
+    c = connect()
+    rooms = [uroom("lim") for _ in range(51)]
+    c.send_raw(b"".join(encode("JoinRoom", room=r) for r in rooms))
+    answers = {}
+    while len(answers) < len(rooms):
+        f = c.expect({"RoomJoined", "RoomRefused", "Error"}, 15)
+        check(f.kind != "Error", f"{f}")
+        answers[f.room] = f
+    refusals = [f for f in answers.values() if f.kind == "RoomRefused"]
+    check(len(refusals) == 1 and refusals[0].code == attp.LIMIT_REACHED, f"refusals: {refusals}")
+    last = "the last sent" if refusals[0].room == rooms[-1] else f"{refusals[0].room!r}, not the last sent"
+    ins = [f.room for f in answers.values() if f.kind == "RoomJoined"]
+    c.send_raw(b"".join(encode("LeaveRoom", room=r) for r in ins))
+    left = [c.expect({"RoomLeft", "RoomRefused", "Error"}, 20) for _ in ins]
+    check(all(f.kind == "RoomLeft" for f in left), f"{[f for f in left if f.kind != 'RoomLeft'][:3]}")
+    return f"{len(ins)} RoomJoined, one RoomRefused 19 ({last}: {refusals[0].reason!r}); all {len(ins)} left again"
+
+
+def s_pace_room_and_history_within_rates():
+    """'A client that keeps within them is never slowed down or refused': room_burst room requests at once and
+    then one per 1/room_rate s, history_burst HistoryRequests at once and then one per 1/history_rate s: all
+    answered at once, none refused. Then a burst plus 2 more at once: the 2 wait about 1/rate each."""
+    c = connect()
+    c.history_run("")                                   # the connection's own run, not an answer
+    room = uroom()
+    joined_ok(c, room)
+    r = c.rates
+    time.sleep(1.5 / r.room_rate)                       # the join's token back
+    kinds = ["RoomsRequest", "MembersRequest", "SetTopic"]
+    answer = {"RoomsRequest": "RoomList", "MembersRequest": "MemberList", "SetTopic": "RoomTopic"}
+    reqs = [kinds[i % 3] for i in range(r.room_burst)]
+    def room_req(k, i):
+        return encode(k, room=room, topic=f"t{i}") if k != "RoomsRequest" else encode(k)
+
+    def answers_to(kinds_sent, timeout):
+        # room answers within a burst may come in any order: count them by kind
+        want = sorted(answer[k] for k in kinds_sent)
+        got = []
+        while len(got) < len(want):
+            f = c.expect(lambda f: f.kind in ("RoomList", "MemberList", "RoomTopic", "RoomRefused", "Error"),
+                         timeout)
+            check(f.kind not in ("RoomRefused", "Error"), f"within the rates: {f}")
+            got.append(f.kind)
+        check(sorted(got) == want, f"{got}")
+    t0 = time.monotonic()
+    c.send_raw(b"".join(room_req(k, i) for i, k in enumerate(reqs)))
+    answers_to(reqs, 5)
+    burst_secs = time.monotonic() - t0
+    # had part of the burst waited, the rest would take 1/room_rate each (about 2 s for half of it)
+    check(burst_secs < 1.0, f"the burst of {r.room_burst} took {burst_secs:.2f}s")
+    slow = []
+    for i in range(2 * r.room_rate):                   # two seconds at room_rate
+        time.sleep(1 / r.room_rate)
+        t = time.monotonic()
+        c.send_raw(room_req(kinds[i % 3], i))
+        answers_to([kinds[i % 3]], 5)
+        slow.append(time.monotonic() - t)
+    check(max(slow) < 0.8 / r.room_rate + 0.3, f"a request within the rate waited {max(slow):.2f}s")
+    # history
+    time.sleep(r.history_burst / r.history_rate)       # a full bucket
+    t0 = time.monotonic()
+    c.send_raw(encode("HistoryRequest", target=room, before=0, count=5) * r.history_burst)
+    for _ in range(r.history_burst):
+        f = c.expect(lambda f: f.kind in ("HistoryEnd", "RoomRefused", "Error") and getattr(f, "target", room) == room
+                     and getattr(f, "room", room) == room, 5)
+        check(f.kind == "HistoryEnd", f"within the rates: {f}")
+    hburst = time.monotonic() - t0
+    check(hburst < 0.8 / r.history_rate, f"the history burst took {hburst:.2f}s")
+    hslow = []
+    for _ in range(3):
+        time.sleep(1 / r.history_rate)
+        t = time.monotonic()
+        c.send("HistoryRequest", target="", before=0, count=5)
+        f = c.expect(lambda f: f.kind in ("HistoryEnd", "RoomRefused", "Error") and getattr(f, "target", "") == ""
+                     and getattr(f, "room", "") == "", 5)
+        check(f.kind == "HistoryEnd", f"within the rates: {f}")
+        hslow.append(time.monotonic() - t)
+    check(max(hslow) < 0.8 / r.history_rate + 0.3, f"a HistoryRequest within the rate waited {max(hslow):.2f}s")
+    # beyond the burst: they wait, and are answered
+    time.sleep(r.history_burst / r.history_rate)
+    t0 = time.monotonic()
+    c.send_raw(encode("HistoryRequest", target="", before=0, count=1) * (r.history_burst + 2))
+    times = []
+    for _ in range(r.history_burst + 2):
+        f = c.expect(lambda f: f.kind in ("HistoryEnd", "RoomRefused", "Error") and getattr(f, "target", "") == ""
+                     and getattr(f, "room", "") == "", 5)
+        check(f.kind == "HistoryEnd", f"beyond the burst: {f}")
+        times.append(round(time.monotonic() - t0, 2))
+    gap = 1 / r.history_rate
+    for k in (r.history_burst, r.history_burst + 1):
+        check(0.7 * gap <= times[k] - times[k - 1] <= 2 * gap + 0.5, f"HistoryEnd {k + 1} not ~{gap}s later: {times}")
+    no_frame(c, "Error", 0.3)
+    return (f"{r.room_burst} room requests at once answered in {burst_secs:.2f}s, {len(slow)} at {r.room_rate}/s "
+            f"each within {max(slow):.2f}s; {r.history_burst} HistoryRequests at once in {hburst:.2f}s, 3 at "
+            f"{r.history_rate}/s within {max(hslow):.2f}s; {r.history_burst}+2 at once: answered at {times} s; "
+            f"no refusal")
 
 
 def collect_until_closed(c: Client, timeout):

@@ -18,8 +18,8 @@ public static class HumanEventFormatter
             Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear" + Reach(l),
             Listening l => $"listening on {l.Host}:{l.Port} with TLS; key fingerprint {l.Fingerprint}"
                 + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : "") + Reach(l),
-            Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)}{Registered(c)} WITHOUT TLS (--insecure)",
-            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)}{Registered(c)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)})",
+            Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} WITHOUT TLS (--insecure){Registered(c)}",
+            Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)}){Registered(c)}",
             ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",
             Disconnected d => $"disconnected: {Safe(d.Reason)}{(d.WillReconnect ? " (reconnecting)" : "")}",
             ClusterMemberChanged m => $"cluster: {(m.Self ? "this node" : "node")} {m.Node} {m.Status}",
@@ -88,7 +88,7 @@ public static class HumanEventFormatter
             : "";
     }
 
-    private static string Registered(Connected c) => c.Registered ? " (registered to you)" : "";
+    private static string Registered(Connected c) => c.Registered ? $"; the name {Safe(c.Name)} is registered to you" : "";
 
     private static string TrustWords(Security.TrustBasis? basis) => basis switch
     {

@@ -35,6 +35,6 @@ internal static class LocalEntities
 
     /// <summary>A persistent actor that stops when the database fails it comes back after a pause (1 s, doubling to
     /// 30 s), recovering its state; messages sent meanwhile are lost, and their senders' waits run out.</summary>
-    private static Props Restarting(Props child, string name) =>
+    public static Props Restarting(Props child, string name) =>
         BackoffSupervisor.Props(Backoff.OnStop(child, name, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, -1));
 }

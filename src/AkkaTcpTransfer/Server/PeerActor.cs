@@ -96,6 +96,17 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly Queue<Paced> _paced = new();
     /// <summary>The line the registry (or a room) has been asked to pass on and has not yet answered (one at a time, in order).</summary>
     private Protocol.Say? _asking;
+    /// <summary>A join or leave of this room is under way: requests after it wait until it is settled, so that a line to a
+    /// room sent right after joining it finds the client a member (and one sent after leaving, not).</summary>
+    private string? _roomChange;
+
+    /// <summary>The join or leave was not settled within chat.confirm-timeout (a part of the server that did not answer):
+    /// what waits behind it goes on.</summary>
+    private sealed class RoomChangeTimedOut
+    {
+        public static readonly RoomChangeTimedOut Instance = new();
+    }
+
     /// <summary>The registry deferred <see cref="_asking"/> for the sender's fan-out allowance: it asks again later.</summary>
     private bool _askingDeferred;
     /// <summary>Read barriers of the connection held back while requests wait for their rate.</summary>
@@ -166,6 +177,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         // the read barrier after them: the connection reads no more until they are handled, so this stash is bounded).
         Receive<ConnectionMessages.FrameReceived>(_ => Stash.Stash());
         Receive<ConnectionMessages.Delivered>(_ => Stash.Stash());
+        // The registry told the client's account it is online before telling us: its kept messages may come first.
+        Receive<AccountMessages.ReplayDirect>(_ => Stash.Stash());
         CommonWhileHandshaking();
     }
 
@@ -193,6 +206,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<AccountMessages.ReplayDirect>(r => Replay(r.Request, direct: true));
         Receive<HistoryReplayActor.Finished>(_ => { });
         Receive<NameMessages.Status>(st => _connection.Tell(new ConnectionMessages.Send(new NameStatus(st.Name, st.Registered, st.Reason))));
+        Receive<RoomMessages.Settled>(_ => RoomChangeOver());
+        Receive<RoomChangeTimedOut>(_ => RoomChangeOver());
         Receive<LineAnswers.SayFailed>(f => Answered(f.Id, new SayRefused(f.Id, f.Code, f.Reason)));
         Receive<LineAnswers.SayDeferred>(d =>
         {
@@ -243,6 +258,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<AccountMessages.ReplayDirect>(_ => { });
         Receive<HistoryReplayActor.Finished>(_ => { });
         Receive<NameMessages.Status>(_ => { });
+        Receive<RoomMessages.Settled>(_ => { });
+        Receive<RoomChangeTimedOut>(_ => { });
         Receive<PaceOver>(_ => { });
         Receive<ConfirmTimedOut>(_ => { });
         Receive<SessionMessages.Replaced>(_ => { });
@@ -396,8 +413,6 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _name = joined.Name;
         _identity = joined.Identity;
         _identityHex = Convert.ToHexStringLower(joined.Identity);
-        // Its account rejoins its rooms (each sends its recent lines) and sends the direct messages kept for it.
-        ToAccount(new AccountMessages.Online(_name, Self, _connection));
         _relays.Attach(_connection, _name, _identity, _peerMaxFrame);
         Context.Parent.Tell(ListenerMessages.Admitted.Instance);
         Timers.StartPeriodicTimer(nameof(SweepRelays), SweepRelays.Instance, TimeSpan.FromSeconds(1));
@@ -424,7 +439,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Route(transfer);
                 break;
             default:
-                Close(WireCode.ProtocolViolation, $"a client may not send {frame.Type} frames (a Ping only after the Welcome)");
+                Close(WireCode.ProtocolViolation, frame is Ping
+                    ? "a client may send a Ping only after the Welcome"
+                    : $"a client may not send {frame.Type} frames");
                 break;
         }
     }
@@ -464,7 +481,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     // ---------------------------------------------------------------- paced requests
 
     /// <summary>True while requests wait for their rate (or a line for its fan-out allowance): reads are held.</summary>
-    private bool Waiting => _paced.Count > 0 || _askingDeferred;
+    private bool Waiting => _paced.Count > 0 || _askingDeferred || _roomChange is not null;
 
     /// <summary>A rate-limited request (a line, a who, an offer) joins the backlog, in order, and so does a frame of an
     /// offer that waits there; one is refused only when the backlog is full, which a client that keeps to the rates of
@@ -501,7 +518,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         while (_paced.TryPeek(out var next))
         {
-            if (next.Frame is Protocol.Say && _asking is not null) break;
+            if (_roomChange is not null) break;
+            // A line waits for the answer to the one before it; so does a history request, so that it shows that line.
+            if (next.Frame is Protocol.Say or HistoryRequest && _asking is not null) break;
             var now = _clock.Elapsed;
             var bucket = next.Frame switch
             {
@@ -626,11 +645,18 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         }
         switch (frame)
         {
+            case JoinRoom or LeaveRoom:
+                _roomChange = room;
+                Timers.StartSingleTimer(nameof(RoomChangeTimedOut), RoomChangeTimedOut.Instance, _settings.Chat.ConfirmTimeout);
+                break;
+        }
+        switch (frame)
+        {
             case JoinRoom:
                 ToAccount(new AccountMessages.JoinRoom(room, _name, Self, _connection));
                 break;
             case LeaveRoom:
-                ToAccount(new AccountMessages.LeaveRoom(room, _name, _connection));
+                ToAccount(new AccountMessages.LeaveRoom(room, _name, Self, _connection));
                 break;
             case MembersRequest:
                 ToRoom(room, new RoomMessages.Members(room, _connection, ListBudget));
@@ -647,6 +673,14 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 ToRoom(room, new RoomMessages.History(room, _identityHex, history.Before, Math.Clamp(history.Count, 1, _settings.History.MaxPage), _connection));
                 break;
         }
+    }
+
+    private void RoomChangeOver()
+    {
+        if (_roomChange is null) return;
+        _roomChange = null;
+        Timers.Cancel(nameof(RoomChangeTimedOut));
+        Pump();
     }
 
     /// <summary>A stretch of history for this client: sent now, or after the one being sent.</summary>

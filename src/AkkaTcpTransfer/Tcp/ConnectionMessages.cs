@@ -21,10 +21,10 @@ public static class ConnectionMessages
     /// account, the server-wide room): sent like <see cref="Send"/>, and one that arrives after the connection stopped is
     /// dropped without a dead-letter report. Nobody hears if it cannot be sent; with <paramref name="Written"/>, the
     /// sender hears that it was (a direct message counts as delivered only then).</summary>
-    public sealed record Post(Frame Frame, object? Written = null) : Akka.Event.IDeadLetterSuppression;
+    public sealed record Post(Frame Frame, object? Written = null) : Akka.Event.IDeadLetterSuppression, Server.Federation.ICrossNodeMessage;
 
     /// <summary><see cref="Post"/> of a frame encoded once for many connections (a line to a room).</summary>
-    public sealed record PostEncoded(byte[] Frame) : Akka.Event.IDeadLetterSuppression;
+    public sealed record PostEncoded(byte[] Frame) : Akka.Event.IDeadLetterSuppression, Server.Federation.ICrossNodeMessage;
 
     /// <summary>Say goodbye with this reason, flush queued control frames, drop queued file data, close.</summary>
     public sealed record Close(WireCode Code, string Reason);

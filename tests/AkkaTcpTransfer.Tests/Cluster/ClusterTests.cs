@@ -27,6 +27,9 @@ public sealed class ClusterTests : NodesAndFiles
         ("cluster.claim-timeout", "4s"),
         // Every node of a test stops at once; none waits long for the others to see it leave.
         ("akka.coordinated-shutdown.phases.cluster-exiting.timeout", "1s"),
+        // These tests are about names held online across nodes (the cluster's name directory). Registered names would
+        // refuse a second identity before the directory is even asked: they are tested on their own (ClusterRoomTests).
+        ("names.max-registered", "0"),
     ];
 
     public override async Task InitializeAsync()
@@ -257,7 +260,7 @@ public sealed class ClusterTests : NodesAndFiles
     private static byte[] WellFormedMessage(ServerNode node)
     {
         var serializer = new AkkaTcpTransfer.Cluster.ClusterSerializer((ExtendedActorSystem)node.System);
-        var message = new AkkaTcpTransfer.Cluster.ClusterMessages.Broadcast("intruder", 0, "hello");
+        var message = new AkkaTcpTransfer.Cluster.ClusterMessages.Broadcast("intruder", 0, "hello", 1);
         var target = $"{Akka.Cluster.Cluster.Get(node.System).SelfAddress}/user/server/cluster/replica";
         return Protocol.FrameEncoder.Encode(new Protocol.LinkMessage(serializer.Manifest(message), target, "", serializer.ToBinary(message)));
     }

@@ -64,6 +64,24 @@ public sealed class RoomTests
     }
 
     [Fact]
+    public async Task Requests_after_a_join_or_a_leave_are_handled_after_it()
+    {
+        await using var nodes = new TestNodes();
+        var (server, _) = await nodes.StartServer();
+        await using var alice = await RawClient.JoinAsync(server.Port, "alice");
+        // In one write: join, a line to the room, its history; then leave and a line after it.
+        await alice.SendRawAsync([.. FrameEncoder.Encode(new JoinRoom("#now")), .. FrameEncoder.Encode(new Say(1, "#now", "first words")),
+            .. FrameEncoder.Encode(new HistoryRequest("#now", 0, 10))]);
+        // The join's answer and scrollback come first, then the line's answer, then the page, which holds the line.
+        var before = await Until<Frame>(alice, f => f is SayAck or SayRefused);
+        Assert.True(before[^1] is SayAck, string.Join(", ", before));
+        var page = await Until<HistoryEnd>(alice, e => e.Target == "#now");
+        Assert.Contains(page, f => f is HistoryFrame { Text: "first words" });
+        await alice.SendRawAsync([.. FrameEncoder.Encode(new LeaveRoom("#now")), .. FrameEncoder.Encode(new Say(2, "#now", "too late"))]);
+        Assert.Equal(WireCode.NotMember, (await alice.Expect<SayRefused>()).Code);
+    }
+
+    [Fact]
     public async Task A_member_who_comes_back_gets_what_was_said_meanwhile_before_anything_live()
     {
         await using var nodes = new TestNodes();

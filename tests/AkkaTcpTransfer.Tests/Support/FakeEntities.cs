@@ -20,8 +20,10 @@ internal static class FakeEntities
             Receive<EntityEnvelope>(e => e.Message is RoomMessages.StoreLine, e =>
             {
                 var line = (RoomMessages.StoreLine)e.Message;
-                Sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs));
+                Sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs, line.Id));
             });
+            Receive<EntityEnvelope>(e => e.Message is RoomMessages.Scrollback, e =>
+                Sender.Tell(new RoomMessages.ScrollbackSent(((RoomMessages.Scrollback)e.Message).Connection, 0, 0)));
             ReceiveAny(_ => { });
         }
     }

@@ -50,6 +50,9 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
     public async Task<(ServerNode Node, EventLog Log)> StartServer(Akka.Configuration.Config? extra, params (string, string)[] overrides)
     {
         var log = new EventLog("server");
+        // The nodes of a cluster share one database: here, one SQLite file for the nodes of these tests (one machine).
+        if (overrides.Any(o => o is ("cluster.enabled", "on")) && !overrides.Any(o => o.Item1.StartsWith("store.", StringComparison.Ordinal)))
+            overrides = [.. overrides, ("store.sqlite-file", Path.Combine(_stateRoot, "cluster.db"))];
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. Transport, .. overrides]);
         if (extra is not null) config = extra.WithFallback(config);
         var health = new SystemHealth("server");

@@ -12,6 +12,7 @@ using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
 using AkkaTcpTransfer.Server.Lines;
+using AkkaTcpTransfer.Server.Federation;
 
 namespace AkkaTcpTransfer.Server.Accounts;
 
@@ -23,29 +24,29 @@ internal static class AccountMessages
 
     /// <summary>The owner connected (its session is <paramref name="Peer"/>, its connection <paramref name="Connection"/>):
     /// it rejoins its rooms, gets the direct messages kept for it, then live ones.</summary>
-    public sealed record Online(string Name, IActorRef Peer, IActorRef Connection);
+    public sealed record Online(string Name, IActorRef Peer, IActorRef Connection) : ICrossNodeMessage;
 
-    public sealed record JoinRoom(string Room, string Name, IActorRef Peer, IActorRef Connection);
+    public sealed record JoinRoom(string Room, string Name, IActorRef Peer, IActorRef Connection) : ICrossNodeMessage;
 
-    public sealed record LeaveRoom(string Room, string Name, IActorRef Connection);
+    public sealed record LeaveRoom(string Room, string Name, IActorRef Peer, IActorRef Connection) : ICrossNodeMessage;
 
     /// <summary>A direct message for the owner: stored, then delivered if it is online, else kept. The sender (a session,
     /// or the server) is answered SayDone (Held when kept) or SayFailed.</summary>
-    public sealed record Deliver(uint Id, string From, string To, string Text, long AtMs);
+    public sealed record Deliver(uint Id, string From, string To, string Text, long AtMs) : ICrossNodeMessage;
 
     /// <summary>Account -> session: send the owner the stored direct messages in this range (a
     /// <see cref="Replay.HistoryReplayActor.Request"/>), then say <see cref="Replayed"/>.</summary>
-    public sealed record ReplayDirect(Replay.HistoryReplayActor.Request Request);
+    public sealed record ReplayDirect(Replay.HistoryReplayActor.Request Request) : ICrossNodeMessage;
 
     /// <summary>Session -> account: the direct messages up to <paramref name="UpTo"/> were sent to the owner.</summary>
-    public sealed record Replayed(long UpTo);
+    public sealed record Replayed(long UpTo) : ICrossNodeMessage;
 
     /// <summary>Session -> account: the owner's connection is gone (its session may live on a moment, winding down): a
     /// message from now on is kept for the next connection.</summary>
-    public sealed record Offline(IActorRef Peer);
+    public sealed record Offline(IActorRef Peer) : ICrossNodeMessage;
 
     /// <summary>Connection -> account: the live message <paramref name="Seq"/> is in the owner's socket: delivered.</summary>
-    public sealed record Written(long Seq);
+    public sealed record Written(long Seq) : ICrossNodeMessage;
 }
 
 /// <summary>One client's account, a persistent entity ("user:IDENTITY", the client's identity digest in hex): the rooms
@@ -260,6 +261,7 @@ internal sealed class AccountActor : ReceivePersistentActor
         {
             join.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(join.Room, WireCode.LimitReached,
                 $"you are in {_settings.Rooms.PerClient} rooms, as many as one client may be; leave one first")));
+            join.Peer.Tell(new RoomMessages.Settled(join.Room));
             return;
         }
         _joining.Add(key);
@@ -271,9 +273,10 @@ internal sealed class AccountActor : ReceivePersistentActor
         if (!_memberOf.TryGetValue(RoomNames.Key(leave.Room), out var room))
         {
             leave.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(leave.Room, WireCode.NotMember, $"you are not in {leave.Room}")));
+            leave.Peer.Tell(new RoomMessages.Settled(leave.Room));
             return;
         }
-        _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), new RoomMessages.Leave(room, Identity, leave.Name, leave.Connection, Self)));
+        _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), new RoomMessages.Leave(room, Identity, leave.Name, leave.Peer, leave.Connection, Self)));
     }
 
     // ---------------------------------------------------------------- direct messages

@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Server.Entities;
 /// <summary>A message for the entity <paramref name="EntityId"/> ("room:KEY", "user:IDENTITY"), wherever it lives: a
 /// child of an <see cref="EntityHostActor"/> on a single server, a sharded entity in a cluster. The entity receives
 /// <paramref name="Message"/> with the envelope's sender.</summary>
-internal sealed record EntityEnvelope(string EntityId, object Message);
+internal sealed record EntityEnvelope(string EntityId, object Message) : Federation.ICrossNodeMessage;
 
 /// <summary>How an entity leaves memory when it has been idle: on a single server its host's own message, in a cluster
 /// the shard's. Either way the host stops it with <see cref="Stop"/> once no message is on its way to it, and starts it

@@ -26,7 +26,7 @@ public static class FederationMessages
     public sealed record LocalSessionDown(LocalSession Session);
 
     /// <summary>A line to everyone, already delivered here and paid for: the other nodes deliver it to their clients.</summary>
-    public sealed record LocalBroadcast(string From, long AtMs, string Text);
+    public sealed record LocalBroadcast(string From, long AtMs, string Text, long Seq);
 
     /// <summary>May the client of <paramref name="Identity"/> have <paramref name="Name"/>? Answered with
     /// <see cref="NameClaimAnswer"/> carrying <paramref name="Request"/> (the registry's own number for the claim).</summary>
@@ -54,14 +54,11 @@ public static class FederationMessages
     public sealed record RemoteNodeGone(IActorRef Node);
 
     /// <summary>A line to everyone from another node: deliver it to this node's clients.</summary>
-    public sealed record RemoteBroadcast(string From, long AtMs, string Text);
+    public sealed record RemoteBroadcast(string From, long AtMs, string Text, long Seq);
 
     /// <summary>The same client came back on another node: end its session here as replaced.</summary>
     public sealed record Takeover(string Name);
 
     // ---- registry -> registry (on another node) ----
 
-    /// <summary>A direct line for a client of the receiving node. The message's sender is the writer's session actor
-    /// (or the server actor, for its operator), which hears <c>SayDone</c> or <c>SayFailed</c> with <paramref name="Id"/>.</summary>
-    public sealed record Direct(uint Id, string From, string To, long AtMs, string Text) : ICrossNodeMessage;
 }

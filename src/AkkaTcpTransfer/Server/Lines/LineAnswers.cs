@@ -17,6 +17,6 @@ public static class LineAnswers
 
     /// <summary>The line would reach more people than its sender may reach right now (its fan-out allowance): nothing
     /// was passed on; ask again after <paramref name="Wait"/>.</summary>
-    public sealed record SayDeferred(uint Id, TimeSpan Wait);
+    public sealed record SayDeferred(uint Id, TimeSpan Wait) : ICrossNodeMessage;
 
 }

@@ -8,6 +8,7 @@ using AkkaTcpTransfer.Server.Stored;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Text;
 using AkkaTcpTransfer.Server.Lines;
+using AkkaTcpTransfer.Server.Federation;
 
 namespace AkkaTcpTransfer.Server.Names;
 
@@ -16,25 +17,25 @@ internal static class NameMessages
 {
     /// <summary>May <paramref name="Identity"/> go by <paramref name="Name"/>? The first identity to ask for a free name
     /// registers it.</summary>
-    public sealed record Use(long Request, string Name, string Identity);
+    public sealed record Use(long Request, string Name, string Identity) : ICrossNodeMessage;
 
     /// <param name="Registered">The name is (now) registered to the asker.</param>
-    public sealed record UseAnswer(long Request, bool Allowed, bool Registered, string Reason);
+    public sealed record UseAnswer(long Request, bool Allowed, bool Registered, string Reason) : ICrossNodeMessage;
 
     /// <summary>The owner was online until now (or is still): its name's expiry counts from here.</summary>
-    public sealed record Touch(string Name, string Identity);
+    public sealed record Touch(string Name, string Identity) : ICrossNodeMessage;
 
     /// <summary>The owner lets its name go (/unregister). Answered with <see cref="Status"/>.</summary>
-    public sealed record Release(string Name, string Identity);
+    public sealed record Release(string Name, string Identity) : ICrossNodeMessage;
 
     /// <summary>An operator frees a name, whoever holds it. Answered with <see cref="Status"/>.</summary>
-    public sealed record Free(string Name);
+    public sealed record Free(string Name) : ICrossNodeMessage;
 
-    public sealed record Status(string Name, bool Registered, string Reason);
+    public sealed record Status(string Name, bool Registered, string Reason) : ICrossNodeMessage;
 
     /// <summary>Deliver a direct message to the account of whoever registered <paramref name="Name"/> (the sender kept,
     /// as the account answers it), or tell the sender nobody did.</summary>
-    public sealed record DeliverToOwner(string Name, Accounts.AccountMessages.Deliver Message);
+    public sealed record DeliverToOwner(string Name, Accounts.AccountMessages.Deliver Message) : ICrossNodeMessage;
 }
 
 /// <summary>Names that stay their owner's: the first identity (a client's resume key) to use a name registers it, and

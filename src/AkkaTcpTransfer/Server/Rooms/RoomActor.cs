@@ -87,7 +87,11 @@ internal sealed class RoomActor : ReceivePersistentActor
         Command<RoomMessages.Members>(OnMembers);
         Command<RoomMessages.History>(OnHistory);
         Command<RoomMessages.StoreLine>(OnStoreLine);
-        Command<RoomMessages.Scrollback>(s => SendScrollback(s.Connection, ""));
+        Command<RoomMessages.Scrollback>(s =>
+        {
+            SendScrollback(s.Connection, "", s.BeforeMs);
+            Sender.Tell(new RoomMessages.ScrollbackSent(s.Connection, s.BeforeMs, LastSequenceNr));
+        });
         Command<RoomMessages.Retain>(_ => Snapshot());
         Command<Terminated>(t => Detach(t.ActorRef));
         Command<ReceiveTimeout>(_ =>
@@ -161,6 +165,7 @@ internal sealed class RoomActor : ReceivePersistentActor
             join.Connection.Tell(new ConnectionMessages.Post(new RoomJoined(_name, _topic, _members.Count, join.Rejoin)));
             SendScrollback(join.Connection, _name);
             join.Account.Tell(new RoomMessages.Entered(_name));
+            if (!join.Rejoin) join.Peer.Tell(new RoomMessages.Settled(join.Room));
             return;
         }
         if (join.Rejoin)
@@ -175,6 +180,7 @@ internal sealed class RoomActor : ReceivePersistentActor
             join.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(join.Room, WireCode.LimitReached,
                 $"{join.Room} is full ({_settings.Rooms.MembersPerRoom} members)")));
             join.Account.Tell(new RoomMessages.NotEntered(join.Room));
+            join.Peer.Tell(new RoomMessages.Settled(join.Room));
             return;
         }
         Store(new MemberAdded(join.Identity, join.Name, NowMs), Apply, () =>
@@ -184,11 +190,13 @@ internal sealed class RoomActor : ReceivePersistentActor
             SendScrollback(join.Connection, _name);
             Tell(new MemberJoined(_name, join.Name), except: join.Identity);
             join.Account.Tell(new RoomMessages.Entered(_name));
+            join.Peer.Tell(new RoomMessages.Settled(join.Room));
             Summarise();
         }, why =>
         {
             join.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(join.Room, WireCode.NotStored, $"could not join {join.Room}: {why}")));
             join.Account.Tell(new RoomMessages.NotEntered(join.Room));
+            join.Peer.Tell(new RoomMessages.Settled(join.Room));
         });
     }
 
@@ -199,6 +207,7 @@ internal sealed class RoomActor : ReceivePersistentActor
         {
             leave.Connection.Tell(new ConnectionMessages.Post(new RoomLeft(leave.Room, WireCode.Normal, $"you are not in {leave.Room}")));
             leave.Account.Tell(new RoomMessages.Exited(leave.Room));
+            leave.Peer.Tell(new RoomMessages.Settled(leave.Room));
             return;
         }
         Store(new MemberRemoved(leave.Identity, NowMs), Apply, () =>
@@ -211,9 +220,14 @@ internal sealed class RoomActor : ReceivePersistentActor
             leave.Connection.Tell(new ConnectionMessages.Post(new RoomLeft(_name, WireCode.Normal, $"you left {_name}")));
             Tell(new MemberLeft(_name, leave.Name), except: leave.Identity);
             leave.Account.Tell(new RoomMessages.Exited(_name));
+            leave.Peer.Tell(new RoomMessages.Settled(leave.Room));
             Summarise();
             if (_members.Count == 0) Close();
-        }, why => leave.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(leave.Room, WireCode.NotStored, $"could not leave {leave.Room}: {why}"))));
+        }, why =>
+        {
+            leave.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(leave.Room, WireCode.NotStored, $"could not leave {leave.Room}: {why}")));
+            leave.Peer.Tell(new RoomMessages.Settled(leave.Room));
+        });
     }
 
     /// <summary>The last member left: the room's history goes (snapshots first, so that a crash half way leaves events
@@ -286,7 +300,7 @@ internal sealed class RoomActor : ReceivePersistentActor
     {
         var sender = Sender;
         Store(new LineSaid(line.From, line.AtMs, line.Text), e => Apply(e, LastSequenceNr),
-            () => sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs)),
+            () => sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs, LastSequenceNr)),
             why => sender.Tell(new RoomMessages.NotStored(line.Id, WireCode.NotStored, $"not sent: {why}")));
     }
 
@@ -338,13 +352,13 @@ internal sealed class RoomActor : ReceivePersistentActor
 
     /// <summary>The newest lines (history.scrollback of them, none older than history.room-max-age), as history, then
     /// the end of it: what a member gets on joining or reconnecting, before live lines.</summary>
-    private void SendScrollback(IActorRef connection, string target)
+    private void SendScrollback(IActorRef connection, string target, long beforeMs = long.MaxValue)
     {
         var cutoff = NowMs - (long)_settings.History.RoomMaxAge.TotalMilliseconds;
         long oldest = 0;
         foreach (var line in _recent)
         {
-            if (line.AtMs < cutoff) continue;
+            if (line.AtMs < cutoff || line.AtMs >= beforeMs) continue;
             oldest = oldest == 0 ? line.Seq : oldest;
             connection.Tell(new ConnectionMessages.Post(new HistoryFrame(line.From, target, line.AtMs, line.Seq, line.Text)));
         }

@@ -146,6 +146,7 @@ internal sealed class RoomDirectoryActor : ReceivePersistentActor, IWithTimers
     {
         join.Connection.Tell(new ConnectionMessages.Post(new RoomRefused(join.Room, code, reason)));
         join.Account.Tell(new RoomMessages.NotEntered(join.Room));
+        join.Peer.Tell(new RoomMessages.Settled(join.Room));
     }
 
     private Action<string>? _onRejected;

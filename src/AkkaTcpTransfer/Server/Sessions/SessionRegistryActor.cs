@@ -87,6 +87,19 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _nameTimeout;
     private readonly Dictionary<uint, Storing> _storing = [];
     private uint _nextStoring;
+    /// <summary>Per connection of a new client, the lines of the server-wide room that come while its scrollback is on its
+    /// way: sent after it, less those it already held.</summary>
+    private readonly Dictionary<IActorRef, List<(long Seq, long AtMs, ConnectionMessages.SendEncoded Frame)>> _awaitingScrollback = [];
+    /// <summary>Per connection, what its scrollback of the server-wide room carried: the lines said before BeforeMs and
+    /// stored up to event UpTo. Those are not sent again; every other line is live for it.</summary>
+    private readonly Dictionary<IActorRef, (long BeforeMs, long UpTo)> _scrollback = [];
+
+    private sealed record ScrollbackTimedOut(IActorRef Connection);
+
+
+
+    /// <summary>Lines of the server-wide room held for one client while its scrollback comes, at most.</summary>
+    private const int MaxHeldForScrollback = 1000;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -144,11 +157,14 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             Sender.Tell(SessionMessages.Left.Instance);
         });
         Receive<NameMessages.UseAnswer>(OnNameAnswer);
+        Receive<RoomMessages.ScrollbackSent>(s => ScrollbackDone(s.Connection, s.BeforeMs, s.UpTo));
+        // The server-wide room did not answer: its live lines go to the client from now on, none held back longer.
+        Receive<ScrollbackTimedOut>(t => ScrollbackDone(t.Connection, 0, 0));
         Receive<RoomMessages.Stored>(s =>
         {
             if (!_storing.Remove(s.Id, out var line)) return;
-            DeliverBroadcast(line.FromName, s.AtMs, line.Text, except: line.From);
-            _replica?.Tell(new FederationMessages.LocalBroadcast(line.FromName, s.AtMs, line.Text));
+            DeliverBroadcast(line.FromName, s.AtMs, line.Text, except: line.From, s.Seq);
+            _replica?.Tell(new FederationMessages.LocalBroadcast(line.FromName, s.AtMs, line.Text, s.Seq));
             if (line.From is not null) Context.System.EventStream.Publish(new Events.ChatReceived(line.FromName, null, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(s.AtMs)));
             line.Asker.Tell(new LineAnswers.SayDone(line.Id, s.AtMs));
         });
@@ -269,8 +285,14 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             session.Name, session.ResumeKey, registered, _clientLimits, NameList.Fit(Names(), NamesBudget(session.MaxFrame), WelcomeNames))));
         // Right behind the Welcome, from the same sender: from here on the connection says Goodbye, not Refused.
         session.Connection.Tell(ConnectionMessages.HandshakeDone.Instance);
-        // The server-wide room's recent lines, before any live line (which this registry sends only after this).
-        _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), new RoomMessages.Scrollback(session.Connection)));
+        // The server-wide room's recent lines, before any live line: live lines wait here until the room says how far
+        // the scrollback went.
+        _awaitingScrollback[session.Connection] = [];
+        _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), new RoomMessages.Scrollback(session.Connection, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())));
+        Timers.StartSingleTimer(("scrollback", session.Connection), new ScrollbackTimedOut(session.Connection), _nameTimeout);
+        // Its account rejoins its rooms and sends the direct messages kept for it; told before anyone hears the client
+        // is here, so that a direct message sent on hearing it finds the account knowing its owner is online.
+        _entities.Accounts.Tell(new EntityEnvelope(AccountMessages.EntityId(session.Identity), new AccountMessages.Online(session.Name, peer, session.Connection)));
         peer.Tell(new SessionMessages.Joined(session.Name, ClientIdentity.Of(session.ResumeKey)));
         _replica?.Tell(new FederationMessages.LocalSessionUp(Local(session)));
         if (wasOnline) return;
@@ -324,6 +346,9 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         {
             _byPeer.Remove(session.Peer);
             Context.Unwatch(session.Peer);
+            _awaitingScrollback.Remove(session.Connection);
+            _scrollback.Remove(session.Connection);
+            Timers.Cancel(("scrollback", session.Connection));
         }
         var at = _sorted.BinarySearch(session.Name, DisplayOrder);
         if (at >= 0) _sorted.RemoveAt(at);
@@ -382,12 +407,37 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         _entities.Names.Forward(new NameMessages.DeliverToOwner(say.To, new AccountMessages.Deliver(say.Id, fromName, say.To, say.Text, atMs)));
     }
 
-    private void DeliverBroadcast(string fromName, long atMs, string text, Session? except)
+    /// <summary>A stored line of the server-wide room (event <paramref name="seq"/>) to every client of this node but
+    /// its sender: held for a client whose scrollback is on its way, skipped for one whose scrollback carried it.</summary>
+    private void DeliverBroadcast(string fromName, long atMs, string text, Session? except, long seq)
     {
         var send = new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(fromName, "", atMs, text)));
         foreach (var session in _byPeer.Values)
         {
-            if (!ReferenceEquals(session, except)) session.Connection.Tell(send);
+            if (ReferenceEquals(session, except)) continue;
+            if (_awaitingScrollback.TryGetValue(session.Connection, out var held))
+            {
+                if (held.Count < MaxHeldForScrollback) held.Add((seq, atMs, send));
+                continue;
+            }
+            if (InScrollback(session.Connection, seq, atMs)) continue;
+            session.Connection.Tell(send);
+        }
+    }
+
+    /// <summary>Was this line in the connection's scrollback? Said before the client arrived and stored before the room
+    /// read its recent lines: both, or it is live.</summary>
+    private bool InScrollback(IActorRef connection, long seq, long atMs) =>
+        _scrollback.TryGetValue(connection, out var sent) && atMs < sent.BeforeMs && seq <= sent.UpTo;
+
+    private void ScrollbackDone(IActorRef connection, long beforeMs, long upTo)
+    {
+        if (!_awaitingScrollback.Remove(connection, out var held)) return;
+        Timers.Cancel(("scrollback", connection));
+        _scrollback[connection] = (beforeMs, upTo);
+        foreach (var (seq, atMs, frame) in held)
+        {
+            if (!InScrollback(connection, seq, atMs)) connection.Tell(frame);
         }
     }
 
@@ -448,20 +498,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         });
         Receive<FederationMessages.RemoteBroadcast>(b =>
         {
-            DeliverBroadcast(b.From, b.AtMs, b.Text, except: null);
+            DeliverBroadcast(b.From, b.AtMs, b.Text, except: null, b.Seq);
             Context.System.EventStream.Publish(new Events.ChatReceived(b.From, null, b.Text, DateTimeOffset.FromUnixTimeMilliseconds(b.AtMs)));
-        });
-        Receive<FederationMessages.Direct>(d =>
-        {
-            if (Find(d.To) is { Node: null } target)
-            {
-                target.Connection.Tell(new ConnectionMessages.SendEncoded(FrameEncoder.Encode(new ChatFrame(d.From, target.Name, d.AtMs, d.Text))));
-                Sender.Tell(new LineAnswers.SayDone(d.Id, d.AtMs));
-            }
-            else
-            {
-                Sender.Tell(new LineAnswers.SayFailed(d.Id, WireCode.UnknownPeer, $"no one named '{d.To}' is online"));
-            }
         });
     }
 
