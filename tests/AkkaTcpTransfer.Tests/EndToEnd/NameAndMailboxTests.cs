@@ -146,23 +146,29 @@ public sealed class NameAndMailboxTests
         await RoomTests.Join(alice, "#full");
         await RoomTests.Join(bob, "#full");
         var big = new string('x', 60_000);
+        var acked = 0;
         for (uint i = 1; ; i++)
         {
             await alice.SendAsync(new Say(i, "#full", big));
             var answer = await RoomTests.Until<Frame>(alice, f => f is SayAck or SayRefused);
             if (answer[^1] is SayRefused refused)
             {
-                Assert.Equal(WireCode.NotStored, refused.Code);
+                // The answer to this very line, and the only one it gets: never an acknowledgement, then a refusal.
+                Assert.Equal((i, WireCode.NotStored), (refused.Id, refused.Code));
                 Assert.Contains("is full", refused.Reason, StringComparison.Ordinal);
                 break;
             }
+            Assert.Equal(i, ((SayAck)answer[^1]).Id);
+            acked++;
             Assert.True(i < 10, "the database never filled");
         }
-        // What was refused reached nobody; the room still works for what fits.
+        // What was refused reached nobody; what was acknowledged is exactly what is stored.
         var delivered = (await bob.ReceiveUntilQuietAsync(Quiet)).OfType<ChatFrame>().Count();
         await alice.SendAsync(new HistoryRequest("#full", 0, 100));
-        var stored = (await RoomTests.Until<HistoryEnd>(alice, e => e.Target == "#full")).OfType<HistoryFrame>().Count();
-        Assert.Equal(stored, delivered);
+        var history = await RoomTests.Until<HistoryEnd>(alice, e => e.Target == "#full");
+        Assert.DoesNotContain(history, f => f is SayAck);
+        var stored = history.OfType<HistoryFrame>().Count();
+        Assert.Equal((acked, acked), (stored, delivered));
         await alice.SendAsync(new Say(99, "#full", "short"));
         var last = await RoomTests.Until<Frame>(alice, f => f is SayAck or SayRefused);
         Assert.True(last[^1] is SayAck or SayRefused { Code: WireCode.NotStored });
