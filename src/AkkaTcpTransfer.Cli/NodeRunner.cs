@@ -246,7 +246,9 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             case null:
                 break;
             case InputCommand.Say s:
-                node.Commands.Tell(new NodeCommands.Say(s.Text));
+                // In the full-screen UI, a line goes to the conversation the person is looking at.
+                if (_model?.RoomInView is { } room) node.Commands.Tell(new NodeCommands.SayTo(room, s.Text));
+                else node.Commands.Tell(new NodeCommands.Say(s.Text));
                 break;
             case InputCommand.SayTo s:
                 node.Commands.Tell(new NodeCommands.SayTo(s.To, s.Text));
@@ -270,7 +272,10 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
                 node.Commands.Tell(NodeCommands.ListTransfers.Instance);
                 break;
             case InputCommand.Join join:
-                node.Commands.Tell(new NodeCommands.JoinRoom(join.Room));
+                // Joining a room one is in already is how people go back to it: the UI shows it (the server would
+                // only say again what it said).
+                if (_model?.IsMember(join.Room) == true) _screen.Show(join.Room);
+                else node.Commands.Tell(new NodeCommands.JoinRoom(join.Room));
                 break;
             case InputCommand.Leave leave:
                 if ((leave.Room ?? _model?.RoomInView) is { } leaving) node.Commands.Tell(new NodeCommands.LeaveRoom(leaving));

@@ -13,10 +13,12 @@ namespace AkkaTcpTransfer.Cli;
 /// (cancelling it once left a process spinning on a dead terminal after tmux killed its session).</summary>
 internal sealed class TuiSession
 {
-    /// <summary>Where the bridge delivers snapshots: nowhere until the window runs (the bridge then keeps them).</summary>
+    /// <summary>Where the bridge delivers snapshots: nowhere until the window runs (the bridge then keeps them); and the
+    /// way back to the bridge, for the person's switches between conversations.</summary>
     public sealed class Sink
     {
         private volatile Action<UiSnapshot>? _target;
+        private IActorRef _bridge = ActorRefs.Nobody;
 
         public bool Post(UiSnapshot snapshot)
         {
@@ -27,11 +29,19 @@ internal sealed class TuiSession
         }
 
         public void Connect(Action<UiSnapshot>? target) => _target = target;
+
+        /// <summary>Shows the conversation of <paramref name="room"/> (null: the server-wide room).</summary>
+        public void Show(string? room) => _bridge.Tell(new UiBridgeMessages.ShowRoom(room));
+
+        /// <summary>Shows the next conversation (<paramref name="step"/> 1) or the previous one (-1).</summary>
+        public void Step(int step) => _bridge.Tell(new UiBridgeMessages.ShowNext(step));
+
+        public void Bind(IActorRef bridge) => _bridge = bridge;
     }
 
     /// <summary>Starts the bridge on the node's actor system (before the node starts, so no event is missed).</summary>
     public static void Attach(ActorSystem system, ScreenModel model, Sink sink) =>
-        system.ActorOf(UiBridgeActor.Props(model, sink.Post), "ui");
+        sink.Bind(system.ActorOf(UiBridgeActor.Props(model, sink.Post), "ui"));
 
     /// <summary>Runs the window until the person quits or <paramref name="exit"/> completes; returns the exit code.</summary>
     public static int Run(NodeHost node, Sink sink, Task<int> exit, Action quit, Action<string, Action<string>> handle, Action<string, bool> decide)
@@ -57,6 +67,8 @@ internal sealed class TuiSession
             window.Submitted += line => handle(line, window.Note);
             window.Decided += decide;
             window.QuitRequested += quit;
+            window.RoomChosen += sink.Show;
+            window.RoomStepped += sink.Step;
             sink.Connect(snapshot => app.Invoke(() => window.Show(snapshot)));
             // Whatever ends the session (a signal, /quit, the connection refused) stops the UI loop.
             exit.ContinueWith(_ => app.Invoke(() => app.RequestStop()), TaskScheduler.Default);

@@ -4,9 +4,35 @@ using AkkaTcpTransfer.Presentation;
 
 namespace AkkaTcpTransfer.Tui;
 
-/// <summary>What the window shows at one moment: new log lines, and the current rows, offers, status and names.</summary>
+/// <summary>What the window shows at one moment: new log lines of the conversation in view, and the current rows,
+/// offers, status, names and conversations.</summary>
 public sealed record UiSnapshot(IReadOnlyList<ScreenModel.LogLine> NewLines, IReadOnlyList<ScreenModel.TransferRow> Rows,
-    IReadOnlyList<ScreenModel.OfferPrompt> Offers, string Status, IReadOnlyList<string> Peers);
+    IReadOnlyList<ScreenModel.OfferPrompt> Offers, string Status, IReadOnlyList<string> Peers)
+{
+    /// <summary><see cref="NewLines"/> are the whole log in view, not lines to add: another conversation came into view,
+    /// or history was placed among the lines shown.</summary>
+    public bool WholeLog { get; init; }
+
+    /// <summary>The server-wide room, then the rooms this client is in (the rooms list); none before any is known.</summary>
+    public IReadOnlyList<ScreenModel.ConversationInfo> Conversations { get; init; } = [];
+
+    /// <summary>The room in view, or null for the server-wide room.</summary>
+    public string? InView { get; init; }
+
+    /// <summary>Room names for completion: those joined and those of the last listing.</summary>
+    public IReadOnlyList<string> Rooms { get; init; } = [];
+}
+
+/// <summary>What the window asks of <see cref="UiBridgeActor"/>: the person switches conversations.</summary>
+public static class UiBridgeMessages
+{
+    /// <summary>Show the conversation of <paramref name="Room"/> (null: the server-wide room), if this client is in it.</summary>
+    public sealed record ShowRoom(string? Room);
+
+    /// <summary>Show the conversation <paramref name="Step"/> places after the one in view (before it when negative),
+    /// round the list.</summary>
+    public sealed record ShowNext(int Step);
+}
 
 /// <summary>Between a node's EventStream and the terminal UI: folds every event into a <see cref="ScreenModel"/> as it
 /// comes, and at most ten times a second hands the window a snapshot of what changed, through <c>post</c> (the UI's
@@ -23,7 +49,7 @@ public sealed class UiBridgeActor : ReceiveActor, IWithTimers
     private readonly ScreenModel _model;
     private readonly Func<UiSnapshot, bool> _post;
     private readonly Func<DateTimeOffset> _clock;
-    private long _seen;
+    private ScreenModel.LogMark _seen;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -39,6 +65,8 @@ public sealed class UiBridgeActor : ReceiveActor, IWithTimers
         _clock = clock;
         Receive<NodeEvent>(e => _model.Apply(e, _clock()));
         Receive<Flush>(_ => Publish());
+        Receive<UiBridgeMessages.ShowRoom>(OnShowRoom);
+        Receive<UiBridgeMessages.ShowNext>(OnShowNext);
     }
 
     protected override void PreStart()
@@ -49,6 +77,18 @@ public sealed class UiBridgeActor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
+    // A switch shows at once, not at the next tick: the person is looking.
+    private void OnShowRoom(UiBridgeMessages.ShowRoom show)
+    {
+        if (_model.View(show.Room)) Publish();
+    }
+
+    private void OnShowNext(UiBridgeMessages.ShowNext show)
+    {
+        _model.ViewNext(show.Step);
+        Publish();
+    }
+
     private void Publish()
     {
         var now = _clock();
@@ -56,9 +96,16 @@ public sealed class UiBridgeActor : ReceiveActor, IWithTimers
         var moving = _model.Transfers(now);
         // Rows with bytes on the way change every tick (rate, ETA) even without a new event.
         if (!_model.Dirty && !moving.Any(r => r.State == ScreenModel.RowState.Moving)) return;
-        var lines = _model.LinesSince(_seen);
-        if (!_post(new UiSnapshot(lines, moving, _model.Offers, _model.Status, [.. _model.Peers]))) return;
+        var (lines, whole, mark) = _model.LinesSince(_seen);
+        var snapshot = new UiSnapshot(lines, moving, _model.Offers, _model.Status, [.. _model.Peers])
+        {
+            WholeLog = whole,
+            Conversations = _model.Conversations,
+            InView = _model.RoomInView,
+            Rooms = _model.KnownRooms,
+        };
+        if (!_post(snapshot)) return;
         _model.Dirty = false;
-        _seen = _model.LinesAdded;
+        _seen = mark;
     }
 }

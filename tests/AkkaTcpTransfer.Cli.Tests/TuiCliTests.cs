@@ -5,7 +5,8 @@ using AkkaTcpTransfer.Benchmarks;
 namespace AkkaTcpTransfer.Cli.Tests;
 
 /// <summary>The full-screen UI on a real terminal (tmux): typing while text arrives, readline's editing keys, sending a
-/// file and a folder, accepting a folder offer with one key, and a screen with no stale or split lines.</summary>
+/// file and a folder, accepting a folder offer with one key, a room with its history, and a screen with no stale or
+/// split lines.</summary>
 public sealed class TuiCliTests : IDisposable
 {
     private const int Width = 110;
@@ -171,6 +172,53 @@ public sealed class TuiCliTests : IDisposable
         Assert.Equal("ok", await Sent("junk", "C-u", "ok"));
         Assert.Equal("hello world!", await Sent("world", "C-a", "hello ", "C-e", "!"));
         Assert.Equal("kept", await Sent("dropped", "C-a", "C-k", "kept"));
+        await Key("C-q");
+        await ScreenWith("EXIT=0");
+    }
+
+    [SkippableFact]
+    public async Task A_room_joined_in_the_full_screen_ui_shows_in_the_rooms_line_with_its_history_takes_typed_lines_and_counts_unread_ones()
+    {
+        Skip.If(Tmux() is null, "tmux is not installed (.ci/run installs it where it can)");
+        await using var server = CliProcess.Start("server", "--port", "0", "--json", "--state-dir", Path.Combine(_root, "server-state"));
+        var port = await server.Listening();
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--state-dir", Path.Combine(_root, "bob-state"),
+            "--downloads", Path.Combine(_root, "bob-dl"));
+        await bob.WaitFor("connected");
+        await bob.SendLine("/join #lan");
+        await bob.WaitFor("room-joined");
+        await bob.SendLine("/msg #lan said before alice came");
+        await bob.WaitFor("chat-sent", e => e.GetProperty("text").GetString() == "said before alice came");
+
+        // The smallest terminal people use.
+        var command = $"XDG_DATA_HOME='{_root}' dotnet '{CliProcess.Assembly}' client --port {port.ToString(CultureInfo.InvariantCulture)} --name alice " +
+                      $"--fingerprint {server.Fingerprint} --state-dir '{Path.Combine(_root, "alice-state")}' --downloads '{Path.Combine(_root, "dl")}'; echo EXIT=$?; sleep 30";
+        await Run("new-session", "-d", "-s", _session, "-x", "80", "-y", "24", command);
+        await ScreenWith("connected to server as alice");
+
+        await Type("/join #lan");
+        await Key("Enter");
+        await ScreenWith("[2 #lan]");
+        // What was said before, with the time it was said (and its date, should the day have turned since).
+        var joined = await ScreenWith("<bob> said before alice came");
+        Assert.Matches(@"(\d{4}-\d\d-\d\d )?\d\d:\d\d <bob> said before alice came", joined);
+
+        // Text typed goes to the room in view.
+        await Type("hello room");
+        await Key("Enter");
+        await bob.WaitFor("chat", e => e.GetProperty("text").GetString() == "hello room" && e.GetProperty("to").GetString() == "#lan");
+
+        // Away from the room, its lines are counted; /join of a room one is in goes back to it.
+        await Key("M-Left");
+        await ScreenWith("[1 everyone]");
+        await bob.SendLine("/msg #lan are you there?");
+        await ScreenWith("2 #lan (1)");
+        await Type("/join #lan");
+        await Key("Enter");
+        var back = await ScreenWith("[2 #lan]");
+        Assert.Contains("<bob> are you there?", back, StringComparison.Ordinal);
+        Assert.All(back.TrimEnd('\n').Split('\n'), l => Assert.True(l.Length <= 80, $"{l.Length} columns: {l}"));
+
         await Key("C-q");
         await ScreenWith("EXIT=0");
     }

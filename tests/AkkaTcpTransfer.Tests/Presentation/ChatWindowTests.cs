@@ -146,6 +146,114 @@ public sealed class ChatWindowTests : IDisposable
         Assert.Contains("99%", screen, StringComparison.Ordinal);
     }
 
+    private static readonly ScreenModel.ConversationInfo[] ThreeRooms =
+        [new(null, 2, ""), new("#lan", 0, "lan_party tonight"), new("#dev_ops", 5, "")];
+
+    private static UiSnapshot InRooms(string? inView, params ScreenModel.LogLine[] lines) =>
+        new(lines, [], [], "alice @ server · online · TLS · 2 online: bob, server", ["bob", "server"])
+        {
+            WholeLog = true,
+            Conversations = ThreeRooms,
+            InView = inView,
+            Rooms = ["#lan", "#dev_ops", "#games"],
+        };
+
+    [Fact]
+    public void The_rooms_line_shows_each_conversation_with_its_unread_count_and_marks_the_one_in_view_on_an_80x24_terminal()
+    {
+        _app.Driver!.SetScreenSize(80, 24);
+        _window.Show(Snapshot(lines: "<bob> hello alice"));
+        // Nothing to switch to yet: no rooms line.
+        Assert.DoesNotContain("1 everyone", Screen(), StringComparison.Ordinal);
+
+        _window.Show(InRooms("#lan", new ScreenModel.LogLine(T, ScreenModel.LineKind.Chat, "<bob> in the lan room")));
+        var screen = Screen();
+        Assert.Contains("1 everyone (2)  [2 #lan]  3 #dev_ops (5)", screen, StringComparison.Ordinal);
+        // In the title, the room in view and its topic; '_' is no hot key mark here.
+        Assert.Contains("#lan: lan_party tonight", screen, StringComparison.Ordinal);
+        Assert.Contains("<bob> in the lan room", screen, StringComparison.Ordinal);
+        // The whole log of the room in view, not added to what the server-wide room showed.
+        Assert.DoesNotContain("hello alice", screen, StringComparison.Ordinal);
+        var lines = screen.TrimEnd('\n').Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Equal(24, lines.Count);
+        Assert.All(lines, l => Assert.True(l.Length <= 80, $"wider than 80: '{l}'"));
+        // Above the status line, which stays where it was.
+        Assert.Contains("1 everyone", lines[^4], StringComparison.Ordinal);
+        Assert.Contains("alice @ server", lines[^3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_narrow_rooms_line_keeps_the_room_in_view_and_marks_what_it_leaves_out()
+    {
+        ScreenModel.ConversationInfo[] many = [new(null, 0, ""), .. Enumerable.Range(1, 14).Select(i => new ScreenModel.ConversationInfo($"#room{i}", i, ""))];
+        var line = ChatWindow.RoomsLine(many, "#room11", 40);
+        Assert.True(line.Length <= 40, line);
+        Assert.Contains("[12 #room11 (11)]", line, StringComparison.Ordinal);
+        Assert.StartsWith("…", line, StringComparison.Ordinal);
+        Assert.EndsWith("…", line, StringComparison.Ordinal);
+        Assert.StartsWith("[1 everyone]  2 #room1 (1)", ChatWindow.RoomsLine(many, null, 40), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Alt_arrows_and_ctrl_n_p_step_through_the_rooms_and_alt_number_chooses_one()
+    {
+        var steps = new List<int>();
+        var chosen = new List<string?>();
+        _window.RoomStepped += steps.Add;
+        _window.RoomChosen += chosen.Add;
+        _window.Show(InRooms("#lan"));
+        foreach (var c in "typed") _app.InjectKey(c);
+        _app.InjectKey(Key.CursorRight.WithAlt);
+        _app.InjectKey(Key.N.WithCtrl);
+        _app.InjectKey(Key.CursorLeft.WithAlt);
+        _app.InjectKey(Key.P.WithCtrl);
+        Assert.Equal([1, 1, -1, -1], steps);
+        _app.InjectKey(Key.D3.WithAlt);
+        _app.InjectKey(Key.D1.WithAlt);
+        _app.InjectKey(Key.D9.WithAlt); // no ninth conversation: nothing
+        Assert.Equal(["#dev_ops", null], chosen);
+        // Switching leaves the line being typed alone.
+        Assert.Equal("typed", _window.Typed);
+    }
+
+    [Fact]
+    public void History_lines_show_the_date_and_time_they_were_said_dimmed()
+    {
+        var said = new DateTimeOffset(2026, 11, 2, 9, 30, 0, TimeSpan.Zero);
+        _window.Show(InRooms("#lan",
+            new ScreenModel.LogLine(said, ScreenModel.LineKind.History, "<bob> from the past"),
+            new ScreenModel.LogLine(said, ScreenModel.LineKind.Separator, "history above; /history shows earlier lines"),
+            new ScreenModel.LogLine(T, ScreenModel.LineKind.Chat, "<bob> live")));
+        var screen = Screen();
+        var stamp = said.ToLocalTime().ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"{stamp} <bob> from the past", screen, StringComparison.Ordinal);
+        Assert.Contains("──── history above; /history shows earlier lines ────", screen, StringComparison.Ordinal);
+        var rows = screen.Split('\n');
+        int Row(string text) => Array.FindIndex(rows, r => r.Contains(text, StringComparison.Ordinal));
+        Terminal.Gui.Drawing.Color Ink(string text) => _app.Driver!.Contents![Row(text), rows[Row(text)].IndexOf(text, StringComparison.Ordinal)].Attribute!.Value.Foreground;
+        Assert.Equal(new Terminal.Gui.Drawing.Color(Terminal.Gui.Drawing.ColorName16.DarkGray), Ink("from the past"));
+        Assert.Equal(new Terminal.Gui.Drawing.Color(Terminal.Gui.Drawing.ColorName16.DarkGray), Ink("history above"));
+        Assert.NotEqual(Ink("from the past"), Ink("<bob> live"));
+    }
+
+    [Fact]
+    public void Tab_completes_room_names_after_a_hash_and_in_the_room_commands()
+    {
+        _window.Show(InRooms("#lan"));
+        void Type(string text)
+        {
+            foreach (var c in text) _app.InjectKey(c);
+        }
+
+        Type("/join ga");
+        _app.InjectKey(Key.Tab);
+        Assert.Equal("/join #games ", _window.Typed);
+        _app.InjectKey(Key.U.WithCtrl);
+        Type("see you in #de");
+        _app.InjectKey(Key.Tab);
+        Assert.Equal("see you in #dev_ops ", _window.Typed);
+    }
+
     public void Dispose()
     {
         _window.Dispose();

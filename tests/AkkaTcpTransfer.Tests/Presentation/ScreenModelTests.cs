@@ -119,4 +119,150 @@ public sealed class ScreenModelTests
         }
         Assert.Contains("20%", ScreenModel.Render(m.Transfers(At(2)).Single(), 120), StringComparison.Ordinal);
     }
+
+    private static ScreenModel InRooms(params string[] rooms)
+    {
+        var m = new ScreenModel("alice", asks: false);
+        m.Apply(new Connected("server", "alice", null, null, ["server", "alice", "bob"]), At(0));
+        foreach (var room in rooms) m.Apply(new JoinedRoom(room, "", 2, Rejoined: false), At(1));
+        return m;
+    }
+
+    [Fact]
+    public void A_line_to_a_room_lands_in_that_rooms_log_and_counts_as_unread_while_another_room_is_in_view()
+    {
+        var m = InRooms("#lan", "#dev");
+        // The room joined last came into view.
+        Assert.Equal("#dev", m.RoomInView);
+        m.Apply(new ChatReceived("bob", "#lan", "over here", At(2)), At(2));
+        m.Apply(new ChatReceived("bob", "#lan", "hello?", At(3)), At(3));
+        m.Apply(new ChatReceived("carol", "#dev", "in view", At(4)), At(4));
+        m.Apply(new ChatReceived("bob", null, "to everyone", At(5)), At(5));
+        Assert.Equal(["<bob> over here", "<bob> hello?"], m.LogOf("#lan").Where(l => l.Kind == LineKind.Chat).Select(l => l.Text));
+        Assert.DoesNotContain(m.LogOf("#dev"), l => l.Text.Contains("over here", StringComparison.Ordinal));
+        Assert.DoesNotContain(m.LogOf(null), l => l.Text.Contains("over here", StringComparison.Ordinal));
+        Assert.Equal([(null, 1), ("#lan", 2), ("#dev", 0)], m.Conversations.Select(c => (c.Room, c.Unread)));
+        Assert.Equal("<carol> in view", m.Log[^1].Text);
+    }
+
+    [Fact]
+    public void Switching_to_a_room_shows_its_log_and_clears_its_unread_count()
+    {
+        var m = InRooms("#lan", "#dev");
+        m.Apply(new ChatReceived("bob", "#lan", "over here", At(2)), At(2));
+        Assert.Equal(1, m.Conversations.Single(c => c.Room == "#lan").Unread);
+        // However the person spells it.
+        Assert.True(m.View("#LAN"));
+        Assert.Equal("#lan", m.RoomInView);
+        Assert.Equal(0, m.Conversations.Single(c => c.Room == "#lan").Unread);
+        Assert.Equal("<bob> over here", m.Log[^1].Text);
+        // A line in the room in view is seen as it comes.
+        m.Apply(new ChatReceived("bob", "#lan", "and now", At(3)), At(3));
+        Assert.Equal(0, m.Conversations.Single(c => c.Room == "#lan").Unread);
+        // Next and previous go round the list: the server-wide room, then the rooms in the order joined.
+        m.ViewNext(1);
+        Assert.Equal("#dev", m.RoomInView);
+        m.ViewNext(1);
+        Assert.Null(m.RoomInView);
+        m.ViewNext(-1);
+        Assert.Equal("#dev", m.RoomInView);
+        Assert.False(m.View("#elsewhere"));
+        Assert.Equal("#dev", m.RoomInView);
+    }
+
+    [Fact]
+    public void History_lines_keep_the_time_they_were_said_are_marked_as_history_and_come_before_the_live_lines()
+    {
+        var m = InRooms("#lan");
+        m.Apply(new HistoryLine("bob", "#lan", "yesterday", At(-86_400)), At(1));
+        m.Apply(new HistoryLine("carol", "#lan", "an hour ago", At(-3600)), At(1));
+        m.Apply(new HistoryEnded("#lan", More: true), At(1));
+        m.Apply(new ChatReceived("bob", "#lan", "now", At(2)), At(2));
+        Assert.Equal([
+            (LineKind.History, At(-86_400), "<bob> yesterday"),
+            (LineKind.History, At(-3600), "<carol> an hour ago"),
+            (LineKind.Separator, At(-3600), "history above; /history shows earlier lines"),
+            (LineKind.Notice, At(1), "joined #lan (2 members)"),
+            (LineKind.Chat, At(2), "<bob> now"),
+        ], m.Log.Select(l => (l.Kind, l.At, l.Text)));
+
+        // A page further back goes on top; after a reconnection the recent lines come again, and those shown already
+        // are not shown twice; a line missed meanwhile takes its place in time. None of it is unread.
+        m.View(null);
+        m.Apply(new HistoryLine("dave", "#lan", "last week", At(-604_800)), At(3));
+        m.Apply(new HistoryEnded("#lan", More: false), At(3));
+        m.Apply(new HistoryLine("carol", "#lan", "an hour ago", At(-3600)), At(4));
+        m.Apply(new HistoryLine("bob", "#lan", "now", At(2)), At(4));
+        m.Apply(new HistoryLine("carol", "#lan", "while you were away", At(3)), At(4));
+        m.Apply(new HistoryEnded("#lan", More: false), At(4));
+        Assert.Equal([
+            "<dave> last week", "<bob> yesterday", "<carol> an hour ago", "joined #lan (2 members)", "<bob> now",
+            "<carol> while you were away", "history above; nothing earlier is kept",
+        ], m.LogOf("#lan").Select(l => l.Text));
+        Assert.Equal(0, m.Conversations.Single(c => c.Room == "#lan").Unread);
+    }
+
+    [Fact]
+    public void Leaving_a_room_removes_its_conversation_and_the_view_goes_back_to_the_server_wide_room()
+    {
+        var m = InRooms("#lan", "#dev");
+        Assert.True(m.IsMember("#Lan"));
+        m.Apply(new LeftRoom("#dev", "you left #dev"), At(2));
+        m.Apply(new LeftRoom("#lan", "you left #lan"), At(3));
+        Assert.Equal([null], m.Conversations.Select(c => c.Room));
+        Assert.Null(m.RoomInView);
+        Assert.False(m.IsMember("#lan"));
+        Assert.Empty(m.LogOf("#lan"));
+        Assert.Equal("left #lan: you left #lan", m.Log[^1].Text);
+        // A line for the room still on its way when it was left is not lost.
+        m.Apply(new ChatReceived("bob", "#lan", "late", At(4)), At(4));
+        Assert.Equal("<bob → #lan> late", m.Log[^1].Text);
+    }
+
+    [Fact]
+    public void A_room_the_person_joins_comes_into_view_but_one_rejoined_after_a_reconnection_does_not()
+    {
+        var m = InRooms("#lan");
+        m.View(null);
+        m.Apply(new JoinedRoom("#lan", "topic", 2, Rejoined: true), At(2));
+        Assert.Null(m.RoomInView);
+        m.Apply(new JoinedRoom("#dev", "", 1, Rejoined: false), At(3));
+        Assert.Equal("#dev", m.RoomInView);
+        Assert.Equal([null, "#lan", "#dev"], m.Conversations.Select(c => c.Room));
+        Assert.Equal("topic", m.Conversations[1].Topic);
+    }
+
+    [Fact]
+    public void Direct_messages_stay_with_the_server_wide_room_and_show_in_the_room_in_view_too()
+    {
+        var m = InRooms("#lan");
+        m.Apply(new ChatReceived("bob", "alice", "psst", At(2)), At(2));
+        m.Apply(new ChatSent(1, "bob", "later", At(3), Held: true), At(3));
+        string[] direct = ["<bob → alice> psst", "<alice → bob> later (bob is offline: kept for their next visit)"];
+        Assert.Equal(direct, m.LogOf(null).Where(l => l.Kind is LineKind.Direct or LineKind.Own).Select(l => l.Text));
+        Assert.Equal(direct, m.LogOf("#lan").Where(l => l.Kind is LineKind.Direct or LineKind.Own).Select(l => l.Text));
+        Assert.Equal(0, m.Conversations[0].Unread);
+    }
+
+    [Fact]
+    public void A_reader_of_the_log_in_view_gets_the_new_lines_or_all_of_them_when_the_view_or_their_order_changed()
+    {
+        var m = InRooms("#lan");
+        var (lines, whole, mark) = m.LinesSince(default);
+        Assert.True(whole);
+        Assert.Equal(m.Log, lines);
+        m.Apply(new ChatReceived("bob", "#lan", "one", At(2)), At(2));
+        (lines, whole, mark) = m.LinesSince(mark);
+        Assert.False(whole);
+        Assert.Equal(["<bob> one"], lines.Select(l => l.Text));
+        // History placed among the lines shown: the reader starts over.
+        m.Apply(new HistoryLine("bob", "#lan", "zero", At(-5)), At(3));
+        (lines, whole, mark) = m.LinesSince(mark);
+        Assert.True(whole);
+        Assert.Equal(["<bob> zero", "joined #lan (2 members)", "<bob> one"], lines.Select(l => l.Text));
+        m.View(null);
+        (lines, whole, _) = m.LinesSince(mark);
+        Assert.True(whole);
+        Assert.Equal(m.LogOf(null), lines);
+    }
 }
