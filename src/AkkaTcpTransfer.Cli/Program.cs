@@ -41,6 +41,7 @@ internal static class Program
         MustBePort(clusterPort);
         var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
         var seeds = new Option<string[]>("--seed") { Description = "server: HOST:PORT of a node's cluster port to join (repeatable; none: found a new cluster)" };
+        var postgres = new Option<string>("--postgres") { Description = "server: keep rooms, history and names in this PostgreSQL database (an Npgsql connection string; the password may come from $PGPASSWORD or ~/.pgpass instead) rather than in SQLite in --state-dir; the nodes of a cluster share it" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
         var plain = new Option<bool>("--plain") { Description = "print events as lines instead of the full-screen UI (the default at a terminal)" };
 
@@ -52,12 +53,13 @@ internal static class Program
               akka-tcp-transfer server --host 0.0.0.0 --token-file tok   every network, with a shared secret
               akka-tcp-transfer server --cert fullchain.pem --key privkey.pem --host 0.0.0.0
               akka-tcp-transfer server --cluster-port 7421 --seed 10.0.0.1:7421   one of several nodes acting as one
+              akka-tcp-transfer server --postgres "Host=db;Database=chat;Username=chat"   history in PostgreSQL
 
             At a terminal it runs full screen; --plain prints lines, --json prints events for programs.
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, configFiles, sets, json, plain };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, postgres, configFiles, sets, json, plain };
         var client = new Command("client", $$"""
             run a client: connect to a server, chat, send and receive files
 
@@ -121,6 +123,8 @@ internal static class Program
                 if (r.GetResult(clusterPort) is not null) overrides.Add(("cluster.enabled", "on"));
                 Add(clusterPort, "cluster.port");
                 Add(clusterHost, "cluster.host");
+                if (r.GetResult(postgres) is not null) overrides.Add(("store.kind", "postgres"));
+                Add(postgres, "store.postgres");
                 if (r.GetValue(seeds) is { Length: > 0 } seedList)
                 {
                     if (r.GetResult(clusterPort) is null)

@@ -46,6 +46,11 @@ public static class NodeCommands
         private Unregister() { }
     }
 
+    /// <summary>A server's operator frees the registered name <paramref name="Name"/>, whoever holds it; answered with
+    /// <see cref="Events.NameRegistration"/>. A client answers with <see cref="Events.ErrorOccurred"/>: only a server
+    /// frees names.</summary>
+    public sealed record FreeName(string Name);
+
     /// <summary>Ask who is online; answered with a <see cref="Events.WhoListed"/> event.</summary>
     public sealed record Who
     {

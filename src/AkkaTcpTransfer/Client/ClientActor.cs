@@ -209,6 +209,7 @@ internal sealed class ClientActor : ReceiveActor, IWithTimers
         Receive<NodeCommands.AcceptTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.RejectTransfer>(c => _transfers.Forward(c));
         Receive<NodeCommands.ListTransfers>(c => _transfers.Forward(c));
+        Receive<NodeCommands.FreeName>(_ => Context.System.EventStream.Publish(new ErrorOccurred("only the server's operator frees a name (/free); /unregister lets go of your own")));
         Receive<NodeLifecycle.DrainOutgoing>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.ListOutgoing>(c => _transfers.Forward(c));
         Receive<NodeLifecycle.AwaitReady>(_ =>

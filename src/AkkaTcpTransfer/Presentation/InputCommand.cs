@@ -27,11 +27,13 @@ public abstract record InputCommand
     /// <summary><paramref name="Target"/> null: the room in view (line mode: the server-wide room).</summary>
     public sealed record History(string? Target, int Count) : InputCommand;
     public sealed record Unregister : InputCommand;
+    /// <summary>The server's operator frees a registered name, whoever holds it.</summary>
+    public sealed record Free(string Name) : InputCommand;
     public sealed record Invalid(string Message) : InputCommand;
 
     /// <summary>The commands, for completion and suggestions.</summary>
     public static readonly IReadOnlyList<string> Verbs = ["/msg", "/who", "/join", "/leave", "/rooms", "/members", "/topic", "/history",
-        "/send", "/cancel", "/accept", "/reject", "/transfers", "/unregister", "/help", "/quit"];
+        "/send", "/cancel", "/accept", "/reject", "/transfers", "/unregister", "/free", "/help", "/quit"];
 
     /// <summary>Lines a history request asks for when no number is given.</summary>
     public const int DefaultHistory = 50;
@@ -48,6 +50,7 @@ public abstract record InputCommand
         /topic [#ROOM] TEXT     set a room's topic (no TEXT: clear it)
         /history [#ROOM] [N]    N earlier lines (50), further back each time; no room: the server-wide one
         /unregister             let your name go (it is registered to you since you first used it)
+        /free NAME              (server) free a registered name, whoever holds it, for anyone to take
         /send [NAME] PATH...    send files or folders: to the server, or to NAME through it
         /accept ID | /reject ID decide on an offer (a folder is one decision)
         /cancel ID              cancel a transfer, from either end
@@ -138,6 +141,11 @@ public abstract record InputCommand
                 return ParseHistory(rest);
             case "/unregister":
                 return new Unregister();
+            case "/free":
+            {
+                var freed = rest.Trim();
+                return freed.Length == 0 || freed.Contains(' ', StringComparison.Ordinal) ? new Invalid("usage: /free NAME") : new Free(freed);
+            }
             default:
                 return new Invalid(Suggestions.Nearest(verb, Verbs) is { } guess
                     ? $"unknown command {verb}: did you mean {guess}? (/help lists the commands)"

@@ -139,6 +139,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 _ => throw new InvalidOperationException("filtered above"),
             });
         });
+        Receive<NodeCommands.FreeName>(f => entities.Names.Tell(new Names.NameMessages.Free(f.Name.Trim())));
+        Receive<Names.NameMessages.Status>(s => Context.System.EventStream.Publish(new NameRegistration(s.Name, s.Registered, s.Reason)));
         Receive<NodeCommands.IServerRequest>(_ => Context.System.EventStream.Publish(new ErrorOccurred(
             "joining rooms, history and registration are for clients; the server speaks to everyone, to a person, and lists rooms (/rooms, /members)")));
         Receive<SessionMessages.WhoResult>(w => Context.System.EventStream.Publish(new WhoListed(w.Names)));

@@ -124,7 +124,9 @@ internal sealed class StoreDatabase : IDisposable
                 DataSource = file,
                 Mode = SqliteOpenMode.ReadWrite,
                 Pooling = true,
-                DefaultTimeout = 30,
+                // Microsoft.Data.Sqlite retries a busy statement until this runs out, whatever busy_timeout says:
+                // a writer locked out by another program gives up within seconds and says so (StoreWriter).
+                DefaultTimeout = 3,
             }.ToString();
             string id;
             try

@@ -2,6 +2,7 @@ using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Tests.Support;
 using ChatFrame = AkkaTcpTransfer.Protocol.Chat;
 using HistoryFrame = AkkaTcpTransfer.Protocol.History;
+using NameRegistration = AkkaTcpTransfer.Events.NameRegistration;
 
 namespace AkkaTcpTransfer.Tests.EndToEnd;
 
@@ -38,6 +39,28 @@ public sealed class NameAndMailboxTests
         var status = await owner.Expect<NameStatus>();
         Assert.False(status.Registered);
         await owner.DisposeAsync();
+        await using var other = await WaitUntilAdmitted(server.Port, "alice");
+        Assert.True(other.Welcome!.Registered);
+        Assert.NotEqual(Convert.ToHexString(key), Convert.ToHexString(other.Welcome.ResumeKey));
+    }
+
+    [Fact]
+    public async Task The_operator_frees_a_registered_name_and_someone_else_takes_it()
+    {
+        await using var nodes = new TestNodes();
+        var (server, log) = await nodes.StartServer();
+        var alice = await RawClient.JoinAsync(server.Port, "alice");
+        var key = alice.Welcome!.ResumeKey;
+        await alice.DisposeAsync();
+
+        server.Commands.Tell(new NodeCommands.FreeName("nobody"));
+        Assert.Contains("not registered", (await log.WaitFor<NameRegistration>(n => n.Name == "nobody")).Reason, StringComparison.Ordinal);
+        server.Commands.Tell(new NodeCommands.FreeName("ALICE"));
+        var freed = await log.WaitFor<NameRegistration>(n => n.Name == "alice");
+        Assert.False(freed.Registered);
+        Assert.Contains("is free", freed.Reason, StringComparison.Ordinal);
+
+        // Someone else may take it now (and it is registered to them); alice's old key is just another newcomer's.
         await using var other = await WaitUntilAdmitted(server.Port, "alice");
         Assert.True(other.Welcome!.Registered);
         Assert.NotEqual(Convert.ToHexString(key), Convert.ToHexString(other.Welcome.ResumeKey));

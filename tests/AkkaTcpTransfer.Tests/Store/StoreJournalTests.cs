@@ -200,6 +200,34 @@ public sealed class StoreJournalTests : StoreContract, IDisposable
     }
 
     [Fact]
+    public async Task A_database_locked_by_another_program_rejects_a_write_clearly_and_the_entity_lives_on()
+    {
+        using var db = StoreDatabase.Open(Sqlite(File), shared: false);
+        await WithSystem(db, async system =>
+        {
+            var entity = system.ActorOf(Props.Create(() => new Lines("room:l")));
+            Assert.Equal(1, (await entity.Ask<Persisted>("before", Wait)).Seq);
+            // Another program (a backup tool, a person with sqlite3) holds the write lock past the store's patience.
+            using (var other = new SqliteConnection($"Data Source={File}"))
+            {
+                other.Open();
+                using var hold = other.CreateCommand();
+                hold.CommandText = "BEGIN EXCLUSIVE";
+                hold.ExecuteNonQuery();
+                var rejected = await entity.Ask<Rejected>("while locked", Wait);
+                Assert.Contains("locked", rejected.Reason, StringComparison.OrdinalIgnoreCase);
+                hold.CommandText = "ROLLBACK";
+                hold.ExecuteNonQuery();
+            }
+            // Once the lock is gone the same entity writes again (the rejected line's number stays unused, as Akka
+            // numbers a rejected event); nothing of the rejected line was kept.
+            Assert.Equal(3, (await entity.Ask<Persisted>("after", Wait)).Seq);
+            Assert.Equal(["before", "after"], (await entity.Ask<State>(new GetState(), Wait)).Lines);
+            return 0;
+        });
+    }
+
+    [Fact]
     public void The_file_is_readable_by_its_owner_only()
     {
         if (OperatingSystem.IsWindows()) return;
