@@ -227,7 +227,13 @@ public sealed record NodeSettings(
         var postgres = r.String($"{S}.store.postgres").Trim();
         if (kind == StoreKind.Postgres && postgres.Length == 0)
             throw new ConfigException($"{S}.store.kind = postgres needs {S}.store.postgres, a connection string (CLI: --postgres CONNECTION)");
-        return new StoreSettings(kind, file, postgres, r.Int($"{S}.store.max-batch", 1, 100_000), r.Bytes($"{S}.store.max-size", 0, long.MaxValue));
+        var sync = r.String($"{S}.store.sqlite-synchronous").Trim().ToLowerInvariant() switch
+        {
+            "normal" => false,
+            "full" => true,
+            var other => throw new ConfigException($"{S}.store.sqlite-synchronous must be normal or full, got '{other}'"),
+        };
+        return new StoreSettings(kind, file, postgres, r.Int($"{S}.store.max-batch", 1, 100_000), r.Bytes($"{S}.store.max-size", 0, long.MaxValue), sync);
     }
 
     /// <summary>"host", "host:port", "[v6]:port" or a bare IPv6 address; <paramref name="defaultPort"/> when none is given.</summary>
@@ -353,7 +359,9 @@ public enum StoreKind
 /// <param name="Postgres">An Npgsql connection string; empty unless <paramref name="Kind"/> is Postgres.</param>
 /// <param name="MaxBatch">Rows committed in one transaction at most.</param>
 /// <param name="MaxSize">SQLite: the most the file may grow to, 0 for no limit but the disk's.</param>
-public sealed record StoreSettings(StoreKind Kind, string SqliteFile, string Postgres, int MaxBatch, long MaxSize);
+/// <param name="SqliteSyncFull">SQLite: every commit waits for the disk (synchronous=FULL), so that a crash of the
+/// machine loses nothing acknowledged either; by default only a crash of the process loses nothing.</param>
+public sealed record StoreSettings(StoreKind Kind, string SqliteFile, string Postgres, int MaxBatch, long MaxSize, bool SqliteSyncFull = false);
 
 /// <param name="PerClient">Rooms one client may be a member of.</param>
 /// <param name="PerServer">Rooms the server holds at most.</param>

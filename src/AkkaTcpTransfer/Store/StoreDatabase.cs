@@ -19,10 +19,12 @@ internal sealed class StoreDatabase : IDisposable
     private readonly string _sqliteConnection = "";
     private readonly NpgsqlDataSource? _postgres;
     private readonly IDisposable _claim;
+    private readonly bool _syncFull;
 
     private StoreDatabase(StoreDialect dialect, string description, string id, string sqliteConnection, NpgsqlDataSource? postgres,
-        IDisposable claim, int maxBatch, long maxPages)
+        IDisposable claim, int maxBatch, long maxPages, bool syncFull = false)
     {
+        _syncFull = syncFull;
         MaxPages = maxPages;
         Dialect = dialect;
         Description = description;
@@ -64,7 +66,7 @@ internal sealed class StoreDatabase : IDisposable
         try
         {
             connection.Open();
-            Prepare(connection);
+            Prepare(connection, _syncFull);
             return connection;
         }
         catch
@@ -80,13 +82,14 @@ internal sealed class StoreDatabase : IDisposable
         return OpenConnection();
     }
 
-    /// <summary>Per connection (SQLite keeps these per connection, not in the file): commits that do not wait for the
-    /// disk (WAL with synchronous=NORMAL survives a crash of the process, not of the machine; docs/OPERATIONS.md), and a
-    /// wait for a lock instead of an immediate "database is locked".</summary>
-    private static void Prepare(SqliteConnection connection)
+    /// <summary>Per connection (SQLite keeps these per connection, not in the file): by default commits that do not wait
+    /// for the disk (WAL with synchronous=NORMAL survives a crash of the process, not of the machine; FULL, with
+    /// store.sqlite-synchronous = full, survives both at the cost of a sync per commit; docs/OPERATIONS.md), and a wait
+    /// for a lock instead of an immediate "database is locked".</summary>
+    private static void Prepare(SqliteConnection connection, bool syncFull)
     {
         using var pragmas = connection.CreateCommand();
-        pragmas.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;";
+        pragmas.CommandText = $"PRAGMA synchronous = {(syncFull ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 5000;";
         pragmas.ExecuteNonQuery();
     }
 
@@ -133,7 +136,7 @@ internal sealed class StoreDatabase : IDisposable
             {
                 using var db = new SqliteConnection(connection);
                 db.Open();
-                Prepare(db);
+                Prepare(db, settings.SqliteSyncFull);
                 id = InitializeSqlite(db, name);
             }
             catch (SqliteException e)
@@ -147,7 +150,7 @@ internal sealed class StoreDatabase : IDisposable
                 }, e);
             }
             return new StoreDatabase(StoreDialect.Sqlite, name, id, connection, null, claim, settings.MaxBatch,
-                settings.MaxSize > 0 ? Math.Max(1, settings.MaxSize / 4096) : 0);
+                settings.MaxSize > 0 ? Math.Max(1, settings.MaxSize / 4096) : 0, settings.SqliteSyncFull);
         }
         catch
         {

@@ -227,6 +227,20 @@ public sealed class StoreJournalTests : StoreContract, IDisposable
         });
     }
 
+    [Theory]
+    [InlineData("normal", 1L)]
+    [InlineData("full", 2L)]
+    public void Commits_wait_for_the_disk_when_the_setting_says_full(string setting, long pragma)
+    {
+        var settings = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, [],
+            [("store.sqlite-synchronous", setting), ("store.sqlite-file", File)]), NodeRole.Server).Store;
+        using var db = StoreDatabase.Open(settings, shared: false);
+        using var connection = db.OpenConnection();
+        using var query = connection.CreateCommand();
+        query.CommandText = "PRAGMA synchronous";
+        Assert.Equal(pragma, Convert.ToInt64(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public void The_file_is_readable_by_its_owner_only()
     {
