@@ -238,6 +238,9 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// for before the owner is told.</summary>
     protected void End(NodeEvent ending)
     {
+        // Once: a second ending (a late callback of work begun before the first) would tell the owner twice, and its
+        // second Release would find this actor gone.
+        if (HasEnded) return;
         HasEnded = true;
         _hashing = null;
         Timers.CancelAll();
@@ -253,6 +256,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// was refused only for its timing: the file is queued again, and for the user it is still waiting).</summary>
     protected void EndSilently(object forTable)
     {
+        if (HasEnded) return;
         HasEnded = true;
         _hashing = null;
         Timers.CancelAll();

@@ -114,8 +114,8 @@ internal sealed class TransferEndpoint
     /// reach it first, so none is lost to dead letters).</summary>
     public void Finished(TransferMessages.Finished finished)
     {
-        Forget(finished.Transfer);
-        finished.Transfer.Tell(TransferMessages.Release.Instance);
+        // Released once, by the Finished that made us forget it.
+        if (Forget(finished.Transfer)) finished.Transfer.Tell(TransferMessages.Release.Instance);
     }
 
     /// <summary>Forget a child that stopped; true if it was one of ours.</summary>
