@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Cluster;
 /// <summary>The Akka settings a server node of a cluster runs with, made from our typed <see cref="ClusterSettings"/>
 /// (why each: docs/OPERATIONS.md, "Running several servers"). Layered over the node's configuration only when the
 /// cluster is enabled: a single server keeps the local actor provider and opens no cluster port.</summary>
-public static class ClusterConfig
+internal static class ClusterConfig
 {
     /// <summary>Largest message between nodes. The same on every node (a receiver with a smaller limit tears the whole
     /// link down); relayed chunks are kept to <see cref="Server.Relay.RelayMessages.MaxRemoteChunk"/>, far below it, so chat and heartbeats never

@@ -4,7 +4,7 @@ using System.Text;
 namespace AkkaTcpTransfer.Cluster;
 
 /// <summary>What nodes compare before they share clients: the same token, shown to each other only as a digest.</summary>
-public static class ClusterKeys
+internal static class ClusterKeys
 {
     public static byte[] TokenKey(string token) =>
         SHA256.HashData(Encoding.UTF8.GetBytes("akka-tcp-transfer cluster token\0" + token));

@@ -3,13 +3,13 @@ using Akka.Actor;
 namespace AkkaTcpTransfer.Cluster;
 
 /// <summary>Marks the messages that cross between server nodes; <see cref="ClusterSerializer"/> writes them all.</summary>
-public interface IClusterMessage;
+internal interface IClusterMessage;
 
 /// <summary>Between the <see cref="RegistryReplicaActor"/>s of the server nodes of one cluster, and between them and the
 /// cluster's <see cref="NameDirectoryActor"/>. Every node's replica tells its registry who is online on the others (fed by
 /// <see cref="NodeHello"/>, <see cref="SessionUp"/> and <see cref="SessionDown"/>) for presence, who and routing; the
 /// directory alone decides who may take a name.</summary>
-public static class ClusterMessages
+internal static class ClusterMessages
 {
     /// <summary>A client online on some node: its name, its session actor there (where relayed offers and frames go),
     /// the largest frame it accepts, and its identity digest (its account: where direct messages to it go).</summary>

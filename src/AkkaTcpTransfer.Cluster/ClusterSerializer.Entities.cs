@@ -15,7 +15,7 @@ namespace AkkaTcpTransfer.Cluster;
 /// Akka binds to it), to the cluster's name registry and list of rooms, and back to sessions and connections. Manifests
 /// start with a lower-case letter for the kind ("r" rooms, "a" accounts, "n" names, "e" envelopes, "c" connections).
 /// Frames inside (a Post to a connection) travel in their wire encoding.</summary>
-public sealed partial class ClusterSerializer
+internal sealed partial class ClusterSerializer
 {
     private static string? EntityManifest(object o) => o switch
     {

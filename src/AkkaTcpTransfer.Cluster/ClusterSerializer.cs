@@ -14,7 +14,7 @@ namespace AkkaTcpTransfer.Cluster;
 /// cluster run the same protocol version, which they check in <see cref="ClusterMessages.NodeHello"/>). Relayed
 /// transfer frames travel in their wire encoding (docs/PROTOCOL.md). An unknown manifest or bad bytes throw
 /// <see cref="SerializationException"/>: Akka drops that message and keeps the link.</summary>
-public sealed partial class ClusterSerializer : SerializerWithStringManifest
+internal sealed partial class ClusterSerializer : SerializerWithStringManifest
 {
     public ClusterSerializer(ExtendedActorSystem system) : base(system) { }
 

@@ -15,7 +15,7 @@ namespace AkkaTcpTransfer.Tui;
 /// which nothing but the person's typing changes. It only copies snapshots into its widgets (<see cref="Show"/>, on the
 /// UI thread) and reports what the person does (<see cref="Submitted"/>, <see cref="Decided"/>,
 /// <see cref="RoomChosen"/>, <see cref="RoomStepped"/>, <see cref="QuitRequested"/>).</summary>
-public sealed class ChatWindow : Window
+internal sealed class ChatWindow : Window
 {
     /// <summary>Log lines kept on screen (scrollback).</summary>
     public const int Scrollback = 2000;

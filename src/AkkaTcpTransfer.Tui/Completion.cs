@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Tui;
 /// <summary>Tab completion for the input line: a command after "/", a name after "/msg" or as /send's first word, a
 /// path elsewhere in /send, a room in any word starting with "#" and as the room of /join, /leave and /members (the "#"
 /// may be left out there) or /msg. Completes as far as every candidate agrees; more than one candidate is listed.</summary>
-public static class Completion
+internal static class Completion
 {
     /// <summary>Commands whose first word is a room, "#" or not (InputCommand adds it).</summary>
     private static readonly string[] RoomFirst = ["/join", "/leave", "/part", "/members", "/names"];

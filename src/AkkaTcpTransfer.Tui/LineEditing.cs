@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Tui;
 /// <summary>The editing keys of readline (bash, irssi, weechat) that people type without thinking, as pure edits of the
 /// input line. Terminal.Gui's text field gives Ctrl+A to "select all" (the next letter typed then replaces the line)
 /// and does nothing for Ctrl+U or Ctrl+W, so the window does these itself.</summary>
-public static class LineEditing
+internal static class LineEditing
 {
     public enum Edit
     {

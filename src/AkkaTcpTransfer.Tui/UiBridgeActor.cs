@@ -6,7 +6,7 @@ namespace AkkaTcpTransfer.Tui;
 
 /// <summary>What the window shows at one moment: new log lines of the conversation in view, and the current rows,
 /// offers, status, names and conversations.</summary>
-public sealed record UiSnapshot(IReadOnlyList<ScreenModel.LogLine> NewLines, IReadOnlyList<ScreenModel.TransferRow> Rows,
+internal sealed record UiSnapshot(IReadOnlyList<ScreenModel.LogLine> NewLines, IReadOnlyList<ScreenModel.TransferRow> Rows,
     IReadOnlyList<ScreenModel.OfferPrompt> Offers, string Status, IReadOnlyList<string> Peers)
 {
     /// <summary><see cref="NewLines"/> are the whole log in view, not lines to add: another conversation came into view,
@@ -24,7 +24,7 @@ public sealed record UiSnapshot(IReadOnlyList<ScreenModel.LogLine> NewLines, IRe
 }
 
 /// <summary>What the window asks of <see cref="UiBridgeActor"/>: the person switches conversations.</summary>
-public static class UiBridgeMessages
+internal static class UiBridgeMessages
 {
     /// <summary>Show the conversation of <paramref name="Room"/> (null: the server-wide room), if this client is in it.</summary>
     public sealed record ShowRoom(string? Room);
@@ -37,7 +37,7 @@ public static class UiBridgeMessages
 /// <summary>Between a node's EventStream and the terminal UI: folds every event into a <see cref="ScreenModel"/> as it
 /// comes, and at most ten times a second hands the window a snapshot of what changed, through <c>post</c> (the UI's
 /// Invoke in the program; inline in tests). However fast events come, the UI thread does bounded work.</summary>
-public sealed class UiBridgeActor : ReceiveActor, IWithTimers
+internal sealed class UiBridgeActor : ReceiveActor, IWithTimers
 {
     private sealed class Flush
     {

@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Chat;
 
 /// <summary>What a chat message may be: non-empty and at most the configured number of UTF-8 bytes. Any Unicode
 /// is carried as sent; renderers (the console) neutralise control characters when they print.</summary>
-public static class ChatText
+internal static class ChatText
 {
     /// <param name="allowEmpty">An empty text is valid (a room topic being cleared).</param>
     public static (WireCode Code, string Reason)? Validate(string text, int maxBytes, bool allowEmpty = false)

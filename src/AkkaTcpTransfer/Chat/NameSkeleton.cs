@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Chat;
 /// Cyrillic а, fullwidth "ａｌｉｃｅ", mathematical "𝐚𝐥𝐢𝐜𝐞", "ALICE"), so only one of them may be online. Computed from
 /// embedded Unicode data (decompositions, combining classes, confusable prototypes; see
 /// tools/unicode/make-skeleton-data.py), so it is the same on every machine and needs no ICU.</summary>
-public static class NameSkeleton
+internal static class NameSkeleton
 {
     private static readonly Dictionary<int, int[]> Decompositions = [];
     private static readonly Dictionary<int, int[]> CompatibilityDecompositions = [];

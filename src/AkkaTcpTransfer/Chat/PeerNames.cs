@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Chat;
 /// no quotes or slashes (names are typed in commands such as <c>/msg NAME</c>). Unicode letters are welcome. Names that
 /// people cannot tell apart are the same name: they compare by their confusable skeleton (<see cref="NameSkeleton"/>),
 /// which also folds case, so "Bob", "bob" and "Ь0b"-style look-alikes cannot be online at once.</summary>
-public static class PeerNames
+internal static class PeerNames
 {
     public const int MaxLength = 32;
 

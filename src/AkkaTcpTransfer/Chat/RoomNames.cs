@@ -2,7 +2,7 @@ namespace AkkaTcpTransfer.Chat;
 
 /// <summary>What a room name may be: '#' and then a name as people's names are (<see cref="PeerNames"/>: 1 to 32
 /// characters, nothing invisible, look-alikes the same), so "#Rust", "#rust" and "#Ruѕt" are one room.</summary>
-public static class RoomNames
+internal static class RoomNames
 {
     public const char Prefix = '#';
 

@@ -20,7 +20,7 @@ public sealed class ServerNode : NodeHost
 
     /// <summary>What the server proves itself with in TLS (its <see cref="ServerIdentity.Fingerprint"/> is what clients
     /// pin), or null when it runs without TLS.</summary>
-    public ServerIdentity? Identity { get; }
+    internal ServerIdentity? Identity { get; }
 
     /// <summary>The fingerprint clients check (SHA-256 of the server's public key), or null without TLS.</summary>
     public string? Fingerprint => Identity?.Fingerprint;

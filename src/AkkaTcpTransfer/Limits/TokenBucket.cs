@@ -3,7 +3,7 @@ namespace AkkaTcpTransfer.Limits;
 /// <summary>A token bucket: <see cref="Rate"/> tokens per second refill it up to <see cref="Burst"/>. Pure and not
 /// thread-safe: one actor owns each bucket and passes the time in (a <see cref="TimeSpan"/> from a monotonic clock),
 /// so tests control time exactly.</summary>
-public sealed class TokenBucket
+internal sealed class TokenBucket
 {
     private double _tokens;
     private TimeSpan _updated;

@@ -6,7 +6,7 @@ namespace AkkaTcpTransfer.Presentation;
 /// reader of the output does (a terminal stopped with Ctrl-S, a pipe nobody drains). When the queue is full, text is
 /// dropped and counted, and once the output moves again a line says how much was not shown. Memory stays bounded by
 /// the queue (<paramref name="capacity"/> pieces of text).</summary>
-public sealed class BoundedOutput : IDisposable
+internal sealed class BoundedOutput : IDisposable
 {
     private readonly TextWriter _writer;
     private readonly BlockingCollection<string> _queue;

@@ -14,7 +14,7 @@ namespace AkkaTcpTransfer.Presentation;
 /// place; elsewhere progress is printed as ordinary lines, at most one every few seconds per row, and always the
 /// last. A folder is one row and one closing line (its files are not listed one by one), and a connection that keeps
 /// failing is reported once, not at every attempt.</summary>
-public sealed class ConsoleActor : ReceiveActor, IWithTimers
+internal sealed class ConsoleActor : ReceiveActor, IWithTimers
 {
     private sealed class Tick
     {

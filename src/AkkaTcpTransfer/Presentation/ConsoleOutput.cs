@@ -3,7 +3,7 @@ using AkkaTcpTransfer.Events;
 
 namespace AkkaTcpTransfer.Presentation;
 
-public static class ConsoleOutput
+internal static class ConsoleOutput
 {
     /// <summary>Starts a <see cref="ConsoleActor"/> on <paramref name="system"/>, subscribed before this returns so
     /// that no event published afterwards is missed.</summary>

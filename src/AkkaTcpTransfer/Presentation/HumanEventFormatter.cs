@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Presentation;
 
 /// <summary>Renders events as time-stamped lines for people. Text from peers is shown with control characters
 /// neutralised, so nobody can move another user's cursor or rewrite their screen with escape sequences.</summary>
-public static class HumanEventFormatter
+internal static class HumanEventFormatter
 {
     public static string? Format(NodeEvent e, DateTimeOffset now)
     {

@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Presentation;
 /// <summary>One line a person typed (on stdin, or in the terminal UI's input line), parsed. A line not starting with
 /// '/' is chat to everyone; "//" at the start sends a line that begins with a slash. Arguments are split as a shell
 /// would (<see cref="Tokenize"/>).</summary>
-public abstract record InputCommand
+internal abstract record InputCommand
 {
     public sealed record Say(string Text) : InputCommand;
     public sealed record SayTo(string To, string Text) : InputCommand;

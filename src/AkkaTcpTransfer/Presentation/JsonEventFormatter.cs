@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Presentation;
 /// <summary>Renders events as the one-line JSON objects of the command-line program's <c>--json</c> output. The event
 /// names and fields are a contract relied on outside this repository (docs/EMBEDDING.md, "Events"): change them only
 /// on purpose.</summary>
-public static class JsonEventFormatter
+internal static class JsonEventFormatter
 {
     /// <summary>The JSON line for <paramref name="e"/>, or null for an event that has no JSON form.</summary>
     public static string? Format(NodeEvent e)

@@ -12,7 +12,7 @@ namespace AkkaTcpTransfer.Presentation;
 /// line. The terminal UI copies it into widgets; the line-mode console draws its rows as progress lines. Pure and
 /// single-threaded: <see cref="Apply"/>, <see cref="Tick"/> and <see cref="View"/> on one thread, then read (only
 /// <see cref="RoomInView"/> and <see cref="IsMember"/> may be read from another).</summary>
-public sealed class ScreenModel
+internal sealed class ScreenModel
 {
     /// <summary>Rates are measured over at least this long (consecutive events can come in bunches).</summary>
     public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(1);

@@ -2,7 +2,7 @@ namespace AkkaTcpTransfer.Presentation;
 
 /// <summary>"Did you mean …?" for a mistyped name: a command-line command or option, or a command typed while running.
 /// Used by the program's argument errors and by <see cref="InputCommand"/>.</summary>
-public static class Suggestions
+internal static class Suggestions
 {
     /// <summary>The candidate <paramref name="typed"/> most likely meant, or null when none is near enough to be worth
     /// naming. A start of exactly one candidate is that candidate ("serv" → "server"); otherwise the nearest by edits

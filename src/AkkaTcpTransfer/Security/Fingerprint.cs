@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Security;
 /// 64 lowercase hex digits. It names the key, not the certificate, so a certificate renewed with the same key keeps
 /// its fingerprint. <c>openssl x509 -in CERT -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256</c>
 /// prints the same value.</summary>
-public static class Fingerprint
+internal static class Fingerprint
 {
     public const int HexLength = 64;
 

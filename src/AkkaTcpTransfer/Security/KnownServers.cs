@@ -3,7 +3,7 @@ namespace AkkaTcpTransfer.Security;
 /// <summary>The servers a client has pinned, like SSH's known_hosts: one line per server, <c>host:port fingerprint</c>,
 /// in the file <c>known_servers</c> of the client's state folder. Lines starting with # are comments. A pin is only
 /// ever added, never replaced: when a server's key changes, a person removes its line.</summary>
-public sealed class KnownServers(string file)
+internal sealed class KnownServers(string file)
 {
     public const string FileName = "known_servers";
 
@@ -79,4 +79,4 @@ public sealed class KnownServers(string file)
 }
 
 /// <summary>known_servers cannot be trusted to answer: unreadable, or a broken line for the server asked about.</summary>
-public sealed class KnownServersException(string message) : Exception(message);
+internal sealed class KnownServersException(string message) : Exception(message);

@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Security;
 /// <summary>What a server proves itself with in the TLS handshake: a certificate, its private key, and the chain to
 /// send. Either made once and kept in the state folder (self-signed, ECDSA P-256: clients pin its
 /// <see cref="Fingerprint"/>), or read from PEM files a CA issued (clients check the chain and host name).</summary>
-public sealed class ServerIdentity : IDisposable
+internal sealed class ServerIdentity : IDisposable
 {
     /// <summary>File names in the state folder.</summary>
     public const string CertificateFileName = "server-certificate.pem";
@@ -216,7 +216,7 @@ public sealed class ServerIdentity : IDisposable
 }
 
 /// <summary>A server identity (certificate and key) cannot be read or made. The message is one line fit for a user.</summary>
-public sealed class IdentityException : Exception
+internal sealed class IdentityException : Exception
 {
     public IdentityException(string message) : base(message) { }
 

@@ -31,7 +31,7 @@ public enum TrustProblem
 /// exactly a key that matches a given fingerprint, a certificate a trusted CA issued for the host we dialled, a key
 /// pinned in known_servers, or (when asked to) an unknown key on first contact. Nothing else; there is no "accept
 /// anything" switch.</summary>
-public sealed class ServerTrust
+internal sealed class ServerTrust
 {
     private readonly string? _given;
     private readonly bool _trustOnFirstUse;

@@ -4,7 +4,7 @@ namespace AkkaTcpTransfer.Security;
 
 /// <summary>The folder where a node keeps what must outlive it (settings: state-dir): secrets such as a client's resume
 /// keys and the server's identity. The folder and every file in it are readable by their owner only (0700/0600 on Unix).</summary>
-public sealed class StateFolder(string path)
+internal sealed class StateFolder(string path)
 {
     public string Path { get; } = path;
 

@@ -73,7 +73,7 @@ internal interface ITransportOwner
 }
 
 /// <summary>What a TLS handshake settled, as both ends see it.</summary>
-public sealed record TlsSession(string Protocol, string CipherSuite, string ApplicationProtocol, string? PeerFingerprint, TrustBasis? Trust);
+internal sealed record TlsSession(string Protocol, string CipherSuite, string ApplicationProtocol, string? PeerFingerprint, TrustBasis? Trust);
 
 /// <summary>Bytes as they are: each write goes to Akka.IO with the caller's ack, its segments uncopied.</summary>
 internal sealed class PlainTransport(IActorRef tcp, IActorRef self, ITransportOwner owner) : IByteTransport

@@ -4,7 +4,7 @@ using AkkaTcpTransfer.Protocol;
 namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>The contract between a <see cref="ConnectionActor"/> and its parent, the connection's owner.</summary>
-public static class ConnectionMessages
+internal static class ConnectionMessages
 {
     // ---- owner -> connection ----
 

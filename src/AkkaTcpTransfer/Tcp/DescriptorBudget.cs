@@ -8,7 +8,7 @@ namespace AkkaTcpTransfer.Tcp;
 /// <c>server.descriptor-reserve</c> stay free for everything else, and connections only while a quarter of the rest is
 /// left for files. At start the soft limit is raised to the hard one (as the Go runtime does), so the limit is the
 /// operator's hard limit.</summary>
-public sealed class DescriptorBudget : IExtension
+internal sealed class DescriptorBudget : IExtension
 {
     private long _inUse;
 

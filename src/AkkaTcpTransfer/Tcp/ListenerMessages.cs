@@ -2,7 +2,7 @@ using System.Net;
 
 namespace AkkaTcpTransfer.Tcp;
 
-public static class ListenerMessages
+internal static class ListenerMessages
 {
     /// <summary>Listener to parent: bound; <paramref name="Endpoint"/> carries the real port.</summary>
     public sealed record Bound(IPEndPoint Endpoint);

@@ -15,7 +15,7 @@ namespace AkkaTcpTransfer.Tcp;
 /// already handed on, so sizes alone picked the reader).</summary>
 /// <remarks>Shared between connection actors through interlocked counters rather than messages: the check sits on the
 /// hot path of every send, and a message to a budget actor per frame would cost more than the frame.</remarks>
-public sealed class SendBudget : IExtension
+internal sealed class SendBudget : IExtension
 {
     /// <summary>One connection's holdings, written by its actor, read by whoever sheds.</summary>
     public sealed class Gauge(IActorRef connection, SendBudget budget)

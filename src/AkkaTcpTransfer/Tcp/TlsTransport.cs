@@ -9,7 +9,7 @@ using AkkaTcpTransfer.Security;
 namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>Which end of TLS a connection plays, and with what: a server's identity, or a client's trust rule.</summary>
-public abstract record ConnectionSecurity
+internal abstract record ConnectionSecurity
 {
     /// <summary>The protocol name both ends agree on in the handshake (ALPN). A future incompatible wire format gets a new one.</summary>
     public static readonly SslApplicationProtocol Alpn = new("akt/1");

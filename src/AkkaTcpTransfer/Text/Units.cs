@@ -3,7 +3,7 @@ using System.Globalization;
 namespace AkkaTcpTransfer.Text;
 
 /// <summary>Byte counts and durations for people: 1.5 GiB, 850.2 MiB/s, 1:05.</summary>
-public static class Units
+internal static class Units
 {
     private static readonly string[] Suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 

@@ -3,7 +3,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// <summary>Throttles progress reports and estimates rate and time left. Pure: the caller passes the clock.</summary>
 /// <remarks>The rate is measured over a sliding window of recent samples (about three seconds), so it follows a
 /// changing link without jumping at every sample, and is right from the first report of a short transfer.</remarks>
-public sealed class ProgressMeter
+internal sealed class ProgressMeter
 {
     private static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(3);
 

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 namespace AkkaTcpTransfer.Transfer;
 
 /// <summary>A transfer's id: a random non-zero u32 on the wire, 8 lower-case hex digits for people.</summary>
-public static class TransferIds
+internal static class TransferIds
 {
     public static uint New()
     {

@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Transfer;
 
 /// <summary>Between the node's <see cref="TransfersActor"/>, the connection owners (a client's ClientSessionActor, the
 /// server's PeerActor) and the per-transfer <see cref="SenderActor"/>s and <see cref="ReceiverActor"/>s.</summary>
-public static class TransferMessages
+internal static class TransferMessages
 {
     /// <summary>One file to send: TransfersActor -> node root -> the owner of the recipient's connection, which
     /// makes a <see cref="SenderActor"/> child for it.</summary>

@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Server.Federation;
 /// nodes find each other: it reports its own sessions to the replica, asks it before letting a client take a name,
 /// and keeps the sessions the replica reports from elsewhere, for presence, who, direct messages and offers. Without a
 /// replica (a single server) none of this is used.</summary>
-public static class FederationMessages
+internal static class FederationMessages
 {
     /// <summary>Replica -> registry, before any client joins: report to <paramref name="Replica"/>, and ask it for names
     /// (its answer within <paramref name="ClaimTimeout"/>, else the client is told to try again).</summary>

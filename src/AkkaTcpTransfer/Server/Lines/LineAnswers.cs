@@ -6,7 +6,7 @@ namespace AkkaTcpTransfer.Server.Lines;
 /// <summary>How a line a client (or the server) said is answered, by whichever part of the server took it: the session
 /// registry (the server-wide room), a room, or the recipient's account (a direct message). Exactly one answer per line;
 /// the session turns it into SayAck or SayRefused.</summary>
-public static class LineAnswers
+internal static class LineAnswers
 {
     /// <summary>The line was stored and passed on to its recipients, stamped <paramref name="AtMs"/> (Unix ms).
     /// <paramref name="Held"/>: its recipient is offline and gets it on its next connection.</summary>

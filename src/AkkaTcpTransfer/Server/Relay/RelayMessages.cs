@@ -5,7 +5,7 @@ using AkkaTcpTransfer.Server.Federation;
 namespace AkkaTcpTransfer.Server.Relay;
 
 /// <summary>Between two of the server's PeerActors relaying a transfer from one client to another.</summary>
-public static class RelayMessages
+internal static class RelayMessages
 {
     /// <summary>Sender's peer -> recipient's peer: offer this to your client (From already stamped).</summary>
     public sealed record RelayOffer(Offer Offer, IActorRef SenderPeer) : ICrossNodeMessage;

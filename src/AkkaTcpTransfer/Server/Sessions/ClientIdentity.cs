@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Server.Sessions;
 /// state folder and presents it in every Hello; the server never stores keys, it derives from each one a short digest
 /// (<see cref="Of"/>) that names the person in <c>Offer.sender_id</c> and in partial files, and reveals nothing of the
 /// key.</summary>
-public static class ClientIdentity
+internal static class ClientIdentity
 {
     private static readonly byte[] Label = "akka-tcp-transfer identity\n"u8.ToArray();
 

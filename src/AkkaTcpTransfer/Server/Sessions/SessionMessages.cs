@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Server.Sessions;
 
 /// <summary>Between the server's per-client <see cref="PeerActor"/>s, the server itself and the
 /// <see cref="SessionRegistryActor"/>.</summary>
-public static class SessionMessages
+internal static class SessionMessages
 {
     /// <summary>Peer to registry: claim <paramref name="Name"/>. The sender is the peer actor; its frames go to
     /// <paramref name="Connection"/>. <paramref name="ResumeKey"/> is the client's (already validated), or empty for a

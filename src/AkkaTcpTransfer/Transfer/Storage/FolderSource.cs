@@ -6,12 +6,12 @@ using Microsoft.Win32.SafeHandles;
 namespace AkkaTcpTransfer.Transfer.Storage;
 
 /// <summary>One file of a folder sent as one transfer: where it is, its path inside the folder, size, last-write time.</summary>
-public sealed record FolderEntry(string Path, string Name, long Size, long Fingerprint);
+internal sealed record FolderEntry(string Path, string Name, long Size, long Fingerprint);
 
 /// <summary>The layout of a folder's stream (<see cref="FolderStream"/>): each entry's header and where it starts, the
 /// stream's length and the offer's fingerprint. Immutable: built once by the node's transfers table, passed to the
 /// sender.</summary>
-public sealed class FolderBundle
+internal sealed class FolderBundle
 {
     public FolderBundle(string folder, IReadOnlyList<FolderEntry> entries)
     {

@@ -208,4 +208,4 @@ internal sealed class PartialFile : IReceiveSink
 /// <summary>What is kept of an interrupted incoming transfer: how many bytes are in the partial file, the hash of
 /// exactly those bytes, and the file's time stamp then (a partial file touched since is re-read, not trusted).
 /// Owned by whoever holds the message; passed on, never shared.</summary>
-public sealed record ParkedPartial(long Length, IncrementalHash Hash, DateTime LastWriteUtc);
+internal sealed record ParkedPartial(long Length, IncrementalHash Hash, DateTime LastWriteUtc);

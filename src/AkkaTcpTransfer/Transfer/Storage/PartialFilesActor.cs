@@ -408,7 +408,7 @@ internal sealed class PartialFilesActor : ReceiveActor, IWithTimers
 
 /// <summary>Space an accepted offer still needs on the receiver's disk: reserved at the claim, reduced as the
 /// receiver writes (by the receiver, on its own thread), released when the transfer ends.</summary>
-public sealed class DiskReservation
+internal sealed class DiskReservation
 {
     private long _needed;
     private long _written;

@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Transfer.Storage;
 /// <summary>Names the partial file of an incoming transfer so that a resend of the same file by the same peer finds
 /// it: "&lt;hash of sender and name&gt;-&lt;hash of size and fingerprint&gt;". The first half finds older partials of
 /// the same file (a changed file starts over, and its stale partial is removed); the whole names this version.</summary>
-public static class PartialKey
+internal static class PartialKey
 {
     /// <summary>The key of a partial sent by the identity <paramref name="senderId"/> (a digest vouched for by the server
     /// at <paramref name="origin"/>; empty "origin" on the server itself), or, from a peer that stamps no identity, by

@@ -7,7 +7,7 @@ namespace AkkaTcpTransfer.Transfer.Storage;
 /// could reach outside the folder or confuse a file system is refused, not "repaired": absolute paths, drive
 /// letters, "..", ".", backslashes, control characters, empty parts, names that are only dots and spaces,
 /// Windows device names, and our own partial-files folder.</summary>
-public static class SafeNames
+internal static class SafeNames
 {
     /// <summary>Folder inside downloads where partial files live until verified; a transfer may not write there.</summary>
     public const string PartialsFolder = ".akka-tcp-transfer";
