@@ -99,6 +99,7 @@ internal sealed partial class ClusterSerializer
                 w.Write(s.Identity);
                 w.Write(s.From);
                 w.Write(s.Text);
+                w.Write(s.Origin);
                 return true;
             case RoomMessages.SetTopic t:
                 w.Write(t.Room);
@@ -140,11 +141,13 @@ internal sealed partial class ClusterSerializer
                 w.Write(s.From);
                 w.Write(s.Text);
                 w.Write(s.AtMs);
+                w.Write(s.Key);
                 return true;
             case RoomMessages.Stored s:
                 w.Write(s.Id);
                 w.Write(s.AtMs);
                 w.Write(s.Seq);
+                w.Write(s.Repeat);
                 return true;
             case RoomMessages.NotStored n:
                 w.Write(n.Id);
@@ -254,7 +257,7 @@ internal sealed partial class ClusterSerializer
         "rO" => new RoomMessages.Open(Join(r)),
         "rL" => new RoomMessages.Leave(r.ReadString(), r.ReadString(), r.ReadString(), Ref(r), Ref(r), Ref(r)),
         "rZ" => new RoomMessages.Settled(r.ReadString()),
-        "rS" => new RoomMessages.Say(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString()),
+        "rS" => new RoomMessages.Say(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString()),
         "rT" => new RoomMessages.SetTopic(r.ReadString(), r.ReadString(), r.ReadString(), r.ReadString(), Ref(r)),
         "rM" => new RoomMessages.Members(r.ReadString(), Ref(r), r.ReadInt32()),
         "rH" => new RoomMessages.History(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt32(), Ref(r)),
@@ -262,8 +265,8 @@ internal sealed partial class ClusterSerializer
         "rE" => new RoomMessages.Entered(r.ReadString()),
         "rX" => new RoomMessages.Exited(r.ReadString()),
         "rN" => new RoomMessages.NotEntered(r.ReadString()),
-        "rW" => new RoomMessages.StoreLine(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64()),
-        "rD" => new RoomMessages.Stored(r.ReadUInt32(), r.ReadInt64(), r.ReadInt64()),
+        "rW" => new RoomMessages.StoreLine(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString()),
+        "rD" => new RoomMessages.Stored(r.ReadUInt32(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean()),
         "rF" => new RoomMessages.NotStored(r.ReadUInt32(), (WireCode)r.ReadUInt16(), r.ReadString()),
         "rB" => new RoomMessages.Scrollback(Ref(r), r.ReadInt64()),
         "rC" => new RoomMessages.ScrollbackSent(Ref(r), r.ReadInt64(), r.ReadInt64()),
@@ -310,9 +313,10 @@ internal sealed partial class ClusterSerializer
         w.Write(d.To);
         w.Write(d.Text);
         w.Write(d.AtMs);
+        w.Write(d.Key);
     }
 
-    private static AccountMessages.Deliver Deliver(BinaryReader r) => new(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadInt64());
+    private static AccountMessages.Deliver Deliver(BinaryReader r) => new(r.ReadUInt32(), r.ReadString(), r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadString());
 
     /// <summary>A message inside another (an entity's, a connection's answer): its serializer, manifest and bytes, as Akka
     /// writes it, so that whatever a room or an account is sent can ride in an envelope.</summary>

@@ -59,6 +59,17 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <summary>The registry (or another node's) did not answer a line within chat.confirm-timeout.</summary>
     private sealed record ConfirmTimedOut(uint Id);
 
+    /// <summary>No answer yet to the line being asked about: ask again (the room or account stores it once).</summary>
+    private sealed record AskAgain(uint Id);
+
+    /// <summary>How long a line waits for its answer before it is asked for again. In a cluster a request can be lost
+    /// with a node that dies while the room or account lives there; asked again, it reaches the entity once it has moved
+    /// to a node that lives (chat.confirm-timeout bounds the whole wait).</summary>
+    private static readonly TimeSpan AskAgainAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>This session's part of its lines' keys (<see cref="RecentLines"/>): unique among the server's sessions.</summary>
+    private readonly string _origin = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+
     /// <summary>A rate-limited request (Say, WhoRequest) waiting its turn; <see cref="Charged"/> once its token is taken.</summary>
     private sealed class Paced(Frame frame)
     {
@@ -214,6 +225,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             if (_asking?.Id != d.Id) return;
             _askingDeferred = true;
             Timers.Cancel(nameof(ConfirmTimedOut));
+            Timers.Cancel(nameof(AskAgain));
             Timers.StartSingleTimer(nameof(PaceOver), PaceOver.Instance, d.Wait);
         });
         Receive<PaceOver>(_ =>
@@ -224,6 +236,12 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Ask(again);
             }
             Pump();
+        });
+        Receive<AskAgain>(a =>
+        {
+            if (_asking is not { } asking || asking.Id != a.Id || _askingDeferred) return;
+            Send(asking);
+            Timers.StartSingleTimer(nameof(AskAgain), a, AskAgainAfter);
         });
         Receive<ConfirmTimedOut>(t => Answered(t.Id, new SayRefused(t.Id, WireCode.Unavailable,
             $"not confirmed: the server did not pass the line on within {Units.Seconds(_settings.Chat.ConfirmTimeout)}")));
@@ -262,6 +280,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<RoomChangeTimedOut>(_ => { });
         Receive<PaceOver>(_ => { });
         Receive<ConfirmTimedOut>(_ => { });
+        Receive<AskAgain>(_ => { });
         Receive<SessionMessages.Replaced>(_ => { });
         Receive<SessionMessages.OfferRecipient>(_ => { });
         Receive<RelayMessages.RelayFrame>(_ => { });
@@ -597,11 +616,17 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void Ask(Protocol.Say say)
     {
         _asking = say;
-        if (RoomNames.IsRoom(say.To))
-            ToRoom(say.To, new RoomMessages.Say(say.Id, say.To, _identityHex, _name, say.Text));
-        else
-            _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text));
+        Send(say);
         Timers.StartSingleTimer(nameof(ConfirmTimedOut), new ConfirmTimedOut(say.Id), _settings.Chat.ConfirmTimeout);
+        Timers.StartSingleTimer(nameof(AskAgain), new AskAgain(say.Id), AskAgainAfter);
+    }
+
+    private void Send(Protocol.Say say)
+    {
+        if (RoomNames.IsRoom(say.To))
+            ToRoom(say.To, new RoomMessages.Say(say.Id, say.To, _identityHex, _name, say.Text, _origin));
+        else
+            _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text, _origin));
     }
 
     private void ToRoom(string room, object message) => _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), message));
@@ -715,6 +740,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _asking = null;
         _askingDeferred = false;
         Timers.Cancel(nameof(ConfirmTimedOut));
+        Timers.Cancel(nameof(AskAgain));
         _connection.Tell(new ConnectionMessages.Send(answer));
         Pump();
     }

@@ -87,10 +87,10 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output)
         var b = CreateTestProbe().Ref;
         var c = CreateTestProbe().Ref;
         var join = new RoomMessages.Join("#café", "00ff", "alice", a, b, true, c);
-        var deliver = new AccountMessages.Deliver(7, "bob", "alice", "hé 🎉", 1_700_000_000_123);
+        var deliver = new AccountMessages.Deliver(7, "bob", "alice", "hé 🎉", 1_700_000_000_123, "0a1b:7");
         return
         [
-            new EntityEnvelope("room:café", new RoomMessages.Say(3, "#café", "00ff", "alice", "line")),
+            new EntityEnvelope("room:café", new RoomMessages.Say(3, "#café", "00ff", "alice", "line", "0a1b")),
             new EntityEnvelope("user:00ff", deliver),
             new ConnectionMessages.Post(new Protocol.Chat("bob", "#café", 5, "hi"), new AccountMessages.Written(12)),
             new ConnectionMessages.Post(new Protocol.Chat("bob", "#café", 5, "hi")),
@@ -106,8 +106,9 @@ public sealed class ClusterSerializerTests(ITestOutputHelper output)
             new RoomMessages.Entered("#café"),
             new RoomMessages.Exited("#café"),
             new RoomMessages.NotEntered("#café"),
-            new RoomMessages.StoreLine(9, "alice", "all", 42),
+            new RoomMessages.StoreLine(9, "alice", "all", 42, "0a1b:9"),
             new RoomMessages.Stored(9, 42, 77),
+            new RoomMessages.Stored(9, 42, 77, Repeat: true),
             new RoomMessages.ScrollbackSent(b, 1_700_000_000_000, 77),
             new RoomMessages.NotStored(9, WireCode.NotStored, "full"),
             new RoomMessages.Scrollback(b, long.MaxValue),

@@ -180,22 +180,26 @@ public sealed class TransferBoundsTests : NodesAndFiles
     public async Task Two_offers_cannot_both_count_on_the_same_free_space()
     {
         var downloads = Files.Dir("dl");
-        // Pretend the disk has 300 MiB to spare: keep all but that free.
+        // Pretend the disk has 1 GiB to spare: keep all but that free. Other tests write and delete files on the same disk
+        // meanwhile, so the sizes leave room either way: the first offer fits while they take up to 256 MiB more, the
+        // second does not fit beside it unless they free 512 MiB.
         var free = new DriveInfo(downloads).AvailableFreeSpace;
+        const long size = 768L << 20;
         var (server, serverLog) = await Nodes.StartServer(("downloads", downloads),
-            ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            ("transfer.min-free-space", (free - (1L << 30)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await using var raw = await RawClient.JoinAsync(server.Port, "big");
-        await raw.SendAsync(OfferOf(41, "first.bin", 200L << 20));
-        await raw.Expect<Accept>(a => a.Id == 41);
-        // 200 MiB are promised to the first: the second 200 MiB would not fit beside it.
-        await raw.SendAsync(OfferOf(42, "second.bin", 200L << 20));
+        await raw.SendAsync(OfferOf(41, "first.bin", size));
+        var answer = await raw.Expect<Frame>(f => f is Accept { Id: 41 } or Reject { Id: 41 });
+        Assert.True(answer is Accept, $"the first offer was refused: {(answer as Reject)?.Reason}");
+        // 768 MiB are promised to the first: the second 768 MiB would not fit beside it.
+        await raw.SendAsync(OfferOf(42, "second.bin", size));
         var reject = await raw.Expect<Reject>(r => r.Id == 42);
         Assert.Contains("not enough free space", reject.Reason, StringComparison.Ordinal);
         Assert.Contains("promised to transfers in progress", reject.Reason, StringComparison.Ordinal);
         // When the first is cancelled its promise is released, and the second fits.
         await raw.SendAsync(new Cancel(41, "", "changed my mind"));
         await serverLog.WaitFor<TransferCancelled>(c => c.Id == TransferIds.Format(41));
-        await raw.SendAsync(OfferOf(43, "second.bin", 200L << 20));
+        await raw.SendAsync(OfferOf(43, "second.bin", size));
         await raw.Expect<Accept>(a => a.Id == 43);
     }
 

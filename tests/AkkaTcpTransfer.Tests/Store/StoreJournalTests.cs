@@ -227,6 +227,36 @@ public sealed class StoreJournalTests : StoreContract, IDisposable
         });
     }
 
+    private sealed class NeverPassivate : Server.Entities.IPassivation
+    {
+        public void Passivate(IActorContext context) { }
+    }
+
+    [Fact]
+    public async Task A_line_asked_for_again_is_stored_once_and_answered_as_the_first_time()
+    {
+        // In a cluster a request can be lost with a node that dies, so a session asks again when no answer comes; the
+        // room must not store the line twice when the first request was not lost after all.
+        using var db = Open();
+        await WithSystem(db, async system =>
+        {
+            var settings = NodeSettings.Read(NodeConfig.Build(NodeRole.Server), NodeRole.Server);
+            var room = system.ActorOf(Server.Rooms.RoomActor.Props(Chat.RoomNames.EntityId(""), settings, ActorRefs.Nobody, new NeverPassivate()));
+            var first = await room.Ask<Server.Rooms.RoomMessages.Stored>(new Server.Rooms.RoomMessages.StoreLine(1, "alice", "hi", 42, "a1:7"), Wait);
+            var again = await room.Ask<Server.Rooms.RoomMessages.Stored>(new Server.Rooms.RoomMessages.StoreLine(2, "alice", "hi", 43, "a1:7"), Wait);
+            var next = await room.Ask<Server.Rooms.RoomMessages.Stored>(new Server.Rooms.RoomMessages.StoreLine(3, "alice", "hi", 44, "a1:8"), Wait);
+            Assert.Equal((1u, false, 42L), (first.Id, first.Repeat, first.AtMs));
+            Assert.Equal((2u, true, first.Seq, 42L), (again.Id, again.Repeat, again.Seq, again.AtMs));
+            Assert.Equal((false, first.Seq + 1), (next.Repeat, next.Seq));
+            return 0;
+        });
+        using var check = new SqliteConnection($"Data Source={File}");
+        check.Open();
+        using var count = check.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM attp_events WHERE persistence_id = 'room:'";
+        Assert.Equal(2L, (long)count.ExecuteScalar()!);
+    }
+
     [Theory]
     [InlineData("normal", 1L)]
     [InlineData("full", 2L)]

@@ -32,7 +32,7 @@ internal static class AccountMessages
 
     /// <summary>A direct message for the owner: stored, then delivered if it is online, else kept. The sender (a session,
     /// or the server) is answered SayDone (Held when kept) or SayFailed.</summary>
-    public sealed record Deliver(uint Id, string From, string To, string Text, long AtMs) : ICrossNodeMessage;
+    public sealed record Deliver(uint Id, string From, string To, string Text, long AtMs, string Key = "") : ICrossNodeMessage;
 
     /// <summary>Account -> session: send the owner the stored direct messages in this range (a
     /// <see cref="Replay.HistoryReplayActor.Request"/>), then say <see cref="Replayed"/>.</summary>
@@ -72,6 +72,8 @@ internal sealed class AccountActor : ReceivePersistentActor
     private readonly HashSet<string> _joining = new(StringComparer.Ordinal);
     /// <summary>Direct messages stored and not yet delivered, oldest first.</summary>
     private readonly List<PendingDirect> _undelivered = [];
+    /// <summary>Direct messages lately taken on, for senders that ask again (<see cref="RecentLines"/>).</summary>
+    private readonly RecentLines _asked = new(1024);
     private long _delivered;
     private long _deliveredStored;
     private string _name = "";
@@ -284,6 +286,12 @@ internal sealed class AccountActor : ReceivePersistentActor
     private void OnDeliver(AccountMessages.Deliver deliver)
     {
         var sender = Sender;
+        // Asked again (no answer reached the asker): the first request's answer, never a second copy.
+        if (!_asked.TryBegin(deliver.Key, out var first))
+        {
+            if (first is { } done) sender.Tell(new LineAnswers.SayDone(deliver.Id, done.AtMs, done.Held));
+            return;
+        }
         var bytes = Encoding.UTF8.GetByteCount(deliver.Text);
         var live = _peer is not null && !_replaying;
         if (!live)
@@ -292,6 +300,7 @@ internal sealed class AccountActor : ReceivePersistentActor
             var limits = _settings.History;
             if (_undelivered.Count >= limits.OfflineMaxMessages || _undelivered.Sum(p => (long)p.Bytes) + bytes > limits.OfflineMaxBytes)
             {
+                _asked.Failed(deliver.Key);
                 sender.Tell(new LineAnswers.SayFailed(deliver.Id, WireCode.LimitReached,
                     $"not sent: {deliver.To} has as many messages waiting as the server keeps ({_undelivered.Count}); try again once they have read them"));
                 return;
@@ -305,11 +314,17 @@ internal sealed class AccountActor : ReceivePersistentActor
                 // a connection lost meanwhile means the message comes again next time, not never.
                 _connection.Tell(new ConnectionMessages.Post(new ChatFrame(deliver.From, deliver.To, deliver.AtMs, deliver.Text),
                     new AccountMessages.Written(LastSequenceNr)));
+                _asked.Done(deliver.Key, new RecentLines.Outcome(deliver.AtMs, LastSequenceNr, false));
                 sender.Tell(new LineAnswers.SayDone(deliver.Id, deliver.AtMs));
                 return;
             }
+            _asked.Done(deliver.Key, new RecentLines.Outcome(deliver.AtMs, LastSequenceNr, _peer is null));
             sender.Tell(new LineAnswers.SayDone(deliver.Id, deliver.AtMs, Held: _peer is null));
-        }, why => sender.Tell(new LineAnswers.SayFailed(deliver.Id, WireCode.NotStored, $"not sent: {why}")));
+        }, why =>
+        {
+            _asked.Failed(deliver.Key);
+            sender.Tell(new LineAnswers.SayFailed(deliver.Id, WireCode.NotStored, $"not sent: {why}"));
+        });
     }
 
     private void DropExpired()

@@ -49,6 +49,7 @@ internal sealed class RoomActor : ReceivePersistentActor
     private readonly Dictionary<string, TokenBucket> _fanout = new(StringComparer.Ordinal);
     private readonly LinkedList<RecentLine> _recent = new();
     private readonly List<Checkpoint> _checkpoints = [];
+    private readonly RecentLines _asked = new(RecentCapacity);
     private string _name = "";
     private long _openedMs;
     private bool _open;
@@ -58,6 +59,9 @@ internal sealed class RoomActor : ReceivePersistentActor
     private long _deletedTo;
     private int _sinceSnapshot;
     private bool _closing;
+
+    /// <summary>How many lines' answers a room remembers for askers that ask again.</summary>
+    private const int RecentCapacity = 4096;
 
     public override string PersistenceId => _id;
 
@@ -271,6 +275,12 @@ internal sealed class RoomActor : ReceivePersistentActor
             sender.Tell(new LineAnswers.SayFailed(say.Id, WireCode.NotMember, $"not sent: you are not in {say.Room}; /join {say.Room} first"));
             return;
         }
+        var key = RecentLines.Key(say.Origin, say.Id);
+        if (Asked(key, out var done))
+        {
+            if (done is { } first) sender.Tell(new LineAnswers.SayDone(say.Id, first.AtMs));
+            return;
+        }
         // A line costs its sender one delivery per member online, from an allowance per second (limits.fanout-*).
         var recipients = _online.Count - (_online.ContainsKey(say.Identity) ? 1 : 0);
         if (recipients > 0)
@@ -282,6 +292,7 @@ internal sealed class RoomActor : ReceivePersistentActor
             var wait = bucket.WaitFor(_clock.Elapsed, cost);
             if (wait > TimeSpan.Zero)
             {
+                _asked.Failed(key);
                 sender.Tell(new LineAnswers.SayDeferred(say.Id, wait));
                 return;
             }
@@ -291,18 +302,38 @@ internal sealed class RoomActor : ReceivePersistentActor
         var line = new LineSaid(say.From, atMs, say.Text);
         Store(line, e => Apply(e, LastSequenceNr), () =>
         {
+            _asked.Done(key, new RecentLines.Outcome(atMs, LastSequenceNr, false));
             sender.Tell(new LineAnswers.SayDone(say.Id, atMs));
             Tell(FrameEncoder.Encode(new ChatFrame(say.From, _name, atMs, say.Text)), except: say.Identity);
-        }, why => sender.Tell(new LineAnswers.SayFailed(say.Id, WireCode.NotStored, $"not sent: {why}")));
+        }, why =>
+        {
+            _asked.Failed(key);
+            sender.Tell(new LineAnswers.SayFailed(say.Id, WireCode.NotStored, $"not sent: {why}"));
+        });
     }
 
     private void OnStoreLine(RoomMessages.StoreLine line)
     {
         var sender = Sender;
-        Store(new LineSaid(line.From, line.AtMs, line.Text), e => Apply(e, LastSequenceNr),
-            () => sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs, LastSequenceNr)),
-            why => sender.Tell(new RoomMessages.NotStored(line.Id, WireCode.NotStored, $"not sent: {why}")));
+        if (Asked(line.Key, out var done))
+        {
+            if (done is { } first) sender.Tell(new RoomMessages.Stored(line.Id, first.AtMs, first.Seq, Repeat: true));
+            return;
+        }
+        Store(new LineSaid(line.From, line.AtMs, line.Text), e => Apply(e, LastSequenceNr), () =>
+        {
+            _asked.Done(line.Key, new RecentLines.Outcome(line.AtMs, LastSequenceNr, false));
+            sender.Tell(new RoomMessages.Stored(line.Id, line.AtMs, LastSequenceNr));
+        }, why =>
+        {
+            _asked.Failed(line.Key);
+            sender.Tell(new RoomMessages.NotStored(line.Id, WireCode.NotStored, $"not sent: {why}"));
+        });
     }
+
+    /// <summary>True when the line under <paramref name="key"/> was asked for before: <paramref name="done"/> is its
+    /// first answer, or null while that is still being stored.</summary>
+    private bool Asked(string key, out RecentLines.Outcome? done) => !_asked.TryBegin(key, out done);
 
     private void OnSetTopic(RoomMessages.SetTopic set)
     {

@@ -28,8 +28,9 @@ internal static class RoomMessages
 
     // ---- peer -> room
 
-    /// <summary>A line to the room: answered to the sender (the peer) with SayDone, SayFailed or SayDeferred.</summary>
-    public sealed record Say(uint Id, string Room, string Identity, string From, string Text) : ICrossNodeMessage;
+    /// <summary>A line to the room: answered to the sender (the peer) with SayDone, SayFailed or SayDeferred.
+    /// <paramref name="Origin"/>: the asking session's, so that a request asked again is stored once (<see cref="Lines.RecentLines"/>).</summary>
+    public sealed record Say(uint Id, string Room, string Identity, string From, string Text, string Origin = "") : ICrossNodeMessage;
 
     public sealed record SetTopic(string Room, string Identity, string By, string Topic, IActorRef Connection) : ICrossNodeMessage;
 
@@ -57,10 +58,12 @@ internal static class RoomMessages
     // ---- the server-wide room, for the session registry
 
     /// <summary>Store a line of the server-wide room: answered with <see cref="Stored"/> or <see cref="NotStored"/>.</summary>
-    public sealed record StoreLine(uint Id, string From, string Text, long AtMs) : ICrossNodeMessage;
+    /// <paramref name="Key"/>: the line's <see cref="Lines.RecentLines"/> key ("" for the server's own lines).
+    public sealed record StoreLine(uint Id, string From, string Text, long AtMs, string Key = "") : ICrossNodeMessage;
 
-    /// <summary>The line is stored as the room's event <paramref name="Seq"/>.</summary>
-    public sealed record Stored(uint Id, long AtMs, long Seq) : ICrossNodeMessage;
+    /// <summary>The line is stored as the room's event <paramref name="Seq"/>. <paramref name="Repeat"/>: it had been
+    /// stored (and passed on) before, for an earlier request of the same line; pass it on no more.</summary>
+    public sealed record Stored(uint Id, long AtMs, long Seq, bool Repeat = false) : ICrossNodeMessage;
 
     public sealed record NotStored(uint Id, Protocol.WireCode Code, string Reason) : ICrossNodeMessage;
 

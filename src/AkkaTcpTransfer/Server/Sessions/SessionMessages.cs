@@ -30,7 +30,7 @@ internal static class SessionMessages
     /// <summary>A chat line from the sending peer (or the server) to everyone (<paramref name="To"/> empty) or to one
     /// name. Answered with exactly one of the <see cref="Lines.LineAnswers"/>, carrying <paramref name="Id"/> (the
     /// sender's number for the line).</summary>
-    public sealed record Say(uint Id, string To, string Text);
+    public sealed record Say(uint Id, string To, string Text, string Origin = "");
 
     /// <summary>Answered with <see cref="WhoResult"/>: everyone online, the server first (trimmed to fit the asker's frames).</summary>
     public sealed record Who

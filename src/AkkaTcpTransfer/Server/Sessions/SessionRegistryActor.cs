@@ -55,7 +55,7 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A line to the server-wide room being stored: who said it, and who to answer.</summary>
-    private sealed record Storing(uint Id, IActorRef Asker, Session? From, string FromName, string Text);
+    private sealed record Storing(uint Id, IActorRef Asker, Session? From, string FromName, string Text, RoomMessages.StoreLine Request);
 
     private sealed record ClaimTimedOut(long Request);
 
@@ -86,6 +86,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
     /// so that the client hears why.</summary>
     private readonly TimeSpan _nameTimeout;
     private readonly Dictionary<uint, Storing> _storing = [];
+    /// <summary>The token of each line being stored, by its <see cref="RecentLines"/> key.</summary>
+    private readonly Dictionary<string, uint> _storingByKey = new(StringComparer.Ordinal);
     private uint _nextStoring;
     /// <summary>Per connection of a new client, the lines of the server-wide room that come while its scrollback is on its
     /// way: sent after it, less those it already held.</summary>
@@ -163,6 +165,13 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         Receive<RoomMessages.Stored>(s =>
         {
             if (!_storing.Remove(s.Id, out var line)) return;
+            _storingByKey.Remove(line.Request.Key);
+            if (s.Repeat)
+            {
+                // Stored and passed on before, for an earlier request of this line whose answer was lost.
+                line.Asker.Tell(new LineAnswers.SayDone(line.Id, s.AtMs));
+                return;
+            }
             DeliverBroadcast(line.FromName, s.AtMs, line.Text, except: line.From, s.Seq);
             _replica?.Tell(new FederationMessages.LocalBroadcast(line.FromName, s.AtMs, line.Text, s.Seq));
             if (line.From is not null) Context.System.EventStream.Publish(new Events.ChatReceived(line.FromName, null, line.Text, DateTimeOffset.FromUnixTimeMilliseconds(s.AtMs)));
@@ -170,7 +179,9 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         });
         Receive<RoomMessages.NotStored>(n =>
         {
-            if (_storing.Remove(n.Id, out var line)) line.Asker.Tell(new LineAnswers.SayFailed(line.Id, n.Code, n.Reason));
+            if (!_storing.Remove(n.Id, out var line)) return;
+            _storingByKey.Remove(line.Request.Key);
+            line.Asker.Tell(new LineAnswers.SayFailed(line.Id, n.Code, n.Reason));
         });
         Federated();
     }
@@ -367,8 +378,16 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         var at = DateTimeOffset.UtcNow;
         var atMs = at.ToUnixTimeMilliseconds();
         at = DateTimeOffset.FromUnixTimeMilliseconds(atMs);
+        var key = from is null ? "" : RecentLines.Key(say.Origin, say.Id);
         if (say.To.Length == 0)
         {
+            // Asked again while the room has not answered (its first request may be lost with a node that died): the
+            // same request again, under the same token; the room stores it once.
+            if (key.Length != 0 && _storingByKey.TryGetValue(key, out var asked) && _storing.TryGetValue(asked, out var again))
+            {
+                _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), again.Request));
+                return;
+            }
             var recipients = _byKey.Count - (from is null ? 0 : 1);
             if (from is not null && recipients > 0)
             {
@@ -385,8 +404,10 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             }
             // Stored first (the server-wide room's entity answers Stored), then delivered and answered.
             var token = ++_nextStoring;
-            _storing[token] = new Storing(say.Id, Sender, from, fromName, say.Text);
-            _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), new RoomMessages.StoreLine(token, fromName, say.Text, atMs)));
+            var request = new RoomMessages.StoreLine(token, fromName, say.Text, atMs, key);
+            _storing[token] = new Storing(say.Id, Sender, from, fromName, say.Text, request);
+            if (key.Length != 0) _storingByKey[key] = token;
+            _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(""), request));
             return;
         }
         if (PeerNames.Validate(say.To) is null && (PeerNames.Key(say.To) == _serverKey || PeerNames.ShapeKey(say.To) == _serverShape))
@@ -400,11 +421,11 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
         if (Find(say.To) is { Identity.Length: > 0 } target)
         {
             _entities.Accounts.Forward(new EntityEnvelope(AccountMessages.EntityId(target.Identity),
-                new AccountMessages.Deliver(say.Id, fromName, target.Name, say.Text, atMs)));
+                new AccountMessages.Deliver(say.Id, fromName, target.Name, say.Text, atMs, key)));
             return;
         }
         // Offline: whoever registered the name gets it (the name registry knows who; nobody, and the sender hears so).
-        _entities.Names.Forward(new NameMessages.DeliverToOwner(say.To, new AccountMessages.Deliver(say.Id, fromName, say.To, say.Text, atMs)));
+        _entities.Names.Forward(new NameMessages.DeliverToOwner(say.To, new AccountMessages.Deliver(say.Id, fromName, say.To, say.Text, atMs, key)));
     }
 
     /// <summary>A stored line of the server-wide room (event <paramref name="seq"/>) to every client of this node but
