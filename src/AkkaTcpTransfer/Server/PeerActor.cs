@@ -70,6 +70,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <summary>This session's part of its lines' keys (<see cref="RecentLines"/>): unique among the server's sessions.</summary>
     private readonly string _origin = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
+    /// <summary>How many lines this session has asked about: with <see cref="_origin"/>, the asked line's key (a client's
+    /// line ids are its own and may repeat, so they cannot tell two lines apart).</summary>
+    private ulong _asked;
+
     /// <summary>A rate-limited request (Say, WhoRequest) waiting its turn; <see cref="Charged"/> once its token is taken.</summary>
     private sealed class Paced(Frame frame)
     {
@@ -616,6 +620,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void Ask(Protocol.Say say)
     {
         _asking = say;
+        _asked++;
         Send(say);
         Timers.StartSingleTimer(nameof(ConfirmTimedOut), new ConfirmTimedOut(say.Id), _settings.Chat.ConfirmTimeout);
         Timers.StartSingleTimer(nameof(AskAgain), new AskAgain(say.Id), AskAgainAfter);
@@ -623,10 +628,11 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void Send(Protocol.Say say)
     {
+        var origin = string.Concat(_origin, ".", _asked.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (RoomNames.IsRoom(say.To))
-            ToRoom(say.To, new RoomMessages.Say(say.Id, say.To, _identityHex, _name, say.Text, _origin));
+            ToRoom(say.To, new RoomMessages.Say(say.Id, say.To, _identityHex, _name, say.Text, origin));
         else
-            _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text, _origin));
+            _registry.Tell(new SessionMessages.Say(say.Id, say.To, say.Text, origin));
     }
 
     private void ToRoom(string room, object message) => _entities.Rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), message));

@@ -3,8 +3,9 @@ namespace AkkaTcpTransfer.Server.Lines;
 /// <summary>The lines an entity (a room, an account) has lately taken on, by the key their asker gave them, so that an
 /// asker that asks again gets the first answer instead of storing a second copy. An asker asks again when no answer
 /// came: in a cluster its request may have gone to a node that died before the entity moved to another, and Akka
-/// delivers nothing twice or for sure. The key is the session's origin and the client's line number; a line without
-/// an origin (the server's own) is never repeated.</summary>
+/// delivers nothing twice or for sure. The key is the asking session's origin (unique to the session and to the line it
+/// asks about: a client's own line ids may repeat) and the line's id; a line without an origin (the server's own) is
+/// never repeated.</summary>
 internal sealed class RecentLines(int capacity)
 {
     /// <summary>How a stored line was answered: its time stamp, the entity's event number, whether it is held for an
