@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Text;
 using AkkaTcpTransfer.Presentation;
+using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Settings;
 
 namespace AkkaTcpTransfer.Cli;
@@ -37,9 +38,11 @@ internal static class Program
         var stateDir = new Option<string>("--state-dir") { Description = "folder for what is kept between runs (resume keys, identity); default: the per-user data folder" };
         var configFiles = new Option<string[]>("--config") { Description = "HOCON file layered over the defaults (repeatable; later files win)" };
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
-        var clusterPort = new Option<string>("--cluster-port") { Description = "server: join several servers into one (Akka.Cluster); this node's cluster port (private network only: not encrypted)" };
+        var clusterPort = new Option<string>("--cluster-port") { Description = "server: join several servers into one (Akka.Cluster); this node's cluster port (TLS with the cluster's key: --cluster-cert, --cluster-key)" };
         MustBePort(clusterPort);
         var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
+        var clusterCert = new Option<string>("--cluster-cert") { Description = "server: the cluster's certificate (PEM), the same on every node (akka-tcp-transfer cluster-key makes one); needs --cluster-key" };
+        var clusterKey = new Option<string>("--cluster-key") { Description = "server: the private key (PEM) of --cluster-cert" };
         var seeds = new Option<string[]>("--seed") { Description = "server: HOST:PORT of a node's cluster port to join (repeatable; none: found a new cluster)" };
         var postgres = new Option<string>("--postgres") { Description = "server: keep rooms, history and names in this PostgreSQL database (an Npgsql connection string; the password may come from $PGPASSWORD or ~/.pgpass instead) rather than in SQLite in --state-dir; the nodes of a cluster share it" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
@@ -52,14 +55,15 @@ internal static class Program
               akka-tcp-transfer server                                   this machine only, port 7420, TLS
               akka-tcp-transfer server --host 0.0.0.0 --token-file tok   every network, with a shared secret
               akka-tcp-transfer server --cert fullchain.pem --key privkey.pem --host 0.0.0.0
-              akka-tcp-transfer server --cluster-port 7421 --seed 10.0.0.1:7421   one of several nodes acting as one
+              akka-tcp-transfer server --cluster-port 7421 --seed 10.0.0.1:7421 --cluster-cert c.pem --cluster-key k.pem
+                                                                         one of several nodes acting as one
               akka-tcp-transfer server --postgres "Host=db;Database=chat;Username=chat"   history in PostgreSQL
 
             At a terminal it runs full screen; --plain prints lines, --json prints events for programs.
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, postgres, configFiles, sets, json, plain };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, clusterCert, clusterKey, postgres, configFiles, sets, json, plain };
         var client = new Command("client", $$"""
             run a client: connect to a server, chat, send and receive files
 
@@ -75,7 +79,16 @@ internal static class Program
             """)
             { clientHosts, port, clientName, token, tokenFile, downloads, stateDir, insecure, fingerprint, trustFirst, caFile, yes, configFiles, sets, json, plain };
         var demo = new Command("demo", "run a server and two clients in this process and show chat in every direction");
-        var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo };
+        var keyOut = new Option<string>("--out") { Description = "the folder to write cluster-certificate.pem and cluster-key.pem to (made if missing)", Required = true };
+        var clusterKeyCommand = new Command("cluster-key", """
+            make a key for a cluster of servers: a certificate and its private key, to copy to every node
+
+            Example:
+              akka-tcp-transfer cluster-key --out cluster/            then, on every node:
+              akka-tcp-transfer server --cluster-port 7421 --cluster-cert cluster/cluster-certificate.pem --cluster-key cluster/cluster-key.pem ...
+            Nodes speak TLS 1.3 to each other with it and accept only peers that hold the same key.
+            """) { keyOut };
+        var root = new RootCommand("akka-tcp-transfer: actor-based TCP chat and file transfer on Akka.NET") { server, client, demo, clusterKeyCommand };
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -123,6 +136,8 @@ internal static class Program
                 if (r.GetResult(clusterPort) is not null) overrides.Add(("cluster.enabled", "on"));
                 Add(clusterPort, "cluster.port");
                 Add(clusterHost, "cluster.host");
+                Add(clusterCert, "cluster.certificate");
+                Add(clusterKey, "cluster.key");
                 if (r.GetResult(postgres) is not null) overrides.Add(("store.kind", "postgres"));
                 Add(postgres, "store.postgres");
                 if (r.GetValue(seeds) is { Length: > 0 } seedList)
@@ -186,6 +201,22 @@ internal static class Program
         server.SetAction((r, _) => RunNode(NodeRole.Server, r, name));
         client.SetAction((r, _) => RunNode(NodeRole.Client, r, clientName));
         demo.SetAction((_, _) => Demo.RunAsync(Console.Out, Console.Error));
+        clusterKeyCommand.SetAction((r, _) =>
+        {
+            var folder = r.GetValue(keyOut)!;
+            try
+            {
+                using var made = ClusterIdentity.Create(Path.GetFullPath(folder));
+                Console.Out.WriteLine($"cluster key written to {Path.GetDirectoryName(made.CertificateFile)}: {ClusterIdentity.CertificateFileName} and {ClusterIdentity.KeyFileName} (fingerprint {made.Fingerprint})");
+                Console.Out.WriteLine("copy both files to every node of the cluster; the key file is secret (readable by you only)");
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            catch (IdentityException e)
+            {
+                Console.Error.WriteLine($"akka-tcp-transfer: {e.Message}");
+                return Task.FromResult(ExitCodes.BadArguments);
+            }
+        });
         // Signals are ours (NodeRunner stops the node cleanly): System.CommandLine's own SIGINT/SIGTERM handler would
         // race ours and, once its token source is disposed, crash the process with SIGABRT.
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

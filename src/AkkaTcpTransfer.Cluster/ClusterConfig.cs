@@ -38,6 +38,8 @@ internal static class ClusterConfig
                 hostname = "{{cluster.Host}}"
                 port = {{cluster.Port}}
                 maximum-frame-size = {{MaxRemoteFrame}}b
+                # TLS with the cluster's key, both ways (the certificate and the check come in a DotNettySslSetup).
+                enable-ssl = {{(cluster.CertificateFile is null ? "off" : "on")}}
               }
               cluster {
                 failure-detector {

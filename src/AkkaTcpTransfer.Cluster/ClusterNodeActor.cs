@@ -91,7 +91,8 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
         {
             var seeds = _settings.Cluster.Seeds.Count == 0 ? "itself" : string.Join(", ", _settings.Cluster.Seeds.Select(s => $"{s.Host}:{s.Port}"));
             _server.Tell(new ServerPluginMessages.Failed(StartFailure.ClusterJoin,
-                $"could not join the server cluster through {seeds} within {Units.Seconds(_settings.Cluster.JoinTimeout)}: is each seed a server node's cluster port, and reachable?"));
+                $"could not join the server cluster through {seeds} within {Units.Seconds(_settings.Cluster.JoinTimeout)}: is each seed a server node's cluster port, and reachable?" +
+                (_settings.Cluster.CertificateFile is null ? " (this node runs without TLS: a cluster with a cluster key refuses it)" : "")));
         });
         Receive<RegistryReplicaActor.NodeRefused>(r =>
         {

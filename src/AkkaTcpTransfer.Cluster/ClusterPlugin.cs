@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Server;
 using AkkaTcpTransfer.Server.Entities;
 using AkkaTcpTransfer.Settings;
@@ -13,10 +14,30 @@ namespace AkkaTcpTransfer.Cluster;
 /// directory, the registry's replica) and the <see cref="NodeLinksActor"/> (relays between nodes) beside its own parts.</summary>
 public sealed class ClusterPlugin : ServerPlugin
 {
+    private ClusterIdentity? _identity;
+    private Akka.Actor.Setup.Setup[] _setups = [];
+
+    internal override IReadOnlyList<Akka.Actor.Setup.Setup> Setups => _setups;
+
     internal override async Task<(Config Config, NodeSettings Settings)> PrepareAsync(Config config, NodeSettings settings, CancellationToken ct)
     {
         if (!settings.Cluster.Enabled) throw new ConfigException("the cluster plugin was given to a server without cluster.enabled");
         var linkAddress = await ServerNode.AddressOf(settings.Cluster.Host, ct);
+        if (settings.Cluster is { CertificateFile: { } certificate, KeyFile: { } key })
+        {
+            try
+            {
+                _identity = ClusterIdentity.Load(certificate, key);
+            }
+            catch (IdentityException e)
+            {
+                throw new ConfigException(e.Message, e);
+            }
+            _setups = [ClusterTls.Setup(_identity)];
+        }
+        // Before joining: a seed that would refuse this node (another key, or TLS on one side only) is named now, with
+        // the reason, rather than after a join timeout that says nothing.
+        await ClusterTls.CheckSeedsAsync(settings.Cluster, _identity, ct);
         return (ClusterConfig.For(settings.Cluster).WithFallback(config), settings with { Cluster = settings.Cluster with { LinkHost = linkAddress } });
     }
 
@@ -29,7 +50,7 @@ public sealed class ClusterPlugin : ServerPlugin
     internal override ServerPluginParts Start(IActorContext context, ServerPluginContext server)
     {
         var settings = server.Settings;
-        var links = context.ActorOf(NodeLinksActor.Props(settings, ClusterKeys.TokenKey(settings.Token)), "links");
+        var links = context.ActorOf(NodeLinksActor.Props(settings, ClusterKeys.TokenKey(settings.Token), _identity), "links");
         var node = context.ActorOf(ClusterNodeActor.Props(settings, server.Server, server.Registry, links), "cluster");
         return new ServerPluginParts(node, "cluster membership", links);
     }

@@ -6,6 +6,7 @@ using Akka.IO;
 using AkkaTcpTransfer.Protocol;
 using AkkaTcpTransfer.Server.Federation;
 using AkkaTcpTransfer.Server.Relay;
+using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Settings;
 using AkkaTcpTransfer.Tcp;
 using AkkaTcp = Akka.IO.Tcp;
@@ -71,7 +72,9 @@ internal sealed class NodeLinksActor : ReceiveActor
     private int _port;
     private long _sent;
 
-    public static Props Props(NodeSettings settings, byte[] tokenKey) => Akka.Actor.Props.Create(() => new NodeLinksActor(settings, tokenKey));
+    /// <param name="identity">The cluster's key: links speak TLS with it both ways; null when the cluster runs in the clear.</param>
+    public static Props Props(NodeSettings settings, byte[] tokenKey, ClusterIdentity? identity) =>
+        Akka.Actor.Props.Create(() => new NodeLinksActor(settings, tokenKey, identity));
 
     /// <summary>What every link's connection runs with: the node's connection settings, with a link's frame limit and
     /// send queue.</summary>
@@ -81,7 +84,7 @@ internal sealed class NodeLinksActor : ReceiveActor
         Connection = settings.Connection with { MaxSendQueue = settings.Cluster.LinkMaxQueue },
     };
 
-    public NodeLinksActor(NodeSettings settings, byte[] tokenKey)
+    public NodeLinksActor(NodeSettings settings, byte[] tokenKey, ClusterIdentity? identity)
     {
         _linkSettings = LinkSettings(settings);
         _tokenKey = tokenKey;
@@ -111,7 +114,7 @@ internal sealed class NodeLinksActor : ReceiveActor
                 Sender.Tell(AkkaTcp.Abort.Instance);
                 return;
             }
-            var inbound = Context.ActorOf(InboundLinkActor.Props(Sender, c.RemoteAddress, _linkSettings, tokenKey, _delivered));
+            var inbound = Context.ActorOf(InboundLinkActor.Props(Sender, c.RemoteAddress, _linkSettings, tokenKey, _delivered, identity));
             Context.Watch(inbound);
             _in.Add(inbound);
         });
@@ -138,7 +141,7 @@ internal sealed class NodeLinksActor : ReceiveActor
             }
             if (!_out.TryGetValue(node, out var link))
             {
-                link = Context.ActorOf(OutboundLinkActor.Props(endpoint, node, _linkSettings, tokenKey));
+                link = Context.ActorOf(OutboundLinkActor.Props(endpoint, node, _linkSettings, tokenKey, identity));
                 Context.Watch(link);
                 _out[node] = link;
             }
@@ -193,15 +196,16 @@ internal sealed class OutboundLinkActor : ReceiveActor
     private readonly Dictionary<IActorRef, string> _paths = [];
     private long _waitingBytes;
 
-    public static Props Props(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey) =>
-        Akka.Actor.Props.Create(() => new OutboundLinkActor(endpoint, node, linkSettings, tokenKey));
+    public static Props Props(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey, ClusterIdentity? identity) =>
+        Akka.Actor.Props.Create(() => new OutboundLinkActor(endpoint, node, linkSettings, tokenKey, identity));
 
-    public OutboundLinkActor(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey)
+    public OutboundLinkActor(IPEndPoint endpoint, Address node, NodeSettings linkSettings, byte[] tokenKey, ClusterIdentity? identity)
     {
         _node = node;
         _maxQueue = linkSettings.Connection.MaxSendQueue;
         _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
-        _connection = Context.ActorOf(ConnectionActor.Outgoing(endpoint, linkSettings, security: null), "connection");
+        _connection = Context.ActorOf(ConnectionActor.Outgoing(endpoint, linkSettings,
+            security: identity is null ? null : new ConnectionSecurity.Node(identity, Accepting: false)), "connection");
         Context.Watch(_connection);
         Receive<ConnectionMessages.Established>(_ =>
         {
@@ -371,16 +375,17 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered) =>
-        Akka.Actor.Props.Create(() => new InboundLinkActor(tcp, remote, linkSettings, tokenKey, delivered));
+    public static Props Props(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity) =>
+        Akka.Actor.Props.Create(() => new InboundLinkActor(tcp, remote, linkSettings, tokenKey, delivered, identity));
 
-    public InboundLinkActor(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered)
+    public InboundLinkActor(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity)
     {
         _remote = remote;
         _tokenKey = tokenKey;
         _delivered = delivered;
         _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
-        _connection = Context.ActorOf(ConnectionActor.Accepted(tcp, remote, linkSettings, security: null), "connection");
+        _connection = Context.ActorOf(ConnectionActor.Accepted(tcp, remote, linkSettings,
+            security: identity is null ? null : new ConnectionSecurity.Node(identity, Accepting: true)), "connection");
         Context.Watch(_connection);
         Timers.StartSingleTimer(nameof(HelloTimedOut), HelloTimedOut.Instance, linkSettings.Server.HandshakeTimeout);
         Receive<ConnectionMessages.FrameReceived>(f => f.Frame is LinkHello, f =>

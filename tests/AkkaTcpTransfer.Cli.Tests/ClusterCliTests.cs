@@ -19,12 +19,65 @@ public sealed class ClusterCliTests
 
     private static bool Self(JsonElement e) => e.GetProperty("self").GetBoolean() && e.GetProperty("status").GetString() == "up";
 
+    /// <summary>Runs <c>cluster-key --out <paramref name="folder"/></c>: the key is the owner's alone, and a second run
+    /// does not overwrite it.</summary>
+    private static async Task<string> MakeClusterKey(string folder)
+    {
+        await using (var make = CliProcess.Start("cluster-key", "--out", folder))
+        {
+            Assert.Equal(0, await make.WaitForExit());
+            var said = string.Join('\n', make.StdoutLines);
+            Assert.Contains("fingerprint", said, StringComparison.Ordinal);
+        }
+        var key = Path.Combine(folder, "cluster-key.pem");
+        Assert.Contains("PRIVATE KEY", await File.ReadAllTextAsync(key), StringComparison.Ordinal);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        var before = await File.ReadAllBytesAsync(key);
+        await using (var again = CliProcess.Start("cluster-key", "--out", folder))
+        {
+            Assert.Equal(2, await again.WaitForExit());
+            Assert.Contains("already", again.Stderr, StringComparison.Ordinal);
+        }
+        Assert.Equal(before, await File.ReadAllBytesAsync(key));
+        return folder;
+    }
+
+    [Fact]
+    public async Task A_cluster_node_without_the_cluster_key_does_not_start_and_says_how_to_make_one()
+    {
+        await using var node = CliProcess.Start("server", "--port", "0", "--cluster-port", "0", "--json", "--state-dir", CliProcess.NewStateDir());
+        Assert.Equal(2, await node.WaitForExit());
+        Assert.Contains("akka-tcp-transfer cluster-key --out DIR", node.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--insecure", node.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_with_another_cluster_key_exits_3_naming_the_reason_and_the_cluster_logs_it_once()
+    {
+        var state = await MakeClusterKey(CliProcess.NewStateDir());
+        await using var first = CliProcess.Start(["server", "--port", "0", "--cluster-port", "0", "--json", "--state-dir", state, .. Fast]);
+        var seed = (await first.WaitFor("cluster-member", Self)).GetProperty("node").GetString()!;
+        var other = await MakeClusterKey(CliProcess.NewStateDir());
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            await using var stranger = CliProcess.Start(["server", "--port", "0", "--cluster-port", "0", "--json", "--state-dir", other, "--seed", seed, .. Fast]);
+            Assert.Equal(3, await stranger.WaitForExit());
+            Assert.Contains($"cannot join the cluster at {seed}: it presents another cluster key", stranger.Stderr, StringComparison.Ordinal);
+        }
+        // The cluster logged the refusal of that address once, not once per attempt.
+        var refusals = first.Stderr.Split('\n').Count(l => l.Contains("refused a node at", StringComparison.Ordinal));
+        Assert.Equal(1, refusals);
+    }
+
     [Fact]
     public async Task Clients_on_three_server_processes_chat_as_one_and_a_killed_node_s_client_returns_on_another()
     {
         // The nodes share one state folder, as nodes on one machine may: one identity (the first makes it, the others find
         // it) and one database (its SQLite file, which nodes of a cluster on one machine may share).
         var state = CliProcess.NewStateDir();
+        // The cluster's key, in the shared state folder: every node finds it there.
+        await MakeClusterKey(state);
         string[] node = ["server", "--port", "0", "--cluster-port", "0", "--json", "--state-dir", state, .. Fast];
         await using var first = CliProcess.Start(node);
         var port1 = await first.Listening();

@@ -118,13 +118,15 @@ public abstract class NodeHost : IAsyncDisposable
     /// <summary>Creates the actor system, lets the caller subscribe before anything happens, starts the node's root
     /// actor and waits for it to be ready. On failure the system is shut down and a
     /// <see cref="NodeStartException"/> thrown.</summary>
-    /// <param name="setup">What the actor system is made with besides its configuration (a server's database).</param>
+    /// <param name="setups">What the actor system is made with besides its configuration (a server's database, a
+    /// cluster's TLS).</param>
     private protected static async Task<(ActorSystem System, IActorRef Root, NodeLifecycle.Ready Ready)> StartRootAsync(
         Config config, NodeSettings settings, string systemName, Func<Props> rootProps, string rootName,
-        Action<ActorSystem>? beforeStart, TimeSpan readyTimeout, CancellationToken ct, Akka.Actor.Setup.Setup? setup = null)
+        Action<ActorSystem>? beforeStart, TimeSpan readyTimeout, CancellationToken ct, params Akka.Actor.Setup.Setup[] setups)
     {
         var bootstrap = Akka.Actor.Setup.ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config));
-        var system = ActorSystem.Create(systemName, setup is null ? bootstrap : bootstrap.And(setup));
+        foreach (var setup in setups) bootstrap = bootstrap.And(setup);
+        var system = ActorSystem.Create(systemName, bootstrap);
         try
         {
             beforeStart?.Invoke(system);

@@ -71,7 +71,8 @@ public sealed class ServerNode : NodeHost
         try
         {
             var (system, root, started) = await StartRootAsync(config, ready, SystemName,
-                () => ServerActor.Props(ready, endpoint, security, plugin), "server", beforeStart, TimeSpan.FromSeconds(30), ct, new StoreSetup(store));
+                () => ServerActor.Props(ready, endpoint, security, plugin), "server", beforeStart, TimeSpan.FromSeconds(30), ct,
+                [new StoreSetup(store), .. plugin?.Setups ?? []]);
             // Closed as the actor system ends (every write it made is committed by then), before its termination completes:
             // a server started again with the same state folder finds the database free.
             system.RegisterOnTermination(store.Dispose);

@@ -60,7 +60,7 @@ internal sealed class ServerIdentity : IDisposable
                 keyPem = File.ReadAllText(keyFile);
                 using var kept = ECDsa.Create();
                 kept.ImportFromPem(keyPem);
-                WritePrivate(certFile, MakeSelfSigned(kept, names));
+                PrivateFiles.Write(certFile, MakeSelfSigned(kept, names));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
             {
@@ -71,7 +71,7 @@ internal sealed class ServerIdentity : IDisposable
         }
         if (File.Exists(certFile) || File.Exists(keyFile))
         {
-            KeepPrivate(keyFile);
+            PrivateFiles.Narrow(keyFile);
             try
             {
                 return Load(certFile, keyFile, selfSigned: true, created: false);
@@ -86,8 +86,8 @@ internal sealed class ServerIdentity : IDisposable
         try
         {
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            WritePrivate(keyFile, key.ExportPkcs8PrivateKeyPem() + "\n");
-            WritePrivate(certFile, MakeSelfSigned(key, names));
+            PrivateFiles.Write(keyFile, key.ExportPkcs8PrivateKeyPem() + "\n");
+            PrivateFiles.Write(certFile, MakeSelfSigned(key, names));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -141,44 +141,6 @@ internal sealed class ServerIdentity : IDisposable
         var now = DateTimeOffset.UtcNow;
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
         return certificate.ExportCertificatePem() + "\n";
-    }
-
-    /// <summary>A key file others can read (copied in with a loose mode, say) is narrowed to its owner.</summary>
-    private static void KeepPrivate(string keyFile)
-    {
-        if (OperatingSystem.IsWindows() || !File.Exists(keyFile)) return;
-        try
-        {
-            const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-                                        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-            var mode = File.GetUnixFileMode(keyFile);
-            if ((mode & others) != 0) File.SetUnixFileMode(keyFile, mode & ~others);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Not ours to change (another owner): reading it below says whether it is usable.
-        }
-    }
-
-    /// <summary>Written beside its final name, readable by the owner only, then moved into place (never half a key).</summary>
-    private static void WritePrivate(string file, string text)
-    {
-        var folder = Path.GetDirectoryName(file)!;
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(folder);
-        else Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var temp = $"{file}.{Environment.ProcessId}.tmp";
-        // A stale temp file would keep its old mode: start from none.
-        File.Delete(temp);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temp, options))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(text);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, file, overwrite: false);
     }
 
     /// <summary>Two servers starting on one state folder must not both make an identity: the second waits for the first.</summary>

@@ -15,6 +15,9 @@ public abstract class ServerPlugin
     /// the node's settings as the plugin completes them (a cluster resolves the address its links are reached at).</summary>
     internal abstract Task<(Config Config, NodeSettings Settings)> PrepareAsync(Config config, NodeSettings settings, CancellationToken ct);
 
+    /// <summary>After <see cref="PrepareAsync"/>: what the plugin adds to the actor system's setup (a cluster: its TLS).</summary>
+    internal virtual IReadOnlyList<Akka.Actor.Setup.Setup> Setups => [];
+
     /// <summary>Called in the server root's constructor, before the listener exists: starts the plugin's actors as the
     /// root's children (in <paramref name="context"/>) and says which of them the server needs.</summary>
     internal abstract ServerPluginParts Start(IActorContext context, ServerPluginContext server);

@@ -177,6 +177,7 @@ public sealed record NodeSettings(
 
         var tls = ReadTls(r, role);
         var cluster = ReadCluster(r, host);
+        if (cluster.Enabled && tls.Enabled) cluster = WithClusterKey(r, cluster, stateDir);
         if (cluster.Enabled && cluster.ClaimTimeout >= server.HandshakeTimeout)
             throw new ConfigException($"{S}.cluster.claim-timeout ({cluster.ClaimTimeout}) must be below server.handshake-timeout ({server.HandshakeTimeout})");
 
@@ -250,6 +251,27 @@ public sealed record NodeSettings(
         return (text[..colon].Trim('[', ']'), port);
     }
 
+    /// <summary>A cluster with TLS needs the cluster's key: named by cluster.certificate and cluster.key, or in
+    /// state-dir. Without it the node does not start (only --insecure runs a cluster in the clear).</summary>
+    private static ClusterSettings WithClusterKey(ConfigReader r, ClusterSettings cluster, string stateDir)
+    {
+        var certificate = r.String($"{S}.cluster.certificate").Trim();
+        var key = r.String($"{S}.cluster.key").Trim();
+        if (certificate.Length == 0 != (key.Length == 0))
+            throw new ConfigException($"{S}.cluster.certificate and {S}.cluster.key go together (CLI: --cluster-cert and --cluster-key)");
+        if (certificate.Length == 0)
+        {
+            certificate = Path.Combine(stateDir, "cluster-certificate.pem");
+            key = Path.Combine(stateDir, "cluster-key.pem");
+            if (!File.Exists(certificate) || !File.Exists(key))
+                throw new ConfigException("a cluster needs the cluster's key, the same on every node: make one with " +
+                    "'akka-tcp-transfer cluster-key --out DIR', copy DIR to every node, and give each --cluster-cert " +
+                    "DIR/cluster-certificate.pem --cluster-key DIR/cluster-key.pem (or put both files in its state folder); " +
+                    "--insecure runs the cluster without TLS, for a network you trust");
+        }
+        return cluster with { CertificateFile = Path.GetFullPath(certificate), KeyFile = Path.GetFullPath(key) };
+    }
+
     private static ClusterSettings ReadCluster(ConfigReader r, string host)
     {
         var enabled = r.Bool($"{S}.cluster.enabled");
@@ -318,10 +340,13 @@ public sealed record NodeSettings(
 /// <param name="Enabled">On: this server is a node of an Akka.Cluster of servers (server only).</param>
 /// <param name="Host">The address other nodes reach this node's cluster port at.</param>
 /// <param name="Seeds">Nodes to join; empty: found a new cluster.</param>
+/// <param name="CertificateFile">The cluster key's certificate (PEM), with <paramref name="KeyFile"/>; null when the
+/// cluster runs without TLS (tls.enabled off) or is not enabled.</param>
 public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadOnlyList<(string Host, int Port)> Seeds, int LinkPort, long LinkMaxQueue,
     int LinkMaxInbound,
     TimeSpan JoinTimeout,
-    TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter)
+    TimeSpan ClaimTimeout, TimeSpan HeartbeatInterval, TimeSpan AcceptableHeartbeatPause, TimeSpan StableAfter,
+    string? CertificateFile = null, string? KeyFile = null)
 {
     /// <summary>The IP address node links bind to and are reached at: <see cref="Host"/>, resolved at start when it is
     /// a name (Akka.Remote keeps the name as given).</summary>

@@ -18,6 +18,10 @@ internal abstract record ConnectionSecurity
 
     /// <param name="TargetHost">The name the server's certificate must carry when a CA vouches for it (and the SNI sent).</param>
     public sealed record Client(string TargetHost, ServerTrust Trust) : ConnectionSecurity;
+
+    /// <summary>One end of a link between two nodes of a cluster: both present the cluster's key and accept only a peer
+    /// that presents the same (<see cref="ClusterIdentity.Check"/>). <paramref name="Accepting"/>: the TLS server.</summary>
+    public sealed record Node(ClusterIdentity Identity, bool Accepting) : ConnectionSecurity;
 }
 
 /// <summary>TLS 1.3 over Akka.IO: SslStream (the operating system's TLS: OpenSSL on Linux) runs over a
@@ -67,6 +71,8 @@ internal sealed class TlsTransport : IByteTransport
         Channel.CreateUnbounded<(byte[], int, Akka.IO.Tcp.Event)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop = new();
     private ServerTrust.Check? _check;
+    /// <summary>Between nodes: why the peer's certificate was refused, when it was.</summary>
+    private string? _refusal;
     private bool _established;
     private bool _handshakeOver;
     private bool _shutdownRequested;
@@ -126,6 +132,33 @@ internal sealed class TlsTransport : IByteTransport
                 }
                 handshake = _ssl.AuthenticateAsClientAsync(options, token);
                 break;
+            case ConnectionSecurity.Node node:
+                bool Pinned(object sender, System.Security.Cryptography.X509Certificates.X509Certificate? certificate,
+                    System.Security.Cryptography.X509Certificates.X509Chain? chain, SslPolicyErrors errors)
+                {
+                    _refusal = node.Identity.Check(certificate);
+                    return _refusal is null;
+                }
+                handshake = node.Accepting
+                    ? _ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = node.Identity.Context,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        ApplicationProtocols = [ConnectionSecurity.Alpn],
+                        ClientCertificateRequired = true,
+                        RemoteCertificateValidationCallback = Pinned,
+                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    }, token)
+                    : _ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                    {
+                        TargetHost = ClusterIdentity.TargetHost,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        ApplicationProtocols = [ConnectionSecurity.Alpn],
+                        ClientCertificateContext = node.Identity.Context,
+                        RemoteCertificateValidationCallback = Pinned,
+                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    }, token);
+                break;
             default:
                 throw new InvalidOperationException($"unknown security {_security}");
         }
@@ -152,6 +185,7 @@ internal sealed class TlsTransport : IByteTransport
     private string Explain(Exception? e)
     {
         if (_check?.Explanation is { } trust) return trust;
+        if (_refusal is { } refused) return $"not a node of this cluster: {refused}";
         return e switch
         {
             OperationCanceledException when !_stop.IsCancellationRequested =>

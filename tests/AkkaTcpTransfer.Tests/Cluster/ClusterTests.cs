@@ -249,12 +249,13 @@ public sealed class ClusterTests : NodesAndFiles
     [Fact]
     public async Task A_seed_that_is_no_cluster_node_fails_the_start_with_a_clear_reason()
     {
-        // The seed named is a client port of a server (TLS, not Akka.Remote): nothing there will ever answer a join.
+        // The seed named is a client port of a server (TLS with the server's own key, not the cluster's): found at once,
+        // before any join, and said as it is.
         var wrong = $"127.0.0.1:{Port(0)}";
         var failed = await Assert.ThrowsAsync<NodeStartException>(() =>
             Nodes.StartServer([.. ClusterFast, ("cluster.seeds", wrong), ("cluster.join-timeout", "3s")]));
         Assert.Equal(StartFailure.ClusterJoin, failed.Kind);
-        Assert.Contains($"could not join the server cluster through {wrong}", failed.Message);
+        Assert.Contains($"cannot join the cluster at {wrong}: it presents another cluster key", failed.Message, StringComparison.Ordinal);
     }
 
     private static byte[] WellFormedMessage(ServerNode node)
@@ -266,43 +267,112 @@ public sealed class ClusterTests : NodesAndFiles
     }
 
     [Fact]
-    public async Task A_node_link_port_closes_on_a_stranger_that_does_not_prove_the_cluster_token()
+    public async Task A_node_with_another_cluster_key_is_refused_at_the_tls_layer_and_told_why()
+    {
+        Nodes.ExpectErrors = true; // the refused TLS connections are logged by DotNetty on both ends
+        var seed = $"127.0.0.1:{ClusterPort(_servers[0].Node)}";
+        var (otherCertificate, otherKey) = TestNodes.NewClusterKey();
+        var refusedLogged = LogLines.WaitFor(_servers[0].Node.System,
+            l => l.Contains("refused a node at", StringComparison.Ordinal) && l.Contains("another cluster key", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+
+        // The cluster port itself, spoken to with another key: the handshake or the first read fails, and the node logs
+        // why (once for that address).
+        using (var other = AkkaTcpTransfer.Security.ClusterIdentity.Load(otherCertificate, otherKey))
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(System.Net.IPAddress.Loopback, ClusterPort(_servers[0].Node));
+            await using var tls = new System.Net.Security.SslStream(tcp.GetStream());
+            var refused = await Record.ExceptionAsync(async () =>
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = "stranger",
+                    ClientCertificateContext = other.Context,
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null, // a stranger takes whatever it is shown
+                }, timeout.Token);
+                Assert.Equal(0, await tls.ReadAsync(new byte[1], timeout.Token));
+            });
+            Assert.True(refused is null or System.Security.Authentication.AuthenticationException or IOException, $"{refused}");
+        }
+        await refusedLogged;
+
+        // A node started with it stops before joining, naming the reason; the cluster never sees it.
+        var failed = await Assert.ThrowsAsync<NodeStartException>(() => Nodes.StartServer(
+            [.. ClusterFast, ("cluster.seeds", seed), ("cluster.certificate", otherCertificate), ("cluster.key", otherKey)]));
+        Assert.Equal(StartFailure.ClusterJoin, failed.Kind);
+        Assert.Contains($"cannot join the cluster at {seed}: it presents another cluster key", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(3, Akka.Cluster.Cluster.Get(_servers[0].Node.System).State.Members.Count);
+    }
+
+    [Fact]
+    public async Task A_node_link_port_admits_only_a_peer_that_holds_the_cluster_key()
     {
         var port = (await LinkStats(1)).Port;
         Assert.NotEqual(0, port);
+        // In the clear, whatever it says (even the cluster's own token key): one refusal at most, then closed.
         foreach (var hello in new[]
                  {
                      "GET / HTTP/1.1\r\nHost: x\r\n\r\n.........................."u8.ToArray(), // not ours at all
-                     Protocol.FrameEncoder.Encode(new Protocol.LinkHello(1, AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey("another token"))),
+                     Protocol.FrameEncoder.Encode(new Protocol.LinkHello(1, AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey(""))),
                      Protocol.FrameEncoder.Encode(new Protocol.Say(1, "", "a client's frame, not a link's")),
                  })
         {
             using var tcp = new System.Net.Sockets.TcpClient();
             await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
-            var stream = tcp.GetStream();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var answer = new List<byte>();
+            var answer = await Exchange(tcp.GetStream(), hello);
+            var frames = new List<Protocol.Frame>();
+            new Protocol.FrameDecoder(1 << 20).Decode(answer, frames);
+            Assert.All(frames, f => Assert.Equal(Protocol.WireCode.EncryptionMismatch, Assert.IsType<Protocol.Refused>(f).Code));
+        }
+        // Over TLS, with another cluster's key or with none: the handshake fails, and nothing it sends is read.
+        var (otherCertificate, otherKey) = TestNodes.NewClusterKey();
+        using var other = AkkaTcpTransfer.Security.ClusterIdentity.Load(otherCertificate, otherKey);
+        foreach (var presented in new[] { other.Context, null })
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            await using var tls = new System.Net.Security.SslStream(tcp.GetStream());
             try
             {
-                await stream.WriteAsync(hello);
-                // Then a well-formed message that would reach node 1's replica, were the link open. (The node may
-                // have closed the link already, after the hello: then this write fails, which is the point.)
-                await stream.WriteAsync(WellFormedMessage(_servers[1].Node));
-                var buffer = new byte[4096];
-                int n;
-                while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) answer.AddRange(buffer.AsSpan(0, n).ToArray());
+                await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = "stranger",
+                    ClientCertificateContext = presented,
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null, // a stranger takes whatever it is shown
+                });
+                var hello = Protocol.FrameEncoder.Encode(new Protocol.LinkHello(1, AkkaTcpTransfer.Cluster.ClusterKeys.TokenKey("")));
+                Assert.Empty(await Exchange(tls, hello));
             }
-            catch (IOException)
+            catch (System.Security.Authentication.AuthenticationException)
             {
-                // reset: closed too
+                // refused in the handshake itself
             }
-            Assert.False(timeout.IsCancellationRequested, "the link stayed open");
-            // At most one frame came back, in the clear: the refusal saying why.
-            var frames = new List<Protocol.Frame>();
-            new Protocol.FrameDecoder(1 << 20).Decode(answer.ToArray(), frames);
-            Assert.All(frames, f => Assert.Equal(Protocol.WireCode.ProtocolViolation, Assert.IsType<Protocol.Refused>(f).Code));
         }
         Assert.Equal(0, (await LinkStats(1)).MessagesReceived);
+    }
+
+    /// <summary>Sends <paramref name="hello"/>, then a well-formed message for node 1's replica (were the link open), and
+    /// reads until the node closes: what came back.</summary>
+    private async Task<byte[]> Exchange(Stream stream, byte[] hello)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var answer = new List<byte>();
+        try
+        {
+            await stream.WriteAsync(hello, timeout.Token);
+            // The node may have closed the link already, after the hello: then this write fails, which is the point.
+            await stream.WriteAsync(WellFormedMessage(_servers[1].Node), timeout.Token);
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) answer.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException)
+        {
+            // reset, or the TLS alert of a refused handshake: closed too
+        }
+        Assert.False(timeout.IsCancellationRequested, "the link stayed open");
+        return [.. answer];
     }
 
     [Fact]

@@ -66,9 +66,30 @@ public sealed class ConfigTests : IDisposable
     [InlineData("cluster.claim-timeout", "5s", "below server.handshake-timeout")]
     public void A_bad_cluster_setting_is_an_error_that_says_why(string key, string value, string expected)
     {
-        var config = NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), (key, value));
+        var config = NodeConfig.Build(NodeRole.Server, [("cluster.enabled", "on"), .. Support.TestNodes.ClusterKey, (key, value)]);
         var ex = Assert.Throws<ConfigException>(() => NodeSettings.Read(config, NodeRole.Server));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_cluster_without_its_key_does_not_start_unless_it_runs_without_tls_on_purpose()
+    {
+        var state = Directory.CreateTempSubdirectory("att-config-").FullName;
+        var ex = Assert.Throws<ConfigException>(() => NodeSettings.Read(
+            NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state)), NodeRole.Server));
+        Assert.Contains("akka-tcp-transfer cluster-key --out DIR", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("--insecure", ex.Message, StringComparison.Ordinal);
+        var half = Assert.Throws<ConfigException>(() => NodeSettings.Read(NodeConfig.Build(NodeRole.Server,
+            ("cluster.enabled", "on"), ("cluster.certificate", Support.TestNodes.ClusterKey[0].Item2)), NodeRole.Server));
+        Assert.Contains("go together", half.Message, StringComparison.Ordinal);
+
+        // Without TLS (--insecure) it starts without one; with a key in the state folder it finds it there.
+        Assert.Null(NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state), ("tls.enabled", "off")),
+            NodeRole.Server).Cluster.CertificateFile);
+        using (AkkaTcpTransfer.Security.ClusterIdentity.Create(state)) { }
+        var found = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state)), NodeRole.Server).Cluster;
+        Assert.Equal(Path.Combine(state, "cluster-certificate.pem"), found.CertificateFile);
+        Assert.Equal(Path.Combine(state, "cluster-key.pem"), found.KeyFile);
     }
 
     [Fact]

@@ -3,21 +3,21 @@ using Akka.Event;
 
 namespace AkkaTcpTransfer.Tests.Support;
 
-/// <summary>Waits for an INFO log line of one node's actor system (the node must log at INFO).</summary>
+/// <summary>Waits for a log line (INFO, WARNING or ERROR) of one node's actor system (the node must log at INFO).</summary>
 public static class LogLines
 {
     public static async Task<string> WaitFor(ActorSystem system, Func<string, bool> match, TimeSpan timeout)
     {
         var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var watcher = system.ActorOf(Props.Create(() => new Watcher(match, found)));
-        system.EventStream.Subscribe(watcher, typeof(Info));
+        system.EventStream.Subscribe(watcher, typeof(LogEvent));
         try
         {
             return await found.Task.WaitAsync(timeout);
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"no INFO line as expected within {timeout}");
+            throw new TimeoutException($"no log line as expected within {timeout}");
         }
         finally
         {
@@ -29,9 +29,10 @@ public static class LogLines
     private sealed class Watcher : ReceiveActor
     {
         public Watcher(Func<string, bool> match, TaskCompletionSource<string> found) =>
-            Receive<Info>(i =>
+            Receive<LogEvent>(e =>
             {
-                var line = i.Message?.ToString() ?? "";
+                if (e is Debug) return;
+                var line = e.Message?.ToString() ?? "";
                 if (match(line)) found.TrySetResult(line);
             });
     }

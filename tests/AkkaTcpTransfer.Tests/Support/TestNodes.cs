@@ -41,6 +41,20 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string?> Fingerprints = new();
 
+    /// <summary>The settings naming the cluster key every cluster node of these tests holds.</summary>
+    public static (string, string)[] ClusterKey => [("cluster.certificate", SharedClusterKey.Value.Certificate), ("cluster.key", SharedClusterKey.Value.Key)];
+
+    private static readonly Lazy<(string Certificate, string Key)> SharedClusterKey = new(() => NewClusterKey());
+
+    /// <summary>A new cluster key in a folder of its own: its certificate and key files.</summary>
+    public static (string Certificate, string Key) NewClusterKey()
+    {
+        var folder = Directory.CreateTempSubdirectory("att-cluster-key-").FullName;
+        using var made = AkkaTcpTransfer.Security.ClusterIdentity.Create(folder);
+        return (Path.Combine(folder, AkkaTcpTransfer.Security.ClusterIdentity.CertificateFileName),
+            Path.Combine(folder, AkkaTcpTransfer.Security.ClusterIdentity.KeyFileName));
+    }
+
     /// <summary>Without TLS: the settings of a node started with --insecure.</summary>
     public static readonly (string, string) Insecure = ("tls.enabled", "off");
 
@@ -53,6 +67,9 @@ public sealed class TestNodes(bool tls = true) : IAsyncDisposable
         // The nodes of a cluster share one database: here, one SQLite file for the nodes of these tests (one machine).
         if (overrides.Any(o => o is ("cluster.enabled", "on")) && !overrides.Any(o => o.Item1.StartsWith("store.", StringComparison.Ordinal)))
             overrides = [.. overrides, ("store.sqlite-file", Path.Combine(_stateRoot, "cluster.db"))];
+        // The nodes of these tests' clusters hold one cluster key (made once for the test run), unless a test names its own.
+        if (overrides.Any(o => o is ("cluster.enabled", "on")) && !overrides.Any(o => o.Item1 == "cluster.certificate"))
+            overrides = [.. overrides, .. ClusterKey];
         var config = NodeConfig.Build(NodeRole.Server, [.. Fast, ("port", "0"), StateDir(), .. Transport, .. overrides]);
         if (extra is not null) config = extra.WithFallback(config);
         var health = new SystemHealth("server");
