@@ -87,9 +87,9 @@ public static class ChatBenchmarks
         bench.Report.Add(Latency, $"max, {what}", ms.Max(), "ms", $"{ms.Count} messages");
     }
 
-    /// <summary>Sends <paramref name="count"/> direct messages from a to b, one at a time, and returns each one's
-    /// latency in milliseconds (same process, same clock).</summary>
-    internal static async Task<List<double>> Measure(ClientNode a, ClientNode b, int count)
+    /// <summary>Sends <paramref name="count"/> direct messages from a to b (or lines to the room <paramref name="to"/>,
+    /// which both are in), one at a time, and returns each one's latency in milliseconds (same process, same clock).</summary>
+    internal static async Task<List<double>> Measure(ClientNode a, ClientNode b, int count, string? to = null)
     {
         var latencies = new List<double>(count);
         TaskCompletionSource<long>? pending = null;
@@ -104,7 +104,7 @@ public static class ChatBenchmarks
             pending = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref expected, text);
             var sent = Stopwatch.GetTimestamp();
-            a.Commands.Tell(new NodeCommands.SayTo(b.Name, text));
+            a.Commands.Tell(new NodeCommands.SayTo(to ?? b.Name, text));
             var received = await pending.Task.WaitAsync(TimeSpan.FromSeconds(30));
             latencies.Add(Stopwatch.GetElapsedTime(sent, received).TotalMilliseconds);
         }

@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, stages, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, stages, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster, history", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -26,8 +26,9 @@ internal static class Program
         var floodSeconds = new Option<int>("--flood-seconds") { Description = "how long each flood runs (default 10)", DefaultValueFactory = _ => 10 };
         var fuzzFrames = new Option<long>("--fuzz-frames") { Description = "mutated frames the fuzzer sends (default 1000000)", DefaultValueFactory = _ => 1_000_000 };
         var fuzzConnections = new Option<int>("--fuzz-connections") { Description = "fuzzer connections at a time (default 50)", DefaultValueFactory = _ => 50 };
+        var historyLines = new Option<long>("--history-lines") { Description = "lines the history scenario stores through the server (default 1000000)", DefaultValueFactory = _ => 1_000_000 };
         var root = new RootCommand("akka-tcp-transfer-bench: throughput, memory, latency, fan-out, connections and attacks, beside baselines from the same run")
-            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke, sets, floodSeconds, fuzzFrames, fuzzConnections };
+            { scenarios, size, runs, memorySmall, memoryLarge, clients, messages, connections, dir, json, smoke, sets, floodSeconds, fuzzFrames, fuzzConnections, historyLines };
 
         var output = new Option<string>("--out") { Required = true };
         var port = new Option<int>("--port") { Required = true };
@@ -99,6 +100,8 @@ internal static class Program
                 if (Wants("cluster"))
                     await ClusterBenchmark.Run(bench, isSmoke ? 20 : r.GetValue(messages), isSmoke ? 8L << 20 : 1L << 30, isSmoke ? 1 : r.GetValue(runs),
                         isSmoke ? 10 : 3000, isSmoke ? 2 : 10);
+                if (Wants("history"))
+                    await HistoryBenchmark.Run(bench, isSmoke ? HistoryScale.Smoke : HistoryScale.Full(r.GetValue(messages), r.GetValue(historyLines)));
                 if (Wants("floods"))
                     await AttackBenchmarks.RunFloods(bench, isSmoke ? 3 : r.GetValue(clients), TimeSpan.FromSeconds(isSmoke ? 1 : r.GetValue(floodSeconds)));
                 if (Wants("readers"))

@@ -17,7 +17,7 @@ public sealed class BenchmarkSmokeTests
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         var sections = results.Select(r => r.GetProperty("section").GetString()!).Distinct().ToList();
-        Assert.Equal(10, sections.Count);
+        Assert.Equal(11, sections.Count);
         // Several servers: the cross-node relay delivered, and the killed node's clients came back.
         Assert.Contains(results, r => r.GetProperty("name").GetString() == "ratio: across nodes / same node" && r.GetProperty("value").GetDouble() > 0);
         Assert.Contains(results, r => r.GetProperty("name").GetString()!.StartsWith("node killed (SIGKILL)", StringComparison.Ordinal)
@@ -41,5 +41,8 @@ public sealed class BenchmarkSmokeTests
         // The stage budget: every stage measured, and compared with what section 1's processes spent.
         Assert.True(Value("sender budget: read + SHA-256 + frame + seal + hand-offs") > 0);
         Assert.True(Value("receiver: measured in section 1 / budget") > 0);
+        // Rooms and history: lines went through the database, and a round trip was set beside one without it.
+        Assert.True(Value("lines journaled per second, sustained") > 0);
+        Assert.True(Value("ratio: room line p99, database / in-memory journal, idle") > 0);
     }
 }
