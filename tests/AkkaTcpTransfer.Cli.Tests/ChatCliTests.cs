@@ -182,7 +182,7 @@ public sealed class ChatCliTests
     [InlineData("'clinet' is not a command; did you mean 'client'?", "clinet")]
     [InlineData("'--nmae' is not an option of client; did you mean '--name'?", "client", "--nmae", "x")]
     [InlineData("'--prot' is not an option of server; did you mean '--port'?", "server", "--prot", "5")]
-    [InlineData("'frobnicate' is not a command; the commands are server, client, demo", "frobnicate")]
+    [InlineData("'frobnicate' is not a command; the commands are server, client, demo, cluster-key", "frobnicate")]
     [InlineData("'--bogus' is not an option of demo; its options are --help", "demo", "--bogus")]
     [InlineData("'--fingerprint' is not an option of server, only of client", "server", "--fingerprint", "ab")]
     public async Task A_mistyped_command_or_option_is_named_with_the_nearest_valid_one(string message, params string[] args)
