@@ -68,6 +68,8 @@ internal sealed class NodeLinksActor : ReceiveActor
     private readonly HashSet<IActorRef> _in = [];
     /// <summary>Messages the inbound links delivered (counted by them, read for <see cref="Stats"/>).</summary>
     private readonly long[] _delivered = new long[1];
+    /// <summary>Addresses whose refused links were logged (once each).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _refused = new(StringComparer.Ordinal);
     private IActorRef? _bindWaiter;
     private int _port;
     private long _sent;
@@ -114,7 +116,7 @@ internal sealed class NodeLinksActor : ReceiveActor
                 Sender.Tell(AkkaTcp.Abort.Instance);
                 return;
             }
-            var inbound = Context.ActorOf(InboundLinkActor.Props(Sender, c.RemoteAddress, _linkSettings, tokenKey, _delivered, identity));
+            var inbound = Context.ActorOf(InboundLinkActor.Props(Sender, c.RemoteAddress, _linkSettings, tokenKey, _delivered, identity, _refused));
             Context.Watch(inbound);
             _in.Add(inbound);
         });
@@ -289,21 +291,17 @@ internal sealed class OutboundLinkActor : ReceiveActor
     private void Send(RelayMessages.ViaNode v, IActorRef sender)
     {
         Track(v, sender);
-        byte[] payload;
         var manifest = _serializer.Manifest(v.Message);
         if (v.Message is RelayMessages.RelayFrame { Frame: Chunk chunk })
         {
-            // A relayed chunk travels in its wire encoding, header and data in one payload (one copy of the data).
-            payload = new byte[FrameEncoder.ChunkHeaderSize + chunk.Data.Length];
-            FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length).CopyTo(payload, 0);
-            chunk.Data.Span.CopyTo(payload.AsSpan(FrameEncoder.ChunkHeaderSize));
-            chunk.Release();
+            // A relayed chunk travels in its wire encoding: the link message's head ends with the chunk's header, and
+            // its data follows from the buffer it arrived in (no copy; the connection releases it once written).
+            var head = FrameEncoder.EncodeLinkMessageHead(manifest, PathOf(v.Target), PathOf(sender),
+                FrameEncoder.EncodeChunkHeader(chunk.Id, chunk.Offset, chunk.Data.Length), chunk.Data.Length);
+            _connection.Tell(new ConnectionMessages.SendWithTail(head, chunk));
+            return;
         }
-        else
-        {
-            payload = _serializer.ToBinary(v.Message);
-        }
-        _connection.Tell(new ConnectionMessages.Send(new LinkMessage(manifest, PathOf(v.Target), PathOf(sender), payload)));
+        _connection.Tell(new ConnectionMessages.Send(new LinkMessage(manifest, PathOf(v.Target), PathOf(sender), _serializer.ToBinary(v.Message))));
     }
 
     /// <summary>Remembers which relays use this link, and forgets those that ended.</summary>
@@ -372,15 +370,23 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
     private readonly long[] _delivered;
     private readonly ClusterSerializer _serializer;
     private readonly Dictionary<string, IActorRef> _refs = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _refusedPeers;
+    /// <summary>The link is open (its hello was right) or this actor closed it: a close is no refusal to report.</summary>
+    private bool _settled;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity) =>
-        Akka.Actor.Props.Create(() => new InboundLinkActor(tcp, remote, linkSettings, tokenKey, delivered, identity));
+    /// <param name="refused">The addresses a refusal was logged for, shared by the node's inbound links: each is logged
+    /// once, not once per attempt.</param>
+    public static Props Props(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity,
+        System.Collections.Concurrent.ConcurrentDictionary<string, bool> refused) =>
+        Akka.Actor.Props.Create(() => new InboundLinkActor(tcp, remote, linkSettings, tokenKey, delivered, identity, refused));
 
-    public InboundLinkActor(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity)
+    public InboundLinkActor(IActorRef tcp, EndPoint remote, NodeSettings linkSettings, byte[] tokenKey, long[] delivered, ClusterIdentity? identity,
+        System.Collections.Concurrent.ConcurrentDictionary<string, bool> refused)
     {
         _remote = remote;
+        _refusedPeers = refused;
         _tokenKey = tokenKey;
         _delivered = delivered;
         _serializer = new ClusterSerializer((ExtendedActorSystem)Context.System);
@@ -397,6 +403,7 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
                 return;
             }
             Timers.Cancel(nameof(HelloTimedOut));
+            _settled = true;
             _connection.Tell(ConnectionMessages.HandshakeDone.Instance);
             Become(Open);
         });
@@ -430,7 +437,12 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
     private void Common()
     {
         Receive<ConnectionMessages.Delivered>(_ => Sender.Tell(ConnectionMessages.ReadMore.Instance));
-        Receive<ConnectionMessages.Closed>(_ => _connection.Tell(ConnectionMessages.Release.Instance));
+        Receive<ConnectionMessages.Closed>(c =>
+        {
+            // Closed before its hello: the connection refused it (TLS without the cluster key, or no TLS at all).
+            if (!_settled) Refused(c.Reason);
+            _connection.Tell(ConnectionMessages.Release.Instance);
+        });
         Receive<Terminated>(t => t.ActorRef.Equals(_connection), _ => Context.Stop(Self));
         Receive<HelloTimedOut>(_ => { });
     }
@@ -461,10 +473,20 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
         return resolved;
     }
 
+    /// <summary>Logs why a link from this peer's address was refused, once per address (a refused node tries again and
+    /// again, from new ports).</summary>
+    private void Refused(string reason)
+    {
+        var peer = _remote is IPEndPoint ip ? ip.Address.ToString() : _remote.ToString() ?? "";
+        if (_refusedPeers.TryAdd(peer, true))
+            _log.Warning("refused a node link from {0}: {1} (logged once per address)", peer, reason);
+    }
+
     /// <summary>Closes the link, saying why; nothing more it sends is read.</summary>
     private void Refuse(string reason)
     {
-        _log.Warning("closing a node link from {0}: {1}", _remote, reason);
+        _settled = true;
+        Refused(reason);
         _connection.Tell(new ConnectionMessages.Close(WireCode.ProtocolViolation, reason));
         Timers.Cancel(nameof(HelloTimedOut));
         Become(() =>

@@ -159,6 +159,19 @@ public static class FrameEncoder
         return w.ToFrame(frame.Type);
     }
 
+    /// <summary>A LinkMessage up to the last <paramref name="tailLength"/> bytes of its payload, which follow it on the
+    /// wire unchanged (a relayed chunk's data, sent from the buffer it arrived in): the length prefix counts them.</summary>
+    public static byte[] EncodeLinkMessageHead(string manifest, string target, string sender, ReadOnlySpan<byte> payloadHead, int tailLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tailLength);
+        var w = new WireWriter();
+        w.Str(manifest).Str(target).Str(sender).Bytes(payloadHead);
+        var head = w.ToFrame(FrameType.LinkMessage);
+        var length = BinaryPrimitives.ReadUInt32BigEndian(head);
+        BinaryPrimitives.WriteUInt32BigEndian(head, length + (uint)tailLength);
+        return head;
+    }
+
     /// <summary>The first <see cref="ChunkHeaderSize"/> bytes of a Chunk frame carrying <paramref name="dataLength"/>
     /// data bytes; the data follows on the wire unchanged.</summary>
     public static byte[] EncodeChunkHeader(uint id, long offset, int dataLength)

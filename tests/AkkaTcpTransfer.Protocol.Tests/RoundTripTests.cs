@@ -38,6 +38,17 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void A_link_message_head_plus_its_tail_equals_the_encoded_link_message()
+    {
+        // A chunk relayed between nodes: the link message's head ends with the chunk's header, its data follows as is.
+        var data = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();
+        var chunkHeader = FrameEncoder.EncodeChunkHeader(42, 123_456_789_012, data.Length);
+        var head = FrameEncoder.EncodeLinkMessageHead("f", "akka://s/user/a#1", "akka://s/user/b#2", chunkHeader, data.Length);
+        var whole = FrameEncoder.Encode(new LinkMessage("f", "akka://s/user/a#1", "akka://s/user/b#2", chunkHeader.Concat(data).ToArray()));
+        Assert.Equal(whole, head.Concat(data).ToArray());
+    }
+
+    [Fact]
     public void Chunk_data_is_a_slice_of_the_payload_not_a_copy()
     {
         var chunk = (Chunk)DecodeOne(FrameEncoder.Encode(new Chunk(1, 0, new byte[] { 7, 7, 7 })));

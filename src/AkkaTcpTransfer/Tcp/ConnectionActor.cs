@@ -203,6 +203,17 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<WriteAck>(_ => OnWriteAck());
         Receive<Send>(s => Enqueue(s.Frame, Sender, s.Written));
         Receive<SendEncoded>(s => Enqueue(s.Frame, default, null, data: false));
+        Receive<SendWithTail>(s =>
+        {
+            var frameLength = s.Head.Length + s.Tail.Data.Length - ProtocolLimits.LengthPrefixSize;
+            if (frameLength > _peerMaxFrame)
+            {
+                _log.Warning("not sending a {0}-byte frame to {1}: its limit is {2} bytes", frameLength, _remote, _peerMaxFrame);
+                s.Tail.Release();
+                return;
+            }
+            Enqueue(s.Head, OutboundQueue.AsSegment(s.Tail.Data), s.Tail.Pooled ? s.Tail : null, data: false);
+        });
         Receive<Post>(p => Enqueue(p.Frame, ActorRefs.Nobody, p.Written, Sender));
         Receive<PostEncoded>(p => Enqueue(p.Frame, default, null, data: false));
         Receive<Close>(c => BeginClose(c.Code, c.Reason));
@@ -232,6 +243,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<ITransportMessage>(m => _transport!.Handle(m));
         Receive<WriteAck>(_ => _outbound.Acknowledged());
         Receive<Send>(s => (s.Frame as Chunk)?.Release());
+        Receive<SendWithTail>(s => s.Tail.Release());
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
         Receive<CloseTimedOut>(_ => Abort($"{_closeReason} (the peer did not take the last bytes in time)"));
         Receive<Terminated>(t => t.ActorRef.Equals(_tcp), _ => LostTcpActor());
@@ -246,6 +258,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<ReadMore>(_ => _reads.Handled());
         Receive<CloseTimedOut>(_ => Finish(new Closed(DescribeClose(closed), _inbound.PeerGoodbye?.Code)));
         Receive<Send>(s => (s.Frame as Chunk)?.Release());
+        Receive<SendWithTail>(s => s.Tail.Release());
         ReceiveAny(_ => { });
     }
 
@@ -256,6 +269,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     {
         Receive<Release>(_ => Context.Stop(Self));
         Receive<Send>(s => (s.Frame as Chunk)?.Release());
+        Receive<SendWithTail>(s => s.Tail.Release());
         ReceiveAny(_ => { });
     }
 

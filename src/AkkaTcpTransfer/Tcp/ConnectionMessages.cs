@@ -17,6 +17,11 @@ internal static class ConnectionMessages
     /// <summary>Send a control frame that was encoded once for many connections (a broadcast).</summary>
     public sealed record SendEncoded(byte[] Frame);
 
+    /// <summary>A frame encoded up to a pooled chunk's data, which follows it on the wire from the buffer it arrived in
+    /// (no copy); the chunk is released once written, or when the connection cannot send it. Queued with control
+    /// frames, in order with them (a node link's messages).</summary>
+    public sealed record SendWithTail(byte[] Head, Protocol.Chunk Tail);
+
     /// <summary>A frame from a part of the server that hears of a client's leaving only after it has gone (a room, an
     /// account, the server-wide room): sent like <see cref="Send"/>, and one that arrives after the connection stopped is
     /// dropped without a dead-letter report. Nobody hears if it cannot be sent; with <paramref name="Written"/>, the

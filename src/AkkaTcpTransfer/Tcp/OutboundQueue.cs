@@ -24,9 +24,9 @@ internal sealed class OutboundQueue
 
     private readonly Queue<Item> _control = new();
     private readonly Queue<Item> _data = new();
-    /// <summary>Per write handed out, in order: its size, the pooled chunk to release when it is acknowledged, and who
+    /// <summary>Per write handed out, in order: its size, the pooled chunks to release when it is acknowledged, and who
     /// wants to hear that a frame of it was written.</summary>
-    private readonly Queue<(int Bytes, Chunk? Release, Action? Written)> _inFlight = new();
+    private readonly Queue<(int Bytes, Action? Release, Action? Written)> _inFlight = new();
 
     /// <summary>Bytes queued or handed out and not yet acknowledged.</summary>
     public long Held { get; private set; }
@@ -64,20 +64,23 @@ internal sealed class OutboundQueue
         var segments = new List<ArraySegment<byte>>(4);
         var taken = 0;
         Action? written = null;
+        Action? release = null;
         while (_control.TryPeek(out var c) && (taken == 0 || taken + c.Length <= budget))
         {
             _control.Dequeue();
             segments.Add(c.Head);
+            // A node link's relayed chunk: control, in order with the link's other messages, its data from its buffer.
+            if (c.Body.Count > 0) segments.Add(c.Body);
             taken += c.Length;
             written += c.Written;
+            if (c.Release is { } chunk) release += chunk.Release;
         }
-        Chunk? release = null;
         if (taken < budget && _data.TryDequeue(out var d))
         {
             segments.Add(d.Head);
             if (d.Body.Count > 0) segments.Add(d.Body);
             taken += d.Length;
-            release = d.Release;
+            if (d.Release is { } chunk) release += chunk.Release;
             written += d.Written;
         }
         _inFlight.Enqueue((taken, release, written));
@@ -90,7 +93,7 @@ internal sealed class OutboundQueue
     {
         if (!_inFlight.TryDequeue(out var written)) return 0;
         Held -= written.Bytes;
-        written.Release?.Release();
+        written.Release?.Invoke();
         written.Written?.Invoke();
         return written.Bytes;
     }
@@ -105,7 +108,11 @@ internal sealed class OutboundQueue
         var keep = new List<Item>();
         foreach (var c in _control)
         {
-            if ((kept += c.Length) > maxBytes) break;
+            if ((kept += c.Length) > maxBytes || c.Release is not null)
+            {
+                c.Release?.Release();
+                continue;
+            }
             keep.Add(c);
         }
         _control.Clear();
@@ -118,10 +125,11 @@ internal sealed class OutboundQueue
     {
         foreach (var d in _data) d.Release?.Release();
         _data.Clear();
+        foreach (var c in _control) c.Release?.Release();
         _control.Clear();
         Held = _inFlight.Sum(w => (long)w.Bytes);
     }
 
-    private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
+    internal static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
         MemoryMarshal.TryGetArray(memory, out var segment) ? segment : new ArraySegment<byte>(memory.ToArray());
 }

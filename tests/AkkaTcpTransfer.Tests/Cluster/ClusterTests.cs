@@ -310,6 +310,8 @@ public sealed class ClusterTests : NodesAndFiles
     {
         var port = (await LinkStats(1)).Port;
         Assert.NotEqual(0, port);
+        using var refusals = LogLines.Collect(_servers[1].Node.System, l => l.Contains("refused a node link from 127.0.0.1", StringComparison.Ordinal));
+        var firstRefusal = LogLines.WaitFor(_servers[1].Node.System, l => l.Contains("refused a node link from 127.0.0.1", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
         // In the clear, whatever it says (even the cluster's own token key): one refusal at most, then closed.
         foreach (var hello in new[]
                  {
@@ -350,6 +352,9 @@ public sealed class ClusterTests : NodesAndFiles
             }
         }
         Assert.Equal(0, (await LinkStats(1)).MessagesReceived);
+        // Five refused attempts from one address: its operator reads about it once.
+        await firstRefusal;
+        Assert.Single(refusals.Lines);
     }
 
     /// <summary>Sends <paramref name="hello"/>, then a well-formed message for node 1's replica (were the link open), and

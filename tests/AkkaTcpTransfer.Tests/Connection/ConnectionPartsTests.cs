@@ -57,6 +57,29 @@ public class OutboundQueueTests
     }
 
     [Fact]
+    public void A_control_frame_with_a_tail_goes_out_whole_and_in_order_with_the_others()
+    {
+        // A node link's relayed chunk: a head, then the chunk's data from its own buffer, between two other messages.
+        var queue = new OutboundQueue();
+        var data = new byte[5000];
+        var before = FrameEncoder.Encode(Ping.Instance);
+        var head = FrameEncoder.EncodeLinkMessageHead("f", "t", "s", FrameEncoder.EncodeChunkHeader(1, 0, data.Length), data.Length);
+        var after = FrameEncoder.Encode(new Goodbye(WireCode.Normal, "bye"));
+        queue.Enqueue(before, default, null, data: false);
+        queue.Enqueue(head, new ArraySegment<byte>(data), new Chunk(1, 0, data), data: false);
+        queue.Enqueue(after, default, null, data: false);
+        var write = queue.Next(64 * 1024)!.Value;
+        Assert.Equal(4, write.Segments.Count);
+        Assert.Same(before, write.Segments[0].Array);
+        Assert.Same(head, write.Segments[1].Array);
+        Assert.Same(data, write.Segments[2].Array);
+        Assert.Same(after, write.Segments[3].Array);
+        Assert.Equal(before.Length + head.Length + data.Length + after.Length, write.Length);
+        Assert.Equal(write.Length, queue.Acknowledged());
+        Assert.Equal(0L, queue.Held);
+    }
+
+    [Fact]
     public void A_write_takes_control_frames_up_to_its_budget_but_always_at_least_one()
     {
         var queue = new OutboundQueue();

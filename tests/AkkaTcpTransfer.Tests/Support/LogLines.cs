@@ -26,6 +26,41 @@ public static class LogLines
         }
     }
 
+    /// <summary>Keeps every log line of <paramref name="system"/> that matches, from now until disposed.</summary>
+    public static Collector Collect(ActorSystem system, Func<string, bool> match) => new(system, match);
+
+    public sealed class Collector : IDisposable
+    {
+        private readonly ActorSystem _system;
+        private readonly IActorRef _watcher;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        internal Collector(ActorSystem system, Func<string, bool> match)
+        {
+            _system = system;
+            _watcher = system.ActorOf(Props.Create(() => new Keeper(match, _lines)));
+            system.EventStream.Subscribe(_watcher, typeof(LogEvent));
+        }
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public void Dispose()
+        {
+            _system.EventStream.Unsubscribe(_watcher);
+            _system.Stop(_watcher);
+        }
+
+        private sealed class Keeper : ReceiveActor
+        {
+            public Keeper(Func<string, bool> match, System.Collections.Concurrent.ConcurrentQueue<string> lines) =>
+                Receive<LogEvent>(e =>
+                {
+                    var line = e.Message?.ToString() ?? "";
+                    if (e is not Debug && match(line)) lines.Enqueue(line);
+                });
+        }
+    }
+
     private sealed class Watcher : ReceiveActor
     {
         public Watcher(Func<string, bool> match, TaskCompletionSource<string> found) =>
