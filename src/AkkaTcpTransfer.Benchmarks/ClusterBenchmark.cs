@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
+using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Hosting;
 using AkkaTcpTransfer.Security;
 using AkkaTcpTransfer.Settings;
@@ -65,10 +66,17 @@ public static class ClusterBenchmark
         Console.Error.WriteLine("cluster: chat round trips");
         var a = await InProcessClient(bench, nodes[0].Port, "lat-a");
         var near = await InProcessClient(bench, nodes[0].Port, "lat-near");
+        // Presence between nodes is passed on, not instant: measure once a has heard that far is online (its node knows).
+        var farKnown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onJoined = a.System.Subscribe<PeerJoined>(p =>
+        {
+            if (p.Name == "lat-far") farKnown.TrySetResult();
+        });
         var far = await InProcessClient(bench, nodes[1].Port, "lat-far");
         try
         {
-            await ChatBenchmarks.Measure(a, far, Math.Min(200, messages)); // warm-up, and far is known on node 1 by now
+            await farKnown.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await ChatBenchmarks.Measure(a, far, Math.Min(200, messages)); // warm-up
             var same = new List<double>();
             var across = new List<double>();
             // Interleaved in blocks, so that both see the same machine.
@@ -97,6 +105,8 @@ public static class ClusterBenchmark
         await using var sender = await bench.StartClient(nodes[0].Port, "sender", bench.Dir("relay-sender"));
         await using var near = await bench.StartClient(nodes[0].Port, "near", nearDownloads);
         await using var far = await bench.StartClient(nodes[1].Port, "far", farDownloads);
+        // The sender's node knows far is online once the sender has heard so.
+        await sender.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "far");
         var rates = new Dictionary<string, List<double>> { ["near"] = [], ["far"] = [] };
         // CPU seconds of each server node per relay kind: where a relayed GiB costs what.
         var cpu = new Dictionary<string, double[]> { ["near"] = new double[2], ["far"] = new double[2] };
