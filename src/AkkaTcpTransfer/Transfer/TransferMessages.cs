@@ -39,8 +39,10 @@ internal static class TransferMessages
     /// <summary>Transfer actor -> its owner: I am over; stop routing frames to me, then <see cref="Release"/> me.</summary>
     public sealed record Finished(IActorRef Transfer);
 
-    /// <summary>Owner -> a finished transfer actor: nothing more is routed to you; stop.</summary>
-    public sealed record Release
+    /// <summary>Owner -> a finished transfer actor: nothing more is routed to you; stop. One that finds the actor gone
+    /// (its owner stopped meanwhile, and with it its children: a node shutting down) had nothing left to do, and is no
+    /// dead letter worth reporting.</summary>
+    public sealed record Release : Akka.Event.IDeadLetterSuppression
     {
         public static readonly Release Instance = new();
         private Release() { }
