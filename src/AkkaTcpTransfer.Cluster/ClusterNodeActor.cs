@@ -29,6 +29,17 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
         public static readonly AcceptanceWaitOver Instance = new();
     }
 
+    private sealed class ReconcileTick
+    {
+        public static readonly ReconcileTick Instance = new();
+    }
+
+    /// <summary>How often this node lists its names to the directory, besides when a node is reachable again. A release
+    /// sent while this node could not reach the directory's node is lost, and this node may never have seen that node
+    /// as unreachable (a short cut, noticed only on the other side): the next list frees the name. The list is the
+    /// whole truth each time; the directory frees only what it granted before the list was made.</summary>
+    internal static readonly TimeSpan ReconcileEvery = TimeSpan.FromSeconds(10);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeSettings _settings;
     private readonly IActorRef _server;
@@ -74,6 +85,7 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
             _replica.Tell(RegistryReplicaActor.ReconcileNames.Instance);
         });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ReconcileTick>(_ => _replica.Tell(RegistryReplicaActor.ReconcileNames.Instance));
         Receive<RegistryReplicaActor.NodeAccepted>(a =>
         {
             _accepted.Add(a.Address);
@@ -120,6 +132,7 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Timers.StartSingleTimer(nameof(JoinTimedOut), JoinTimedOut.Instance, _settings.Cluster.JoinTimeout);
+        Timers.StartPeriodicTimer(nameof(ReconcileTick), ReconcileTick.Instance, ReconcileEvery);
         // No seeds: this node founds a cluster. Listed seeds may include this node itself (the same list everywhere).
         if (_settings.Cluster.Seeds.Count == 0) _cluster.Join(_cluster.SelfAddress);
         else _cluster.JoinSeedNodes(_settings.Cluster.Seeds.Select(s => ClusterConfig.SeedAddress(_cluster.SelfAddress.Protocol, s.Host, s.Port)));
