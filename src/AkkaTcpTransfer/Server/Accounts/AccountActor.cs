@@ -74,6 +74,9 @@ internal sealed class AccountActor : ReceivePersistentActor
     private readonly List<PendingDirect> _undelivered = [];
     /// <summary>Direct messages lately taken on, for senders that ask again (<see cref="RecentLines"/>).</summary>
     private readonly RecentLines _asked = new(1024);
+    /// <summary>Messages that came while the kept ones were being replayed to the owner, online: they go to it live
+    /// (as Chat) once that run is over, not as a second run of history.</summary>
+    private readonly List<(long Seq, ChatFrame Frame)> _duringReplay = [];
     private long _delivered;
     private long _deliveredStored;
     private string _name = "";
@@ -134,6 +137,19 @@ internal sealed class AccountActor : ReceivePersistentActor
         {
             _delivered = Math.Max(_delivered, r.UpTo);
             _undelivered.RemoveAll(p => p.Seq <= r.UpTo);
+            if (_duringReplay.Count > 0 && _connection is not null)
+            {
+                // Said while the owner was online: live, as a message said now would be (kept until written, as those).
+                foreach (var (seq, frame) in _duringReplay)
+                    if (seq > r.UpTo) _connection.Tell(new ConnectionMessages.Post(frame, new AccountMessages.Written(seq)));
+                var sent = _duringReplay.Select(d => d.Seq).ToHashSet();
+                _duringReplay.Clear();
+                if (_undelivered.TrueForAll(p => sent.Contains(p.Seq)))
+                {
+                    _replaying = false;
+                    return;
+                }
+            }
             ReplayOrGoLive();
         });
         Command<Terminated>(t =>
@@ -217,6 +233,7 @@ internal sealed class AccountActor : ReceivePersistentActor
                 new RoomMessages.Join(room, Identity, _name, online.Peer, online.Connection, Rejoin: true, Self)));
         DropExpired();
         _replaying = false;
+        _duringReplay.Clear();
         ReplayOrGoLive();
     }
 
@@ -239,6 +256,7 @@ internal sealed class AccountActor : ReceivePersistentActor
         Context.Unwatch(_peer);
         _peer = _connection = null;
         _replaying = false;
+        _duringReplay.Clear();
         if (_delivered > _deliveredStored)
         {
             var upTo = _delivered;
@@ -318,6 +336,8 @@ internal sealed class AccountActor : ReceivePersistentActor
                 sender.Tell(new LineAnswers.SayDone(deliver.Id, deliver.AtMs));
                 return;
             }
+            if (_peer is not null && _replaying)
+                _duringReplay.Add((LastSequenceNr, new ChatFrame(deliver.From, deliver.To, deliver.AtMs, deliver.Text)));
             _asked.Done(deliver.Key, new RecentLines.Outcome(deliver.AtMs, LastSequenceNr, _peer is null));
             sender.Tell(new LineAnswers.SayDone(deliver.Id, deliver.AtMs, Held: _peer is null));
         }, why =>
