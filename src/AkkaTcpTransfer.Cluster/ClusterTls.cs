@@ -18,6 +18,9 @@ internal static class ClusterTls
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Refused addresses remembered so that each is logged once; past this many the list starts afresh.</summary>
+    internal const int MaxRemembered = 1024;
+
     public static DotNettySslSetup Setup(ClusterIdentity identity)
     {
         var logged = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
@@ -26,6 +29,8 @@ internal static class ClusterTls
             if (identity.Check(certificate) is not { } why) return true;
             // The address without its port: a refused node retries from new ports.
             var peer = remotePeer.Contains(':', StringComparison.Ordinal) ? remotePeer[..remotePeer.LastIndexOf(':')] : remotePeer;
+            // Bounded: strangers from many addresses cost a fresh start of the list, never memory.
+            if (logged.Count >= MaxRemembered) logged.Clear();
             if (logged.TryAdd(peer, true)) log.Warning("refused a node at {0} on the cluster port: {1} (logged once per address)", peer, why);
             return false;
         }

@@ -478,6 +478,8 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
     private void Refused(string reason)
     {
         var peer = _remote is IPEndPoint ip ? ip.Address.ToString() : _remote.ToString() ?? "";
+        // Bounded: strangers from many addresses cost a fresh start of the list, never memory.
+        if (_refusedPeers.Count >= ClusterTls.MaxRemembered) _refusedPeers.Clear();
         if (_refusedPeers.TryAdd(peer, true))
             _log.Warning("refused a node link from {0}: {1} (logged once per address)", peer, reason);
     }
