@@ -42,10 +42,14 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(), "tester", [], new WindowPool(4096, 4096).NewShare()));
         Assert.IsType<Offer>(Sent(connection));
         sender.Tell(new Reject(11, reason));
-        transfers.FishForMessage(m => m is TransferMessages.Throttled t && t.Id == 11 && t.SlowDown == slowDown);
+        transfers.FishForMessage(m => m is TransferMessages.Throttled t && t.Id == 11 && t.SlowDown == slowDown, Patience);
         // Nothing about the file failed: no Fail to the peer.
         connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
+
+    /// <summary>How long a wait for a transfer actor's report may take: the first tests of a run share a busy machine
+    /// (the TestKit's default of 3 s was too short once in CI).</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
     [Fact]
     public void A_reject_for_any_other_reason_fails_the_transfer()
@@ -57,7 +61,7 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, transfers.Ref, Settings(), "tester", [], new WindowPool(4096, 4096).NewShare()));
         Assert.IsType<Offer>(Sent(connection));
         sender.Tell(new Reject(12, "not enough free space"));
-        transfers.FishForMessage(m => m is TransferMessages.Ended { Id: 12, Delivered: false });
+        transfers.FishForMessage(m => m is TransferMessages.Ended { Id: 12, Delivered: false }, Patience);
     }
 
     [Fact]
