@@ -37,6 +37,8 @@ internal static class ClusterConfig
               remote.dot-netty.tcp {
                 hostname = "{{cluster.Host}}"
                 port = {{cluster.Port}}
+                # Where the other nodes reach this one, when not where it listens (empty: hostname).
+                public-hostname = "{{cluster.PublicHost}}"
                 maximum-frame-size = {{MaxRemoteFrame}}b
                 # TLS with the cluster's key, both ways (the certificate and the check come in a DotNettySslSetup).
                 enable-ssl = {{(cluster.CertificateFile is null ? "off" : "on")}}

@@ -66,7 +66,7 @@ internal sealed class ClusterNodeActor : ReceiveActor, IWithTimers
             ClusterSingletonProxySettings.Create(Context.System)), "names-proxy");
         _replica = Context.ActorOf(RegistryReplicaActor.Props(ClusterKeys.TokenKey(settings.Token), Store.StoreExtension.Of(Context.System).Id,
             settings.Cluster.ClaimTimeout, registry, directory,
-            links, Self, settings.Cluster.LinkHost), "replica");
+            links, Self, settings.Cluster.LinkPublicHost), "replica");
         Context.Watch(_replica);
         links.Tell(new NodeLinksActor.TellBound(_replica));
 

@@ -23,6 +23,7 @@ public sealed class ClusterPlugin : ServerPlugin
     {
         if (!settings.Cluster.Enabled) throw new ConfigException("the cluster plugin was given to a server without cluster.enabled");
         var linkAddress = await ServerNode.AddressOf(settings.Cluster.Host, ct);
+        var publicAddress = settings.Cluster.PublicHost.Length > 0 ? await ServerNode.AddressOf(settings.Cluster.PublicHost, ct) : linkAddress;
         if (settings.Cluster is { CertificateFile: { } certificate, KeyFile: { } key })
         {
             try
@@ -38,7 +39,7 @@ public sealed class ClusterPlugin : ServerPlugin
         // Before joining: a seed that would refuse this node (another key, or TLS on one side only) is named now, with
         // the reason, rather than after a join timeout that says nothing.
         await ClusterTls.CheckSeedsAsync(settings.Cluster, _identity, ct);
-        return (ClusterConfig.For(settings.Cluster).WithFallback(config), settings with { Cluster = settings.Cluster with { LinkHost = linkAddress } });
+        return (ClusterConfig.For(settings.Cluster).WithFallback(config), settings with { Cluster = settings.Cluster with { LinkHost = linkAddress, LinkPublicHost = publicAddress } });
     }
 
     /// <summary>The cluster's rooms and accounts are sharded (each lives on one node at a time, wherever its messages come

@@ -177,7 +177,8 @@ public sealed record NodeSettings(
 
         var tls = ReadTls(r, role);
         var cluster = ReadCluster(r, host);
-        if (cluster.Enabled && tls.Enabled) cluster = WithClusterKey(r, cluster, stateDir);
+        // The cluster speaks TLS unless everything is in the clear (--insecure) or the operator said so for the cluster alone.
+        if (cluster.Enabled && tls.Enabled && r.Bool($"{S}.cluster.tls")) cluster = WithClusterKey(r, cluster, stateDir);
         if (cluster.Enabled && cluster.ClaimTimeout >= server.HandshakeTimeout)
             throw new ConfigException($"{S}.cluster.claim-timeout ({cluster.ClaimTimeout}) must be below server.handshake-timeout ({server.HandshakeTimeout})");
 
@@ -295,7 +296,18 @@ public sealed record NodeSettings(
             r.Duration($"{S}.cluster.claim-timeout", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
             r.Duration($"{S}.cluster.heartbeat-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
             r.Duration($"{S}.cluster.acceptable-heartbeat-pause", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
-            r.Duration($"{S}.cluster.stable-after", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)));
+            r.Duration($"{S}.cluster.stable-after", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)))
+        {
+            PublicHost = PublicHost(r),
+        };
+    }
+
+    private static string PublicHost(ConfigReader r)
+    {
+        var host = r.String($"{S}.cluster.public-host").Trim();
+        if (host is "0.0.0.0" or "::")
+            throw new ConfigException($"{S}.cluster.public-host: other nodes must reach this node at a real address, not {host}");
+        return host;
     }
 
     private static TlsSettings ReadTls(ConfigReader r, NodeRole role)
@@ -351,6 +363,14 @@ public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadO
     /// <summary>The IP address node links bind to and are reached at: <see cref="Host"/>, resolved at start when it is
     /// a name (Akka.Remote keeps the name as given).</summary>
     public string LinkHost { get; init; } = Host;
+
+    /// <summary>Where the other nodes reach this one when it is not where it listens (a NAT, a container's port
+    /// mapping, a proxy): told to them for both the cluster port and the link port; empty: <see cref="Host"/>.</summary>
+    public string PublicHost { get; init; } = "";
+
+    /// <summary>The IP address the other nodes are told to open links to: <see cref="PublicHost"/>, or else
+    /// <see cref="LinkHost"/>, resolved at start.</summary>
+    internal string LinkPublicHost { get; init; } = Host;
 }
 
 /// <param name="Enabled">Off only on purpose (--insecure): then everything below is unused.</param>

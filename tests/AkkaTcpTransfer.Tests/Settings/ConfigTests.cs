@@ -63,6 +63,7 @@ public sealed class ConfigTests : IDisposable
     [InlineData("cluster.seeds", "10.0.0.1", "not host:port")]
     [InlineData("cluster.seeds", "10.0.0.1:7421,nohost:port", "not host or host:port")]
     [InlineData("cluster.host", "0.0.0.0", "real address")]
+    [InlineData("cluster.public-host", "::", "real address")]
     [InlineData("cluster.claim-timeout", "5s", "below server.handshake-timeout")]
     public void A_bad_cluster_setting_is_an_error_that_says_why(string key, string value, string expected)
     {
@@ -86,6 +87,11 @@ public sealed class ConfigTests : IDisposable
         // Without TLS (--insecure) it starts without one; with a key in the state folder it finds it there.
         Assert.Null(NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state), ("tls.enabled", "off")),
             NodeRole.Server).Cluster.CertificateFile);
+        // Nor with the cluster alone in the clear (cluster.tls off), while clients keep TLS.
+        var clear = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state), ("cluster.tls", "off")),
+            NodeRole.Server);
+        Assert.Null(clear.Cluster.CertificateFile);
+        Assert.True(clear.Tls.Enabled);
         using (AkkaTcpTransfer.Security.ClusterIdentity.Create(state)) { }
         var found = NodeSettings.Read(NodeConfig.Build(NodeRole.Server, ("cluster.enabled", "on"), ("state-dir", state)), NodeRole.Server).Cluster;
         Assert.Equal(Path.Combine(state, "cluster-certificate.pem"), found.CertificateFile);
