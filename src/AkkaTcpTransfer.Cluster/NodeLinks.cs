@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
@@ -452,11 +453,21 @@ internal sealed class InboundLinkActor : ReceiveActor, IWithTimers
         var target = Resolve(message.Target) ?? throw new ArgumentException("no target");
         var sender = Resolve(message.Sender);
         var bytes = message.Payload;
-        // A relayed frame (the bulk) is parsed straight from its wire encoding.
-        object payload = message.Manifest == "f" && bytes.Length > ProtocolLimits.FrameHeaderSize
-            ? new RelayMessages.RelayFrame((TransferFrame)FrameDecoder.Parse((FrameType)bytes.Span[ProtocolLimits.FrameHeaderSize - 1],
-                bytes[ProtocolLimits.FrameHeaderSize..].ToArray()))
-            : _serializer.FromBinary(bytes.ToArray(), message.Manifest);
+        object payload;
+        if (message.Manifest == "f" && bytes.Length > ProtocolLimits.FrameHeaderSize && MemoryMarshal.TryGetArray(bytes, out var segment))
+        {
+            // A relayed frame (the bulk) is parsed straight from its wire encoding, in place: a chunk's data stays where
+            // the link's decoder put it, and the chunk takes over the array (released once written to its recipient).
+            var frame = (TransferFrame)FrameDecoder.Parse((FrameType)bytes.Span[ProtocolLimits.FrameHeaderSize - 1],
+                segment[ProtocolLimits.FrameHeaderSize..], message.Pooled);
+            if (frame is not Chunk) message.Release();
+            payload = new RelayMessages.RelayFrame(frame);
+        }
+        else
+        {
+            payload = _serializer.FromBinary(bytes.ToArray(), message.Manifest);
+            message.Release();
+        }
         // Only what nodes send one another may arrive this way: nothing else can be delivered to an actor of ours.
         if (payload is not (ICrossNodeMessage or IClusterMessage)) throw new ArgumentException($"{payload.GetType().Name} is not a message between nodes");
         target.Tell(payload, sender ?? ActorRefs.NoSender);

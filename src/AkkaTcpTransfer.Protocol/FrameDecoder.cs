@@ -70,7 +70,7 @@ public sealed class FrameDecoder
                 }
                 if (_payloadFilled == _payloadLength)
                 {
-                    output.Add(Parse(_type, payload, _payloadLength, pooled: _poolChunks && _type == FrameType.Chunk));
+                    output.Add(Parse(_type, payload, 0, _payloadLength, pooled: _poolChunks && Pools(_type)));
                     _headerFilled = 0;
                     _payload = null;
                     _payloadFilled = 0;
@@ -101,18 +101,27 @@ public sealed class FrameDecoder
         _payloadLength = payloadLength;
         // Not zeroed: every byte is overwritten before the frame is parsed.
         _payload = payloadLength == 0 ? []
-            : _poolChunks && _type == FrameType.Chunk ? System.Buffers.ArrayPool<byte>.Shared.Rent(payloadLength)
+            : _poolChunks && Pools(_type) ? System.Buffers.ArrayPool<byte>.Shared.Rent(payloadLength)
             : GC.AllocateUninitializedArray<byte>(payloadLength);
         _payloadFilled = 0;
     }
 
-    /// <summary>Parses one complete payload. Public so tests and other tools can decode a frame body directly.</summary>
-    public static Frame Parse(FrameType type, byte[] payload) => Parse(type, payload, payload?.Length ?? 0, pooled: false);
+    /// <summary>The frames whose payload comes from the pool with pooled chunks: chunks, and a node link's messages
+    /// (their bulk is relayed chunks, which keep the array: <see cref="LinkMessage.Release"/>).</summary>
+    private static bool Pools(FrameType type) => type is FrameType.Chunk or FrameType.LinkMessage;
 
-    private static Frame Parse(FrameType type, byte[] payload, int length, bool pooled)
+    /// <summary>Parses one complete payload. Public so tests and other tools can decode a frame body directly.</summary>
+    public static Frame Parse(FrameType type, byte[] payload) => Parse(type, payload, 0, payload?.Length ?? 0, pooled: false);
+
+    /// <summary>Parses a payload that is part of a larger array (a frame carried inside a node link's message): a Chunk's
+    /// data is a slice of that array, no copy, and <paramref name="pooled"/> passes the array's ownership to it.</summary>
+    public static Frame Parse(FrameType type, ArraySegment<byte> payload, bool pooled) =>
+        Parse(type, payload.Array ?? throw new ArgumentNullException(nameof(payload)), payload.Offset, payload.Count, pooled);
+
+    private static Frame Parse(FrameType type, byte[] payload, int start, int length, bool pooled)
     {
         ArgumentNullException.ThrowIfNull(payload);
-        var r = new WireReader(payload.AsSpan(0, length), type);
+        var r = new WireReader(payload.AsSpan(start, length), type);
         Frame frame;
         switch (type)
         {
@@ -278,7 +287,7 @@ public sealed class FrameDecoder
                 var offset = r.I64NonNegative("offset");
                 if (r.Remaining == 0) throw new MalformedFrameException(type, "no data");
                 // Zero-copy: the data is the tail of the payload array this frame owns.
-                return new Chunk(id, offset, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining)) { Pooled = pooled };
+                return new Chunk(id, offset, new ReadOnlyMemory<byte>(payload, start + r.Position, r.Remaining)) { Pooled = pooled };
             }
             case FrameType.Ack:
                 frame = new Ack(TransferId(ref r, type), r.I64NonNegative("written"));
@@ -305,7 +314,7 @@ public sealed class FrameDecoder
                 var sender = r.Str("sender");
                 if (r.Remaining == 0) throw new MalformedFrameException(type, "no payload");
                 // The payload is the tail of the payload array this frame owns: no copy.
-                return new LinkMessage(manifest, target, sender, new ReadOnlyMemory<byte>(payload, r.Position, r.Remaining));
+                return new LinkMessage(manifest, target, sender, new ReadOnlyMemory<byte>(payload, start + r.Position, r.Remaining)) { Pooled = pooled };
             }
             default:
                 throw new UnknownFrameTypeException((byte)type);

@@ -340,4 +340,16 @@ public sealed record LinkHello(ushort Version, byte[] TokenKey) : Frame
 public sealed record LinkMessage(string Manifest, string Target, string Sender, ReadOnlyMemory<byte> Payload) : Frame
 {
     public override FrameType Type => FrameType.LinkMessage;
+
+    /// <summary>True when <see cref="Payload"/> lives in an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>
+    /// (a decoder built with pooled chunks): the receiver hands it back with <see cref="Release"/> once it is read, or
+    /// passes it on to the relayed chunk it carries.</summary>
+    public bool Pooled { get; init; }
+
+    /// <summary>Returns a pooled payload's array; the message must not be used afterwards. Does nothing for others.</summary>
+    public void Release()
+    {
+        if (Pooled && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Payload, out var segment))
+            System.Buffers.ArrayPool<byte>.Shared.Return(segment.Array!);
+    }
 }

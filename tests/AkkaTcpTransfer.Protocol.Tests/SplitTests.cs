@@ -113,6 +113,28 @@ public class SplitTests
     }
 
     [Fact]
+    public void A_chunk_relayed_inside_a_link_message_is_parsed_in_place_and_takes_over_the_pooled_array()
+    {
+        var data = new byte[65_536];
+        new Random(8).NextBytes(data);
+        var inner = FrameEncoder.Encode(new Chunk(9, 131_072, data));
+        var output = new List<Frame>();
+        new FrameDecoder(90_000, poolChunks: true).Decode(FrameEncoder.Encode(new LinkMessage("f", "/user/a", "/user/b", inner)), output);
+        var message = Assert.IsType<LinkMessage>(Assert.Single(output));
+        Assert.True(message.Pooled);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(message.Payload, out var segment));
+
+        var chunk = Assert.IsType<Chunk>(FrameDecoder.Parse(FrameType.Chunk, segment[ProtocolLimits.FrameHeaderSize..], message.Pooled));
+        Assert.Equal((9u, 131_072L), (chunk.Id, chunk.Offset));
+        Assert.True(chunk.Data.Span.SequenceEqual(data));
+        // No copy: the chunk's data lives in the very array the decoder filled, and the chunk now owns it.
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(chunk.Data, out var data2));
+        Assert.Same(segment.Array, data2.Array);
+        Assert.True(chunk.Pooled);
+        chunk.Release();
+    }
+
+    [Fact]
     public void A_plain_decoder_does_not_mark_chunks_pooled_and_release_is_harmless()
     {
         var output = new List<Frame>();
