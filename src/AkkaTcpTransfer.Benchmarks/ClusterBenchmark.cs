@@ -21,7 +21,9 @@ public static class ClusterBenchmark
     private static bool SelfUp(System.Text.Json.JsonElement e) =>
         e.GetProperty("self").GetBoolean() && e.GetProperty("status").GetString() == "up";
 
-    public static async Task Run(Bench bench, int messages, long fileSize, int runs, int crowdPerNode, int returning)
+    /// <param name="relayOnly">Only the chat round trips and the relayed files (the "relay" scenario): no crowd, no
+    /// stopped or killed node.</param>
+    public static async Task Run(Bench bench, int messages, long fileSize, int runs, int crowdPerNode, int returning, bool relayOnly = false)
     {
         Console.Error.WriteLine("cluster: starting three nodes");
         // Chat as fast as round trips go, and a crowd from a few hundred loopback addresses: limits raised for the
@@ -34,6 +36,8 @@ public static class ClusterBenchmark
             "--set", "connection.idle-timeout=300s", "--set", "server.handshake-timeout=60s", "--set", "chat.presence-limit=100",
             "--state-dir", state];
         var nodes = new List<(JsonEventProcess Process, int Port)>();
+        var clear = new List<(JsonEventProcess Process, int Port)>();
+        var tls = !bench.Overrides.Any(o => o is ("tls.enabled", "off"));
         try
         {
             nodes.Add(await bench.StartServer(bench.Dir("cluster-1"), settings));
@@ -44,15 +48,27 @@ public static class ClusterBenchmark
                 nodes.Add(await bench.StartServer(bench.Dir($"cluster-{i}"), [.. settings, "--seed", seed]));
                 await nodes[^1].Process.WaitFor("cluster-member", SelfUp);
             }
+            if (tls)
+            {
+                // Beside it, two nodes of a cluster in the clear (clients keep TLS): what TLS between nodes costs, in
+                // the same run.
+                var clearState = Directory.CreateTempSubdirectory("cluster-clear-").FullName;
+                string[] clearSettings = [.. settings[..^2], "--state-dir", clearState, "--set", "cluster.tls=off"];
+                clear.Add(await bench.StartServer(bench.Dir("clear-1"), clearSettings));
+                var clearSeed = (await clear[0].Process.WaitFor("cluster-member", SelfUp)).GetProperty("node").GetString()!;
+                clear.Add(await bench.StartServer(bench.Dir("clear-2"), [.. clearSettings, "--seed", clearSeed]));
+                await clear[1].Process.WaitFor("cluster-member", SelfUp);
+            }
             await Latency(bench, nodes, messages);
-            await Relay(bench, nodes, fileSize, runs);
+            await Relay(bench, nodes, clear, fileSize, runs);
+            if (relayOnly) return;
             await Crowd(bench, nodes.Take(3).ToList(), crowdPerNode);
             await StoppedNode(bench, nodes, bench.Smoke ? 2 : 10);
             await KilledNode(bench, nodes, returning);
         }
         finally
         {
-            foreach (var (process, _) in nodes) await process.DisposeAsync();
+            foreach (var (process, _) in nodes.Concat(clear)) await process.DisposeAsync();
         }
     }
 
@@ -96,47 +112,97 @@ public static class ClusterBenchmark
         }
     }
 
-    private static async Task Relay(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, long fileSize, int runs)
+    /// <summary>A file relayed to a client on the sender's node and to one on another node, interleaved, with each
+    /// server's CPU; when <paramref name="clear"/> holds two nodes (a cluster in the clear), the same across them too, so
+    /// that the cost of TLS between nodes comes from the same run.</summary>
+    private static async Task Relay(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, List<(JsonEventProcess Process, int Port)> clear,
+        long fileSize, int runs)
     {
         Console.Error.WriteLine("cluster: relayed files");
         var source = bench.SourceFile(fileSize);
-        var nearDownloads = bench.Dir("relay-near");
-        var farDownloads = bench.Dir("relay-far");
-        await using var sender = await bench.StartClient(nodes[0].Port, "sender", bench.Dir("relay-sender"));
-        await using var near = await bench.StartClient(nodes[0].Port, "near", nearDownloads);
-        await using var far = await bench.StartClient(nodes[1].Port, "far", farDownloads);
-        // The sender's node knows far is online once the sender has heard so.
-        await sender.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "far");
-        var rates = new Dictionary<string, List<double>> { ["near"] = [], ["far"] = [] };
-        // CPU seconds of each server node per relay kind: where a relayed GiB costs what.
-        var cpu = new Dictionary<string, double[]> { ["near"] = new double[2], ["far"] = new double[2] };
-        double Cpu(int node) => nodes[node].Process.CpuTime()?.TotalSeconds ?? double.NaN;
-        for (var run = 1; run <= runs; run++)
+        var kinds = new List<(string Name, JsonEventProcess Sender, JsonEventProcess Receiver, string Folder, JsonEventProcess[] Servers)>();
+        var clients = new List<JsonEventProcess>();
+        try
         {
-            foreach (var (name, receiver, folder) in new[] { ("near", near, nearDownloads), ("far", far, farDownloads) })
+            async Task<JsonEventProcess> Client(int port, string name, string folder)
             {
-                Console.Error.WriteLine($"cluster: relay to {name}, run {run}/{runs}");
-                var mark = receiver.Mark();
-                var (before0, before1) = (Cpu(0), Cpu(1));
-                await sender.SendLine($"/send {name} {source}");
-                var done = await receiver.WaitFor("transfer-completed", after: mark);
-                cpu[name][0] += Cpu(0) - before0;
-                cpu[name][1] += Cpu(1) - before1;
-                rates[name].Add(fileSize / 1048576.0 / done.GetProperty("seconds").GetDouble());
-                File.Delete(done.GetProperty("path").GetString()!);
-                Bench.Sync();
+                var client = await bench.StartClient(port, name, folder);
+                clients.Add(client);
+                return client;
             }
+            var sender = await Client(nodes[0].Port, "sender", bench.Dir("relay-sender"));
+            var nearFolder = bench.Dir("relay-near");
+            var farFolder = bench.Dir("relay-far");
+            var near = await Client(nodes[0].Port, "near", nearFolder);
+            var far = await Client(nodes[1].Port, "far", farFolder);
+            // The sender's node knows far is online once the sender has heard so.
+            await sender.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "far");
+            kinds.Add(("near", sender, near, nearFolder, [nodes[0].Process]));
+            kinds.Add(("far", sender, far, farFolder, [nodes[0].Process, nodes[1].Process]));
+            if (clear.Count == 2)
+            {
+                var clearSender = await Client(clear[0].Port, "sender", bench.Dir("clear-sender"));
+                var clearFolder = bench.Dir("relay-clear");
+                var clearFar = await Client(clear[1].Port, "far", clearFolder);
+                await clearSender.WaitFor("peer-joined", e => e.GetProperty("name").GetString() == "far");
+                kinds.Add(("clear", clearSender, clearFar, clearFolder, [clear[0].Process, clear[1].Process]));
+            }
+            var rates = kinds.ToDictionary(k => k.Name, _ => new List<double>());
+            // CPU seconds of each server node per relay kind: where a relayed GiB costs what.
+            var cpu = kinds.ToDictionary(k => k.Name, k => new double[k.Servers.Length]);
+            // And of every process a relay runs through (the two clients too): on a machine whose cores they all share,
+            // a relay's rate is bounded by their sum.
+            var total = kinds.ToDictionary(k => k.Name, _ => 0.0);
+            for (var run = 1; run <= runs; run++)
+            {
+                foreach (var (name, from, receiver, folder, servers) in kinds)
+                {
+                    Console.Error.WriteLine($"cluster: relay to {name}, run {run}/{runs}");
+                    var mark = receiver.Mark();
+                    var before = servers.Select(s => s.CpuTime()?.TotalSeconds ?? double.NaN).ToArray();
+                    var all = servers.Append(from).Append(receiver).ToArray();
+                    var beforeAll = all.Sum(p => p.CpuTime()?.TotalSeconds ?? double.NaN);
+                    await from.SendLine($"/send {(name == "near" ? "near" : "far")} {source}");
+                    var done = await receiver.WaitFor("transfer-completed", after: mark);
+                    for (var i = 0; i < servers.Length; i++) cpu[name][i] += (servers[i].CpuTime()?.TotalSeconds ?? double.NaN) - before[i];
+                    total[name] += all.Sum(p => p.CpuTime()?.TotalSeconds ?? double.NaN) - beforeAll;
+                    rates[name].Add(fileSize / 1048576.0 / done.GetProperty("seconds").GetDouble());
+                    File.Delete(done.GetProperty("path").GetString()!);
+                    Bench.Sync();
+                }
+            }
+            var sameNode = Stats.Median(rates["near"]);
+            var acrossNodes = Stats.Median(rates["far"]);
+            var size = $"{fileSize / 1048576} MiB";
+            var gib = fileSize * (double)runs / (1L << 30);
+            bench.Report.Add(Section, $"relay to a client on the same node ({size})", sameNode, "MiB/s", $"median of {runs}");
+            bench.Report.Add(Section, $"relay to a client on another node ({size})", acrossNodes, "MiB/s", $"median of {runs}");
+            bench.Report.Add(Section, "ratio: across nodes / same node", acrossNodes / sameNode, "x", "target >= 0.8");
+            bench.Report.Add(Section, "server CPU per GiB relayed, same node", cpu["near"][0] / gib, "core-s/GiB", "decrypt from the sender, encrypt to the receiver");
+            bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: sender's node", cpu["far"][0] / gib, "core-s/GiB", "decrypt, then the node link out");
+            bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: receiver's node", cpu["far"][1] / gib, "core-s/GiB", "the node link in, then encrypt");
+            bench.Report.Add(Section, "CPU per GiB relayed, every process (clients and servers): same node", total["near"] / gib, "core-s/GiB");
+            bench.Report.Add(Section, "CPU per GiB relayed, every process: across nodes", total["far"] / gib, "core-s/GiB");
+            bench.Report.Add(Section, "ratio the CPU allows: same node's CPU / across nodes'", total["near"] / total["far"], "x",
+                $"the bound on a ratio when the processes share {Environment.ProcessorCount} cores");
+            if (!rates.TryGetValue("clear", out var clearRates)) return;
+            var acrossClear = Stats.Median(clearRates);
+            bench.Report.Add(Section, $"relay to a client on another node, cluster in the clear ({size})", acrossClear, "MiB/s",
+                $"median of {runs}; cluster.tls=off, clients on TLS");
+            bench.Report.Add(Section, "ratio: across nodes in the clear / same node", acrossClear / sameNode, "x");
+            bench.Report.Add(Section, "ratio: across nodes with TLS / in the clear", acrossNodes / acrossClear, "x");
+            bench.Report.Add(Section, "CPU per GiB relayed, every process: across nodes in the clear", total["clear"] / gib, "core-s/GiB");
+            bench.Report.Add(Section, "server CPU per GiB relayed, in the clear: sender's node", cpu["clear"][0] / gib, "core-s/GiB");
+            bench.Report.Add(Section, "server CPU per GiB relayed, in the clear: receiver's node", cpu["clear"][1] / gib, "core-s/GiB");
+            bench.Report.Add(Section, "what TLS between nodes costs per GiB: sender's node", (cpu["far"][0] - cpu["clear"][0]) / gib, "core-s/GiB",
+                "TLS cluster minus clear cluster, same run");
+            bench.Report.Add(Section, "what TLS between nodes costs per GiB: receiver's node", (cpu["far"][1] - cpu["clear"][1]) / gib, "core-s/GiB",
+                "TLS cluster minus clear cluster, same run");
         }
-        var sameNode = Stats.Median(rates["near"]);
-        var acrossNodes = Stats.Median(rates["far"]);
-        var size = $"{fileSize / 1048576} MiB";
-        bench.Report.Add(Section, $"relay to a client on the same node ({size})", sameNode, "MiB/s", $"median of {runs}");
-        bench.Report.Add(Section, $"relay to a client on another node ({size})", acrossNodes, "MiB/s", $"median of {runs}");
-        bench.Report.Add(Section, "ratio: across nodes / same node", acrossNodes / sameNode, "x", "target >= 0.8");
-        var gib = fileSize * (double)runs / (1L << 30);
-        bench.Report.Add(Section, "server CPU per GiB relayed, same node", cpu["near"][0] / gib, "core-s/GiB", "decrypt from the sender, encrypt to the receiver");
-        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: sender's node", cpu["far"][0] / gib, "core-s/GiB", "decrypt, then the node link out");
-        bench.Report.Add(Section, "server CPU per GiB relayed, across nodes: receiver's node", cpu["far"][1] / gib, "core-s/GiB", "the node link in, then encrypt");
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
     }
 
     private static async Task Crowd(Bench bench, List<(JsonEventProcess Process, int Port)> nodes, int perNode)
