@@ -33,9 +33,13 @@ internal sealed class TlsBridgeStream : Stream
     private bool _wantSignalled;
     private TaskCompletionSource? _dataWaiter;
 
-    // outbound: written by SslStream, acknowledged on the actor's thread
-    private readonly Queue<int> _outSizes = new();
+    // outbound: written by SslStream, acknowledged on the actor's thread; a gathered write's buffer is the pool's until
+    // its acknowledgement
+    private readonly Queue<(int Size, byte[]? Pooled)> _outSizes = new();
     private long _outInFlight;
+    private bool _gathering;
+    private byte[]? _gathered;
+    private int _gatheredLength;
     private TaskCompletionSource? _ackWaiter;
     private Exception? _broken;
 
@@ -103,13 +107,52 @@ internal sealed class TlsBridgeStream : Stream
         waiter?.TrySetResult();
     }
 
+    /// <summary>From now until <see cref="FlushGatheredAsync"/>, what SslStream writes is gathered into one buffer
+    /// instead of going out record by record: SslStream writes each TLS record (16 KiB of plaintext at most) on its own,
+    /// and each would otherwise cost a message to Akka.IO, a socket write and an acknowledgement.</summary>
+    public void Gather()
+    {
+        lock (_gate) _gathering = true;
+    }
+
+    /// <summary>Sends what was gathered as one acknowledged write (waiting, as any write, while more than the window is
+    /// unacknowledged), and stops gathering.</summary>
+    public ValueTask FlushGatheredAsync(CancellationToken cancellationToken)
+    {
+        byte[]? gathered;
+        int length;
+        lock (_gate)
+        {
+            _gathering = false;
+            gathered = _gathered;
+            length = _gatheredLength;
+            _gathered = null;
+            _gatheredLength = 0;
+        }
+        return gathered is null ? ValueTask.CompletedTask : SendAsync(gathered, length, pooled: true, cancellationToken);
+    }
+
+    /// <summary>Bytes gathered and not yet flushed.</summary>
+    public int Gathered
+    {
+        get
+        {
+            lock (_gate) return _gatheredLength;
+        }
+    }
+
     /// <summary>Akka.IO took one ciphertext write (acks come in order).</summary>
     public void Acked()
     {
         TaskCompletionSource? waiter = null;
         lock (_gate)
         {
-            if (_outSizes.TryDequeue(out var size)) _outInFlight -= size;
+            if (_outSizes.TryDequeue(out var written))
+            {
+                _outInFlight -= written.Size;
+                // Akka.IO is done with it: the socket has taken the bytes.
+                if (written.Pooled is { } buffer) System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
             if (_outInFlight <= _window)
             {
                 waiter = _ackWaiter;
@@ -176,18 +219,52 @@ internal sealed class TlsBridgeStream : Stream
         }
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (buffer.IsEmpty) return;
-        // SslStream reuses its buffer once this returns: copy it, once.
-        var bytes = buffer.ToArray();
+        if (buffer.IsEmpty) return ValueTask.CompletedTask;
         lock (_gate)
         {
             if (_broken is not null) throw new IOException("the connection is closed", _broken);
-            _outSizes.Enqueue(bytes.Length);
-            _outInFlight += bytes.Length;
+            if (_gathering)
+            {
+                // SslStream reuses its buffer once this returns: copied, once, behind what was gathered before.
+                var needed = _gatheredLength + buffer.Length;
+                if (_gathered is null || _gathered.Length < needed)
+                {
+                    var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Max(GatherInitial, (_gathered?.Length ?? 0) * 2)));
+                    if (_gathered is not null)
+                    {
+                        _gathered.AsSpan(0, _gatheredLength).CopyTo(larger);
+                        System.Buffers.ArrayPool<byte>.Shared.Return(_gathered);
+                    }
+                    _gathered = larger;
+                }
+                buffer.Span.CopyTo(_gathered.AsSpan(_gatheredLength));
+                _gatheredLength = needed;
+                return ValueTask.CompletedTask;
+            }
         }
-        _tcp.Tell(Akka.IO.Tcp.Write.Create(ByteString.FromBytes(bytes), CipherAck.Instance), _self);
+        // The handshake, close_notify: at once. SslStream reuses its buffer once this returns: copy it, once.
+        var bytes = buffer.ToArray();
+        return SendAsync(bytes, bytes.Length, pooled: false, cancellationToken);
+    }
+
+    /// <summary>What a gathered write starts with: a 64 KiB chunk's frame, encrypted, fits.</summary>
+    private const int GatherInitial = 80 * 1024;
+
+    private async ValueTask SendAsync(byte[] bytes, int length, bool pooled, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_broken is not null)
+            {
+                if (pooled) System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+                throw new IOException("the connection is closed", _broken);
+            }
+            _outSizes.Enqueue((length, pooled ? bytes : null));
+            _outInFlight += length;
+        }
+        _tcp.Tell(Akka.IO.Tcp.Write.Create(ByteString.FromBytes(bytes, 0, length), CipherAck.Instance), _self);
         while (true)
         {
             Task wait;

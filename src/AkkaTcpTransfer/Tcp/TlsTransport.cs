@@ -55,6 +55,9 @@ internal sealed class TlsTransport : IByteTransport
     /// large-object heap).</summary>
     private const int BatchBytes = 48 * 1024;
 
+    /// <summary>Ciphertext gathered into one write to Akka.IO at most (more waits for the next).</summary>
+    private const int GatherBytes = 128 * 1024;
+
     /// <summary>One TLS record's plaintext at most.</summary>
     private const int RecordBytes = 16 * 1024;
 
@@ -376,9 +379,12 @@ internal sealed class TlsTransport : IByteTransport
         var reader = _writes.Reader;
         try
         {
+            var acks = new List<Akka.IO.Tcp.Event>();
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var item))
+                // What is queued now is encrypted into one ciphertext write (up to GatherBytes), not one per TLS record.
+                _bridge.Gather();
+                while (_bridge.Gathered < GatherBytes && reader.TryRead(out var item))
                 {
                     var (joined, length, ack) = item;
                     try
@@ -389,8 +395,11 @@ internal sealed class TlsTransport : IByteTransport
                     {
                         ArrayPool<byte>.Shared.Return(joined);
                     }
-                    self.Tell(ack);
+                    acks.Add(ack);
                 }
+                await _bridge.FlushGatheredAsync(_stop.Token).ConfigureAwait(false);
+                foreach (var ack in acks) self.Tell(ack);
+                acks.Clear();
             }
             await _ssl.ShutdownAsync().ConfigureAwait(false);
             _tcp.Tell(Akka.IO.Tcp.ConfirmedClose.Instance, self);
