@@ -47,6 +47,13 @@ internal static class Program
         akkaSend.SetAction((r, _) => AkkaIoBound.Send(r.GetValue(port), r.GetValue(bytes), r.GetValue(hashing)));
         root.Subcommands.Add(akkaReceive);
         root.Subcommands.Add(akkaSend);
+        var tlsReceive = new Command("tls-receive", "(helper) bound with TLS: receiver") { output, bytes };
+        tlsReceive.SetAction((r, _) => TlsBound.Receive(r.GetValue(output)!, r.GetValue(bytes)));
+        var pin = new Option<string>("--fingerprint") { Required = true };
+        var tlsSend = new Command("tls-send", "(helper) bound with TLS: sender") { port, file, pin };
+        tlsSend.SetAction((r, _) => TlsBound.Send(r.GetValue(port), r.GetValue(file)!, r.GetValue(pin)!));
+        root.Subcommands.Add(tlsReceive);
+        root.Subcommands.Add(tlsSend);
         var kind = new Option<string>("--kind") { Required = true };
         var seconds = new Option<int>("--seconds") { Required = true };
         var fingerprint = new Option<string>("--fingerprint") { Description = "the server's key fingerprint (TLS); none: plaintext" };

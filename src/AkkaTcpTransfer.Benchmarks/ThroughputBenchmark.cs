@@ -29,6 +29,11 @@ public static class ThroughputBenchmark
             Bench.Sync();
             Note("akka", await BareAkka(bench, size, sha: false));
             Note("akka-sha", await BareAkka(bench, size, sha: true));
+            Bench.Sync();
+            var bound = await TlsBoundRun(bench, source, size, sha);
+            Note("akka-tls", bound.Seconds);
+            (Costs.TryGetValue("bound", out var boundCosts) ? boundCosts : Costs["bound"] = []).Add(bound.Cost);
+            Bench.Sync();
             if (nc is not null)
             {
                 var (ncSeconds, fsyncSeconds) = await Netcat(bench, source, size);
@@ -65,6 +70,8 @@ public static class ThroughputBenchmark
         if (scp is not null) bench.Report.Add(Section, "scp, AES-128-GCM, to a file (baseline)", Stats.Median(results["scp"]), "MiB/s", Range("scp") + "; its own sshd on 127.0.0.1");
         bench.Report.Add(Section, "bare Akka.IO, 64 KiB writes, no file, no hash (bound)", Stats.Median(results["akka"]), "MiB/s", Range("akka"));
         bench.Report.Add(Section, "bare Akka.IO + SHA-256 both ends, no file (bound)", Stats.Median(results["akka-sha"]), "MiB/s", Range("akka-sha"));
+        bench.Report.Add(Section, "bare Akka.IO + TLS 1.3 + SHA-256 both ends, file read and written (bound with TLS)", Stats.Median(results["akka-tls"]), "MiB/s",
+            Range("akka-tls") + "; SslStream over the product's bridge, no protocol");
         bench.Report.Add(Section, "akka-tcp-transfer, TLS, SHA-256 both ends", ours, "MiB/s", Range("ours") + "; sync-on-complete off, as the baselines");
         bench.Report.Add(Section, "akka-tcp-transfer, without TLS (--insecure), SHA-256 both ends", Stats.Median(results["ours-plain"]), "MiB/s", Range("ours-plain"));
         bench.Report.Add(Section, "akka-tcp-transfer, default settings (TLS, fsync)", Stats.Median(results["ours-fsync"]), "MiB/s", Range("ours-fsync") + "; fsync before the rename");
@@ -74,13 +81,21 @@ public static class ThroughputBenchmark
         // Per process: what moving a GiB costs each end, and how often its threads were switched per 64 KiB chunk.
         var gib = size / (double)(1L << 30);
         var chunks = size / 65536.0;
-        foreach (var (key, label) in new[] { ("tls", "TLS"), ("plain", "without TLS") })
+        foreach (var (key, label) in new[] { ("tls", "TLS"), ("plain", "without TLS"), ("bound", "the bound with TLS") })
         {
             if (!Costs.TryGetValue(key, out var costs) || costs.Count == 0) continue;
             bench.Report.Add(Section, $"sender CPU per GiB, {label}", Stats.Median([.. costs.Select(c => c.SenderCpu / gib)]), "core-s/GiB", "target <= 1.5 (+0.6 with TLS)");
             bench.Report.Add(Section, $"receiver CPU per GiB, {label}", Stats.Median([.. costs.Select(c => c.ReceiverCpu / gib)]), "core-s/GiB", "target <= 1.7 (+0.6 with TLS)");
             bench.Report.Add(Section, $"context switches per 64 KiB chunk, sender / receiver, {label}", Stats.Median([.. costs.Select(c => c.SenderSwitches / chunks)]), "",
                 $"receiver {Report.Format(Stats.Median([.. costs.Select(c => c.ReceiverSwitches / chunks)]))}");
+        }
+        if (Costs.TryGetValue("tls", out var product) && product.Count > 0 && Costs.TryGetValue("bound", out var bounds) && bounds.Count > 0)
+        {
+            bench.Report.Add(Section, "ratio: akka-tcp-transfer (TLS) / the bound with TLS", ours / Stats.Median(results["akka-tls"]), "x", "target >= 0.8");
+            bench.Report.Add(Section, "sender CPU per GiB: akka-tcp-transfer / the bound with TLS",
+                Stats.Median([.. product.Select(c => c.SenderCpu)]) / Stats.Median([.. bounds.Select(c => c.SenderCpu)]), "x", "target <= 1.25");
+            bench.Report.Add(Section, "receiver CPU per GiB: akka-tcp-transfer / the bound with TLS",
+                Stats.Median([.. product.Select(c => c.ReceiverCpu)]) / Stats.Median([.. bounds.Select(c => c.ReceiverCpu)]), "x", "target <= 1.25");
         }
         Costs.Clear();
         bench.Report.Add(Section, "ratio: akka-tcp-transfer / plain socket copy", ours / raw, "x", "target >= 0.6");
@@ -176,6 +191,25 @@ public static class ThroughputBenchmark
         await server.SendLine("/quit");
         await Task.WhenAll(client.WaitForExit(), server.WaitForExit());
         return (seconds, cpu);
+    }
+
+    /// <summary>The bound with TLS (<see cref="TlsBound"/>): the same file, read, hashed, encrypted, decrypted, hashed and
+    /// written by two fresh processes; each reports its own CPU and context switches from the handshake's end.</summary>
+    private static async Task<(double Seconds, Cost Cost)> TlsBoundRun(Bench bench, string source, long size, string sha)
+    {
+        var output = Path.Combine(bench.Dir("tls-bound"), "received.bin");
+        await using var receiver = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait, ["tls-receive", "--out", output, "--bytes", Bench.I(size)]);
+        var listening = await receiver.WaitFor("listening");
+        await using var sender = JsonEventProcess.Start(Bench.SelfAssembly, bench.WorkDir, Bench.LongWait,
+            ["tls-send", "--port", Bench.I(Port(listening)), "--file", source, "--fingerprint", listening.GetProperty("fingerprint").GetString()!]);
+        var sent = await sender.WaitFor("sent");
+        var received = await receiver.WaitFor("received");
+        await Task.WhenAll(sender.WaitForExit(), receiver.WaitForExit());
+        if (received.GetProperty("sha256").GetString() != sha || sent.GetProperty("sha256").GetString() != sha)
+            throw new InvalidOperationException("the bound with TLS: SHA-256 mismatch");
+        File.Delete(output);
+        return (received.GetProperty("seconds").GetDouble(), new Cost(sent.GetProperty("cpu").GetDouble(), received.GetProperty("cpu").GetDouble(),
+            sent.GetProperty("switches").GetInt64(), received.GetProperty("switches").GetInt64()));
     }
 
     internal static int Port(JsonElement e) => e.GetProperty("port").GetInt32();
