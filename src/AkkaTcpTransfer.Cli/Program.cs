@@ -43,6 +43,7 @@ internal static class Program
         var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
         var clusterCert = new Option<string>("--cluster-cert") { Description = "server: the cluster's certificate (PEM), the same on every node (akka-tcp-transfer cluster-key makes one); needs --cluster-key" };
         var clusterKey = new Option<string>("--cluster-key") { Description = "server: the private key (PEM) of --cluster-cert" };
+        var clusterCa = new Option<string>("--cluster-ca") { Description = "server: CA certificate(s) (PEM) that issue every node's --cluster-cert; a peer is then accepted when its certificate chains to it, instead of when it holds the same key" };
         var seeds = new Option<string[]>("--seed") { Description = "server: HOST:PORT of a node's cluster port to join (repeatable; none: found a new cluster)" };
         var postgres = new Option<string>("--postgres") { Description = "server: keep rooms, history and names in this PostgreSQL database (an Npgsql connection string; the password may come from $PGPASSWORD or ~/.pgpass instead) rather than in SQLite in --state-dir; the nodes of a cluster share it" };
         var json = new Option<bool>("--json") { Description = "write events to stdout as JSON lines; logs go to stderr" };
@@ -63,7 +64,7 @@ internal static class Program
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, clusterCert, clusterKey, postgres, configFiles, sets, json, plain };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, clusterCert, clusterKey, clusterCa, postgres, configFiles, sets, json, plain };
         var client = new Command("client", $$"""
             run a client: connect to a server, chat, send and receive files
 
@@ -138,6 +139,7 @@ internal static class Program
                 Add(clusterHost, "cluster.host");
                 Add(clusterCert, "cluster.certificate");
                 Add(clusterKey, "cluster.key");
+                Add(clusterCa, "cluster.ca");
                 if (r.GetResult(postgres) is not null) overrides.Add(("store.kind", "postgres"));
                 Add(postgres, "store.postgres");
                 if (r.GetValue(seeds) is { Length: > 0 } seedList)

@@ -28,7 +28,7 @@ public sealed class ClusterPlugin : ServerPlugin
         {
             try
             {
-                _identity = ClusterIdentity.Load(certificate, key);
+                _identity = ClusterIdentity.Load(certificate, key, settings.Cluster.CaFile);
             }
             catch (IdentityException e)
             {

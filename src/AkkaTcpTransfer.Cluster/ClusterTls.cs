@@ -90,7 +90,7 @@ internal static class ClusterTls
                 },
 #pragma warning restore CA5359
             }, deadline.Token);
-            if (refusal is not null) return $"{refusal}; every node needs the same cluster key";
+            if (refusal is not null) return $"{refusal}; {identity.Requirement}";
             // TLS 1.3: a server that refuses the client's certificate says so after the client thinks it is done. One
             // read surfaces that alert (a node that accepted us waits for Akka.Remote's first frame: the read times out).
             try
@@ -98,7 +98,7 @@ internal static class ClusterTls
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 wait.CancelAfter(TimeSpan.FromMilliseconds(500));
                 var read = await tls.ReadAsync(new byte[1], wait.Token);
-                return read == 0 ? "it closed the connection after the TLS handshake: it refused this node's cluster key" : null;
+                return read == 0 ? $"it closed the connection after the TLS handshake: it refused this node's cluster key; {identity.Requirement}" : null;
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -107,8 +107,8 @@ internal static class ClusterTls
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            if (refusal is not null) return $"{refusal}; every node needs the same cluster key";
-            if (checkedTheirs) return "it refused this node's cluster key: every node needs the same one";
+            if (refusal is not null) return $"{refusal}; {identity.Requirement}";
+            if (checkedTheirs) return $"it refused this node's cluster key: {identity.Requirement}";
             return "it does not speak TLS on its cluster port (was it started with --insecure?); every node of a cluster " +
                    "needs the same cluster key, or all run with --insecure";
         }

@@ -17,13 +17,19 @@ internal sealed class ClusterIdentity : IDisposable
     /// <summary>The name a node asks for in the TLS handshake of a node link (nothing checks it).</summary>
     public const string TargetHost = "akka-tcp-transfer-cluster";
 
-    private ClusterIdentity(X509Certificate2 certificate, string certificateFile)
+    private ClusterIdentity(X509Certificate2 certificate, string certificateFile, X509Certificate2Collection? authorities, string? authorityFile)
     {
         Certificate = certificate;
         CertificateFile = certificateFile;
         Fingerprint = Security.Fingerprint.Of(certificate);
+        _authorities = authorities;
+        _authorityFile = authorityFile;
         Context = SslStreamCertificateContext.Create(certificate, [], offline: true);
     }
+
+    /// <summary>The operator's CA certificates when nodes are vouched for by a CA (cluster.ca), not pinned to one key.</summary>
+    private readonly X509Certificate2Collection? _authorities;
+    private readonly string? _authorityFile;
 
     public X509Certificate2 Certificate { get; }
 
@@ -64,10 +70,27 @@ internal sealed class ClusterIdentity : IDisposable
         return Load(certFile, keyFile);
     }
 
-    /// <summary>The cluster key from its two PEM files.</summary>
-    /// <exception cref="IdentityException">They cannot be read, do not match, or the certificate has expired.</exception>
-    public static ClusterIdentity Load(string certificateFile, string keyFile)
+    /// <summary>The cluster key from its two PEM files; with <paramref name="authorityFile"/> (cluster.ca), this node's
+    /// own key, issued by one of the CA certificates in that file, which then vouch for every peer instead of a pin.</summary>
+    /// <exception cref="IdentityException">They cannot be read, do not match, the certificate has expired, or it is not
+    /// issued by the CA.</exception>
+    public static ClusterIdentity Load(string certificateFile, string keyFile, string? authorityFile = null)
     {
+        X509Certificate2Collection? authorities = null;
+        if (authorityFile is not null)
+        {
+            authorityFile = Path.GetFullPath(authorityFile);
+            authorities = [];
+            try
+            {
+                authorities.ImportFromPemFile(authorityFile);
+            }
+            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                throw new IdentityException($"cannot read the cluster's CA certificates {authorityFile}: {e.Message}", e);
+            }
+            if (authorities.Count == 0) throw new IdentityException($"{authorityFile} holds no certificate (cluster.ca: the CA that issues the nodes' certificates)");
+        }
         certificateFile = Path.GetFullPath(certificateFile);
         keyFile = Path.GetFullPath(keyFile);
         PrivateFiles.Narrow(keyFile);
@@ -87,8 +110,22 @@ internal sealed class ClusterIdentity : IDisposable
             certificate.Dispose();
             throw new IdentityException($"the cluster certificate {certificateFile} {when}: make a new cluster key (akka-tcp-transfer cluster-key) for every node");
         }
-        return new ClusterIdentity(certificate, certificateFile);
+        var identity = new ClusterIdentity(certificate, certificateFile, authorities, authorityFile);
+        if (authorities is not null && identity.Chains(certificate) is { } broken)
+        {
+            identity.Dispose();
+            throw new IdentityException($"the cluster certificate {certificateFile} is not issued by the cluster's CA in {authorityFile}: {broken}");
+        }
+        return identity;
     }
+
+    /// <summary>Peers are vouched for by the operator's CA (cluster.ca), not pinned to this node's key.</summary>
+    public bool VouchedByCa => _authorities is not null;
+
+    /// <summary>What every node needs, in words for a refusal.</summary>
+    public string Requirement => VouchedByCa
+        ? $"every node needs a certificate issued by the cluster's CA ({_authorityFile})"
+        : "every node needs the same cluster key";
 
     /// <summary>Null when <paramref name="peer"/> may be a node of this cluster, else why not, in words for a log line.</summary>
     public string? Check(X509Certificate? peer)
@@ -98,10 +135,13 @@ internal sealed class ClusterIdentity : IDisposable
         var certificate = peer as X509Certificate2 ?? (copy = X509CertificateLoader.LoadCertificate(peer.GetRawCertData()));
         try
         {
+            if (Expired(certificate, DateTime.UtcNow) is { } when) return $"its cluster certificate {when}";
+            if (_authorities is not null)
+                return Chains(certificate) is { } broken ? $"its certificate ({certificate.Subject}) is not issued by this cluster's CA: {broken}" : null;
             var fingerprint = Security.Fingerprint.Of(certificate);
             if (!string.Equals(fingerprint, Fingerprint, StringComparison.Ordinal))
                 return $"it presents another cluster key (fingerprint {fingerprint[..16]}…, this cluster's is {Fingerprint[..16]}…)";
-            return Expired(certificate, DateTime.UtcNow) is { } when ? $"its cluster certificate {when}" : null;
+            return null;
         }
         finally
         {
@@ -109,7 +149,22 @@ internal sealed class ClusterIdentity : IDisposable
         }
     }
 
-    /// <summary>A validation callback for SslStream: the pin decides; the chain (self-signed) and host name do not.</summary>
+    /// <summary>Null when <paramref name="certificate"/> chains to one of the CA certificates (and only those: the system's
+    /// roots are not asked), else why not. No revocation lists: nodes must work without reaching the internet.</summary>
+    private string? Chains(X509Certificate2 certificate)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.CustomTrustStore.AddRange(_authorities!);
+        // Intermediate CAs may sit in the same file.
+        chain.ChainPolicy.ExtraStore.AddRange(_authorities!);
+        if (chain.Build(certificate)) return null;
+        var reasons = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct();
+        return $"{string.Join("; ", reasons)} (issuer {certificate.Issuer})";
+    }
+
+    /// <summary>A validation callback for SslStream: the pin (or the CA) decides; the host name does not.</summary>
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) => Check(certificate) is null;
 
     private static string? Expired(X509Certificate2 certificate, DateTime now) =>

@@ -270,7 +270,13 @@ public sealed record NodeSettings(
                     "DIR/cluster-certificate.pem --cluster-key DIR/cluster-key.pem (or put both files in its state folder); " +
                     "--insecure runs the cluster without TLS, for a network you trust");
         }
-        return cluster with { CertificateFile = Path.GetFullPath(certificate), KeyFile = Path.GetFullPath(key) };
+        var authority = r.String($"{S}.cluster.ca").Trim();
+        return cluster with
+        {
+            CertificateFile = Path.GetFullPath(certificate),
+            KeyFile = Path.GetFullPath(key),
+            CaFile = authority.Length == 0 ? null : Path.GetFullPath(authority),
+        };
     }
 
     private static ClusterSettings ReadCluster(ConfigReader r, string host)
@@ -363,6 +369,10 @@ public sealed record ClusterSettings(bool Enabled, string Host, int Port, IReadO
     /// <summary>The IP address node links bind to and are reached at: <see cref="Host"/>, resolved at start when it is
     /// a name (Akka.Remote keeps the name as given).</summary>
     public string LinkHost { get; init; } = Host;
+
+    /// <summary>The operator's CA certificates (PEM) that issue the nodes' certificates (cluster.ca): a peer is accepted
+    /// when its certificate chains to one of them, instead of when it holds the same key. Null: one pinned key.</summary>
+    public string? CaFile { get; init; }
 
     /// <summary>Where the other nodes reach this one when it is not where it listens (a NAT, a container's port
     /// mapping, a proxy): told to them for both the cluster port and the link port; empty: <see cref="Host"/>.</summary>

@@ -50,4 +50,36 @@ public sealed class ClusterKeyTests
         Assert.Contains("expired on", refused.Message, StringComparison.Ordinal);
         Assert.Contains("akka-tcp-transfer cluster-key", refused.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void With_a_ca_a_node_accepts_the_peers_that_ca_issued_and_no_other()
+    {
+        var folder = Directory.CreateTempSubdirectory("att-cluster-ca-").FullName;
+        using var ca = new TestCa(Directory.CreateDirectory(Path.Combine(folder, "ca")).FullName);
+        using var otherCa = new TestCa(Directory.CreateDirectory(Path.Combine(folder, "other")).FullName);
+        var now = DateTimeOffset.UtcNow;
+        var (mine, myKey) = ca.Issue("a", ["node-a"], now.AddDays(-1), now.AddYears(1), node: true);
+        var (peer, _) = ca.Issue("b", ["node-b"], now.AddDays(-1), now.AddYears(1), node: true);
+        var (lapsed, _) = ca.Issue("old", ["node-old"], now.AddDays(-10), now.AddDays(-1), node: true);
+        var (stranger, strangerKey) = otherCa.Issue("x", ["node-x"], now.AddDays(-1), now.AddYears(1), node: true);
+        var (pinned, _) = TestNodes.NewClusterKey();
+
+        using var identity = ClusterIdentity.Load(mine, myKey, ca.RootFile);
+        Assert.True(identity.VouchedByCa);
+        using (var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(peer))) Assert.Null(identity.Check(certificate));
+        foreach (var refused in new[] { stranger, pinned })
+        {
+            using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(refused));
+            Assert.Contains("is not issued by this cluster's CA", identity.Check(certificate), StringComparison.Ordinal);
+        }
+        using (var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(lapsed)))
+            Assert.Contains("expired on", identity.Check(certificate), StringComparison.Ordinal);
+
+        // A node whose own certificate the CA did not issue does not start: it would be refused by every peer.
+        var own = Assert.Throws<IdentityException>(() => ClusterIdentity.Load(stranger, strangerKey, ca.RootFile));
+        Assert.Contains("is not issued by the cluster's CA", own.Message, StringComparison.Ordinal);
+        var empty = Path.Combine(folder, "empty.pem");
+        File.WriteAllText(empty, "");
+        Assert.Contains("holds no certificate", Assert.Throws<IdentityException>(() => ClusterIdentity.Load(mine, myKey, empty)).Message, StringComparison.Ordinal);
+    }
 }

@@ -30,13 +30,15 @@ public sealed class TestCa : IDisposable
 
     /// <summary>Issues a server certificate for <paramref name="names"/> (DNS names or IP addresses), valid from
     /// <paramref name="notBefore"/> to <paramref name="notAfter"/>; returns its certificate and key files (PEM).</summary>
-    public (string Certificate, string Key) Issue(string label, string[] names, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    /// <param name="node">A cluster node's certificate: for TLS clients too (each node is a client of some peers).</param>
+    public (string Certificate, string Key) Issue(string label, string[] names, DateTimeOffset notBefore, DateTimeOffset notAfter, bool node = false)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
+            node ? [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")] : [new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
         var san = new SubjectAlternativeNameBuilder();
         foreach (var name in names)
         {
