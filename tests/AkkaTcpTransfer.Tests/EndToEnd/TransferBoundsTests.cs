@@ -360,20 +360,25 @@ public sealed class TransferBoundsTests : NodesAndFiles
     public async Task Offers_with_the_same_id_on_two_connections_each_reserve_their_own_space()
     {
         var downloads = Files.Dir("dl");
+        // Pretend the disk has 2 GiB to spare. Other tests write and delete files on the same disk meanwhile: the sizes
+        // leave 400 MiB of room either way (the two first fit unless they take that much more, the third does not fit
+        // unless they free as much).
         var free = new DriveInfo(downloads).AvailableFreeSpace;
+        const long size = 800L << 20;
         var (server, _) = await Nodes.StartServer(("downloads", downloads),
-            ("transfer.min-free-space", (free - (300L << 20)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            ("transfer.min-free-space", (free - (2L << 30)).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await using var a = await RawClient.JoinAsync(server.Port, "a");
         await using var b = await RawClient.JoinAsync(server.Port, "b");
         await using var c = await RawClient.JoinAsync(server.Port, "c");
-        // Two offers of 120 MiB under the same id, from two connections: 240 MiB promised, both fit in 300...
-        await a.SendAsync(OfferOf(1, "a.bin", 120L << 20));
+        // Two offers of 800 MiB under the same id, from two connections: 1.6 GiB promised, both fit in 2...
+        await a.SendAsync(OfferOf(1, "a.bin", size));
         await a.Expect<Accept>(x => x.Id == 1);
-        await b.SendAsync(OfferOf(1, "b.bin", 120L << 20));
+        await b.SendAsync(OfferOf(1, "b.bin", size));
         await b.Expect<Accept>(x => x.Id == 1);
         // ...a third does not: both earlier promises count, though they share an id.
-        await c.SendAsync(OfferOf(2, "c.bin", 120L << 20));
-        Assert.Contains("not enough free space", (await c.Expect<Reject>(x => x.Id == 2)).Reason, StringComparison.Ordinal);
+        await c.SendAsync(OfferOf(2, "c.bin", size));
+        var answer = await c.Expect<Frame>(f => f is Accept { Id: 2 } or Reject { Id: 2 });
+        Assert.Contains("not enough free space", Assert.IsType<Reject>(answer).Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -228,7 +228,9 @@ public sealed partial class WindowTests(ITestOutputHelper output)
 
         var line = log.FishForMessage<Info>(i => i.Message.ToString()!.Contains("window grew to", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         var grew = int.Parse(GrewTo().Match(line.Message.ToString()!).Groups[1].Value, CultureInfo.InvariantCulture);
-        Assert.InRange(grew, 2 * 128 * KiB, granted); // from its 128 KiB floor it doubled at least once, never past the grant
+        // From its 128 KiB floor it grew by more than a chunk, never past the grant. (How far it grows follows the rate
+        // it measures through the scheduler's delay line: on a busy machine it once reached 1.9x, not 2x.)
+        Assert.InRange(grew, 128 * KiB + chunk, granted);
     }
 
     [GeneratedRegex(@"window grew to (\d+) bytes")]
