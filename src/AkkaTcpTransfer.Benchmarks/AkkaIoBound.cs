@@ -13,8 +13,11 @@ namespace AkkaTcpTransfer.Benchmarks;
 /// and nothing else: no files, no framing, no protocol. Roles akka-receive / akka-send of this program.</summary>
 public static class AkkaIoBound
 {
-    private static Config AkkaConfig => ConfigurationFactory.ParseString("""
-        akka.io.tcp.maximum-frame-size = 64k
+    private static Config AkkaConfig => Config(maximumFrameSize: "64k");
+
+    /// <summary>The Akka settings of a bound's processes: Akka.IO's buffers as in our first measurements, quiet logs.</summary>
+    internal static Config Config(string maximumFrameSize) => ConfigurationFactory.ParseString($"""
+        akka.io.tcp.maximum-frame-size = {maximumFrameSize}
         akka.io.tcp.send-buffer-size = 128k
         akka.io.tcp.receive-buffer-size = 128k
         akka.loglevel = ERROR

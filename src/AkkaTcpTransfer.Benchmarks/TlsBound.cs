@@ -24,13 +24,8 @@ public static class TlsBound
     private const int Window = 256 * 1024;
     private const int Piece = 64 * 1024;
 
-    private static Config AkkaConfig => ConfigurationFactory.ParseString("""
-        akka.io.tcp.maximum-frame-size = 128k
-        akka.io.tcp.send-buffer-size = 128k
-        akka.io.tcp.receive-buffer-size = 128k
-        akka.loglevel = ERROR
-        akka.stdout-loglevel = ERROR
-        """);
+    /// <summary>As <see cref="AkkaIoBound"/>'s, with room for a gathered write (128 KiB).</summary>
+    private static Config AkkaConfig => AkkaIoBound.Config(maximumFrameSize: "128k");
 
     private sealed class WantInput
     {
@@ -100,13 +95,27 @@ public static class TlsBound
 
         protected TlsBridgeStream? Bridge { get; private set; }
 
-        protected void Attach(IActorRef connection)
+        /// <summary>Takes the connection and runs <paramref name="work"/> over SslStream on the thread pool: the
+        /// handshake and the file, each end its own; a failure fails <paramref name="done"/>.</summary>
+        protected void Attach(IActorRef connection, Func<SslStream, TlsBridgeStream, Task> work, TaskCompletionSource<string> done)
         {
             _connection = connection;
             connection.Tell(new AkkaTcp.Register(Self));
             var self = Self;
-            Bridge = new TlsBridgeStream(connection, self, Window, () => self.Tell(WantInput.Instance));
+            var bridge = Bridge = new TlsBridgeStream(connection, self, Window, () => self.Tell(WantInput.Instance));
             ReadMore();
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await using var ssl = new SslStream(bridge);
+                    await work(ssl, bridge);
+                }
+                catch (Exception e)
+                {
+                    done.TrySetException(e);
+                }
+            });
         }
 
         protected Owner()
@@ -139,48 +148,35 @@ public static class TlsBound
             Context.System.Tcp().Tell(new AkkaTcp.Bind(Self, new IPEndPoint(IPAddress.Loopback, 0), pullMode: true));
             Receive<AkkaTcp.Bound>(b => Console.WriteLine(
                 $"{{\"event\":\"listening\",\"host\":\"127.0.0.1\",\"port\":{((IPEndPoint)b.LocalAddress).Port},\"fingerprint\":\"{identity.Fingerprint}\"}}"));
-            Receive<AkkaTcp.Connected>(connected =>
+            Receive<AkkaTcp.Connected>(_ => Attach(Sender, async (ssl, _) =>
             {
-                Attach(Sender);
-                var bridge = Bridge!;
-                _ = Task.Run(async () =>
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
                 {
-                    try
-                    {
-                        await using var ssl = new SslStream(bridge);
-                        await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                        {
-                            ServerCertificateContext = identity.Context,
-                            EnabledSslProtocols = SslProtocols.Tls13,
-                            ApplicationProtocols = [ConnectionSecurity.Alpn],
-                        });
-                        var clock = Stopwatch.StartNew();
-                        var (cpu0, switches0) = TlsBound.Self();
-                        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                        var buffer = new byte[Piece];
-                        long received = 0;
-                        await using (var file = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
-                        {
-                            while (received < total)
-                            {
-                                var n = await ssl.ReadAsync(buffer);
-                                if (n == 0) throw new IOException($"the sender stopped after {received} of {total} bytes");
-                                hash.AppendData(buffer, 0, n);
-                                await file.WriteAsync(buffer.AsMemory(0, n));
-                                received += n;
-                            }
-                        }
-                        var seconds = clock.Elapsed.TotalSeconds;
-                        var (cpu1, switches1) = TlsBound.Self();
-                        done.TrySetResult(string.Create(CultureInfo.InvariantCulture,
-                            $"{{\"event\":\"received\",\"bytes\":{received},\"seconds\":{seconds},\"cpu\":{cpu1 - cpu0},\"switches\":{switches1 - switches0},\"sha256\":\"{Convert.ToHexStringLower(hash.GetHashAndReset())}\"}}"));
-                    }
-                    catch (Exception e)
-                    {
-                        done.TrySetException(e);
-                    }
+                    ServerCertificateContext = identity.Context,
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    ApplicationProtocols = [ConnectionSecurity.Alpn],
                 });
-            });
+                var clock = Stopwatch.StartNew();
+                var (cpu0, switches0) = TlsBound.Self();
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[Piece];
+                long received = 0;
+                await using (var file = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+                {
+                    while (received < total)
+                    {
+                        var n = await ssl.ReadAsync(buffer);
+                        if (n == 0) throw new IOException($"the sender stopped after {received} of {total} bytes");
+                        hash.AppendData(buffer, 0, n);
+                        await file.WriteAsync(buffer.AsMemory(0, n));
+                        received += n;
+                    }
+                }
+                var seconds = clock.Elapsed.TotalSeconds;
+                var (cpu1, switches1) = TlsBound.Self();
+                done.TrySetResult(string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"event\":\"received\",\"bytes\":{received},\"seconds\":{seconds},\"cpu\":{cpu1 - cpu0},\"switches\":{switches1 - switches0},\"sha256\":\"{Convert.ToHexStringLower(hash.GetHashAndReset())}\"}}"));
+            }, done));
         }
     }
 
@@ -189,52 +185,39 @@ public static class TlsBound
         public Sender(EndPoint server, string path, string fingerprint, TaskCompletionSource<string> done)
         {
             Context.System.Tcp().Tell(new AkkaTcp.Connect(server, pullMode: true));
-            Receive<AkkaTcp.Connected>(connected =>
+            Receive<AkkaTcp.Connected>(_ => Attach(Sender, async (ssl, bridge) =>
             {
-                Attach(Sender);
-                var bridge = Bridge!;
-                _ = Task.Run(async () =>
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
                 {
-                    try
-                    {
-                        await using var ssl = new SslStream(bridge);
-                        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-                        {
-                            TargetHost = "localhost",
-                            EnabledSslProtocols = SslProtocols.Tls13,
-                            ApplicationProtocols = [ConnectionSecurity.Alpn],
-                            // The benchmark's own receiver, pinned by the fingerprint it printed (as the product's clients do).
-                            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                                certificate is not null && Fingerprint.Of(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate)) == fingerprint,
-                        });
-                        var (cpu0, switches0) = TlsBound.Self();
-                        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                        var buffer = new byte[Piece];
-                        long sent = 0;
-                        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.Asynchronous | FileOptions.SequentialScan))
-                        {
-                            int n;
-                            while ((n = await file.ReadAsync(buffer)) > 0)
-                            {
-                                hash.AppendData(buffer, 0, n);
-                                // As the product's write loop: SslStream's records for one write go out as one.
-                                bridge.Gather();
-                                await ssl.WriteAsync(buffer.AsMemory(0, n));
-                                await bridge.FlushGatheredAsync(CancellationToken.None);
-                                sent += n;
-                            }
-                        }
-                        var (cpu1, switches1) = TlsBound.Self();
-                        // Said now; the process stays until the receiver, having read it all, closes the connection.
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{{\"event\":\"sent\",\"bytes\":{sent},\"cpu\":{cpu1 - cpu0},\"switches\":{switches1 - switches0},\"sha256\":\"{Convert.ToHexStringLower(hash.GetHashAndReset())}\"}}"));
-                    }
-                    catch (Exception e)
-                    {
-                        done.TrySetException(e);
-                    }
+                    TargetHost = "localhost",
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    ApplicationProtocols = [ConnectionSecurity.Alpn],
+                    // The benchmark's own receiver, pinned by the fingerprint it printed (as the product's clients do).
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                        certificate is not null && Fingerprint.Of(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate)) == fingerprint,
                 });
-            });
+                var (cpu0, switches0) = TlsBound.Self();
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[Piece];
+                long sent = 0;
+                await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.Asynchronous | FileOptions.SequentialScan))
+                {
+                    int n;
+                    while ((n = await file.ReadAsync(buffer)) > 0)
+                    {
+                        hash.AppendData(buffer, 0, n);
+                        // As the product's write loop: SslStream's records for one write go out as one.
+                        bridge.Gather();
+                        await ssl.WriteAsync(buffer.AsMemory(0, n));
+                        await bridge.FlushGatheredAsync(CancellationToken.None);
+                        sent += n;
+                    }
+                }
+                var (cpu1, switches1) = TlsBound.Self();
+                // Said now; the process stays until the receiver, having read it all, closes the connection.
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"event\":\"sent\",\"bytes\":{sent},\"cpu\":{cpu1 - cpu0},\"switches\":{switches1 - switches0},\"sha256\":\"{Convert.ToHexStringLower(hash.GetHashAndReset())}\"}}"));
+            }, done));
             Receive<AkkaTcp.CommandFailed>(f => done.TrySetException(new IOException($"cannot connect: {f.CauseString}")));
             _closed = () => done.TrySetResult("{\"event\":\"closed\"}");
         }
