@@ -27,7 +27,13 @@ internal sealed class SenderActor : TransferActor
         public static readonly AnswerTimedOut Instance = new();
     }
 
+    private sealed class GraceOver
+    {
+        public static readonly GraceOver Instance = new();
+    }
+
     private readonly TransferMessages.StartSend _spec;
+    private readonly IActorRef _transfers;
     private readonly NodeSettings _settings;
     private readonly byte[] _senderId;
     private ISendSource? _source;
@@ -59,6 +65,7 @@ internal sealed class SenderActor : TransferActor
         _senderId = senderId;
         _spec = spec;
         _settings = settings;
+        _transfers = transfers;
         Become(AwaitingAnswer);
     }
 
@@ -77,6 +84,7 @@ internal sealed class SenderActor : TransferActor
         Send(new Offer(_spec.Id, LocalName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
         Publish(new TransferWaiting(Id, _spec.File, _spec.Size, _spec.To));
         Timers.StartSingleTimer(nameof(AnswerTimedOut), AnswerTimedOut.Instance, _settings.Transfer.AnswerTimeout);
+        Timers.StartSingleTimer(nameof(GraceOver), GraceOver.Instance, _settings.Transfer.OfferSlotGrace);
     }
 
     protected override void CloseFiles() => _source?.Dispose();
@@ -88,6 +96,7 @@ internal sealed class SenderActor : TransferActor
         Receive<Accept>(a =>
         {
             Timers.Cancel(nameof(AnswerTimedOut));
+            Timers.Cancel(nameof(GraceOver));
             OnAccept(a);
         });
         Receive<Reject>(r =>
@@ -97,6 +106,8 @@ internal sealed class SenderActor : TransferActor
             else Failed($"refused by {_spec.To}: {r.Reason}");
         });
         Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {Units.Seconds(_settings.Transfer.AnswerTimeout)}"));
+        // Still unanswered: a person decides. The node's other sends need not wait for them.
+        Receive<GraceOver>(_ => _transfers.Tell(new TransferMessages.AwaitingDecision(_spec.Id)));
         Common();
     }
 
@@ -130,6 +141,7 @@ internal sealed class SenderActor : TransferActor
         Receive<TransferFrame>(_ => { });
         LateTicks();
         Receive<AnswerTimedOut>(_ => { });
+        Receive<GraceOver>(_ => { });
     }
 
     // ---------------------------------------------------------------- handlers

@@ -24,6 +24,10 @@ internal static class TransferMessages
     /// halves the pace of offers too, otherwise (the receiver or the relay was busy) the pace stays.</summary>
     public sealed record Throttled(uint Id, bool SlowDown);
 
+    /// <summary>Sender -> TransfersActor: my offer is still unanswered after <c>transfer.offer-slot-grace</c> (a person
+    /// decides at the other end): my place among the sends streaming at once goes to the next file.</summary>
+    public sealed record AwaitingDecision(uint Id);
+
     /// <summary>Transfer actor -> TransfersActor: over; <paramref name="Delivered"/> when the file is verified in place.</summary>
     public sealed record Ended(uint Id, TransferDirection Direction, bool Delivered);
 

@@ -59,7 +59,10 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
     private TimeSpan _pausedUntil;
     private readonly List<IActorRef> _drainWaiters = [];
     private IActorRef? _partials;
+    /// <summary>Sends holding one of max-concurrent-sends: streaming, or offered within the grace.</summary>
     private int _activeSends;
+    /// <summary>Offers past their grace, waiting for a person: they hold no place until accepted.</summary>
+    private readonly HashSet<uint> _awaiting = [];
     /// <summary>Paths being scanned (a folder's files are not entries yet), by their scanner.</summary>
     private readonly Dictionary<IActorRef, string> _scanning = [];
     private int _sent;
@@ -88,6 +91,12 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
             CheckDrained();
         });
         Receive<TransferMessages.SendRefused>(OnSendRefused);
+        Receive<TransferMessages.AwaitingDecision>(a =>
+        {
+            if (!_entries.TryGetValue(a.Id, out var entry) || entry.State != TransferState.Offered || !_awaiting.Add(a.Id)) return;
+            _activeSends--;
+            Pump();
+        });
         Receive<TransferMessages.Attached>(OnAttached);
         Receive<TransferMessages.Ended>(OnEnded);
         Receive<NodeCommands.CancelTransfer>(c => WithEntry(c.Id, e => Cancel(e)));
@@ -116,7 +125,12 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         Receive<NodeLifecycle.ListOutgoing>(_ => Sender.Tell(new NodeLifecycle.OutgoingOpen(
             [.. _scanning.Values.Concat(_entries.Values.Where(e => e.Direction == TransferDirection.Send).Select(e => e.File)).Order(StringComparer.Ordinal)])));
         // From the transfer actor itself, before it publishes the event: a listing made after the event includes it.
-        Receive<TransferStarted>(s => Update(s.Id, e => e.State = s.Direction == TransferDirection.Send ? TransferState.Sending : TransferState.Receiving));
+        Receive<TransferStarted>(s => Update(s.Id, e =>
+        {
+            e.State = s.Direction == TransferDirection.Send ? TransferState.Sending : TransferState.Receiving;
+            // Accepted after its grace: it streams, and holds a place again (above the limit for a while, if need be).
+            if (s.Direction == TransferDirection.Send && _awaiting.Remove(e.Id)) _activeSends++;
+        }));
         Receive<TransferProgress>(p => Update(p.Id, e => e.Bytes = p.Bytes));
     }
 
@@ -159,7 +173,8 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
 
     private void Pump()
     {
-        while (_activeSends < _settings.Transfer.MaxConcurrentSends && (_retry.Count > 0 || _queued.Count > 0))
+        while (_activeSends < _settings.Transfer.MaxConcurrentSends && _awaiting.Count < _settings.Transfer.MaxWaitingOffers
+               && (_retry.Count > 0 || _queued.Count > 0))
         {
             var now = _clock.Elapsed;
             var wait = now < _pausedUntil ? _pausedUntil - now : _pace.WaitFor(now);
@@ -182,7 +197,7 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
     /// pause for a moment and go on at half the pace (once per pause: a few offers refused together halve it once).</summary>
     private void OnThrottled(TransferMessages.Throttled throttled)
     {
-        _activeSends--;
+        GiveBackPlace(throttled.Id);
         if (_entries.TryGetValue(throttled.Id, out var entry))
         {
             entry.State = TransferState.Queued;
@@ -263,9 +278,15 @@ internal sealed class TransfersActor : ReceiveActor, IWithTimers
         var owns = !_entries.TryGetValue(ended.Id, out var entry) || entry.Actor is null || entry.Actor.Equals(Sender);
         if (owns) _entries.Remove(ended.Id);
         if (ended.Direction != TransferDirection.Send) return;
-        _activeSends--;
+        GiveBackPlace(ended.Id);
         if (!ended.Delivered) _sendFailures += owns && entry is not null ? entry.Files : 1;
         Pump();
+    }
+
+    /// <summary>A send is over (or queued again): its place goes back, unless it had given it up while waiting for a person.</summary>
+    private void GiveBackPlace(uint id)
+    {
+        if (!_awaiting.Remove(id)) _activeSends--;
     }
 
     private void Cancel(Entry entry)
