@@ -59,6 +59,8 @@ public static class FrameSchema
         FrameType.History => [Kind.Str, Kind.Str, Kind.I64, Kind.I64, Kind.Str],
         FrameType.HistoryEnd => [Kind.Str, Kind.I64, Kind.U8],
         FrameType.NameStatus => [Kind.Str, Kind.U8, Kind.Str],
+        FrameType.Held => [Kind.U32, Kind.Str, Kind.U32],
+        FrameType.Delivery => [Kind.Str, Kind.Str, Kind.Str, Kind.U8, Kind.I64, Kind.I64, Kind.Str],
         FrameType.LinkHello => [Kind.U16, Kind.Bin8],
         FrameType.LinkMessage => [Kind.Str, Kind.Str, Kind.Str, Kind.Rest],
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no schema"),

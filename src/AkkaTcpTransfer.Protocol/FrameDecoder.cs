@@ -249,6 +249,14 @@ public sealed class FrameDecoder
             case FrameType.Unregister:
                 frame = Unregister.Instance;
                 break;
+            case FrameType.Held:
+                frame = new Held(r.U32("id"), r.Str("file_id"), r.U31("recipients"));
+                break;
+            case FrameType.Delivery:
+                var (fileId, file, to, state) = (r.Str("file_id"), r.Str("file"), r.Str("to"), r.U8("state"));
+                if (state is < 1 or > 7) throw new MalformedFrameException(type, $"state {state} is not a delivery state");
+                frame = new Delivery(fileId, file, to, (DeliveryState)state, r.I64NonNegative("bytes"), r.I64NonNegative("size"), r.Str("reason"));
+                break;
             case FrameType.NameStatus:
                 frame = new NameStatus(r.Str("name"), r.Flag("registered"), r.Str("reason"));
                 break;

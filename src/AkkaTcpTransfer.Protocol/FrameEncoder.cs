@@ -111,6 +111,13 @@ public static class FrameEncoder
             case HistoryEnd e:
                 w.Str(e.Target).I64(e.Oldest).Flag(e.More);
                 break;
+            case Held h:
+                if (h.Recipients < 0) throw new ArgumentException("a kept file's recipients cannot be negative", nameof(frame));
+                w.U32(h.Id).Str(h.FileId).U32((uint)h.Recipients);
+                break;
+            case Delivery d:
+                w.Str(d.FileId).Str(d.File).Str(d.To).U8((byte)d.State).I64(d.Bytes).I64(d.Size).Text(d.Reason);
+                break;
             case NameStatus n:
                 w.Str(n.Name).Flag(n.Registered).Text(n.Reason);
                 break;

@@ -33,6 +33,8 @@ public enum FrameType : byte
     Verified = 0x27,
     Cancel = 0x28,
     Fail = 0x29,
+    Held = 0x2A,
+    Delivery = 0x2B,
 
     // Rooms: 0x3_
     JoinRoom = 0x30,

@@ -240,6 +240,37 @@ public sealed record NameStatus(string Name, bool Registered, string Reason) : F
     public override FrameType Type => FrameType.NameStatus;
 }
 
+/// <summary>Server to client, right after the <see cref="Verified"/> of an upload the server keeps for its recipients
+/// (several, or someone offline): the server holds the file as <paramref name="FileId"/> and will offer it to
+/// <paramref name="Recipients"/> people; each one's progress comes as <see cref="Delivery"/>.</summary>
+public sealed record Held(uint Id, string FileId, int Recipients) : Frame
+{
+    public override FrameType Type => FrameType.Held;
+}
+
+/// <summary>What happened to a kept file (<see cref="Held"/>) for one recipient.</summary>
+public enum DeliveryState : byte
+{
+    /// <summary>Kept for a recipient who is offline: offered when they connect.</summary>
+    Waiting = 1,
+    Offered = 2,
+    Receiving = 3,
+    Delivered = 4,
+    Rejected = 5,
+    Failed = 6,
+    Expired = 7,
+}
+
+/// <summary>Server to the client that uploaded a kept file: where it stands for recipient <paramref name="To"/>.
+/// Final states (delivered, rejected, failed, expired) are also sent on every later connection while the server keeps
+/// the record.</summary>
+public sealed record Delivery(string FileId, string File, string To, DeliveryState State, long Bytes, long Size, string Reason) : Frame
+{
+    public override FrameType Type => FrameType.Delivery;
+
+    public bool IsFinal => State is DeliveryState.Delivered or DeliveryState.Rejected or DeliveryState.Failed or DeliveryState.Expired;
+}
+
 /// <summary>Frames that belong to one file transfer, routed by <see cref="Id"/>.</summary>
 public abstract record TransferFrame(uint Id) : Frame;
 

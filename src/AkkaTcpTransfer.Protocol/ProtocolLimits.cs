@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Protocol;
 public static class ProtocolLimits
 {
     /// <summary>The protocol version this build speaks.</summary>
-    public const ushort Version = 4;
+    public const ushort Version = 5;
 
     /// <summary>"ATTP": the first four payload bytes of Hello, so a stray client speaking something else is
     /// recognised at its first frame.</summary>

@@ -89,6 +89,7 @@ public class FuzzTests
             Reject r => r.Reason,
             Cancel c => c.Reason,
             Fail f => f.Reason,
+            Delivery d => d.Reason,
             _ => "",
         };
         // Free text longer than the encoder writes is cut on the way out; everything else survives unchanged.

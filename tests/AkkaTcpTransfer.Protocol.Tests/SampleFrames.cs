@@ -10,8 +10,8 @@ internal static class SampleFrames
 
     public static IReadOnlyList<Frame> All { get; } =
     [
-        new Hello(4, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
-        new Welcome(4, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], true, new ClientLimits(20, 200, 1, 5, 1000, 2000, 5, 20, 2, 5), ["server", "bob"]),
+        new Hello(5, 73728, "alice", "s3cret", [.. Enumerable.Range(1, 16).Select(i => (byte)i)]),
+        new Welcome(5, 73728, "server", "alice", [.. Enumerable.Range(1, 16).Select(i => (byte)i)], true, new ClientLimits(20, 200, 1, 5, 1000, 2000, 5, 20, 2, 5), ["server", "bob"]),
         new Refused(WireCode.NameTaken, "name 'alice' is taken"),
         Ping.Instance,
         new Goodbye(WireCode.ServerShutdown, "bye"),
@@ -52,6 +52,8 @@ internal static class SampleFrames
         new HistoryEnd("#café", 70, true),
         Unregister.Instance,
         new NameStatus("alice", false, "'alice' is no longer registered"),
+        new Held(0x0a0b0c0d, "f3k9", 2),
+        new Delivery("f3k9", "a.txt", "bob", DeliveryState.Delivered, 2, 2, ""),
         new LinkHello(1, Sha),
         new LinkMessage("g", "/user/x", "", new byte[] { 1, 2, 3 }),
     ];

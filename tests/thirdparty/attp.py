@@ -1,4 +1,4 @@
-"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 4.
+"""A small, standard-library-only client for the AkkaTcpTransfer wire protocol, version 5.
 
 Written from docs/PROTOCOL.md alone. Frames are `Frame` objects: `f.kind` is the frame's name ("Welcome", "Chat"...)
 and every payload field is an attribute (`f.your_name`, `f.text`...).
@@ -35,7 +35,7 @@ import time
 from collections import namedtuple
 from types import SimpleNamespace
 
-VERSION = 4
+VERSION = 5
 MAGIC = b"ATTP"
 DEFAULT_MAX_FRAME = 73_728
 PING_AFTER = 5.0          # seconds with nothing sent before we send a Ping ("after a few seconds")
@@ -85,6 +85,10 @@ FRAMES = {
     0x27: ("Verified", [("id", "u32"), ("sha256", "sha256")]),
     0x28: ("Cancel", [("id", "u32"), ("by", "str"), ("reason", "str")]),
     0x29: ("Fail", [("id", "u32"), ("reason", "str")]),
+    # Files the server keeps for their recipients (version 5)
+    0x2A: ("Held", [("id", "u32"), ("file_id", "str"), ("recipients", "u32")]),
+    0x2B: ("Delivery", [("file_id", "str"), ("file", "str"), ("to", "str"), ("state", "u8"), ("bytes", "i64"),
+                        ("size", "i64"), ("reason", "str")]),
     # Rooms (version 4)
     0x30: ("JoinRoom", [("room", "str")]),
     0x31: ("LeaveRoom", [("room", "str")]),
@@ -110,7 +114,8 @@ FRAMES = {
     0x41: ("LinkMessage", [("manifest", "str"), ("target", "str"), ("sender", "str"), ("payload", "rest")]),
 }
 TYPES = {name: (t, fields) for t, (name, fields) in FRAMES.items()}
-TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x30}
+# Frames of one transfer, routed by their id (Held and Delivery, 0x2a-0x2b, are about kept files, not a transfer).
+TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x2A}
 
 
 class ProtocolError(Exception):

@@ -203,7 +203,7 @@ def s_handshake_welcome():
     name = uname("hé")
     c = connect(name)
     w = c.welcome
-    check(w.version == 4 == attp.VERSION, f"version {w.version}")
+    check(w.version == 5 == attp.VERSION, f"version {w.version}")
     check(w.max_frame >= 17408, f"max_frame {w.max_frame}")
     check(w.your_name == name, f"your_name {w.your_name!r} != {name!r}")
     check(len(w.resume_key) == 32, f"resume_key of {len(w.resume_key)} bytes")
@@ -222,7 +222,7 @@ def s_handshake_welcome():
     # empty and a HistoryEnd)"
     lines, end = c.history_run("")
     check(end.target == "" and len(lines) <= 50, f"{len(lines)} lines, {end}")
-    return (f"Welcome version 4, max_frame {w.max_frame}, server {w.server_name!r}, key 32 bytes, registered, rates "
+    return (f"Welcome version 5, max_frame {w.max_frame}, server {w.server_name!r}, key 32 bytes, registered, rates "
             f"{'/'.join(map(str, rates.values()))}, online {len(w.online)}; then the server-wide room's "
             f"{len(lines)} recent lines and {end}")
 
@@ -402,13 +402,13 @@ def s_invalid_names_refused4():
 
 
 def s_other_versions_refused1():
-    """'A server refuses any other version with Refused code 1, naming the version it speaks' (4)."""
+    """'A server refuses any other version with Refused code 1, naming the version it speaks' (5)."""
     out = []
-    for v in (3, 5):
+    for v in (4, 6):
         c = raw_open()
         c.hello(uname(), version=v)
         f = closing_frame(c)
-        check(f and f.kind == "Refused" and f.code == 1 and "4" in f.reason, f"version {v}: {f}")
+        check(f and f.kind == "Refused" and f.code == 1 and "5" in f.reason, f"version {v}: {f}")
         out.append(f"{v}: {f.reason!r}")
     return "; ".join(out)
 
@@ -467,6 +467,9 @@ def s_violations_after_welcome_goodbye7():
         "client HistoryEnd": encode("HistoryEnd", target="", oldest=1, more=False),
         "client NameStatus": encode("NameStatus", name="x", registered=False, reason=""),
         "client RoomRefused": encode("RoomRefused", room="#x", code=18, reason="x"),
+        # version 5: a client may not send Held or Delivery
+        "client Held": encode("Held", id=1, file_id="f", recipients=1),
+        "client Delivery": encode("Delivery", file_id="f", file="a", to="b", state=4, bytes=0, size=0, reason=""),
         "invalid UTF-8 in a room": struct.pack(">I", 4) + b"\x30\x00\x01\xff",          # JoinRoom
         "HistoryRequest, count cut short": struct.pack(">I", 12) + b"\x50\x00\x00" + bytes(8) + b"\x00",
         "invalid UTF-8": SAY_INVALID_UTF8,

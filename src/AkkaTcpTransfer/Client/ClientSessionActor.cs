@@ -376,6 +376,12 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
             case Protocol.NameStatus n:
                 events.Publish(new NameRegistration(n.Name, n.Registered, n.Reason));
                 break;
+            case Held h:
+                events.Publish(new TransferHeld(TransferIds.Format(h.Id), h.FileId, h.Recipients));
+                break;
+            case Delivery d:
+                events.Publish(new DeliveryChanged(d.FileId, d.File, d.To, (DeliveryStatus)((int)d.State - 1), d.Bytes, d.Size, d.Reason));
+                break;
             case SayRefused refused:
                 if (_outbox.Answered(refused.Id) is { } line)
                 {

@@ -153,6 +153,35 @@ public sealed record TransferProgress(string Id, string File, long Bytes, long T
 /// carried (1 for a file).</summary>
 public sealed record TransferCompleted(string Id, string File, string Path, long Size, string Sha256, double Seconds, int Files = 1) : NodeEvent;
 
+/// <summary><c>transfer-held</c> (sender): the server holds the verified upload of transfer <paramref name="Id"/> as
+/// <paramref name="FileId"/>, and offers it to <paramref name="Recipients"/> people (sent to several, or to someone
+/// offline): this node's part is done, and it may quit. Each recipient's progress follows as <see cref="DeliveryChanged"/>.</summary>
+public sealed record TransferHeld(string Id, string FileId, int Recipients) : NodeEvent;
+
+/// <summary>Where a file the server keeps stands for one recipient (<see cref="DeliveryChanged"/>).</summary>
+public enum DeliveryStatus
+{
+    /// <summary><c>waiting</c>: the recipient is offline (or was busy); offered when they are back.</summary>
+    Waiting,
+    /// <summary><c>offered</c>: waiting for the recipient's accept.</summary>
+    Offered,
+    /// <summary><c>receiving</c>: bytes are moving to the recipient.</summary>
+    Receiving,
+    /// <summary><c>delivered</c>: verified on the recipient's disk.</summary>
+    Delivered,
+    /// <summary><c>rejected</c>: the recipient declined or cancelled.</summary>
+    Rejected,
+    /// <summary><c>failed</c>: it could not be delivered (the reason says why).</summary>
+    Failed,
+    /// <summary><c>expired</c>: not delivered before the server stopped keeping it.</summary>
+    Expired,
+}
+
+/// <summary><c>delivery</c> (sender): file <paramref name="FileId"/> (<see cref="TransferHeld"/>) for
+/// <paramref name="To"/> is now <paramref name="State"/>, <paramref name="Bytes"/> of <paramref name="Size"/> there.
+/// Also sent on connecting for files kept earlier, so that what ended while this node was away is told.</summary>
+public sealed record DeliveryChanged(string FileId, string File, string To, DeliveryStatus State, long Bytes, long Size, string Reason) : NodeEvent;
+
 /// <summary><c>transfer-failed</c>: the transfer is over without delivering the file.</summary>
 public sealed record TransferFailed(string Id, string File, string Reason) : NodeEvent;
 

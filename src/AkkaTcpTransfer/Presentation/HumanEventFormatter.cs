@@ -59,6 +59,10 @@ internal static class HumanEventFormatter
             TransferProgress p => $"{p.Id} {Progress(p)}",
             TransferCompleted c => $"{c.Id} done: {Safe(c.File)} ({Units.Bytes(c.Size)} in {c.Seconds:0.0} s, sha256 {(c.Sha256.Length > 16 ? c.Sha256[..16] + "..." : c.Sha256)}) {Safe(c.Path)}",
             TransferFailed f => $"{f.Id} failed: {Safe(f.File)}: {Safe(f.Reason)}",
+            TransferHeld h => $"{h.Id} kept by the server as {Safe(h.FileId)} for {h.Recipients} recipient{(h.Recipients == 1 ? "" : "s")}: your part is done",
+            DeliveryChanged d => $"{Safe(d.FileId)} {Safe(d.File)} for {Safe(d.To)}: {DeliveryWord(d.State)}"
+                + (d.State == DeliveryStatus.Receiving ? $" {Units.Bytes(d.Bytes)}/{Units.Bytes(d.Size)}" : "")
+                + (d.Reason.Length > 0 ? $" ({Safe(d.Reason)})" : ""),
             TransferCancelled c => $"{c.Id} cancelled by {Safe(c.By)}: {Safe(c.File)}",
             TransfersListed l when l.Transfers.Count == 0 => "no transfers",
             TransfersListed l => string.Join("\n           ", ["transfers:", .. l.Transfers.Select(t =>
@@ -100,6 +104,18 @@ internal static class HumanEventFormatter
     };
 
     /// <summary>The same words as <c>--json</c> (a person reading a listing and a script reading one see one vocabulary).</summary>
+    /// <summary>The word for a delivery's state, as <c>--json</c> writes it too.</summary>
+    public static string DeliveryWord(DeliveryStatus state) => state switch
+    {
+        DeliveryStatus.Waiting => "waiting",
+        DeliveryStatus.Offered => "offered",
+        DeliveryStatus.Receiving => "receiving",
+        DeliveryStatus.Delivered => "delivered",
+        DeliveryStatus.Rejected => "rejected",
+        DeliveryStatus.Failed => "failed",
+        _ => "expired",
+    };
+
     private static string StateWord(TransferState state) => state switch
     {
         TransferState.Queued => "queued",

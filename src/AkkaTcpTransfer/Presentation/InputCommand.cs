@@ -51,7 +51,8 @@ internal abstract record InputCommand
         /history [#ROOM] [N]    N earlier lines (50), further back each time; no room: the server-wide one
         /unregister             let your name go (it is registered to you since you first used it)
         /free NAME              (server) free a registered name, whoever holds it, for anyone to take
-        /send [NAME] PATH...    send files or folders: to the server, or to NAME through it
+        /send [NAME] PATH...    send files or folders: to the server, or to NAME through it; NAME,NAME...
+                                (or NAME, for someone offline): the server keeps it and offers it to each
         /accept ID | /reject ID decide on an offer (a folder is one decision)
         /cancel ID              cancel a transfer, from either end
         /transfers              transfers in flight, and partial files kept for a resume
@@ -168,8 +169,9 @@ internal abstract record InputCommand
         return new History(target, count);
     }
 
-    /// <summary>/send [NAME] PATH...: the first word is a name when more follow and it is not a path that exists
-    /// (or, when the names online are known, when it is one of them).</summary>
+    /// <summary>/send [NAME[,NAME...]] PATH...: the first word is a name (or a comma-separated list of names: the
+    /// server keeps the file once and offers it to each) when more follow and it is, unquoted, not a path that exists;
+    /// when the names online are known, when every name in it is online, or it has a comma ("bob," for bob offline).</summary>
     private static InputCommand ParseSend(string rest, IReadOnlyCollection<string>? peers, string home)
     {
         const string usage = "usage: /send [NAME] PATH... (quote a path with spaces: /send bob \"my file.txt\")";
@@ -179,9 +181,13 @@ internal abstract record InputCommand
         if (words.Count > 1)
         {
             var first = words[0].Text;
+            var names = first.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var notAPath = !words[0].Quoted && !Path.Exists(Expand(words[0], home));
+            // With the names online known: all of them online, or a list (a comma: "bob," is bob, online or not).
             var isName = peers is not null
-                ? peers.Contains(first, StringComparer.OrdinalIgnoreCase)
-                : !words[0].Quoted && !Path.Exists(Expand(words[0], home));
+                ? names.Length > 0 && (names.All(n => peers.Contains(n, StringComparer.OrdinalIgnoreCase)) || (notAPath && first.Contains(',', StringComparison.Ordinal)))
+                : notAPath;
+            if (isName && first.Contains(',', StringComparison.Ordinal)) first = string.Join(',', names);
             if (isName)
             {
                 to = first;

@@ -204,6 +204,22 @@ internal static class JsonEventFormatter
                 NullableString(w, "target", h.Target);
                 w.WriteBoolean("more", h.More);
                 return true;
+            case TransferHeld h:
+                w.WriteString("event", "transfer-held");
+                w.WriteString("id", h.Id);
+                w.WriteString("file_id", h.FileId);
+                w.WriteNumber("recipients", h.Recipients);
+                return true;
+            case DeliveryChanged d:
+                w.WriteString("event", "delivery");
+                w.WriteString("file_id", d.FileId);
+                w.WriteString("file", d.File);
+                w.WriteString("to", d.To);
+                w.WriteString("state", HumanEventFormatter.DeliveryWord(d.State));
+                w.WriteNumber("bytes", d.Bytes);
+                w.WriteNumber("size", d.Size);
+                w.WriteString("reason", d.Reason);
+                return true;
             case NameRegistration n:
                 w.WriteString("event", "name");
                 w.WriteString("name", n.Name);

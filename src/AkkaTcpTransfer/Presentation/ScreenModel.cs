@@ -349,6 +349,13 @@ internal sealed class ScreenModel
             case NameRegistration n:
                 Add(_view, now, LineKind.Notice, $"name {n.Name}: {n.Reason}");
                 break;
+            case TransferHeld h:
+                Add(_view, now, LineKind.Notice, $"{h.Id} kept by the server as {h.FileId} for {h.Recipients}: your part is done");
+                break;
+            case DeliveryChanged d when d.State != DeliveryStatus.Receiving:
+                // One line per change of a recipient's state (its progress is on the recipient's screen).
+                Add(_view, now, LineKind.Notice, $"{d.File} for {d.To}: {HumanEventFormatter.DeliveryWord(d.State)}{(d.Reason.Length > 0 ? $" ({d.Reason})" : "")}");
+                break;
             case TransferWaiting w:
                 File(w.Id, w.File, TransferDirection.Send, w.To, w.Size, now).Row.Waiting = true;
                 break;

@@ -128,6 +128,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private int _heldReads;
     private string _name = "";
     private byte[] _identity = [];
+    /// <summary>Files kept for their recipients (several, or offline), or null when this server keeps none.</summary>
+    private readonly IActorRef? _spool;
+    /// <summary>Ids of offers the spool is deciding on: taken on this connection until it answers.</summary>
+    private readonly HashSet<uint> _spoolPending = [];
     private int _peerMaxFrame;
     private string? _closeReason;
     private bool _joinSent;
@@ -166,7 +170,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _connection = Context.ActorOf(ConnectionActor.Accepted(tcpConnection, remote, settings, security), "connection");
         Context.Watch(_connection);
         _endpoint = new TransferEndpoint(Context, settings, transfers, partials, settings.Name);
-        _relays = new RelayTable(Context, settings, registry, links);
+        _spool = entities.Spool;
+        _relays = new RelayTable(Context, settings, registry, links, _spool is null ? null : o => KeepForRecipients(o, [o.To]));
         Become(AwaitingHello);
     }
 
@@ -253,6 +258,16 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<ListenerMessages.ShutdownNotice>(n => Close(WireCode.ServerShutdown, n.Reason));
         Receive<ListenerMessages.Evict>(_ => { });
         Receive<TransferMessages.StartSend>(spec => _endpoint.StartSend(spec, _connection, _serverId));
+        Receive<Spool.SpoolRequests.Deliver>(d => _endpoint.StartSend(d.Spec, _connection, d.SenderId, Sender, d.From));
+        Receive<Spool.SpoolRequests.UploadAccepted>(a =>
+        {
+            if (!_spoolPending.Remove(a.Offer.Id)) return;
+            _endpoint.Offer(a.Offer, _connection, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "", a.Target);
+        });
+        Receive<Spool.SpoolRequests.UploadRefused>(r =>
+        {
+            if (_spoolPending.Remove(r.Id)) _connection.Tell(new ConnectionMessages.Send(new Reject(r.Id, r.Reason)));
+        });
         Receive<RelayMessages.RelayOffer>(o => _relays.OnRelayOffer(o, _endpoint.Owns(o.Offer.Id), _clock.Elapsed));
         Receive<RelayMessages.RelayFrame>(f => _relays.OnRelayFrame(f, _clock.Elapsed));
         Receive<RelayMessages.RelayGone>(_relays.OnGone);
@@ -338,6 +353,9 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, $"{DisplayName} disconnected")));
         Receive<RelayMessages.RelayOffer>(o => o.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(o.Offer.Id, $"{DisplayName} disconnected"))));
+        Receive<Spool.SpoolRequests.Deliver>(d => Sender.Tell(new TransferMessages.SendRefused(d.Spec.Id, $"{DisplayName} disconnected")));
+        Receive<Spool.SpoolRequests.UploadAccepted>(_ => { });
+        Receive<Spool.SpoolRequests.UploadRefused>(_ => { });
     }
 
     private string DisplayName => _name.Length > 0 ? _name : _remote.ToString()!;
@@ -440,6 +458,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Context.Parent.Tell(ListenerMessages.Admitted.Instance);
         Timers.StartPeriodicTimer(nameof(SweepRelays), SweepRelays.Instance, TimeSpan.FromSeconds(1));
         _log.Info("{0} joined from {1}", _name, _remote);
+        _spool?.Tell(new Spool.SpoolRequests.Online(_identityHex, _name, _connection));
         Become(Online);
         Stash.UnstashAll();
     }
@@ -473,7 +492,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         switch (offer)
         {
-            case var _ when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id):
+            case var _ when _endpoint.Owns(offer.Id) || _relays.Owns(offer.Id) || _spoolPending.Contains(offer.Id):
                 // The id names a transfer already on this connection (either direction): refused, that one untouched.
                 _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
                 break;
@@ -485,6 +504,15 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
                     _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
                 break;
+            case var _ when offer.To.Contains(','):
+                // Several people: the server keeps the file once and offers it to each.
+                var names = offer.To.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (names.FirstOrDefault(n => PeerNames.Validate(n) is not null) is { } bad)
+                    _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"'{bad}' is not a name: {PeerNames.Validate(bad)}")));
+                else if (_spool is null)
+                    _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "this server keeps no files for several people at once (spool.enabled is off, or it is a cluster); send to each")));
+                else KeepForRecipients(offer with { From = _name, SenderId = _identity }, names);
+                break;
             case var _ when PeerNames.Validate(offer.To) is not null:
                 _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"no one named '{offer.To}' is online")));
                 break;
@@ -492,6 +520,14 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 _relays.BeginOffer(offer, _clock.Elapsed);
                 break;
         }
+    }
+
+    /// <summary>An offer for several people or for someone offline: the spool decides whether it keeps the file (this
+    /// id stays taken meanwhile); if so, this session receives it into the spool.</summary>
+    private void KeepForRecipients(Offer offer, IReadOnlyList<string> names)
+    {
+        _spoolPending.Add(offer.Id);
+        _spool!.Tell(new Spool.SpoolRequests.Upload(offer, _identityHex, names));
     }
 
     private void Route(TransferFrame transfer)

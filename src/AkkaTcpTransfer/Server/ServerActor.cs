@@ -86,6 +86,15 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             ? (shared.Entities, shared.KeyParts)
             : LocalEntities.Start(Context, settings);
         _registry = Context.ActorOf(SessionRegistryActor.Props(settings, maxClients, entities), "sessions");
+        // Files kept for several recipients or for the offline: on a single server (a cluster's nodes keep none yet).
+        if (plugin is null && settings.Spool.Enabled)
+        {
+            entities = entities with
+            {
+                Spool = Context.ActorOf(LocalEntities.Restarting(Spool.SpoolActor.Props(settings, _registry, entities.Names), "spool"), "spool"),
+            };
+            _keyParts[entities.Spool] = "spool";
+        }
         // The plugin starts before the listener: a client's session may need its links from the first frame.
         var parts = plugin?.Start(Context, new ServerPluginContext(settings, Self, _registry));
         var links = parts?.Links;

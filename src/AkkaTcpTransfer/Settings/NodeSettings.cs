@@ -25,7 +25,8 @@ public sealed record NodeSettings(
     StoreSettings Store,
     RoomSettings Rooms,
     HistorySettings History,
-    NameSettings Names)
+    NameSettings Names,
+    SpoolSettings Spool)
 {
     private const string S = NodeConfig.Section;
 
@@ -207,8 +208,20 @@ public sealed record NodeSettings(
             ExpireAfter: r.Duration($"{S}.names.expire-after", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
             MaxRegistered: r.Int($"{S}.names.max-registered", 0, 100_000_000));
 
+        var spool = new SpoolSettings(
+            Enabled: r.Bool($"{S}.spool.enabled"),
+            Folder: Path.Combine(stateDir, "spool"),
+            MaxBytes: r.Bytes($"{S}.spool.max-bytes", 0, 1L << 50),
+            MaxBytesPerSender: r.Bytes($"{S}.spool.max-bytes-per-sender", 0, 1L << 50),
+            MaxBytesPerRecipient: r.Bytes($"{S}.spool.max-bytes-per-recipient", 0, 1L << 50),
+            MaxRecipients: r.Int($"{S}.spool.max-recipients", 1, 10_000),
+            MaxFiles: r.Int($"{S}.spool.max-files", 1, 10_000_000),
+            ExpireAfter: r.Duration($"{S}.spool.expire-after", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
+            SweepInterval: r.Duration($"{S}.spool.sweep-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1)),
+            DeliveriesPerRecipient: r.Int($"{S}.spool.deliveries-per-recipient", 1, 64));
+
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
-            limits, stateDir, tls, cluster, store, rooms, history, names);
+            limits, stateDir, tls, cluster, store, rooms, history, names, spool);
     }
 
     private static StoreSettings ReadStore(ConfigReader r, string stateDir)
@@ -440,6 +453,16 @@ public sealed record HistorySettings(int Scrollback, int MaxPage, int RoomMaxLin
 /// <param name="ExpireAfter">A registered name unused this long is free again.</param>
 /// <param name="MaxRegistered">Names registered at most; beyond, a new name is held while its client is online only.</param>
 public sealed record NameSettings(TimeSpan ExpireAfter, int MaxRegistered);
+
+/// <summary>Server: files kept for their recipients (several at once, or offline), in <paramref name="Folder"/>
+/// (state-dir/spool), each content once, named by its SHA-256.</summary>
+/// <param name="MaxBytes">What the spool holds at most, uploads on their way included.</param>
+/// <param name="MaxBytesPerSender">What one sender's files may take of it.</param>
+/// <param name="MaxBytesPerRecipient">What files waiting for one recipient may take of it.</param>
+/// <param name="ExpireAfter">A kept file not yet delivered to everyone is dropped this long after its upload.</param>
+/// <param name="DeliveriesPerRecipient">Kept files offered to one recipient at once; the rest follow as those end.</param>
+public sealed record SpoolSettings(bool Enabled, string Folder, long MaxBytes, long MaxBytesPerSender, long MaxBytesPerRecipient, int MaxRecipients,
+    int MaxFiles, TimeSpan ExpireAfter, TimeSpan SweepInterval, int DeliveriesPerRecipient);
 
 /// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
 public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);

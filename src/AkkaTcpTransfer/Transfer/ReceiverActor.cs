@@ -58,18 +58,23 @@ internal sealed class ReceiverActor : TransferActor
     private long _lastAck;
     private long _ackEvery;
     private Done? _done;
+    /// <summary>An upload the server keeps for its recipients: it lands in the spool, which must record it before the
+    /// sender hears Verified.</summary>
+    private readonly SpoolUpload? _spool;
+    private bool _kept;
 
     /// <param name="origin">Where <c>Offer.SenderId</c> was vouched for (the server, on a client): part of the partial
     /// file's key, so that only the same sender, through the same server, can ever resume it.</param>
     public static Props Props(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings,
-        string localName, int maxChunk, string origin, InboundWindow window) =>
-        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk, origin, window))
+        string localName, int maxChunk, string origin, InboundWindow window, SpoolUpload? spool = null) =>
+        Akka.Actor.Props.Create(() => new ReceiverActor(offer, connection, transfers, partials, settings, localName, maxChunk, origin, window, spool))
             .WithDispatcher(settings.Transfer.FileIoDispatcher);
 
     public ReceiverActor(Offer offer, IActorRef connection, IActorRef transfers, IActorRef partials, NodeSettings settings,
-        string localName, int maxChunk, string origin, InboundWindow window)
+        string localName, int maxChunk, string origin, InboundWindow window, SpoolUpload? spool)
         : base(offer.Id, offer.File, offer.Size, TransferDirection.Receive, offer.From, localName, connection, transfers, settings)
     {
+        _spool = spool;
         _offer = offer;
         _partials = partials;
         _settings = settings;
@@ -107,7 +112,7 @@ internal sealed class ReceiverActor : TransferActor
             Refuse($"the file ({Units.Bytes(_offer.Size)}) is larger than this node accepts ({Units.Bytes(_settings.Transfer.MaxFileSize)})");
             return;
         }
-        if (_settings.Transfer.AutoAccept) AcceptOffer();
+        if (_settings.Transfer.AutoAccept || _spool is not null) AcceptOffer();
         else Timers.StartSingleTimer(nameof(DecisionTimedOut), DecisionTimedOut.Instance, _settings.Transfer.OfferTimeout);
     }
 
@@ -302,6 +307,16 @@ internal sealed class ReceiverActor : TransferActor
             FailBoth($"SHA-256 mismatch: received {Convert.ToHexStringLower(sha)}, sender has {Convert.ToHexStringLower(_done.Sha256)}");
             return;
         }
+        if (_spool is { } spool)
+        {
+            // Into the spool's incoming folder; the spool records it, files it under its hash, and only then answers.
+            if (!Try(() => _file!.Place(spool.Folder, ["incoming", Convert.ToHexStringLower(sha)]), out var landed)) return;
+            _file!.Dispose();
+            spool.Spool.Tell(new SpoolMessages.Uploaded(spool.Token, landed, sha));
+            Timers.StartSingleTimer(nameof(ClaimTimedOut), ClaimTimedOut.Instance, ClaimTimeout);
+            Become(() => Keeping(sha));
+            return;
+        }
         if (!Try(() => _file!.Place(_settings.Downloads, _parts), out var path)) return;
         if (_file is FolderSink folder)
             Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -311,6 +326,36 @@ internal sealed class ReceiverActor : TransferActor
         ReportProgress(_written);
         End(new TransferCompleted(Id, _offer.File, path, _offer.Size, Convert.ToHexStringLower(sha), (Now - StartedAt).TotalSeconds,
             _file is FolderSink sink ? sink.Files : 1));
+    }
+
+    /// <summary>A spool upload, verified and landed: waiting for the spool to record it.</summary>
+    private void Keeping(byte[] sha)
+    {
+        Receive<SpoolMessages.Kept>(k =>
+        {
+            Timers.Cancel(nameof(ClaimTimedOut));
+            _kept = true;
+            Send(new Verified(_offer.Id, sha));
+            Send(new Held(_offer.Id, k.FileId, k.Recipients));
+            ReleaseClaim();
+            ReportProgress(_written);
+            End(new TransferCompleted(Id, _offer.File, k.Path, _offer.Size, Convert.ToHexStringLower(sha), (Now - StartedAt).TotalSeconds));
+        });
+        Receive<ClaimTimedOut>(_ => Self.Tell(new SpoolMessages.KeepFailed($"the server could not record the file within {Units.Seconds(ClaimTimeout)}")));
+        Receive<SpoolMessages.KeepFailed>(f =>
+        {
+            Send(new Fail(_offer.Id, f.Reason));
+            ReleaseClaim();
+            End(new TransferFailed(Id, _offer.File, f.Reason));
+        });
+        Common();
+    }
+
+    protected override void PostStop()
+    {
+        base.PostStop();
+        // However it ended, the spool's reservation for an upload it did not keep goes back.
+        if (_spool is { } spool && !_kept) spool.Spool.Tell(new SpoolMessages.UploadEnded(spool.Token));
     }
 
     // ---------------------------------------------------------------- ending

@@ -108,7 +108,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
             var reason = $"the {(_direction == TransferDirection.Send ? "sending" : "receiving")} transfer actor stopped unexpectedly";
             Send(new Fail(WireId, reason));
             GiveBack();
-            _transfers.Tell(new TransferMessages.Ended(WireId, _direction, Delivered: false));
+            _transfers.Tell(new TransferMessages.Ended(WireId, _direction, Delivered: false, new TransferFailed(Id, FileName, reason)));
             Publish(new TransferFailed(Id, FileName, reason));
         }
         CloseFiles();
@@ -244,7 +244,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         HasEnded = true;
         _hashing = null;
         Timers.CancelAll();
-        _transfers.Tell(new TransferMessages.Ended(WireId, _direction, ending is TransferCompleted));
+        _transfers.Tell(new TransferMessages.Ended(WireId, _direction, ending is TransferCompleted, ending));
         var waiting = AnswerPending;
         if (!waiting) Context.Parent.Tell(new TransferMessages.Finished(Self));
         Publish(ending);

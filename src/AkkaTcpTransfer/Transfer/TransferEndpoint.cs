@@ -49,15 +49,19 @@ internal sealed class TransferEndpoint
 
     /// <summary>Start sending <paramref name="spec"/> over <paramref name="connection"/>; <paramref name="senderId"/>
     /// is this node's identity as the receiver will see it in the offer (empty from a client: the server stamps it).</summary>
-    public void StartSend(TransferMessages.StartSend spec, IActorRef connection, byte[] senderId)
+    /// <param name="table">Who hears of the send's start, progress and end (the node's table; the spool for a file it
+    /// delivers).</param>
+    /// <param name="from">The sender's name in the offer (this node's; for a kept file, whoever uploaded it).</param>
+    public void StartSend(TransferMessages.StartSend spec, IActorRef connection, byte[] senderId, IActorRef? table = null, string? from = null)
     {
+        table ??= _transfers;
         if (_byId.ContainsKey(spec.Id))
         {
-            _transfers.Tell(new TransferMessages.SendRefused(spec.Id, "transfer id already in use"));
+            table.Tell(new TransferMessages.SendRefused(spec.Id, "transfer id already in use"));
             return;
         }
         var share = _sending.NewShare();
-        var actor = _context.ActorOf(SenderActor.Props(spec, connection, _transfers, _settings, _localName, senderId, share),
+        var actor = _context.ActorOf(SenderActor.Props(spec, connection, table, _settings, from ?? _localName, senderId, share),
             $"send-{TransferIds.Format(spec.Id)}");
         Add(new Entry(spec.Id, actor, null, share), receiving: false);
     }
@@ -66,7 +70,8 @@ internal sealed class TransferEndpoint
     /// <param name="maxChunk">The largest chunk this node (and any relay in between) accepts.</param>
     /// <param name="origin">Where the sender's identity comes from (the server's address, on a client), so that partial
     /// files of different servers never mix.</param>
-    public void Offer(Offer offer, IActorRef connection, int maxChunk, string origin)
+    /// <param name="spool">For an upload the server keeps for its recipients: where it lands.</param>
+    public void Offer(Offer offer, IActorRef connection, int maxChunk, string origin, SpoolUpload? spool = null)
     {
         if (_byId.ContainsKey(offer.Id))
         {
@@ -81,7 +86,7 @@ internal sealed class TransferEndpoint
         }
         var share = _receiving.NewShare();
         var window = new InboundWindow(share);
-        var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk, origin, window),
+        var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk, origin, window, spool),
             $"recv-{TransferIds.Format(offer.Id)}");
         Add(new Entry(offer.Id, actor, window, share), receiving: true);
     }

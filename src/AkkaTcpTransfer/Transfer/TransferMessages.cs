@@ -11,7 +11,9 @@ internal static class TransferMessages
 {
     /// <summary>One file to send: TransfersActor -> node root -> the owner of the recipient's connection, which
     /// makes a <see cref="SenderActor"/> child for it.</summary>
-    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint, FolderBundle? Bundle = null);
+    /// <param name="Stamp">The last-write time <paramref name="Path"/> must keep while it is read, when it is not the
+    /// offered <paramref name="Fingerprint"/> (a kept file: the fingerprint is its uploader's, the copy is the server's).</param>
+    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint, FolderBundle? Bundle = null, long? Stamp = null);
 
     /// <summary>Owner -> TransfersActor: the send could not start (not connected, unknown recipient).</summary>
     public sealed record SendRefused(uint Id, string Reason);
@@ -29,7 +31,8 @@ internal static class TransferMessages
     public sealed record AwaitingDecision(uint Id);
 
     /// <summary>Transfer actor -> TransfersActor: over; <paramref name="Delivered"/> when the file is verified in place.</summary>
-    public sealed record Ended(uint Id, TransferDirection Direction, bool Delivered);
+    /// <param name="Ending">The event it ended with (why it failed, who cancelled).</param>
+    public sealed record Ended(uint Id, TransferDirection Direction, bool Delivered, NodeEvent? Ending = null);
 
     /// <summary>Owner -> its transfer children: the connection is gone.</summary>
     public sealed record ConnectionLost(string Reason);

@@ -42,6 +42,17 @@ public sealed class InputCommandTests
     }
 
     [Fact]
+    public void A_list_of_names_goes_to_each_and_a_trailing_comma_names_someone_offline()
+    {
+        var many = Send("/send bob,carol a.txt", "alice", "bob");
+        Assert.Equal("bob,carol", many.To);
+        Assert.Equal(["a.txt"], many.Paths);
+        var offline = Send("/send carol, a.txt", "alice", "bob");
+        Assert.Equal("carol", offline.To);
+        Assert.Equal(["a.txt"], offline.Paths);
+    }
+
+    [Fact]
     public void Without_the_names_online_a_first_word_that_is_an_existing_path_is_a_path()
     {
         var file = Path.GetTempFileName();

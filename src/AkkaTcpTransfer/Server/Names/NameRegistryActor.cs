@@ -35,6 +35,11 @@ internal static class NameMessages
 
     /// <summary>Deliver a direct message to the account of whoever registered <paramref name="Name"/> (the sender kept,
     /// as the account answers it), or tell the sender nobody did.</summary>
+    /// <summary>Spool -> registry: who owns these names (<see cref="OwnersFound"/>; Identity "" for a name nobody registered).</summary>
+    public sealed record Owners(long Token, IReadOnlyList<string> Names);
+
+    public sealed record OwnersFound(long Token, IReadOnlyList<(string Asked, string Name, string Identity)> Names);
+
     public sealed record DeliverToOwner(string Name, Accounts.AccountMessages.Deliver Message) : ICrossNodeMessage;
 }
 
@@ -128,6 +133,8 @@ internal sealed class NameRegistryActor : ReceivePersistentActor, IWithTimers
                 Sender.Tell(new NameMessages.Status(held.Name, false, $"'{held.Name}' is free"));
             });
         });
+        Command<NameMessages.Owners>(o => Sender.Tell(new NameMessages.OwnersFound(o.Token,
+            [.. o.Names.Select(asked => Find(asked) is { } r ? (asked, r.Name, r.Identity) : (asked, asked, ""))])));
         Command<NameMessages.DeliverToOwner>(t =>
         {
             if (Find(t.Name) is { } owner) _accounts.Forward(new EntityEnvelope(Accounts.AccountMessages.EntityId(owner.Identity), t.Message with { To = owner.Name }));

@@ -62,8 +62,14 @@ internal sealed class RelayTable
 
     /// <param name="links">In a cluster, the node links (<see cref="ServerPluginParts.Links"/>): what goes to a session on
     /// another node travels through them, in order; null on a single server.</param>
-    public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry, IActorRef? links = null)
+    /// <summary>What becomes of an offer to one name nobody online holds: kept for the name's owner, or null (refused).</summary>
+    private readonly Action<Offer>? _nobodyOnline;
+
+    /// <param name="nobodyOnline">Takes an offer (From and SenderId stamped) to a name nobody online holds; null: such
+    /// an offer is refused.</param>
+    public RelayTable(IActorContext context, NodeSettings settings, IActorRef registry, IActorRef? links = null, Action<Offer>? nobodyOnline = null)
     {
+        _nobodyOnline = nobodyOnline;
         _links = links;
         _context = context;
         _settings = settings;
@@ -100,6 +106,12 @@ internal sealed class RelayTable
     {
         var offer = found.Offer;
         if (!_relays.TryGetValue(offer.Id, out var relay) || relay.Phase != Phase.Finding) return;
+        if (found.Peer is null && _nobodyOnline is not null)
+        {
+            Remove(offer.Id);
+            _nobodyOnline(offer);
+            return;
+        }
         if (found.Peer is null || found.Peer.Equals(_context.Self))
         {
             Remove(offer.Id);

@@ -44,6 +44,15 @@ internal static class SessionMessages
     /// <summary>A client's offer to another client: answered with <see cref="OfferRecipient"/>.</summary>
     public sealed record FindOfferRecipient(Offer Offer);
 
+    /// <summary>Spool -> registry: who of these is online here (<see cref="FoundMany"/>).</summary>
+    public sealed record FindMany(long Token, IReadOnlyList<string> Names);
+
+    /// <summary>One asked name: its holder as spelled, identity (32 hex digits) and session here, or Peer null when
+    /// nobody online holds it.</summary>
+    public sealed record FoundName(string Asked, string Name, string Identity, IActorRef? Peer, IActorRef? Connection);
+
+    public sealed record FoundMany(long Token, IReadOnlyList<FoundName> Names);
+
     /// <summary><paramref name="Peer"/> is null when nobody called <c>Offer.To</c> is online; else
     /// <paramref name="Name"/> is the recipient's name as registered and <paramref name="MaxFrame"/> its frame limit.</summary>
     public sealed record OfferRecipient(Offer Offer, string Name, IActorRef? Peer, int MaxFrame);

@@ -144,6 +144,10 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             var found = Find(f.Offer.To);
             Sender.Tell(new SessionMessages.OfferRecipient(f.Offer, found?.Name ?? f.Offer.To, found?.Peer, found?.MaxFrame ?? 0));
         });
+        Receive<SessionMessages.FindMany>(f => Sender.Tell(new SessionMessages.FoundMany(f.Token, [.. f.Names.Select(asked =>
+            Find(asked) is { Node: null } s
+                ? new SessionMessages.FoundName(asked, s.Name, s.Identity, s.Peer, s.Connection)
+                : new SessionMessages.FoundName(asked, asked, "", null, null))])));
         Receive<SessionMessages.FindSendRecipient>(f =>
         {
             var found = Find(f.Spec.To);

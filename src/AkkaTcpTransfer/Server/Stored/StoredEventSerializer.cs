@@ -36,6 +36,10 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
         DirectStored => "a3",
         DirectDelivered => "a4",
         AccountSnapshot => "as1",
+        FileKept => "k1",
+        FileSettled => "k2",
+        FileDropped => "k3",
+        SpoolSnapshot => "ks1",
         _ => throw new SerializationException($"{o.GetType()} is not stored by this program"),
     };
 
@@ -163,6 +167,31 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
                         x.Write(p.Bytes);
                     });
                     break;
+                case FileKept e:
+                    WriteKept(w, e);
+                    break;
+                case FileSettled e:
+                    w.Write(e.FileId);
+                    w.Write(e.Identity);
+                    w.Write(e.State);
+                    w.Write(e.Reason);
+                    w.Write(e.AtMs);
+                    break;
+                case FileDropped e:
+                    w.Write(e.FileId);
+                    w.Write(e.Why);
+                    break;
+                case SpoolSnapshot s:
+                    List(w, s.Files, (x, f) =>
+                    {
+                        WriteKept(x, f.Kept);
+                        List(x, f.Recipients, (y, r) =>
+                        {
+                            y.Write(r.State);
+                            y.Write(r.Reason);
+                        });
+                    });
+                    break;
                 default:
                     throw new SerializationException($"{obj.GetType()} is not stored by this program");
             }
@@ -201,6 +230,10 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
                 "a4" => new DirectDelivered(r.ReadInt64()),
                 "as1" => new AccountSnapshot(List(r, x => x.ReadString()), r.ReadInt64(),
                     List(r, x => new PendingDirect(x.ReadInt64(), x.ReadInt64(), x.ReadInt32()))),
+                "k1" => ReadKept(r),
+                "k2" => new FileSettled(r.ReadString(), r.ReadString(), r.ReadByte(), r.ReadString(), r.ReadInt64()),
+                "k3" => new FileDropped(r.ReadString(), r.ReadString()),
+                "ks1" => new SpoolSnapshot(List(r, x => new KeptFileState(ReadKept(x), List(x, y => (y.ReadByte(), y.ReadString()))))),
                 _ => throw new SerializationException($"unknown stored manifest '{manifest}' (written by a newer version?)"),
             };
             if (r.BaseStream.Position != bytes.Length) throw new SerializationException($"{bytes.Length - r.BaseStream.Position} bytes left over reading '{manifest}'");
@@ -211,6 +244,27 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
             throw new SerializationException($"stored '{manifest}' of {bytes.Length} bytes is damaged: {e.Message}", e);
         }
     }
+
+    private static void WriteKept(BinaryWriter w, FileKept e)
+    {
+        w.Write(e.FileId);
+        w.Write(e.Sha256);
+        w.Write(e.Size);
+        w.Write(e.Fingerprint);
+        w.Write(e.File);
+        w.Write(e.From);
+        w.Write(e.FromIdentity);
+        w.Write(e.AtMs);
+        w.Write(e.ExpiresMs);
+        List(w, e.Recipients, (x, p) =>
+        {
+            x.Write(p.Name);
+            x.Write(p.Identity);
+        });
+    }
+
+    private static FileKept ReadKept(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadString(),
+        r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), List(r, x => new SpoolRecipient(x.ReadString(), x.ReadString())));
 
     private static void List<T>(BinaryWriter w, IReadOnlyList<T> items, Action<BinaryWriter, T> write)
     {

@@ -73,3 +73,22 @@ internal sealed record DirectDelivered(long UpTo) : IStored;
 internal sealed record PendingDirect(long Seq, long AtMs, int Bytes);
 
 internal sealed record AccountSnapshot(IReadOnlyList<string> Rooms, long Delivered, IReadOnlyList<PendingDirect> Pending) : IStored;
+
+// ---------------------------------------------------------------- files kept for their recipients (entity "spool")
+
+/// <summary>Someone a kept file is for: the name as the sender wrote it resolved to its holder, and its identity.</summary>
+internal sealed record SpoolRecipient(string Name, string Identity);
+
+/// <summary>A verified upload is kept (its content at spool/blobs/SHA256) for <paramref name="Recipients"/>.</summary>
+internal sealed record FileKept(string FileId, string Sha256, long Size, long Fingerprint, string File, string From, string FromIdentity,
+    long AtMs, long ExpiresMs, IReadOnlyList<SpoolRecipient> Recipients) : IStored;
+
+/// <summary>A kept file reached its end for one recipient: delivered, rejected or failed (a <see cref="Protocol.DeliveryState"/>).</summary>
+internal sealed record FileSettled(string FileId, string Identity, byte State, string Reason, long AtMs) : IStored;
+
+/// <summary>A kept file's record is gone (expired, or lost), and with it, unless another record shares it, its content.</summary>
+internal sealed record FileDropped(string FileId, string Why) : IStored;
+
+internal sealed record KeptFileState(FileKept Kept, IReadOnlyList<(byte State, string Reason)> Recipients);
+
+internal sealed record SpoolSnapshot(IReadOnlyList<KeptFileState> Files) : IStored;

@@ -1,0 +1,607 @@
+using System.Security.Cryptography;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Server.Names;
+using AkkaTcpTransfer.Server.Sessions;
+using AkkaTcpTransfer.Server.Stored;
+using AkkaTcpTransfer.Settings;
+using AkkaTcpTransfer.Tcp;
+using AkkaTcpTransfer.Text;
+using AkkaTcpTransfer.Transfer;
+using AkkaTcpTransfer.Transfer.Storage;
+
+namespace AkkaTcpTransfer.Server.Spool;
+
+/// <summary>Between a client's session (<see cref="PeerActor"/>) and the spool.</summary>
+internal static class SpoolRequests
+{
+    /// <summary>Peer -> spool: its client offers <paramref name="Offer"/> (From and SenderId stamped) to
+    /// <paramref name="To"/>, several people or someone offline. Answered with <see cref="UploadAccepted"/> (the peer
+    /// then receives it into the spool) or <see cref="UploadRefused"/>.</summary>
+    public sealed record Upload(Offer Offer, string FromIdentity, IReadOnlyList<string> To);
+
+    public sealed record UploadAccepted(Offer Offer, SpoolUpload Target);
+
+    public sealed record UploadRefused(uint Id, string Reason);
+
+    /// <summary>Peer -> spool, once its client is welcomed: files kept for it are offered to it, and the client hears
+    /// where its own kept files stand.</summary>
+    public sealed record Online(string Identity, string Name, IActorRef Connection);
+
+    /// <summary>Spool -> a recipient's peer: send this kept file to your client, in the name of <paramref name="From"/>
+    /// (whose identity is <paramref name="SenderId"/>), reporting to the spool.</summary>
+    public sealed record Deliver(TransferMessages.StartSend Spec, string From, byte[] SenderId);
+}
+
+/// <summary>Keeps files for their recipients. A file sent to several people, or to a registered name whose owner is
+/// offline, is uploaded once to the server (into this spool: state-dir/spool/blobs, each content once, named by its
+/// SHA-256) and offered to each recipient when they are online, by a <see cref="SenderActor"/> under the recipient's
+/// session that reports here, at that recipient's own pace. The record of every kept file and of how it ended for each
+/// recipient is persistent (Akka.Persistence over the server's database); bytes are served only from content checked
+/// against its hash since this process started, and nothing is served before it is whole and verified (an upload lands
+/// in incoming/ and is recorded before its sender hears Verified). Limits: the spool's size, per sender, per recipient,
+/// the number of files, and an expiry. One actor for the server (a single server: in a cluster the spool is off).</summary>
+internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
+{
+    private sealed class Sweep
+    {
+        public static readonly Sweep Instance = new();
+    }
+
+    private sealed record Retry(string Identity);
+
+    private sealed record BlobChecked(string Sha256, string? Problem);
+
+    private sealed class Recipient(string name, string identity)
+    {
+        public string Name { get; set; } = name;
+        public string Identity { get; } = identity;
+        public DeliveryState State { get; set; } = DeliveryState.Waiting;
+        public string Reason { get; set; } = "";
+        public long Bytes { get; set; }
+        public int Failures { get; set; }
+        public TimeSpan LastRow { get; set; } = TimeSpan.MinValue;
+        public bool Final => State is DeliveryState.Delivered or DeliveryState.Rejected or DeliveryState.Failed or DeliveryState.Expired;
+    }
+
+    private sealed class Entry(FileKept kept)
+    {
+        public FileKept Kept { get; } = kept;
+        public List<Recipient> Recipients { get; } = [.. kept.Recipients.Select(r => new Recipient(r.Name, r.Identity))];
+        public bool Open => Recipients.Any(r => !r.Final);
+    }
+
+    private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients);
+
+    private sealed record Resolving(SpoolRequests.Upload Upload, IActorRef Peer, Dictionary<string, SessionMessages.FoundName> Found);
+
+    /// <summary>Failures of one delivery (a lost connection, a full disk) before it counts as failed for good.</summary>
+    private const int MaxFailures = 3;
+
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RowEvery = TimeSpan.FromSeconds(1);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly SpoolSettings _settings;
+    private readonly int _snapshotEvery;
+    private readonly IActorRef _sessions;
+    private readonly IActorRef _names;
+    private readonly Func<long> _now;
+    private readonly string _blobs;
+    private readonly string _incoming;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (IActorRef Peer, IActorRef Connection, string Name)> _online = new(StringComparer.Ordinal);
+    private readonly Dictionary<uint, (Entry Entry, Recipient Recipient)> _deliveries = [];
+    private readonly Dictionary<long, Resolving> _resolving = [];
+    private readonly Dictionary<long, PendingUpload> _uploads = [];
+    private readonly Dictionary<string, (IActorRef Receiver, long Token)> _keeping = new(StringComparer.Ordinal);
+    /// <summary>Contents checked against their hash since start: only these are served.</summary>
+    private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
+    private long _nextToken;
+    private int _sinceSnapshot;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public override string PersistenceId => "spool";
+
+    /// <param name="sessions">The session registry (who is online here).</param>
+    /// <param name="names">The name registry (who owns a name while offline).</param>
+    /// <param name="now">For tests: the clock, in Unix milliseconds.</param>
+    public static Props Props(NodeSettings settings, IActorRef sessions, IActorRef names, Func<long>? now = null) =>
+        Akka.Actor.Props.Create(() => new SpoolActor(settings, sessions, names, now)).WithDispatcher(settings.Transfer.FileIoDispatcher);
+
+    public SpoolActor(NodeSettings settings, IActorRef sessions, IActorRef names, Func<long>? now)
+    {
+        _settings = settings.Spool;
+        _snapshotEvery = settings.History.SnapshotEvery;
+        _sessions = sessions;
+        _names = names;
+        _now = now ?? (() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        _blobs = Path.Combine(_settings.Folder, "blobs");
+        _incoming = Path.Combine(_settings.Folder, "incoming");
+
+        Recover<SnapshotOffer>(o =>
+        {
+            foreach (var f in ((SpoolSnapshot)o.Snapshot).Files)
+            {
+                var entry = new Entry(f.Kept);
+                for (var i = 0; i < entry.Recipients.Count && i < f.Recipients.Count; i++)
+                    (entry.Recipients[i].State, entry.Recipients[i].Reason) = ((DeliveryState)f.Recipients[i].State, f.Recipients[i].Reason);
+                _entries[f.Kept.FileId] = entry;
+            }
+        });
+        Recover<FileKept>(Apply);
+        Recover<FileSettled>(Apply);
+        Recover<FileDropped>(Apply);
+
+        Command<SpoolRequests.Upload>(OnUpload);
+        Command<SessionMessages.FoundMany>(OnFound);
+        Command<NameMessages.OwnersFound>(OnOwners);
+        Command<SpoolMessages.Uploaded>(OnUploaded);
+        Command<SpoolMessages.UploadEnded>(e =>
+        {
+            if (_uploads.Remove(e.Token, out var up)) _log.Debug("upload {0} of {1} ended without being kept", e.Token, up.Upload.Offer.File);
+        });
+        Command<SpoolRequests.Online>(OnOnline);
+        Command<Terminated>(t =>
+        {
+            foreach (var (identity, online) in _online.ToList())
+                if (online.Peer.Equals(t.ActorRef)) _online.Remove(identity);
+        });
+        // The senders of kept files report here as they would to the node's table.
+        Command<TransferMessages.Attached>(_ => { });
+        Command<TransferMessages.AwaitingDecision>(_ => { });
+        Command<TransferStarted>(s => WithDelivery(s.Id, (entry, r) =>
+        {
+            r.State = DeliveryState.Receiving;
+            r.Bytes = s.Offset;
+            Row(entry, r);
+        }));
+        Command<TransferProgress>(p => WithDelivery(p.Id, (entry, r) =>
+        {
+            r.Bytes = p.Bytes;
+            if (_clock.Elapsed - r.LastRow >= RowEvery) Row(entry, r);
+        }));
+        Command<TransferMessages.Ended>(OnEnded);
+        Command<TransferMessages.Throttled>(t => Unsent(t.Id, "the recipient is busy; offered again in a moment", countsAsFailure: false));
+        Command<TransferMessages.SendRefused>(r => Unsent(r.Id, r.Reason, countsAsFailure: false));
+        Command<Retry>(r => Pump(r.Identity));
+        Command<BlobChecked>(OnBlobChecked);
+        Command<Sweep>(_ => ExpireDue());
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning("the spool could not save a snapshot: {0}", f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("the spool could not delete old events: {0}", f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    protected override void OnReplaySuccess()
+    {
+        try
+        {
+            Directory.CreateDirectory(_blobs);
+            // Whatever is in incoming/ was landed by an upload the spool never recorded (the server stopped in between):
+            // its sender never heard Verified, and sends it again.
+            if (Directory.Exists(_incoming)) Directory.Delete(_incoming, recursive: true);
+            Directory.CreateDirectory(_incoming);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("the spool folder {0} is not usable: {1}", _settings.Folder, e.Message);
+        }
+        var needed = NeededContents();
+        foreach (var file in SafeFiles(_blobs))
+            if (!needed.Contains(Path.GetFileName(file))) TryDelete(file);
+        // Every content still to be served is checked against its hash before it is served again.
+        foreach (var sha in needed) CheckBlob(sha);
+        _log.Info("spool: {0} kept files, {1} contents to check", _entries.Count, needed.Count);
+        Timers.StartPeriodicTimer(nameof(Sweep), Sweep.Instance, TimeSpan.FromMilliseconds(100), _settings.SweepInterval);
+    }
+
+    // ---------------------------------------------------------------- uploads
+
+    private void OnUpload(SpoolRequests.Upload upload)
+    {
+        var offer = upload.Offer;
+        if (Refusal(upload) is { } refusal)
+        {
+            Sender.Tell(new SpoolRequests.UploadRefused(offer.Id, refusal));
+            return;
+        }
+        var token = ++_nextToken;
+        _resolving[token] = new Resolving(upload, Sender, new Dictionary<string, SessionMessages.FoundName>(StringComparer.Ordinal));
+        _sessions.Tell(new SessionMessages.FindMany(token, upload.To));
+    }
+
+    /// <summary>Why an upload cannot be kept before its recipients are even looked up, or null.</summary>
+    private string? Refusal(SpoolRequests.Upload upload)
+    {
+        var offer = upload.Offer;
+        if (FolderStream.IsFolderOffer(offer.File)) return "a folder goes to one person at a time; send its files, or send it to each";
+        if (upload.To.Count > _settings.MaxRecipients) return $"a file goes to at most {_settings.MaxRecipients} people at once (spool.max-recipients)";
+        if (_entries.Count + _uploads.Count >= _settings.MaxFiles) return $"the server keeps {_settings.MaxFiles} files already (spool.max-files); try again later";
+        var inUse = BytesKept() + _uploads.Values.Sum(u => u.Size);
+        if (inUse + offer.Size > _settings.MaxBytes)
+            return $"the server's spool is full: {Units.Bytes(inUse)} of {Units.Bytes(_settings.MaxBytes)} kept, {Units.Bytes(offer.Size)} more do not fit (spool.max-bytes)";
+        var senders = BytesKept(e => e.Kept.FromIdentity == upload.FromIdentity) + _uploads.Values.Where(u => u.Upload.FromIdentity == upload.FromIdentity).Sum(u => u.Size);
+        if (senders + offer.Size > _settings.MaxBytesPerSender)
+            return $"you have {Units.Bytes(senders)} kept for others already; {Units.Bytes(offer.Size)} more exceed your {Units.Bytes(_settings.MaxBytesPerSender)} (spool.max-bytes-per-sender)";
+        return null;
+    }
+
+    private void OnFound(SessionMessages.FoundMany found)
+    {
+        if (!_resolving.TryGetValue(found.Token, out var resolving)) return;
+        var missing = new List<string>();
+        foreach (var name in found.Names)
+        {
+            if (name.Peer is not null)
+            {
+                resolving.Found[name.Asked] = name;
+                Online(name.Identity, name.Name, name.Peer, name.Connection!);
+            }
+            else missing.Add(name.Asked);
+        }
+        if (missing.Count > 0) _names.Tell(new NameMessages.Owners(found.Token, missing));
+        else Resolved(found.Token);
+    }
+
+    private void OnOwners(NameMessages.OwnersFound owners)
+    {
+        if (!_resolving.TryGetValue(owners.Token, out var resolving)) return;
+        foreach (var (asked, name, identity) in owners.Names)
+        {
+            if (identity.Length == 0)
+            {
+                _resolving.Remove(owners.Token);
+                resolving.Peer.Tell(new SpoolRequests.UploadRefused(resolving.Upload.Offer.Id, $"no one named '{asked}' is online or registered"));
+                return;
+            }
+            resolving.Found[asked] = new SessionMessages.FoundName(asked, name, identity, null, null);
+        }
+        Resolved(owners.Token);
+    }
+
+    private void Resolved(long token)
+    {
+        _resolving.Remove(token, out var resolving);
+        var (upload, peer) = (resolving!.Upload, resolving.Peer);
+        var recipients = new List<SpoolRecipient>();
+        foreach (var name in upload.To)
+        {
+            var found = resolving.Found[name];
+            if (found.Identity == upload.FromIdentity)
+            {
+                peer.Tell(new SpoolRequests.UploadRefused(upload.Offer.Id, "you cannot send a file to yourself"));
+                return;
+            }
+            if (recipients.Any(r => r.Identity == found.Identity)) continue;
+            var waiting = BytesWaitingFor(found.Identity) + _uploads.Values.Where(u => u.Recipients.Any(r => r.Identity == found.Identity)).Sum(u => u.Size);
+            if (waiting + upload.Offer.Size > _settings.MaxBytesPerRecipient)
+            {
+                peer.Tell(new SpoolRequests.UploadRefused(upload.Offer.Id,
+                    $"{found.Name} has {Units.Bytes(waiting)} waiting already; {Units.Bytes(upload.Offer.Size)} more exceed {Units.Bytes(_settings.MaxBytesPerRecipient)} (spool.max-bytes-per-recipient)"));
+                return;
+            }
+            recipients.Add(new SpoolRecipient(found.Name, found.Identity));
+        }
+        _uploads[token] = new PendingUpload(upload, peer, upload.Offer.Size, recipients);
+        peer.Tell(new SpoolRequests.UploadAccepted(upload.Offer, new SpoolUpload(Self, token, _settings.Folder)));
+    }
+
+    /// <summary>A verified upload landed in incoming/: filed under its hash (a content already kept is not kept twice),
+    /// recorded, and only then confirmed to its receiver, which tells the sender.</summary>
+    private void OnUploaded(SpoolMessages.Uploaded uploaded)
+    {
+        var receiver = Sender;
+        if (!_uploads.Remove(uploaded.Token, out var up))
+        {
+            TryDelete(uploaded.Path);
+            receiver.Tell(new SpoolMessages.KeepFailed("the server no longer expected this upload; send it again"));
+            return;
+        }
+        var sha = Convert.ToHexStringLower(uploaded.Sha256);
+        var blob = Path.Combine(_blobs, sha);
+        try
+        {
+            if (!NoReplaceMove.TryMove(uploaded.Path, blob)) TryDelete(uploaded.Path); // the same content is kept already
+            _checked.Add(sha);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(uploaded.Path);
+            receiver.Tell(new SpoolMessages.KeepFailed($"the server could not keep the file: {e.Message}"));
+            return;
+        }
+        var offer = up.Upload.Offer;
+        var now = _now();
+        var kept = new FileKept(NewFileId(), sha, offer.Size, offer.Fingerprint, offer.File, offer.From, up.Upload.FromIdentity, now,
+            now + (long)_settings.ExpireAfter.TotalMilliseconds, up.Recipients);
+        _keeping[kept.FileId] = (receiver, uploaded.Token);
+        Persist(kept, e =>
+        {
+            _keeping.Remove(e.FileId);
+            Apply(e);
+            Saved();
+            var entry = _entries[e.FileId];
+            receiver.Tell(new SpoolMessages.Kept(e.FileId, blob, e.Recipients.Count));
+            _log.Info("kept {0} ({1}) from {2} for {3}", e.File, e.FileId, e.From, string.Join(", ", e.Recipients.Select(r => r.Name)));
+            foreach (var r in entry.Recipients) Row(entry, r);
+            foreach (var r in entry.Recipients) Pump(r.Identity);
+        });
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Warning("the spool could not store {0}: {1}", @event.GetType().Name, cause.Message);
+        if (@event is FileKept kept && _keeping.Remove(kept.FileId, out var keeping))
+            keeping.Receiver.Tell(new SpoolMessages.KeepFailed($"not kept: the server's database refused it ({cause.Message})"));
+    }
+
+    // ---------------------------------------------------------------- deliveries
+
+    private void OnOnline(SpoolRequests.Online online)
+    {
+        Online(online.Identity, online.Name, Sender, online.Connection);
+        // The client's own kept files: where each stands, also what ended while it was away.
+        foreach (var entry in _entries.Values.Where(e => e.Kept.FromIdentity == online.Identity).OrderBy(e => e.Kept.AtMs))
+            foreach (var r in entry.Recipients) Row(entry, r);
+        Pump(online.Identity);
+    }
+
+    private void Online(string identity, string name, IActorRef peer, IActorRef connection)
+    {
+        if (_online.TryGetValue(identity, out var known) && known.Peer.Equals(peer)) return;
+        _online[identity] = (peer, connection, name);
+        Context.Watch(peer);
+    }
+
+    /// <summary>Offers files waiting for <paramref name="identity"/>, oldest first, while fewer than
+    /// spool.deliveries-per-recipient are on their way to it.</summary>
+    private void Pump(string identity)
+    {
+        if (!_online.TryGetValue(identity, out var online)) return;
+        var busy = _deliveries.Values.Count(d => d.Recipient.Identity == identity);
+        foreach (var entry in _entries.Values.OrderBy(e => e.Kept.AtMs))
+        {
+            if (busy >= _settings.DeliveriesPerRecipient) return;
+            if (!_checked.Contains(entry.Kept.Sha256)) continue;
+            foreach (var r in entry.Recipients)
+            {
+                if (r.Identity != identity || r.State != DeliveryState.Waiting || _deliveries.Values.Any(d => d.Recipient == r)) continue;
+                var id = NewTransferId();
+                _deliveries[id] = (entry, r);
+                r.Name = online.Name;
+                r.State = DeliveryState.Offered;
+                r.Reason = "";
+                busy++;
+                var kept = entry.Kept;
+                var blob = Path.Combine(_blobs, kept.Sha256);
+                online.Peer.Tell(new SpoolRequests.Deliver(
+                    new TransferMessages.StartSend(id, blob, kept.File, online.Name, kept.Size, kept.Fingerprint, Stamp: File.GetLastWriteTimeUtc(blob).Ticks),
+                    kept.From, Convert.FromHexString(kept.FromIdentity)));
+                Row(entry, r);
+            }
+        }
+    }
+
+    private void OnEnded(TransferMessages.Ended ended)
+    {
+        if (!_deliveries.Remove(ended.Id, out var delivery)) return;
+        var (entry, r) = delivery;
+        if (!_entries.ContainsKey(entry.Kept.FileId)) return; // dropped meanwhile (expired)
+        switch (ended.Ending)
+        {
+            case TransferCompleted:
+                r.Bytes = entry.Kept.Size;
+                Settle(entry, r, DeliveryState.Delivered, "");
+                break;
+            case TransferCancelled c:
+                Settle(entry, r, DeliveryState.Rejected, $"cancelled by {c.By}");
+                break;
+            case TransferFailed f when f.Reason.StartsWith("refused by ", StringComparison.Ordinal):
+                Settle(entry, r, DeliveryState.Rejected, f.Reason);
+                break;
+            default:
+                var reason = ended.Ending is TransferFailed failed ? failed.Reason : "the delivery ended";
+                if (++r.Failures >= MaxFailures) Settle(entry, r, DeliveryState.Failed, reason);
+                else
+                {
+                    r.State = DeliveryState.Waiting;
+                    r.Reason = $"{reason}; offered again when {r.Name} is back";
+                    Row(entry, r);
+                    Timers.StartSingleTimer(("retry", r.Identity), new Retry(r.Identity), RetryAfter);
+                }
+                break;
+        }
+        Pump(r.Identity);
+    }
+
+    /// <summary>A delivery that did not start (the recipient was busy, or its session had just gone): waiting again,
+    /// offered again in a moment.</summary>
+    private void Unsent(uint id, string reason, bool countsAsFailure)
+    {
+        if (!_deliveries.Remove(id, out var delivery)) return;
+        var (entry, r) = delivery;
+        if (countsAsFailure) r.Failures++;
+        r.State = DeliveryState.Waiting;
+        r.Reason = reason;
+        Row(entry, r);
+        Timers.StartSingleTimer(("retry", r.Identity), new Retry(r.Identity), RetryAfter);
+    }
+
+    private void Settle(Entry entry, Recipient r, DeliveryState state, string reason)
+    {
+        r.State = state;
+        r.Reason = reason;
+        Row(entry, r);
+        PersistAsync(new FileSettled(entry.Kept.FileId, r.Identity, (byte)state, reason, _now()), e =>
+        {
+            Saved();
+            if (!entry.Open) ReleaseContent(entry.Kept.Sha256);
+        });
+    }
+
+    /// <summary>Tells the uploader, if online, where its file stands for <paramref name="r"/>.</summary>
+    private void Row(Entry entry, Recipient r)
+    {
+        r.LastRow = _clock.Elapsed;
+        if (!_online.TryGetValue(entry.Kept.FromIdentity, out var uploader)) return;
+        uploader.Connection.Tell(new ConnectionMessages.Send(new Delivery(entry.Kept.FileId, entry.Kept.File, r.Name, r.State, r.Bytes,
+            entry.Kept.Size, r.Reason)));
+    }
+
+    private void WithDelivery(string id, Action<Entry, Recipient> change)
+    {
+        if (TransferIds.TryParse(id, out var key) && _deliveries.TryGetValue(key, out var d)) change(d.Entry, d.Recipient);
+    }
+
+    // ---------------------------------------------------------------- expiry and contents
+
+    private void ExpireDue()
+    {
+        var now = _now();
+        foreach (var entry in _entries.Values.Where(e => e.Kept.ExpiresMs <= now).ToList())
+        {
+            foreach (var r in entry.Recipients.Where(r => !r.Final))
+            {
+                r.State = DeliveryState.Expired;
+                r.Reason = $"not delivered within {Units.Seconds(_settings.ExpireAfter)}";
+                Row(entry, r);
+            }
+            Drop(entry, "expired");
+        }
+    }
+
+    private void Drop(Entry entry, string why)
+    {
+        _entries.Remove(entry.Kept.FileId);
+        PersistAsync(new FileDropped(entry.Kept.FileId, why), _ =>
+        {
+            Saved();
+            ReleaseContent(entry.Kept.Sha256);
+        });
+    }
+
+    private void CheckBlob(string sha)
+    {
+        var path = Path.Combine(_blobs, sha);
+        Task.Run(() =>
+        {
+            try
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+                var actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+                return new BlobChecked(sha, actual == sha ? null : $"its content no longer matches its SHA-256 ({actual})");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new BlobChecked(sha, e is FileNotFoundException ? "its content is missing" : e.Message);
+            }
+        }).PipeTo(Self);
+    }
+
+    private void OnBlobChecked(BlobChecked check)
+    {
+        if (check.Problem is null)
+        {
+            _checked.Add(check.Sha256);
+            foreach (var identity in _entries.Values.Where(e => e.Kept.Sha256 == check.Sha256).SelectMany(e => e.Recipients).Select(r => r.Identity).Distinct().ToList())
+                Pump(identity);
+            return;
+        }
+        _log.Error("spool: {0} cannot be served: {1}", check.Sha256, check.Problem);
+        foreach (var entry in _entries.Values.Where(e => e.Kept.Sha256 == check.Sha256).ToList())
+            foreach (var r in entry.Recipients.Where(r => !r.Final))
+                Settle(entry, r, DeliveryState.Failed, $"the server lost the file ({check.Problem})");
+        TryDelete(Path.Combine(_blobs, check.Sha256));
+    }
+
+    /// <summary>A content no open record needs any more is removed.</summary>
+    private void ReleaseContent(string sha)
+    {
+        if (_entries.Values.Any(e => e.Kept.Sha256 == sha && e.Open)) return;
+        _checked.Remove(sha);
+        TryDelete(Path.Combine(_blobs, sha));
+    }
+
+    private HashSet<string> NeededContents() => [.. _entries.Values.Where(e => e.Open).Select(e => e.Kept.Sha256)];
+
+    /// <summary>Bytes of distinct contents kept for open records (matching <paramref name="which"/>).</summary>
+    private long BytesKept(Func<Entry, bool>? which = null) =>
+        _entries.Values.Where(e => e.Open && (which is null || which(e))).DistinctBy(e => e.Kept.Sha256).Sum(e => e.Kept.Size);
+
+    private long BytesWaitingFor(string identity) =>
+        _entries.Values.Where(e => e.Recipients.Any(r => r.Identity == identity && !r.Final)).Sum(e => e.Kept.Size);
+
+    // ---------------------------------------------------------------- state
+
+    private void Apply(FileKept e) => _entries[e.FileId] = new Entry(e);
+
+    private void Apply(FileSettled e)
+    {
+        if (!_entries.TryGetValue(e.FileId, out var entry)) return;
+        foreach (var r in entry.Recipients.Where(r => r.Identity == e.Identity))
+            (r.State, r.Reason) = ((DeliveryState)e.State, e.Reason);
+    }
+
+    private void Apply(FileDropped e) => _entries.Remove(e.FileId);
+
+    /// <summary>An event was stored: every spool.snapshot-every of them, the whole state goes into one snapshot and the
+    /// events before it are deleted, so recovery reads a bounded amount.</summary>
+    private void Saved()
+    {
+        if (++_sinceSnapshot < _snapshotEvery) return;
+        _sinceSnapshot = 0;
+        SaveSnapshot(new SpoolSnapshot([.. _entries.Values.Select(e => new KeptFileState(e.Kept, [.. e.Recipients.Select(r => ((byte)(r.Final ? r.State : DeliveryState.Waiting), r.Reason))]))]));
+    }
+
+    private string NewFileId()
+    {
+        string id;
+        do id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
+        while (_entries.ContainsKey(id));
+        return id;
+    }
+
+    private uint NewTransferId()
+    {
+        uint id;
+        do id = TransferIds.New();
+        while (_deliveries.ContainsKey(id));
+        return id;
+    }
+
+    private static string[] SafeFiles(string folder)
+    {
+        try
+        {
+            return Directory.Exists(folder) ? Directory.GetFiles(folder) : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    private void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("spool: could not remove {0}: {1}", path, e.Message);
+        }
+    }
+}

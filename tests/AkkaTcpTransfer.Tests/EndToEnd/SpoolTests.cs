@@ -1,0 +1,149 @@
+using AkkaTcpTransfer.Events;
+using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Tests.Support;
+
+namespace AkkaTcpTransfer.Tests.EndToEnd;
+
+/// <summary>Files for several people and for the offline: uploaded once, kept by the server (state-dir/spool, each
+/// content once under its SHA-256), offered to each recipient at their own pace, and reported back to the sender.</summary>
+public sealed class SpoolTests : NodesAndFiles
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
+
+    private static Task<DeliveryChanged> Settled(EventLog log, string to, DeliveryStatus state) =>
+        log.WaitFor<DeliveryChanged>(d => d.To == to && d.State == state, timeout: Long);
+
+    [Fact]
+    public async Task One_upload_reaches_each_recipient_who_accepts_and_the_sender_hears_of_each()
+    {
+        var (server, serverLog) = await Nodes.StartServer(("downloads", Files.Dir("server-downloads")));
+        var (_, bobLog) = await Nodes.StartClient("bob", server.Port, ("downloads", Files.Dir("bob")));
+        var (carol, carolLog) = await Nodes.StartClient("carol", server.Port, ("downloads", Files.Dir("carol")), ("transfer.auto-accept", "off"));
+        var (_, daveLog) = await Nodes.StartClient("dave", server.Port, ("downloads", Files.Dir("dave")));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var file = Files.Create("src/report.bin", 3_000_000, seed: 5);
+
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol,dave", file));
+        // alice's part ends once the server holds the verified file: once, however many recipients.
+        var held = await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        Assert.Equal(3, held.Recipients);
+        await aliceLog.WaitFor<TransferCompleted>(c => c.File == "report.bin", timeout: Long);
+
+        // carol is asked, and says no; bob and dave accept without asking.
+        var offer = await carolLog.WaitFor<TransferOffered>(o => o.File == "report.bin", timeout: Long);
+        Assert.Equal("alice", offer.From);
+        carol.Commands.Tell(new NodeCommands.RejectTransfer(offer.Id));
+        var toBob = await bobLog.WaitFor<TransferCompleted>(c => c.File == "report.bin", timeout: Long);
+        var toDave = await daveLog.WaitFor<TransferCompleted>(c => c.File == "report.bin", timeout: Long);
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(toBob.Path));
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(toDave.Path));
+        Assert.Equal("alice", (await bobLog.WaitFor<TransferStarted>(s => s.File == "report.bin")).From);
+
+        // One row per recipient, each ending as it did.
+        var rows = new[]
+        {
+            await Settled(aliceLog, "bob", DeliveryStatus.Delivered),
+            await Settled(aliceLog, "dave", DeliveryStatus.Delivered),
+            await Settled(aliceLog, "carol", DeliveryStatus.Rejected),
+        };
+        Assert.All(rows, r => Assert.Equal(held.FileId, r.FileId));
+        Assert.Contains("declined", rows[2].Reason, StringComparison.Ordinal);
+        Assert.Empty(aliceLog.All<TransferFailed>());
+        // The server kept it in its spool, not among its own downloads; with every recipient settled, the content goes.
+        Assert.Empty(Files.List(Files.Dir("server-downloads")));
+        await Eventually(() => Directory.GetFiles(Path.Combine(server.Settings.StateDir, "spool", "blobs")).Length == 0);
+        var upload = Assert.Single(serverLog.All<TransferCompleted>(), c => c.Id == held.Id);
+        Assert.StartsWith(Path.Combine(server.Settings.StateDir, "spool"), upload.Path, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_file_for_someone_offline_waits_for_them_across_a_server_restart_and_the_sender_hears_when_it_arrives()
+    {
+        var (server, _) = await Nodes.StartServer();
+        var (bobState, aliceState) = (Files.Dir("bob-state"), Files.Dir("alice-state"));
+        // bob registers his name by using it, and leaves.
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState));
+        await bob.StopAsync();
+
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("state-dir", aliceState));
+        var file = Files.Create("src/for-bob.bin", 1_500_000, seed: 8);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", file));
+        var held = await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        Assert.Equal(1, held.Recipients);
+        await Settled(aliceLog, "bob", DeliveryStatus.Waiting);
+        await alice.StopAsync();
+
+        // The server goes and comes back with the same state: the file was recorded before alice heard it was held.
+        var state = server.Settings.StateDir;
+        await server.StopAsync();
+        // (The same port: a client's identity is kept per server address.)
+        var (again, _) = await Nodes.StartServer(("state-dir", state), ("port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var (_, bobAgainLog) = await Nodes.StartClient("bob", again.Port, ("state-dir", bobState), ("downloads", Files.Dir("bob-downloads")));
+        var landed = await bobAgainLog.WaitFor<TransferCompleted>(c => c.File == "for-bob.bin", timeout: Long);
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(landed.Path));
+
+        // alice was away when it arrived: she hears it on connecting.
+        var (_, aliceAgainLog) = await Nodes.StartClient("alice", again.Port, ("state-dir", aliceState));
+        var row = await Settled(aliceAgainLog, "bob", DeliveryStatus.Delivered);
+        Assert.Equal(held.FileId, row.FileId);
+    }
+
+    [Fact]
+    public async Task A_name_nobody_registered_is_refused_and_nothing_is_kept()
+    {
+        var (server, _) = await Nodes.StartServer();
+        var (_, _) = await Nodes.StartClient("bob", server.Port);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,nobody", Files.Create("src/x.bin", 1000, seed: 1)));
+        var failed = await aliceLog.WaitFor<TransferFailed>(timeout: Long);
+        Assert.Contains("no one named 'nobody' is online or registered", failed.Reason, StringComparison.Ordinal);
+        Assert.Empty(aliceLog.All<TransferHeld>());
+    }
+
+    [Fact]
+    public async Task Limits_refuse_an_upload_naming_the_limit_hit()
+    {
+        var (server, _) = await Nodes.StartServer(("spool.max-bytes-per-sender", "100k"), ("spool.max-bytes-per-recipient", "1m"));
+        await Nodes.StartClient("bob", server.Port, ("transfer.auto-accept", "off"));
+        await Nodes.StartClient("carol", server.Port, ("transfer.auto-accept", "off"));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", Files.Create("src/big.bin", 200_000, seed: 1)));
+        var failed = await aliceLog.WaitFor<TransferFailed>(timeout: Long);
+        Assert.Contains("spool.max-bytes-per-sender", failed.Reason, StringComparison.Ordinal);
+
+        // Within the sender's quota: kept (bob and carol have not answered yet, so it stays kept).
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", Files.Create("src/small.bin", 60_000, seed: 2)));
+        await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        // A second one would take alice past her 100 kB: refused, though the spool has room.
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", Files.Create("src/small2.bin", 60_000, seed: 3)));
+        var second = await aliceLog.WaitFor<TransferFailed>(f => f.File == "small2.bin", timeout: Long);
+        Assert.Contains("spool.max-bytes-per-sender", second.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_kept_file_nobody_fetched_expires_and_the_sender_hears_so()
+    {
+        var (server, _) = await Nodes.StartServer(("spool.expire-after", "2s"), ("spool.sweep-interval", "200ms"));
+        var (bob, _) = await Nodes.StartClient("bob", server.Port);
+        await bob.StopAsync();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", Files.Create("src/late.bin", 5_000, seed: 4)));
+        await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        var expired = await Settled(aliceLog, "bob", DeliveryStatus.Expired);
+        Assert.Contains("not delivered within", expired.Reason, StringComparison.Ordinal);
+        await Eventually(() => Directory.GetFiles(Path.Combine(server.Settings.StateDir, "spool", "blobs")).Length == 0);
+    }
+
+    /// <summary>Waits (at most 10 s) for a condition on the file system, which no event announces.</summary>
+    private static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
+            await Task.Delay(50);
+        }
+    }
+}
