@@ -298,6 +298,9 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             case InputCommand.Unregister:
                 node.Commands.Tell(NodeCommands.Unregister.Instance);
                 break;
+            case InputCommand.Get get:
+                node.Commands.Tell(new NodeCommands.GetFile(get.FileId));
+                break;
             case InputCommand.Free free:
                 node.Commands.Tell(new NodeCommands.FreeName(free.Name));
                 break;

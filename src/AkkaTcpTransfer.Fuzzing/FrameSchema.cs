@@ -60,6 +60,7 @@ public static class FrameSchema
         FrameType.HistoryEnd => [Kind.Str, Kind.I64, Kind.U8],
         FrameType.NameStatus => [Kind.Str, Kind.U8, Kind.Str],
         FrameType.Held => [Kind.U32, Kind.Str, Kind.U32],
+        FrameType.GetFile => [Kind.Str],
         FrameType.Delivery => [Kind.Str, Kind.Str, Kind.Str, Kind.U8, Kind.I64, Kind.I64, Kind.Str],
         FrameType.LinkHello => [Kind.U16, Kind.Bin8],
         FrameType.LinkMessage => [Kind.Str, Kind.Str, Kind.Str, Kind.Rest],

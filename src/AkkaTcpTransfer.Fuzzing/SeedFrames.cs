@@ -45,6 +45,7 @@ public static class SeedFrames
         Unregister.Instance,
         new NameStatus(name, false, "released"),
         new Held(id, "f1", 2),
+        new GetFile("f1"),
         new Delivery("f1", "fuzz.bin", name, DeliveryState.Receiving, 10, 1000, ""),
         new Offer(id, "", [], "server", "fuzz.bin", 1000, 1),
         new Accept(id, 0, [], 65536, 524288),

@@ -252,6 +252,9 @@ public sealed class FrameDecoder
             case FrameType.Held:
                 frame = new Held(r.U32("id"), r.Str("file_id"), r.U31("recipients"));
                 break;
+            case FrameType.GetFile:
+                frame = new GetFile(r.Str("file_id"));
+                break;
             case FrameType.Delivery:
                 var (fileId, file, to, state) = (r.Str("file_id"), r.Str("file"), r.Str("to"), r.U8("state"));
                 if (state is < 1 or > 7) throw new MalformedFrameException(type, $"state {state} is not a delivery state");

@@ -115,6 +115,9 @@ public static class FrameEncoder
                 if (h.Recipients < 0) throw new ArgumentException("a kept file's recipients cannot be negative", nameof(frame));
                 w.U32(h.Id).Str(h.FileId).U32((uint)h.Recipients);
                 break;
+            case GetFile g:
+                w.Str(g.FileId);
+                break;
             case Delivery d:
                 w.Str(d.FileId).Str(d.File).Str(d.To).U8((byte)d.State).I64(d.Bytes).I64(d.Size).Text(d.Reason);
                 break;

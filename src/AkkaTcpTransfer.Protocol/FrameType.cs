@@ -35,6 +35,7 @@ public enum FrameType : byte
     Fail = 0x29,
     Held = 0x2A,
     Delivery = 0x2B,
+    GetFile = 0x2C,
 
     // Rooms: 0x3_
     JoinRoom = 0x30,

@@ -271,6 +271,13 @@ public sealed record Delivery(string FileId, string File, string To, DeliverySta
     public bool IsFinal => State is DeliveryState.Delivered or DeliveryState.Rejected or DeliveryState.Failed or DeliveryState.Expired;
 }
 
+/// <summary>Client to server: offer me kept file <paramref name="FileId"/> (one shared with a room I am in, or one
+/// kept for me): answered by an <see cref="Offer"/> from the server, or an <see cref="Error"/> code 21.</summary>
+public sealed record GetFile(string FileId) : Frame
+{
+    public override FrameType Type => FrameType.GetFile;
+}
+
 /// <summary>Frames that belong to one file transfer, routed by <see cref="Id"/>.</summary>
 public abstract record TransferFrame(uint Id) : Frame;
 

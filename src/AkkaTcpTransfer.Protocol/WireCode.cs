@@ -38,4 +38,6 @@ public enum WireCode : ushort
     /// <summary>The server could not store it (its database is full, locked or read-only): nothing was stored or passed
     /// on. Unlike <see cref="Unavailable"/>, certainly not.</summary>
     NotStored = 20,
+    /// <summary>A kept file asked for (<c>GetFile</c>) is not kept (any more), or not for this client.</summary>
+    NoSuchFile = 21,
 }

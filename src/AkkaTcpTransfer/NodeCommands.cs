@@ -39,6 +39,11 @@ public static class NodeCommands
     /// <see cref="Events.HistoryLine"/>s and a <see cref="Events.HistoryEnded"/>.</summary>
     public sealed record ShowHistory(string? Target, int Count) : IServerRequest;
 
+    /// <summary>Ask the server to offer kept file <paramref name="FileId"/> (one shared with a room this client is in,
+    /// or one kept for it): it comes as an offer (<see cref="Events.TransferOffered"/>), or an
+    /// <see cref="Events.ErrorOccurred"/> says why not.</summary>
+    public sealed record GetFile(string FileId) : IServerRequest;
+
     /// <summary>Release this client's registered name; answered with <see cref="Events.NameRegistration"/>.</summary>
     public sealed record Unregister : IServerRequest
     {

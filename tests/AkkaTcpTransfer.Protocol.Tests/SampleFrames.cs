@@ -53,6 +53,7 @@ internal static class SampleFrames
         Unregister.Instance,
         new NameStatus("alice", false, "'alice' is no longer registered"),
         new Held(0x0a0b0c0d, "f3k9", 2),
+        new GetFile("f3k9"),
         new Delivery("f3k9", "a.txt", "bob", DeliveryState.Delivered, 2, 2, ""),
         new LinkHello(1, Sha),
         new LinkMessage("g", "/user/x", "", new byte[] { 1, 2, 3 }),

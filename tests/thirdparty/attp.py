@@ -89,6 +89,7 @@ FRAMES = {
     0x2A: ("Held", [("id", "u32"), ("file_id", "str"), ("recipients", "u32")]),
     0x2B: ("Delivery", [("file_id", "str"), ("file", "str"), ("to", "str"), ("state", "u8"), ("bytes", "i64"),
                         ("size", "i64"), ("reason", "str")]),
+    0x2C: ("GetFile", [("file_id", "str")]),
     # Rooms (version 4)
     0x30: ("JoinRoom", [("room", "str")]),
     0x31: ("LeaveRoom", [("room", "str")]),

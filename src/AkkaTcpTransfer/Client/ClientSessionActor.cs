@@ -442,6 +442,7 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
             NodeCommands.ListMembers m => new MembersRequest(m.Room.Trim()),
             NodeCommands.SetTopic t => new SetTopic(t.Room.Trim(), t.Topic),
             NodeCommands.Unregister => Unregister.Instance,
+            NodeCommands.GetFile g => new GetFile(g.FileId.Trim()),
             NodeCommands.ShowHistory h => History(h),
             _ => throw new InvalidOperationException($"no frame for {request.GetType().Name}"),
         };

@@ -27,13 +27,15 @@ internal abstract record InputCommand
     /// <summary><paramref name="Target"/> null: the room in view (line mode: the server-wide room).</summary>
     public sealed record History(string? Target, int Count) : InputCommand;
     public sealed record Unregister : InputCommand;
+    /// <summary>Ask the server for a file it keeps (one shared with a room, or one kept for this client).</summary>
+    public sealed record Get(string FileId) : InputCommand;
     /// <summary>The server's operator frees a registered name, whoever holds it.</summary>
     public sealed record Free(string Name) : InputCommand;
     public sealed record Invalid(string Message) : InputCommand;
 
     /// <summary>The commands, for completion and suggestions.</summary>
     public static readonly IReadOnlyList<string> Verbs = ["/msg", "/who", "/join", "/leave", "/rooms", "/members", "/topic", "/history",
-        "/send", "/cancel", "/accept", "/reject", "/transfers", "/unregister", "/free", "/help", "/quit"];
+        "/send", "/get", "/cancel", "/accept", "/reject", "/transfers", "/unregister", "/free", "/help", "/quit"];
 
     /// <summary>Lines a history request asks for when no number is given.</summary>
     public const int DefaultHistory = 50;
@@ -52,7 +54,9 @@ internal abstract record InputCommand
         /unregister             let your name go (it is registered to you since you first used it)
         /free NAME              (server) free a registered name, whoever holds it, for anyone to take
         /send [NAME] PATH...    send files or folders: to the server, or to NAME through it; NAME,NAME...
-                                (or NAME, for someone offline): the server keeps it and offers it to each
+                                (or NAME, for someone offline; #ROOM for a room's members): the server
+                                keeps it and offers it to each
+        /get FILE-ID            get a file the server keeps: one shared with a room you are in, or for you
         /accept ID | /reject ID decide on an offer (a folder is one decision)
         /cancel ID              cancel a transfer, from either end
         /transfers              transfers in flight, and partial files kept for a resume
@@ -142,6 +146,11 @@ internal abstract record InputCommand
                 return ParseHistory(rest);
             case "/unregister":
                 return new Unregister();
+            case "/get":
+            {
+                var id = rest.Trim();
+                return id.Length == 0 || id.Contains(' ', StringComparison.Ordinal) ? new Invalid("usage: /get FILE-ID (from a room's \"shared a file\" line)") : new Get(id);
+            }
             case "/free":
             {
                 var freed = rest.Trim();
@@ -185,7 +194,8 @@ internal abstract record InputCommand
             var notAPath = !words[0].Quoted && !Path.Exists(Expand(words[0], home));
             // With the names online known: all of them online, or a list (a comma: "bob," is bob, online or not).
             var isName = peers is not null
-                ? names.Length > 0 && (names.All(n => peers.Contains(n, StringComparer.OrdinalIgnoreCase)) || (notAPath && first.Contains(',', StringComparison.Ordinal)))
+                ? names.Length > 0 && (names.All(n => peers.Contains(n, StringComparer.OrdinalIgnoreCase))
+                    || (notAPath && (first.Contains(',', StringComparison.Ordinal) || first.StartsWith('#'))))
                 : notAPath;
             if (isName && first.Contains(',', StringComparison.Ordinal)) first = string.Join(',', names);
             if (isName)

@@ -268,6 +268,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         {
             if (_spoolPending.Remove(r.Id)) _connection.Tell(new ConnectionMessages.Send(new Reject(r.Id, r.Reason)));
         });
+        Receive<Spool.SpoolRequests.GetRefused>(r => _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.NoSuchFile, r.Reason))));
         Receive<RelayMessages.RelayOffer>(o => _relays.OnRelayOffer(o, _endpoint.Owns(o.Offer.Id), _clock.Elapsed));
         Receive<RelayMessages.RelayFrame>(f => _relays.OnRelayFrame(f, _clock.Elapsed));
         Receive<RelayMessages.RelayGone>(_relays.OnGone);
@@ -356,6 +357,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<Spool.SpoolRequests.Deliver>(d => Sender.Tell(new TransferMessages.SendRefused(d.Spec.Id, $"{DisplayName} disconnected")));
         Receive<Spool.SpoolRequests.UploadAccepted>(_ => { });
         Receive<Spool.SpoolRequests.UploadRefused>(_ => { });
+        Receive<Spool.SpoolRequests.GetRefused>(_ => { });
     }
 
     private string DisplayName => _name.Length > 0 ? _name : _remote.ToString()!;
@@ -470,7 +472,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         switch (frame)
         {
             case Protocol.Say or WhoRequest or Offer or JoinRoom or LeaveRoom or RoomsRequest or MembersRequest or SetTopic
-                or HistoryRequest or Unregister:
+                or HistoryRequest or Unregister or GetFile:
                 Pace(frame);
                 break;
             // A frame of a transfer whose offer still waits keeps its place behind it (a Cancel must not overtake it).
@@ -504,11 +506,12 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
                     _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
                 break;
-            case var _ when offer.To.Contains(','):
-                // Several people: the server keeps the file once and offers it to each.
+            case var _ when offer.To.Contains(',') || RoomNames.IsRoom(offer.To.Trim()):
+                // Several people, or a room's members: the server keeps the file once and offers it to each.
                 var names = offer.To.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-                if (names.FirstOrDefault(n => PeerNames.Validate(n) is not null) is { } bad)
-                    _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"'{bad}' is not a name: {PeerNames.Validate(bad)}")));
+                if (names.FirstOrDefault(n => (RoomNames.IsRoom(n) ? RoomNames.Validate(n) : PeerNames.Validate(n)) is not null) is { } bad)
+                    _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id,
+                        $"'{bad}' is not a name: {(RoomNames.IsRoom(bad) ? RoomNames.Validate(bad) : PeerNames.Validate(bad))}")));
                 else if (_spool is null)
                     _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "this server keeps no files for several people at once (spool.enabled is off, or it is a cluster); send to each")));
                 else KeepForRecipients(offer with { From = _name, SenderId = _identity }, names);
@@ -586,7 +589,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Protocol.Say => _chatRate,
                 WhoRequest => _whoRate,
                 Offer => _offerRate,
-                JoinRoom or LeaveRoom or RoomsRequest or MembersRequest or SetTopic or Unregister => _roomsRate,
+                JoinRoom or LeaveRoom or RoomsRequest or MembersRequest or SetTopic or Unregister or GetFile => _roomsRate,
                 HistoryRequest => _historyRate,
                 _ => null,
             };
@@ -690,6 +693,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 return;
             case Unregister:
                 _entities.Names.Tell(new NameMessages.Release(_name, _identityHex));
+                return;
+            case GetFile get:
+                if (_spool is null) _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.NoSuchFile, "this server keeps no files")));
+                else _spool.Tell(new Spool.SpoolRequests.Get(get.FileId.Trim(), _identityHex, _name));
                 return;
             case HistoryRequest { Target.Length: 0 } lobby:
                 ToRoom("", new RoomMessages.History("", _identityHex, lobby.Before, Math.Clamp(lobby.Count, 1, _settings.History.MaxPage), _connection));

@@ -91,7 +91,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             entities = entities with
             {
-                Spool = Context.ActorOf(LocalEntities.Restarting(Spool.SpoolActor.Props(settings, _registry, entities.Names), "spool"), "spool"),
+                Spool = Context.ActorOf(LocalEntities.Restarting(Spool.SpoolActor.Props(settings, _registry, entities.Names, entities.Rooms), "spool"), "spool"),
             };
             _keyParts[entities.Spool] = "spool";
         }

@@ -136,6 +136,43 @@ public sealed class SpoolTests : NodesAndFiles
         await Eventually(() => Directory.GetFiles(Path.Combine(server.Settings.StateDir, "spool", "blobs")).Length == 0);
     }
 
+    [Fact]
+    public async Task A_file_shared_with_a_room_reaches_its_members_and_one_who_joins_later_gets_it_from_the_history()
+    {
+        var (server, _) = await Nodes.StartServer();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port, ("downloads", Files.Dir("bob")));
+        foreach (var (node, log) in new[] { (alice, aliceLog), (bob, bobLog) })
+        {
+            node.Commands.Tell(new NodeCommands.JoinRoom("#team"));
+            await log.WaitFor<JoinedRoom>(j => j.Room == "#team", timeout: Long);
+        }
+        var file = Files.Create("src/slides.bin", 700_000, seed: 6);
+        alice.Commands.Tell(new NodeCommands.SendFile("#team", file));
+        var held = await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        Assert.Equal(1, held.Recipients);
+        await bobLog.WaitFor<TransferCompleted>(c => c.File == "slides.bin", timeout: Long);
+        // The room's history says so, with the id to fetch it by.
+        var line = await bobLog.WaitFor<ChatReceived>(c => c.To == "#team" && c.Text.Contains(held.FileId, StringComparison.Ordinal), timeout: Long);
+        Assert.Equal("alice", line.From);
+        Assert.Contains($"/get {held.FileId}", line.Text, StringComparison.Ordinal);
+
+        // carol was not in the room: she may not have it. Once she joins, the line is in the history she gets, and so is the file.
+        var (carol, carolLog) = await Nodes.StartClient("carol", server.Port, ("downloads", Files.Dir("carol")));
+        carol.Commands.Tell(new NodeCommands.GetFile(held.FileId));
+        var refused = await carolLog.WaitFor<ErrorOccurred>(e => e.Message.Contains(held.FileId, StringComparison.Ordinal), timeout: Long);
+        Assert.Contains("members of #team", refused.Message, StringComparison.Ordinal);
+        carol.Commands.Tell(new NodeCommands.JoinRoom("#team"));
+        await carolLog.WaitFor<HistoryLine>(h => h.To == "#team" && h.Text.Contains($"/get {held.FileId}", StringComparison.Ordinal), timeout: Long);
+        carol.Commands.Tell(new NodeCommands.GetFile(held.FileId));
+        var got = await carolLog.WaitFor<TransferCompleted>(c => c.File == "slides.bin", timeout: Long);
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(got.Path));
+        await Settled(aliceLog, "carol", DeliveryStatus.Delivered);
+        // An id nobody kept is answered too.
+        carol.Commands.Tell(new NodeCommands.GetFile("0000000000"));
+        await carolLog.WaitFor<ErrorOccurred>(e => e.Message.Contains("no file 0000000000 is kept", StringComparison.Ordinal), timeout: Long);
+    }
+
     /// <summary>Waits (at most 10 s) for a condition on the file system, which no event announces.</summary>
     private static async Task Eventually(Func<bool> condition)
     {

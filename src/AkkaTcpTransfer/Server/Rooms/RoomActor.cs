@@ -89,6 +89,9 @@ internal sealed class RoomActor : ReceivePersistentActor
         Command<RoomMessages.Say>(OnSay);
         Command<RoomMessages.SetTopic>(OnSetTopic);
         Command<RoomMessages.Members>(OnMembers);
+        Command<RoomMessages.Roster>(r => Sender.Tell(_lobby || !_open
+            ? new RoomMessages.RosterIs(r.Token, r.Room, false, [])
+            : new RoomMessages.RosterIs(r.Token, _name, _members.ContainsKey(r.Identity), [.. _members.Select(m => (m.Value, m.Key))])));
         Command<RoomMessages.History>(OnHistory);
         Command<RoomMessages.StoreLine>(OnStoreLine);
         Command<RoomMessages.Scrollback>(s =>

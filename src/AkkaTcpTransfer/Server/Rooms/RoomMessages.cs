@@ -36,6 +36,14 @@ internal static class RoomMessages
 
     public sealed record Members(string Room, IActorRef Connection, int Budget) : ICrossNodeMessage;
 
+    /// <summary>Spool -> room: is <paramref name="Identity"/> a member, and who are the members (names and identities)?
+    /// Answered with <see cref="RosterIs"/>.</summary>
+    public sealed record Roster(long Token, string Room, string Identity);
+
+    /// <summary><paramref name="Room"/> as the room spells it; <paramref name="Member"/>: the asker is a member (false,
+    /// with no members, for a room that does not exist).</summary>
+    public sealed record RosterIs(long Token, string Room, bool Member, IReadOnlyList<(string Name, string Identity)> Members);
+
     /// <summary>Which lines to send for a history request (answered with <see cref="HistoryRange"/>, or a refusal to
     /// <paramref name="Connection"/>).</summary>
     public sealed record History(string Room, string Identity, long Before, int Count, IActorRef Connection) : ICrossNodeMessage;

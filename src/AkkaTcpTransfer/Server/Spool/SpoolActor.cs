@@ -4,7 +4,11 @@ using Akka.Event;
 using Akka.Persistence;
 using AkkaTcpTransfer.Events;
 using AkkaTcpTransfer.Protocol;
+using AkkaTcpTransfer.Chat;
+using AkkaTcpTransfer.Server.Entities;
+using AkkaTcpTransfer.Server.Lines;
 using AkkaTcpTransfer.Server.Names;
+using AkkaTcpTransfer.Server.Rooms;
 using AkkaTcpTransfer.Server.Sessions;
 using AkkaTcpTransfer.Server.Stored;
 using AkkaTcpTransfer.Settings;
@@ -34,6 +38,12 @@ internal static class SpoolRequests
     /// <summary>Spool -> a recipient's peer: send this kept file to your client, in the name of <paramref name="From"/>
     /// (whose identity is <paramref name="SenderId"/>), reporting to the spool.</summary>
     public sealed record Deliver(TransferMessages.StartSend Spec, string From, byte[] SenderId);
+
+    /// <summary>Peer -> spool: its client asks for kept file <paramref name="FileId"/> (GetFile): offered to it if it
+    /// is one of the file's recipients or a member of a room the file was shared with; else <see cref="GetRefused"/>.</summary>
+    public sealed record Get(string FileId, string Identity, string Name);
+
+    public sealed record GetRefused(string FileId, string Reason);
 }
 
 /// <summary>Keeps files for their recipients. A file sent to several people, or to a registered name whose owner is
@@ -71,12 +81,32 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     {
         public FileKept Kept { get; } = kept;
         public List<Recipient> Recipients { get; } = [.. kept.Recipients.Select(r => new Recipient(r.Name, r.Identity))];
-        public bool Open => Recipients.Any(r => !r.Final);
+        /// <summary>Those who asked for it (GetFile) without being among its recipients, or asked again: not stored
+        /// (after a restart they ask again).</summary>
+        public List<Recipient> OnDemand { get; } = [];
+        public IEnumerable<Recipient> Everyone => Recipients.Concat(OnDemand);
+        /// <summary>Its content is still needed: someone has yet to get it, or it is shared with a room (until it expires).</summary>
+        public bool Open => Kept.Rooms.Count > 0 || Everyone.Any(r => !r.Final);
     }
 
-    private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients);
+    private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms);
 
-    private sealed record Resolving(SpoolRequests.Upload Upload, IActorRef Peer, Dictionary<string, SessionMessages.FoundName> Found);
+    /// <summary>An upload's names being looked up: people (online, then registered) and rooms (their members).</summary>
+    private sealed class Resolving(SpoolRequests.Upload upload, IActorRef peer)
+    {
+        public SpoolRequests.Upload Upload { get; } = upload;
+        public IActorRef Peer { get; } = peer;
+        public Dictionary<string, SessionMessages.FoundName> Found { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, RoomMessages.RosterIs> Rooms { get; } = new(StringComparer.Ordinal);
+        public int Waiting { get; set; }
+    }
+
+    /// <summary>A GetFile from someone who is not among the file's recipients: waiting for its rooms to say whether
+    /// they are a member.</summary>
+    private sealed record Asking(SpoolRequests.Get Get, IActorRef Peer, Entry Entry)
+    {
+        public int Waiting { get; set; }
+    }
 
     /// <summary>Failures of one delivery (a lost connection, a full disk) before it counts as failed for good.</summary>
     private const int MaxFailures = 3;
@@ -89,6 +119,11 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private readonly int _snapshotEvery;
     private readonly IActorRef _sessions;
     private readonly IActorRef _names;
+    private readonly IActorRef _rooms;
+    private readonly Dictionary<long, Asking> _asking = [];
+    /// <summary>Lines announcing a file in a room, by their line id, until the room stored them.</summary>
+    private readonly Dictionary<uint, (string Room, RoomMessages.Say Say)> _announcing = [];
+    private uint _nextLine;
     private readonly Func<long> _now;
     private readonly string _blobs;
     private readonly string _incoming;
@@ -111,11 +146,13 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// <param name="sessions">The session registry (who is online here).</param>
     /// <param name="names">The name registry (who owns a name while offline).</param>
     /// <param name="now">For tests: the clock, in Unix milliseconds.</param>
-    public static Props Props(NodeSettings settings, IActorRef sessions, IActorRef names, Func<long>? now = null) =>
-        Akka.Actor.Props.Create(() => new SpoolActor(settings, sessions, names, now)).WithDispatcher(settings.Transfer.FileIoDispatcher);
+    /// <param name="rooms">Where rooms are (<see cref="EntityEnvelope"/>s): their members, and the line announcing a file shared there.</param>
+    public static Props Props(NodeSettings settings, IActorRef sessions, IActorRef names, IActorRef rooms, Func<long>? now = null) =>
+        Akka.Actor.Props.Create(() => new SpoolActor(settings, sessions, names, rooms, now)).WithDispatcher(settings.Transfer.FileIoDispatcher);
 
-    public SpoolActor(NodeSettings settings, IActorRef sessions, IActorRef names, Func<long>? now)
+    public SpoolActor(NodeSettings settings, IActorRef sessions, IActorRef names, IActorRef rooms, Func<long>? now)
     {
+        _rooms = rooms;
         _settings = settings.Spool;
         _snapshotEvery = settings.History.SnapshotEvery;
         _sessions = sessions;
@@ -141,6 +178,19 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         Command<SpoolRequests.Upload>(OnUpload);
         Command<SessionMessages.FoundMany>(OnFound);
         Command<NameMessages.OwnersFound>(OnOwners);
+        Command<RoomMessages.RosterIs>(OnRoster);
+        Command<SpoolRequests.Get>(OnGet);
+        Command<LineAnswers.SayDone>(d => _announcing.Remove(d.Id));
+        Command<LineAnswers.SayFailed>(f =>
+        {
+            if (_announcing.Remove(f.Id, out var line)) _log.Warning("spool: could not announce a file in {0}: {1}", line.Room, f.Reason);
+        });
+        Command<LineAnswers.SayDeferred>(d =>
+        {
+            // The uploader's allowance for lines to many: the announcement waits its turn.
+            if (_announcing.TryGetValue(d.Id, out var line))
+                Context.System.Scheduler.ScheduleTellOnce(d.Wait, _rooms, new EntityEnvelope(RoomNames.EntityId(line.Room), line.Say), Self);
+        });
         Command<SpoolMessages.Uploaded>(OnUploaded);
         Command<SpoolMessages.UploadEnded>(e =>
         {
@@ -218,8 +268,18 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var token = ++_nextToken;
-        _resolving[token] = new Resolving(upload, Sender, new Dictionary<string, SessionMessages.FoundName>(StringComparer.Ordinal));
-        _sessions.Tell(new SessionMessages.FindMany(token, upload.To));
+        var resolving = _resolving[token] = new Resolving(upload, Sender);
+        var people = upload.To.Where(n => !RoomNames.IsRoom(n)).ToList();
+        if (people.Count > 0)
+        {
+            resolving.Waiting++;
+            _sessions.Tell(new SessionMessages.FindMany(token, people));
+        }
+        foreach (var room in upload.To.Where(RoomNames.IsRoom).Distinct(StringComparer.Ordinal))
+        {
+            resolving.Waiting++;
+            _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), new RoomMessages.Roster(token, room, upload.FromIdentity)));
+        }
     }
 
     /// <summary>Why an upload cannot be kept before its recipients are even looked up, or null.</summary>
@@ -228,6 +288,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var offer = upload.Offer;
         if (FolderStream.IsFolderOffer(offer.File)) return "a folder goes to one person at a time; send its files, or send it to each";
         if (upload.To.Count > _settings.MaxRecipients) return $"a file goes to at most {_settings.MaxRecipients} people at once (spool.max-recipients)";
+        if (upload.To.FirstOrDefault(n => RoomNames.IsRoom(n) && RoomNames.Validate(n) is not null) is { } badRoom)
+            return $"'{badRoom}' is not a room name: {RoomNames.Validate(badRoom)}";
         if (_entries.Count + _uploads.Count >= _settings.MaxFiles) return $"the server keeps {_settings.MaxFiles} files already (spool.max-files); try again later";
         var inUse = BytesKept() + _uploads.Values.Sum(u => u.Size);
         if (inUse + offer.Size > _settings.MaxBytes)
@@ -252,7 +314,42 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             else missing.Add(name.Asked);
         }
         if (missing.Count > 0) _names.Tell(new NameMessages.Owners(found.Token, missing));
-        else Resolved(found.Token);
+        else Answered(found.Token, resolving);
+    }
+
+    private void OnRoster(RoomMessages.RosterIs roster)
+    {
+        if (_resolving.TryGetValue(roster.Token, out var resolving))
+        {
+            if (!roster.Member)
+            {
+                _resolving.Remove(roster.Token);
+                resolving.Peer.Tell(new SpoolRequests.UploadRefused(resolving.Upload.Offer.Id, roster.Members.Count == 0
+                    ? $"there is no room {roster.Room}"
+                    : $"you are not in {roster.Room}: only its members share files in it"));
+                return;
+            }
+            resolving.Rooms[roster.Room] = roster;
+            Answered(roster.Token, resolving);
+            return;
+        }
+        if (!_asking.TryGetValue(roster.Token, out var asking)) return;
+        if (roster.Member)
+        {
+            _asking.Remove(roster.Token);
+            OnDemand(asking.Entry, asking.Get, asking.Peer);
+        }
+        else if (--asking.Waiting == 0)
+        {
+            _asking.Remove(roster.Token);
+            asking.Peer.Tell(new SpoolRequests.GetRefused(asking.Get.FileId,
+                $"file {asking.Get.FileId} is for the members of {string.Join(", ", asking.Entry.Kept.Rooms)}; join to get it"));
+        }
+    }
+
+    private void Answered(long token, Resolving resolving)
+    {
+        if (--resolving.Waiting == 0) Resolved(token);
     }
 
     private void OnOwners(NameMessages.OwnersFound owners)
@@ -268,7 +365,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             }
             resolving.Found[asked] = new SessionMessages.FoundName(asked, name, identity, null, null);
         }
-        Resolved(owners.Token);
+        Answered(owners.Token, resolving);
     }
 
     private void Resolved(long token)
@@ -276,9 +373,12 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         _resolving.Remove(token, out var resolving);
         var (upload, peer) = (resolving!.Upload, resolving.Peer);
         var recipients = new List<SpoolRecipient>();
-        foreach (var name in upload.To)
+        // The people named, then each room's members but the uploader (a room with nobody else keeps it for later).
+        var everyone = upload.To.Where(n => !RoomNames.IsRoom(n)).Select(n => resolving.Found[n])
+            .Concat(resolving.Rooms.Values.SelectMany(r => r.Members).Where(m => m.Identity != upload.FromIdentity)
+                .Select(m => new SessionMessages.FoundName(m.Name, m.Name, m.Identity, null, null)));
+        foreach (var found in everyone)
         {
-            var found = resolving.Found[name];
             if (found.Identity == upload.FromIdentity)
             {
                 peer.Tell(new SpoolRequests.UploadRefused(upload.Offer.Id, "you cannot send a file to yourself"));
@@ -294,7 +394,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             }
             recipients.Add(new SpoolRecipient(found.Name, found.Identity));
         }
-        _uploads[token] = new PendingUpload(upload, peer, upload.Offer.Size, recipients);
+        _uploads[token] = new PendingUpload(upload, peer, upload.Offer.Size, recipients, [.. resolving.Rooms.Values.Select(r => r.Room)]);
         peer.Tell(new SpoolRequests.UploadAccepted(upload.Offer, new SpoolUpload(Self, token, _settings.Folder)));
     }
 
@@ -325,7 +425,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var offer = up.Upload.Offer;
         var now = _now();
         var kept = new FileKept(NewFileId(), sha, offer.Size, offer.Fingerprint, offer.File, offer.From, up.Upload.FromIdentity, now,
-            now + (long)_settings.ExpireAfter.TotalMilliseconds, up.Recipients);
+            now + (long)_settings.ExpireAfter.TotalMilliseconds, up.Recipients, up.Rooms);
         _keeping[kept.FileId] = (receiver, uploaded.Token);
         Persist(kept, e =>
         {
@@ -337,7 +437,61 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             _log.Info("kept {0} ({1}) from {2} for {3}", e.File, e.FileId, e.From, string.Join(", ", e.Recipients.Select(r => r.Name)));
             foreach (var r in entry.Recipients) Row(entry, r);
             foreach (var r in entry.Recipients) Pump(r.Identity);
+            foreach (var room in e.Rooms) Announce(e, room);
         });
+    }
+
+    /// <summary>The room's history gets a line from the uploader naming the file and how to fetch it, so that members
+    /// who join later, or declined, can ask for it until it expires.</summary>
+    private void Announce(FileKept kept, string room)
+    {
+        var id = ++_nextLine;
+        var say = new RoomMessages.Say(id, room, kept.FromIdentity, kept.From,
+            $"shared a file: {kept.File} ({Units.Bytes(kept.Size)}), until {DateTimeOffset.FromUnixTimeMilliseconds(kept.ExpiresMs).UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture)} UTC: /get {kept.FileId}",
+            $"spool:{kept.FileId}");
+        _announcing[id] = (room, say);
+        _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), say));
+    }
+
+    // ---------------------------------------------------------------- asked for
+
+    private void OnGet(SpoolRequests.Get get)
+    {
+        var peer = Sender;
+        if (!_entries.TryGetValue(get.FileId.ToLowerInvariant(), out var entry) || !entry.Open)
+        {
+            peer.Tell(new SpoolRequests.GetRefused(get.FileId, $"no file {get.FileId} is kept (it expired, reached everyone, or never was)"));
+            return;
+        }
+        if (entry.Kept.FromIdentity == get.Identity || entry.Recipients.Any(r => r.Identity == get.Identity))
+        {
+            OnDemand(entry, get, peer);
+            return;
+        }
+        if (entry.Kept.Rooms.Count == 0)
+        {
+            peer.Tell(new SpoolRequests.GetRefused(get.FileId, $"file {get.FileId} is not for you"));
+            return;
+        }
+        var token = ++_nextToken;
+        _asking[token] = new Asking(get, peer, entry) { Waiting = entry.Kept.Rooms.Count };
+        foreach (var room in entry.Kept.Rooms)
+            _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), new RoomMessages.Roster(token, room, get.Identity)));
+    }
+
+    /// <summary>Offers the file to whoever asked for it (and may have it), now: again, if they had it or declined it.</summary>
+    private void OnDemand(Entry entry, SpoolRequests.Get get, IActorRef peer)
+    {
+        // One still on its way to them is the one they get; otherwise a new delivery.
+        var r = entry.Everyone.FirstOrDefault(x => x.Identity == get.Identity && !x.Final);
+        if (r is null)
+        {
+            r = new Recipient(get.Name, get.Identity);
+            entry.OnDemand.Add(r);
+        }
+        if (!_online.ContainsKey(get.Identity)) Online(get.Identity, get.Name, peer, ActorRefs.Nobody);
+        Row(entry, r);
+        Pump(get.Identity);
     }
 
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
@@ -354,7 +508,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         Online(online.Identity, online.Name, Sender, online.Connection);
         // The client's own kept files: where each stands, also what ended while it was away.
         foreach (var entry in _entries.Values.Where(e => e.Kept.FromIdentity == online.Identity).OrderBy(e => e.Kept.AtMs))
-            foreach (var r in entry.Recipients) Row(entry, r);
+            foreach (var r in entry.Everyone) Row(entry, r);
         Pump(online.Identity);
     }
 
@@ -375,8 +529,9 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         {
             if (busy >= _settings.DeliveriesPerRecipient) return;
             if (!_checked.Contains(entry.Kept.Sha256)) continue;
-            foreach (var r in entry.Recipients)
+            foreach (var r in entry.Everyone)
             {
+                if (busy >= _settings.DeliveriesPerRecipient) return;
                 if (r.Identity != identity || r.State != DeliveryState.Waiting || _deliveries.Values.Any(d => d.Recipient == r)) continue;
                 var id = NewTransferId();
                 _deliveries[id] = (entry, r);
@@ -444,6 +599,12 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         r.State = state;
         r.Reason = reason;
         Row(entry, r);
+        if (entry.OnDemand.Contains(r))
+        {
+            // Asked for, not among its recipients: nothing to store.
+            if (!entry.Open) ReleaseContent(entry.Kept.Sha256);
+            return;
+        }
         PersistAsync(new FileSettled(entry.Kept.FileId, r.Identity, (byte)state, reason, _now()), e =>
         {
             Saved();
@@ -472,7 +633,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var now = _now();
         foreach (var entry in _entries.Values.Where(e => e.Kept.ExpiresMs <= now).ToList())
         {
-            foreach (var r in entry.Recipients.Where(r => !r.Final))
+            foreach (var r in entry.Everyone.Where(r => !r.Final))
             {
                 r.State = DeliveryState.Expired;
                 r.Reason = $"not delivered within {Units.Seconds(_settings.ExpireAfter)}";
@@ -521,7 +682,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         }
         _log.Error("spool: {0} cannot be served: {1}", check.Sha256, check.Problem);
         foreach (var entry in _entries.Values.Where(e => e.Kept.Sha256 == check.Sha256).ToList())
-            foreach (var r in entry.Recipients.Where(r => !r.Final))
+            foreach (var r in entry.Everyone.Where(r => !r.Final).ToList())
                 Settle(entry, r, DeliveryState.Failed, $"the server lost the file ({check.Problem})");
         TryDelete(Path.Combine(_blobs, check.Sha256));
     }
@@ -541,7 +702,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         _entries.Values.Where(e => e.Open && (which is null || which(e))).DistinctBy(e => e.Kept.Sha256).Sum(e => e.Kept.Size);
 
     private long BytesWaitingFor(string identity) =>
-        _entries.Values.Where(e => e.Recipients.Any(r => r.Identity == identity && !r.Final)).Sum(e => e.Kept.Size);
+        _entries.Values.Where(e => e.Everyone.Any(r => r.Identity == identity && !r.Final)).Sum(e => e.Kept.Size);
 
     // ---------------------------------------------------------------- state
 

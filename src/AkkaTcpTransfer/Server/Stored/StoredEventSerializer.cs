@@ -36,10 +36,10 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
         DirectStored => "a3",
         DirectDelivered => "a4",
         AccountSnapshot => "as1",
-        FileKept => "k1",
+        FileKept => "k4",
         FileSettled => "k2",
         FileDropped => "k3",
-        SpoolSnapshot => "ks1",
+        SpoolSnapshot => "ks2",
         _ => throw new SerializationException($"{o.GetType()} is not stored by this program"),
     };
 
@@ -230,10 +230,12 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
                 "a4" => new DirectDelivered(r.ReadInt64()),
                 "as1" => new AccountSnapshot(List(r, x => x.ReadString()), r.ReadInt64(),
                     List(r, x => new PendingDirect(x.ReadInt64(), x.ReadInt64(), x.ReadInt32()))),
-                "k1" => ReadKept(r),
+                "k1" => ReadKept(r, withRooms: false),
+                "k4" => ReadKept(r, withRooms: true),
                 "k2" => new FileSettled(r.ReadString(), r.ReadString(), r.ReadByte(), r.ReadString(), r.ReadInt64()),
                 "k3" => new FileDropped(r.ReadString(), r.ReadString()),
-                "ks1" => new SpoolSnapshot(List(r, x => new KeptFileState(ReadKept(x), List(x, y => (y.ReadByte(), y.ReadString()))))),
+                "ks1" => new SpoolSnapshot(List(r, x => new KeptFileState(ReadKept(x, withRooms: false), List(x, y => (y.ReadByte(), y.ReadString()))))),
+                "ks2" => new SpoolSnapshot(List(r, x => new KeptFileState(ReadKept(x, withRooms: true), List(x, y => (y.ReadByte(), y.ReadString()))))),
                 _ => throw new SerializationException($"unknown stored manifest '{manifest}' (written by a newer version?)"),
             };
             if (r.BaseStream.Position != bytes.Length) throw new SerializationException($"{bytes.Length - r.BaseStream.Position} bytes left over reading '{manifest}'");
@@ -261,10 +263,13 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
             x.Write(p.Name);
             x.Write(p.Identity);
         });
+        List(w, e.Rooms, (x, room) => x.Write(room));
     }
 
-    private static FileKept ReadKept(BinaryReader r) => new(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadString(),
-        r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), List(r, x => new SpoolRecipient(x.ReadString(), x.ReadString())));
+    /// <summary>A kept file's record: "k1" (and snapshot "ks1") had no rooms; "k4" ("ks2") ends with them.</summary>
+    private static FileKept ReadKept(BinaryReader r, bool withRooms) => new(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadString(),
+        r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), List(r, x => new SpoolRecipient(x.ReadString(), x.ReadString())),
+        withRooms ? List(r, x => x.ReadString()) : []);
 
     private static void List<T>(BinaryWriter w, IReadOnlyList<T> items, Action<BinaryWriter, T> write)
     {

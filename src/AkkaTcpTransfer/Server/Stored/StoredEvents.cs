@@ -79,9 +79,10 @@ internal sealed record AccountSnapshot(IReadOnlyList<string> Rooms, long Deliver
 /// <summary>Someone a kept file is for: the name as the sender wrote it resolved to its holder, and its identity.</summary>
 internal sealed record SpoolRecipient(string Name, string Identity);
 
-/// <summary>A verified upload is kept (its content at spool/blobs/SHA256) for <paramref name="Recipients"/>.</summary>
+/// <summary>A verified upload is kept (its content at spool/blobs/SHA256) for <paramref name="Recipients"/>, and, when
+/// shared with <paramref name="Rooms"/>, for whoever is a member of one of them until it expires.</summary>
 internal sealed record FileKept(string FileId, string Sha256, long Size, long Fingerprint, string File, string From, string FromIdentity,
-    long AtMs, long ExpiresMs, IReadOnlyList<SpoolRecipient> Recipients) : IStored;
+    long AtMs, long ExpiresMs, IReadOnlyList<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms) : IStored;
 
 /// <summary>A kept file reached its end for one recipient: delivered, rejected or failed (a <see cref="Protocol.DeliveryState"/>).</summary>
 internal sealed record FileSettled(string FileId, string Identity, byte State, string Reason, long AtMs) : IStored;
