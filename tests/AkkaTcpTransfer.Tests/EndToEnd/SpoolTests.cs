@@ -90,6 +90,38 @@ public sealed class SpoolTests : NodesAndFiles
     }
 
     [Fact]
+    public async Task A_kept_file_changed_on_disk_while_the_server_was_down_is_never_served()
+    {
+        Nodes.ExpectErrors = true; // the server logs the damaged file as an error: what this test is about
+        var (server, _) = await Nodes.StartServer();
+        var (bobState, aliceState) = (Files.Dir("bob-state"), Files.Dir("alice-state"));
+        var (bob, _) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState));
+        await bob.StopAsync();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port, ("state-dir", aliceState));
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", Files.Create("src/doc.bin", 200_000, seed: 3)));
+        await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        await alice.StopAsync();
+        var state = server.Settings.StateDir;
+        await server.StopAsync();
+
+        // One byte of the kept copy changes while the server is down (a disk error, a careless operator).
+        var blob = Assert.Single(Directory.GetFiles(Path.Combine(state, "spool", "blobs")));
+        var bytes = File.ReadAllBytes(blob);
+        bytes[100_000] ^= 0xff;
+        File.WriteAllBytes(blob, bytes);
+
+        var (again, _) = await Nodes.StartServer(("state-dir", state), ("port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var (_, aliceAgainLog) = await Nodes.StartClient("alice", again.Port, ("state-dir", aliceState));
+        var failed = await Settled(aliceAgainLog, "bob", DeliveryStatus.Failed);
+        Assert.Contains("no longer matches its SHA-256", failed.Reason, StringComparison.Ordinal);
+        // bob, back, is offered nothing: the changed copy is gone.
+        var (_, bobAgainLog) = await Nodes.StartClient("bob", again.Port, ("state-dir", bobState), ("downloads", Files.Dir("bob-downloads")));
+        await bobAgainLog.WaitFor<HistoryEnded>(timeout: Long);
+        Assert.Empty(bobAgainLog.All<TransferOffered>());
+        Assert.False(File.Exists(blob));
+    }
+
+    [Fact]
     public async Task A_name_nobody_registered_is_refused_and_nothing_is_kept()
     {
         var (server, _) = await Nodes.StartServer();
