@@ -59,6 +59,14 @@ public sealed partial class Bench(string workDir, Report report, bool smoke, IRe
         ("state-dir", Path.Combine(WorkDir, "client-state")),
     ];
 
+    /// <summary>A client reaching <paramref name="serverPort"/>'s server through <paramref name="proxyPort"/> (a proxy)
+    /// trusts it as it would directly.</summary>
+    public void TrustLike(int proxyPort, int serverPort)
+    {
+        _trust[proxyPort] = _trust.GetValueOrDefault(serverPort, []);
+        _fingerprints[proxyPort] = _fingerprints.GetValueOrDefault(serverPort);
+    }
+
     /// <summary>How a client trusts the server on each port: the fingerprint it printed (or --insecure without TLS).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string[]> _trust = new();
 

@@ -280,6 +280,21 @@ public sealed partial class JsonEventProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts the peak (<see cref="PeakResidentBytes"/>) over from the memory resident now (Linux: "5" to
+    /// /proc/PID/clear_refs), so that a phase's peak can be read on its own; false where that cannot be done.</summary>
+    public bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{_process.Id}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The process's resident memory now (VmRSS) in bytes, from /proc; null where there is no /proc.</summary>
     public long? ResidentBytes()
     {

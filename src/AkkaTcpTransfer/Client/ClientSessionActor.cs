@@ -392,7 +392,7 @@ internal sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithUnbou
             case Offer offer:
                 // Identities are the server's, whichever of its nodes vouches for them now: partial files are tied to
                 // the server as configured (its first address), so a transfer resumes through another node.
-                _endpoint.Offer(offer, _connection, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, _origin);
+                _ = _endpoint.Offer(offer, _connection, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, _origin);
                 break;
             case TransferFrame transfer:
                 if (!_endpoint.Route(transfer)) _log.Debug("dropping {0} for unknown or finished transfer {1}", transfer.Type, TransferIds.Format(transfer.Id));

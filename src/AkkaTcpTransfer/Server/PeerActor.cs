@@ -261,8 +261,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<Spool.SpoolRequests.Deliver>(d => _endpoint.StartSend(d.Spec, _connection, d.SenderId, Sender, d.From));
         Receive<Spool.SpoolRequests.UploadAccepted>(a =>
         {
-            if (!_spoolPending.Remove(a.Offer.Id)) return;
-            _endpoint.Offer(a.Offer, _connection, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "", a.Target);
+            // The spool reserved room for it: given back unless a receiver takes the upload (which gives it back itself).
+            if (!_spoolPending.Remove(a.Offer.Id)
+                || !_endpoint.Offer(a.Offer, _connection, _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "", a.Target))
+                a.Target.Spool.Tell(new SpoolMessages.UploadEnded(a.Target.Token));
         });
         Receive<Spool.SpoolRequests.UploadRefused>(r =>
         {
@@ -355,7 +357,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<TransferMessages.StartSend>(spec => _transfers.Tell(new TransferMessages.SendRefused(spec.Id, $"{DisplayName} disconnected")));
         Receive<RelayMessages.RelayOffer>(o => o.SenderPeer.Tell(new RelayMessages.RelayFrame(new Reject(o.Offer.Id, $"{DisplayName} disconnected"))));
         Receive<Spool.SpoolRequests.Deliver>(d => Sender.Tell(new TransferMessages.SendRefused(d.Spec.Id, $"{DisplayName} disconnected")));
-        Receive<Spool.SpoolRequests.UploadAccepted>(_ => { });
+        Receive<Spool.SpoolRequests.UploadAccepted>(a => a.Target.Spool.Tell(new SpoolMessages.UploadEnded(a.Target.Token)));
         Receive<Spool.SpoolRequests.UploadRefused>(_ => { });
         Receive<Spool.SpoolRequests.GetRefused>(_ => { });
     }
@@ -503,7 +505,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 break;
             case var _ when offer.To.Length == 0 || PeerNames.Comparer.Equals(offer.To, _settings.Name):
                 // For the server itself. The sender is who this connection authenticated, whatever the frame says.
-                _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
+                _ = _endpoint.Offer(offer with { From = _name, SenderId = _identity, To = _settings.Name }, _connection,
                     _settings.MaxFrameSize - ProtocolLimits.ChunkOverhead, origin: "");
                 break;
             case var _ when offer.To.Contains(',') || RoomNames.IsRoom(offer.To.Trim()):

@@ -74,7 +74,7 @@ internal sealed class SenderActor : TransferActor
         base.PreStart();
         try
         {
-            _source = _spec.Bundle is { } bundle ? new FolderSource(bundle) : new FileSource(_spec.Path, _spec.Size, _spec.Stamp ?? _spec.Fingerprint);
+            _source = _spec.Bundle is { } bundle ? new FolderSource(bundle) : new FileSource(_spec.Path, _spec.Size, _spec.Stamp ?? _spec.Fingerprint, _spec.Sha256);
         }
         catch (TransferException e)
         {

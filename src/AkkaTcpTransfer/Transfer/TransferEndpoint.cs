@@ -71,24 +71,26 @@ internal sealed class TransferEndpoint
     /// <param name="origin">Where the sender's identity comes from (the server's address, on a client), so that partial
     /// files of different servers never mix.</param>
     /// <param name="spool">For an upload the server keeps for its recipients: where it lands.</param>
-    public void Offer(Offer offer, IActorRef connection, int maxChunk, string origin, SpoolUpload? spool = null)
+    /// <returns>False when the offer was refused at once (no receiver was made).</returns>
+    public bool Offer(Offer offer, IActorRef connection, int maxChunk, string origin, SpoolUpload? spool = null)
     {
         if (_byId.ContainsKey(offer.Id))
         {
             connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "transfer id already in use on this connection; offer again")));
-            return;
+            return false;
         }
         if (_receives >= _settings.Transfer.MaxConcurrentReceives)
         {
             connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id,
                 $"{ProtocolLimits.TryLaterPrefix}incoming transfers at once (at most {_settings.Transfer.MaxConcurrentReceives}); try again later")));
-            return;
+            return false;
         }
         var share = _receiving.NewShare();
         var window = new InboundWindow(share);
         var actor = _context.ActorOf(ReceiverActor.Props(offer, connection, _transfers, _partials, _settings, _localName, maxChunk, origin, window, spool),
             $"recv-{TransferIds.Format(offer.Id)}");
         Add(new Entry(offer.Id, actor, window, share), receiving: true);
+        return true;
     }
 
     /// <summary>Passes a frame to the transfer it belongs to; false if no transfer here has that id. A Start or Chunk

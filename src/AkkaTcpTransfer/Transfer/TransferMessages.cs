@@ -13,7 +13,9 @@ internal static class TransferMessages
     /// makes a <see cref="SenderActor"/> child for it.</summary>
     /// <param name="Stamp">The last-write time <paramref name="Path"/> must keep while it is read, when it is not the
     /// offered <paramref name="Fingerprint"/> (a kept file: the fingerprint is its uploader's, the copy is the server's).</param>
-    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint, FolderBundle? Bundle = null, long? Stamp = null);
+    /// <param name="Sha256">The content's SHA-256 when known (a kept file): not computed again while it is read.</param>
+    public sealed record StartSend(uint Id, string Path, string File, string To, long Size, long Fingerprint, FolderBundle? Bundle = null, long? Stamp = null,
+        byte[]? Sha256 = null);
 
     /// <summary>Owner -> TransfersActor: the send could not start (not connected, unknown recipient).</summary>
     public sealed record SendRefused(uint Id, string Reason);

@@ -542,7 +542,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
                 var kept = entry.Kept;
                 var blob = Path.Combine(_blobs, kept.Sha256);
                 online.Peer.Tell(new SpoolRequests.Deliver(
-                    new TransferMessages.StartSend(id, blob, kept.File, online.Name, kept.Size, kept.Fingerprint, Stamp: File.GetLastWriteTimeUtc(blob).Ticks),
+                    new TransferMessages.StartSend(id, blob, kept.File, online.Name, kept.Size, kept.Fingerprint, Stamp: File.GetLastWriteTimeUtc(blob).Ticks,
+                        Sha256: Convert.FromHexString(kept.Sha256)),
                     kept.From, Convert.FromHexString(kept.FromIdentity)));
                 Row(entry, r);
             }

@@ -33,12 +33,17 @@ internal sealed class FileSource : ISendSource
     private readonly long _fingerprint;
     private readonly SafeFileHandle _handle;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly byte[]? _known;
     private byte[]? _slice;
     private long _hashed;
 
+    /// <param name="knownSha256">The content's SHA-256 when it is known already (a file the server keeps, checked
+    /// against it): sent in Done without hashing the bytes again as they are read. The receiver hashes what it gets and
+    /// compares, so a copy that changed since is caught there, and never counted delivered.</param>
     /// <exception cref="TransferException">The file cannot be opened.</exception>
-    public FileSource(string path, long size, long fingerprint)
+    public FileSource(string path, long size, long fingerprint, byte[]? knownSha256 = null)
     {
+        _known = knownSha256;
         _path = path;
         _size = size;
         _fingerprint = fingerprint;
@@ -66,7 +71,7 @@ internal sealed class FileSource : ISendSource
             ArrayPool<byte>.Shared.Return(data);
             throw new TransferException($"'{Name}' changed while it was being sent (it became shorter)");
         }
-        _hash.AppendData(data.AsSpan(0, count));
+        if (_known is null) _hash.AppendData(data.AsSpan(0, count));
         _hashed += count;
         return data;
     }
@@ -109,7 +114,7 @@ internal sealed class FileSource : ISendSource
         {
             throw new TransferException($"cannot check '{_path}': {e.Message}", e);
         }
-        return _hash.GetHashAndReset();
+        return _known ?? _hash.GetHashAndReset();
     }
 
     private int ReadFully(long offset, Span<byte> buffer)
