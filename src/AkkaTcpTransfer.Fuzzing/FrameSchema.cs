@@ -61,6 +61,8 @@ public static class FrameSchema
         FrameType.NameStatus => [Kind.Str, Kind.U8, Kind.Str],
         FrameType.Held => [Kind.U32, Kind.Str, Kind.U32],
         FrameType.GetFile => [Kind.Str],
+        FrameType.Claim or FrameType.Proof => [Kind.U32, Kind.Sha256],
+        FrameType.Prove => [Kind.U32, Kind.I64, Kind.U32, Kind.Bin8],
         FrameType.Delivery => [Kind.Str, Kind.Str, Kind.Str, Kind.U8, Kind.I64, Kind.I64, Kind.Str],
         FrameType.LinkHello => [Kind.U16, Kind.Bin8],
         FrameType.LinkMessage => [Kind.Str, Kind.Str, Kind.Str, Kind.Rest],

@@ -306,6 +306,15 @@ public sealed class FrameDecoder
             case FrameType.Done:
                 frame = new Done(TransferId(ref r, type), r.I64NonNegative("size"), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
                 break;
+            case FrameType.Claim:
+                frame = new Claim(TransferId(ref r, type), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
+                break;
+            case FrameType.Prove:
+                frame = new Prove(TransferId(ref r, type), r.I64NonNegative("offset"), r.U31("length"), r.Bin8("nonce", 32));
+                break;
+            case FrameType.Proof:
+                frame = new Proof(TransferId(ref r, type), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
+                break;
             case FrameType.Verified:
                 frame = new Verified(TransferId(ref r, type), r.Bytes(ProtocolLimits.Sha256Length, "sha256"));
                 break;

@@ -156,6 +156,18 @@ public static class FrameEncoder
             case Fail f:
                 w.U32(f.Id).Text(f.Reason);
                 break;
+            case Claim c:
+                RequireSha(c.Sha256, nameof(Claim));
+                w.U32(c.Id).Bytes(c.Sha256);
+                break;
+            case Prove p:
+                if (p.Offset < 0 || p.Length < 0) throw new ArgumentException("a proof's slice cannot be negative", nameof(frame));
+                w.U32(p.Id).I64(p.Offset).U31(p.Length).Bin8(p.Nonce);
+                break;
+            case Proof p:
+                RequireSha(p.Sha256, nameof(Proof));
+                w.U32(p.Id).Bytes(p.Sha256);
+                break;
             case LinkHello h:
                 w.U16(h.Version).Bin8(h.TokenKey);
                 break;

@@ -36,6 +36,9 @@ public enum FrameType : byte
     Held = 0x2A,
     Delivery = 0x2B,
     GetFile = 0x2C,
+    Claim = 0x2D,
+    Prove = 0x2E,
+    Proof = 0x2F,
 
     // Rooms: 0x3_
     JoinRoom = 0x30,

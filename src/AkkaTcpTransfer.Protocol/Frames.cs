@@ -359,6 +359,27 @@ public sealed record Cancel(uint Id, string By, string Reason) : TransferFrame(I
     public override FrameType Type => FrameType.Cancel;
 }
 
+/// <summary>Client to server, just before the <see cref="Offer"/> of the same id to several people, a room or someone
+/// offline: the file's SHA-256. A server that keeps that content already asks for a proof (<see cref="Prove"/>)
+/// instead of the bytes.</summary>
+public sealed record Claim(uint Id, byte[] Sha256) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Claim;
+}
+
+/// <summary>Server to client: show you hold the content you claimed: the SHA-256 of <paramref name="Nonce"/> followed
+/// by the file's <paramref name="Length"/> bytes at <paramref name="Offset"/> (<see cref="Proof"/>).</summary>
+public sealed record Prove(uint Id, long Offset, int Length, byte[] Nonce) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Prove;
+}
+
+/// <summary>Client to server: the answer to <see cref="Prove"/>.</summary>
+public sealed record Proof(uint Id, byte[] Sha256) : TransferFrame(Id)
+{
+    public override FrameType Type => FrameType.Proof;
+}
+
 /// <summary>Either direction: the transfer failed and is over.</summary>
 public sealed record Fail(uint Id, string Reason) : TransferFrame(Id)
 {

@@ -90,6 +90,9 @@ FRAMES = {
     0x2B: ("Delivery", [("file_id", "str"), ("file", "str"), ("to", "str"), ("state", "u8"), ("bytes", "i64"),
                         ("size", "i64"), ("reason", "str")]),
     0x2C: ("GetFile", [("file_id", "str")]),
+    0x2D: ("Claim", [("id", "u32"), ("sha256", "sha256")]),
+    0x2E: ("Prove", [("id", "u32"), ("offset", "i64"), ("length", "u32"), ("nonce", "bin8")]),
+    0x2F: ("Proof", [("id", "u32"), ("sha256", "sha256")]),
     # Rooms (version 4)
     0x30: ("JoinRoom", [("room", "str")]),
     0x31: ("LeaveRoom", [("room", "str")]),
@@ -115,8 +118,8 @@ FRAMES = {
     0x41: ("LinkMessage", [("manifest", "str"), ("target", "str"), ("sender", "str"), ("payload", "rest")]),
 }
 TYPES = {name: (t, fields) for t, (name, fields) in FRAMES.items()}
-# Frames of one transfer, routed by their id (Held and Delivery, 0x2a-0x2b, are about kept files, not a transfer).
-TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x2A}
+# Frames of one transfer, routed by their id (Held, Delivery and GetFile, 0x2a-0x2c, are about kept files, not one transfer).
+TRANSFER_KINDS = {name for t, (name, _) in FRAMES.items() if 0x20 <= t < 0x2A or 0x2D <= t <= 0x2F}
 
 
 class ProtocolError(Exception):

@@ -132,6 +132,11 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly IActorRef? _spool;
     /// <summary>Ids of offers the spool is deciding on: taken on this connection until it answers.</summary>
     private readonly HashSet<uint> _spoolPending = [];
+    /// <summary>SHA-256 claimed for an offer about to come (Claim precedes its Offer), at most <see cref="MaxClaims"/>.</summary>
+    private readonly Dictionary<uint, byte[]> _claims = [];
+    private const int MaxClaims = 16;
+    /// <summary>Offers whose client is asked to prove it holds content the server keeps: the spool's token for each.</summary>
+    private readonly Dictionary<uint, long> _proving = [];
     private int _peerMaxFrame;
     private string? _closeReason;
     private bool _joinSent;
@@ -268,9 +273,22 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<Spool.SpoolRequests.UploadRefused>(r =>
         {
+            _proving.Remove(r.Id);
             if (_spoolPending.Remove(r.Id)) _connection.Tell(new ConnectionMessages.Send(new Reject(r.Id, r.Reason)));
         });
         Receive<Spool.SpoolRequests.GetRefused>(r => _connection.Tell(new ConnectionMessages.Send(new ErrorFrame(WireCode.NoSuchFile, r.Reason))));
+        Receive<Spool.SpoolRequests.ProveFirst>(p =>
+        {
+            if (!_spoolPending.Contains(p.Offer.Id)) return;
+            _proving[p.Offer.Id] = p.Token;
+            _connection.Tell(new ConnectionMessages.Send(new Prove(p.Offer.Id, p.Offset, p.Length, p.Nonce)));
+        });
+        Receive<Spool.SpoolRequests.KeptAlready>(k =>
+        {
+            if (!_spoolPending.Remove(k.Id)) return;
+            _connection.Tell(new ConnectionMessages.Send(new Verified(k.Id, k.Sha256)));
+            _connection.Tell(new ConnectionMessages.Send(new Held(k.Id, k.FileId, k.Recipients)));
+        });
         Receive<RelayMessages.RelayOffer>(o => _relays.OnRelayOffer(o, _endpoint.Owns(o.Offer.Id), _clock.Elapsed));
         Receive<RelayMessages.RelayFrame>(f => _relays.OnRelayFrame(f, _clock.Elapsed));
         Receive<RelayMessages.RelayGone>(_relays.OnGone);
@@ -360,6 +378,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<Spool.SpoolRequests.UploadAccepted>(a => a.Target.Spool.Tell(new SpoolMessages.UploadEnded(a.Target.Token)));
         Receive<Spool.SpoolRequests.UploadRefused>(_ => { });
         Receive<Spool.SpoolRequests.GetRefused>(_ => { });
+        Receive<Spool.SpoolRequests.ProveFirst>(_ => { });
+        Receive<Spool.SpoolRequests.KeptAlready>(_ => { });
     }
 
     private string DisplayName => _name.Length > 0 ? _name : _remote.ToString()!;
@@ -477,6 +497,14 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 or HistoryRequest or Unregister or GetFile:
                 Pace(frame);
                 break;
+            case Claim claim:
+                // Kept for the Offer that follows; a client that claims and never offers fills only this small table.
+                if (_claims.Count >= MaxClaims && !_claims.ContainsKey(claim.Id)) _claims.Remove(_claims.Keys.First());
+                _claims[claim.Id] = claim.Sha256;
+                break;
+            case Proof proof when _proving.Remove(proof.Id, out var token):
+                _spool?.Tell(new Spool.SpoolRequests.Proved(token, proof.Sha256));
+                break;
             // A frame of a transfer whose offer still waits keeps its place behind it (a Cancel must not overtake it).
             case TransferFrame transfer when _paced.Any(p => p.Frame is Offer o && o.Id == transfer.Id):
                 Pace(frame);
@@ -516,7 +544,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                         $"'{bad}' is not a name: {(RoomNames.IsRoom(bad) ? RoomNames.Validate(bad) : PeerNames.Validate(bad))}")));
                 else if (_spool is null)
                     _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, "this server keeps no files for several people at once (spool.enabled is off, or it is a cluster); send to each")));
-                else KeepForRecipients(offer with { From = _name, SenderId = _identity }, names);
+                else KeepForRecipients(offer with { From = _name, SenderId = _identity }, names, _claims.Remove(offer.Id, out var claimed) ? claimed : null);
                 break;
             case var _ when PeerNames.Validate(offer.To) is not null:
                 _connection.Tell(new ConnectionMessages.Send(new Reject(offer.Id, $"no one named '{offer.To}' is online")));
@@ -529,10 +557,10 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     /// <summary>An offer for several people or for someone offline: the spool decides whether it keeps the file (this
     /// id stays taken meanwhile); if so, this session receives it into the spool.</summary>
-    private void KeepForRecipients(Offer offer, IReadOnlyList<string> names)
+    private void KeepForRecipients(Offer offer, IReadOnlyList<string> names, byte[]? claimed = null)
     {
         _spoolPending.Add(offer.Id);
-        _spool!.Tell(new Spool.SpoolRequests.Upload(offer, _identityHex, names));
+        _spool!.Tell(new Spool.SpoolRequests.Upload(offer, _identityHex, names, claimed));
     }
 
     private void Route(TransferFrame transfer)

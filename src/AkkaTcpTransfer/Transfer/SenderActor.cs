@@ -32,8 +32,18 @@ internal sealed class SenderActor : TransferActor
         public static readonly GraceOver Instance = new();
     }
 
+    /// <summary>SHA-256 of files this process sent whole, by path, size and last-write time: a later send of the same
+    /// file to many claims its content without reading it first. Bounded: cleared past <see cref="MaxKnownHashes"/>.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Path, long Size, long Stamp), byte[]> KnownHashes = new();
+    private const int MaxKnownHashes = 4096;
+
+    /// <summary>The largest slice a server may ask a proof of possession for.</summary>
+    private const int MaxProofLength = 1 << 20;
+
     private readonly TransferMessages.StartSend _spec;
     private readonly IActorRef _transfers;
+    /// <summary>The SHA-256 claimed before the offer (a file for many: the server may keep it already), or null.</summary>
+    private byte[]? _claim;
     private readonly NodeSettings _settings;
     private readonly byte[] _senderId;
     private ISendSource? _source;
@@ -81,6 +91,45 @@ internal sealed class SenderActor : TransferActor
             Failed(e.Message);
             return;
         }
+        // A file for several people or a room is kept by the server, which may hold its content already: claim it by
+        // its SHA-256 (hashed first, unless this process sent the same file whole before) and prove it if asked.
+        if (_source is FileSource file && _spec.Stamp is null && (_spec.To.Contains(',', StringComparison.Ordinal) || _spec.To.StartsWith('#')))
+        {
+            if (KnownHashes.TryGetValue((_spec.Path, _spec.Size, _spec.Fingerprint), out var known))
+            {
+                OfferClaiming(file, known);
+                return;
+            }
+            Become(HashingForClaim);
+            HashInSlices(slice => file.HashPrefix(_spec.Size, slice), () =>
+            {
+                var sha = file.CurrentHash;
+                file.RestartHash();
+                Remember(sha);
+                OfferClaiming(file, sha);
+            }, Failed);
+            return;
+        }
+        MakeOffer();
+    }
+
+    private void OfferClaiming(FileSource file, byte[] sha)
+    {
+        _claim = sha;
+        file.Know(sha);
+        Send(new Claim(_spec.Id, sha));
+        Become(AwaitingAnswer);
+        MakeOffer();
+    }
+
+    private void Remember(byte[] sha)
+    {
+        if (KnownHashes.Count >= MaxKnownHashes) KnownHashes.Clear();
+        KnownHashes[(_spec.Path, _spec.Size, _spec.Fingerprint)] = sha;
+    }
+
+    private void MakeOffer()
+    {
         Send(new Offer(_spec.Id, LocalName, _senderId, _spec.To, _spec.File, _spec.Size, _spec.Fingerprint));
         Publish(new TransferWaiting(Id, _spec.File, _spec.Size, _spec.To));
         Timers.StartSingleTimer(nameof(AnswerTimedOut), AnswerTimedOut.Instance, _settings.Transfer.AnswerTimeout);
@@ -108,6 +157,34 @@ internal sealed class SenderActor : TransferActor
         Receive<AnswerTimedOut>(_ => FailBoth($"{_spec.To} did not answer the offer within {Units.Seconds(_settings.Transfer.AnswerTimeout)}"));
         // Still unanswered: a person decides. The node's other sends need not wait for them.
         Receive<GraceOver>(_ => _transfers.Tell(new TransferMessages.AwaitingDecision(_spec.Id)));
+        // The server keeps the content claimed already: it asks for a proof, and then confirms without a byte sent.
+        Receive<Prove>(p =>
+        {
+            if (_claim is null || p.Length > MaxProofLength)
+            {
+                FailBoth(_claim is null ? "the server asked for a proof of content this sender did not claim" : $"the server asked for a proof of {p.Length} bytes");
+                return;
+            }
+            if (Try(() => ((FileSource)_source!).ProofOf(p.Nonce, p.Offset, p.Length), out var proof)) Send(new Proof(_spec.Id, proof));
+        });
+        Receive<Verified>(v =>
+        {
+            if (_claim is null || !v.Sha256.AsSpan().SequenceEqual(_claim))
+            {
+                FailBoth("the server confirmed content this sender did not claim");
+                return;
+            }
+            Timers.Cancel(nameof(AnswerTimedOut));
+            Timers.Cancel(nameof(GraceOver));
+            End(new TransferCompleted(Id, _spec.File, _spec.Path, _spec.Size, Convert.ToHexStringLower(_claim), Now.TotalSeconds));
+        });
+        Common();
+    }
+
+    /// <summary>Hashing the whole file before offering it to many (<see cref="Claim"/>).</summary>
+    private void HashingForClaim()
+    {
+        HashSteps();
         Common();
     }
 
@@ -250,6 +327,7 @@ internal sealed class SenderActor : TransferActor
             return;
         }
         _acked = _spec.Size;
+        if (_spec.Bundle is null) Remember(_sha);
         ReportProgress(_acked);
         // What the window did, for whoever tunes a link: how far it grew, and the path it measured.
         Context.GetLogger().Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,

@@ -205,6 +205,46 @@ public sealed class SpoolTests : NodesAndFiles
         await carolLog.WaitFor<ErrorOccurred>(e => e.Message.Contains("no file 0000000000 is kept", StringComparison.Ordinal), timeout: Long);
     }
 
+    [Fact]
+    public async Task Content_the_server_keeps_already_is_proved_not_sent_again_and_a_hash_alone_claims_nothing()
+    {
+        var (server, serverLog) = await Nodes.StartServer();
+        // bob and carol do not answer yet: the first file stays kept while the second is sent.
+        await Nodes.StartClient("bob", server.Port, ("transfer.auto-accept", "off"));
+        await Nodes.StartClient("carol", server.Port, ("transfer.auto-accept", "off"));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var file = Files.Create("src/big.bin", 4_000_000, seed: 11);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", file));
+        var first = await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        Assert.Contains(serverLog.All<TransferStarted>(), s => s.Id == first.Id);
+
+        // The same content under another name (nothing in this process knows its hash: it is hashed, claimed, proved).
+        var copy = Path.Combine(Files.Dir("src2"), "again.bin");
+        File.Copy(file, copy);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", copy));
+        var second = await aliceLog.WaitFor<TransferHeld>(h => h.Id != first.Id, timeout: Long);
+        var done = await aliceLog.WaitFor<TransferCompleted>(c => c.Id == second.Id, timeout: Long);
+        Assert.Equal(Sha(file), done.Sha256);
+        Assert.NotEqual(first.FileId, second.FileId);
+        // Not a byte of it moved: no transfer started at either end, and the content is kept once.
+        Assert.DoesNotContain(aliceLog.All<TransferStarted>(), s => s.Id == second.Id);
+        Assert.DoesNotContain(serverLog.All<TransferStarted>(), s => s.Id == second.Id);
+        Assert.Single(Directory.GetFiles(Path.Combine(server.Settings.StateDir, "spool", "blobs")));
+
+        // Someone who knows only the hash claims it and cannot prove it: refused, nothing kept for them.
+        await using var mallory = await RawClient.JoinAsync(server.Port, "mallory");
+        var sha = Convert.FromHexString(done.Sha256);
+        await mallory.SendAsync(new Protocol.Claim(77, sha));
+        await mallory.SendAsync(new Protocol.Offer(77, "", [], "bob,carol", "stolen.bin", 4_000_000, 1));
+        var prove = await mallory.Expect<Protocol.Prove>();
+        Assert.Equal(77u, prove.Id);
+        await mallory.SendAsync(new Protocol.Proof(77, System.Security.Cryptography.SHA256.HashData(prove.Nonce)));
+        var refused = await mallory.Expect<Protocol.Reject>();
+        Assert.Contains("proof of possession does not match", refused.Reason, StringComparison.Ordinal);
+    }
+
+    private static string Sha(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+
     /// <summary>Waits (at most 10 s) for a condition on the file system, which no event announces.</summary>
     private static async Task Eventually(Func<bool> condition)
     {

@@ -25,7 +25,18 @@ internal static class SpoolRequests
     /// <summary>Peer -> spool: its client offers <paramref name="Offer"/> (From and SenderId stamped) to
     /// <paramref name="To"/>, several people or someone offline. Answered with <see cref="UploadAccepted"/> (the peer
     /// then receives it into the spool) or <see cref="UploadRefused"/>.</summary>
-    public sealed record Upload(Offer Offer, string FromIdentity, IReadOnlyList<string> To);
+    /// <param name="Claimed">The SHA-256 the client claimed for the file (Claim), or null.</param>
+    public sealed record Upload(Offer Offer, string FromIdentity, IReadOnlyList<string> To, byte[]? Claimed = null);
+
+    /// <summary>Spool -> peer: the content is kept already; ask the client for a proof that it holds it (Prove), and
+    /// pass the answer back as <see cref="Proved"/>.</summary>
+    public sealed record ProveFirst(Offer Offer, long Token, long Offset, int Length, byte[] Nonce);
+
+    /// <summary>Peer -> spool: the client's Proof for upload <paramref name="Token"/>.</summary>
+    public sealed record Proved(long Token, byte[] Proof);
+
+    /// <summary>Spool -> peer: kept from the content the server held, nothing uploaded: tell the client Verified and Held.</summary>
+    public sealed record KeptAlready(uint Id, string FileId, int Recipients, byte[] Sha256);
 
     public sealed record UploadAccepted(Offer Offer, SpoolUpload Target);
 
@@ -91,6 +102,12 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
 
     private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms);
 
+    /// <summary>An upload of content kept already, waiting for the client's proof of possession.</summary>
+    private sealed record Proving(PendingUpload Upload, string Sha256, long Offset, int Length, byte[] Nonce);
+
+    /// <summary>Bytes of the kept content a client proves it holds (hashed after a random nonce).</summary>
+    private const int ProofLength = 64 * 1024;
+
     /// <summary>An upload's names being looked up: people (online, then registered) and rooms (their members).</summary>
     private sealed class Resolving(SpoolRequests.Upload upload, IActorRef peer)
     {
@@ -133,7 +150,9 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<uint, (Entry Entry, Recipient Recipient)> _deliveries = [];
     private readonly Dictionary<long, Resolving> _resolving = [];
     private readonly Dictionary<long, PendingUpload> _uploads = [];
-    private readonly Dictionary<string, (IActorRef Receiver, long Token)> _keeping = new(StringComparer.Ordinal);
+    /// <summary>Records being stored, by file id: what to tell whoever waits should the database refuse one.</summary>
+    private readonly Dictionary<string, Action<string>> _keeping = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, Proving> _proving = [];
     /// <summary>Contents checked against their hash since start: only these are served.</summary>
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
     private long _nextToken;
@@ -192,6 +211,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
                 Context.System.Scheduler.ScheduleTellOnce(d.Wait, _rooms, new EntityEnvelope(RoomNames.EntityId(line.Room), line.Say), Self);
         });
         Command<SpoolMessages.Uploaded>(OnUploaded);
+        Command<SpoolRequests.Proved>(OnProved);
         Command<SpoolMessages.UploadEnded>(e =>
         {
             if (_uploads.Remove(e.Token, out var up)) _log.Debug("upload {0} of {1} ended without being kept", e.Token, up.Upload.Offer.File);
@@ -394,7 +414,19 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             }
             recipients.Add(new SpoolRecipient(found.Name, found.Identity));
         }
-        _uploads[token] = new PendingUpload(upload, peer, upload.Offer.Size, recipients, [.. resolving.Rooms.Values.Select(r => r.Room)]);
+        var pending = new PendingUpload(upload, peer, upload.Offer.Size, recipients, [.. resolving.Rooms.Values.Select(r => r.Room)]);
+        // Content kept already (and checked since start): the client proves it holds it instead of sending it again.
+        if (upload.Claimed is { Length: ProtocolLimits.Sha256Length } claimed && Convert.ToHexStringLower(claimed) is var sha && _checked.Contains(sha)
+            && new FileInfo(Path.Combine(_blobs, sha)) is { Exists: true } blob && blob.Length == upload.Offer.Size)
+        {
+            var length = (int)Math.Min(ProofLength, blob.Length);
+            var offset = blob.Length == length ? 0 : Random.Shared.NextInt64(0, blob.Length - length + 1);
+            var nonce = RandomNumberGenerator.GetBytes(16);
+            _proving[token] = new Proving(pending, sha, offset, length, nonce);
+            peer.Tell(new SpoolRequests.ProveFirst(upload.Offer, token, offset, length, nonce));
+            return;
+        }
+        _uploads[token] = pending;
         peer.Tell(new SpoolRequests.UploadAccepted(upload.Offer, new SpoolUpload(Self, token, _settings.Folder)));
     }
 
@@ -422,18 +454,63 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             receiver.Tell(new SpoolMessages.KeepFailed($"the server could not keep the file: {e.Message}"));
             return;
         }
+        Keep(up, sha, e => receiver.Tell(new SpoolMessages.Kept(e.FileId, blob, e.Recipients.Count)),
+            why => receiver.Tell(new SpoolMessages.KeepFailed(why)));
+    }
+
+    /// <summary>The client answered the proof of possession: right, and the file is kept from the content held already
+    /// (nothing uploaded); wrong, and the upload is refused.</summary>
+    private void OnProved(SpoolRequests.Proved proved)
+    {
+        if (!_proving.Remove(proved.Token, out var proving)) return;
+        var peer = proving.Upload.Peer;
+        var id = proving.Upload.Upload.Offer.Id;
+        byte[] expected;
+        try
+        {
+            using var handle = File.OpenHandle(Path.Combine(_blobs, proving.Sha256));
+            var slice = new byte[proving.Nonce.Length + proving.Length];
+            proving.Nonce.CopyTo(slice, 0);
+            var read = 0;
+            while (read < proving.Length)
+            {
+                var n = RandomAccess.Read(handle, slice.AsSpan(proving.Nonce.Length + read), proving.Offset + read);
+                if (n == 0) break;
+                read += n;
+            }
+            expected = SHA256.HashData(slice.AsSpan(0, proving.Nonce.Length + read));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            peer.Tell(new SpoolRequests.UploadRefused(id, $"the server could not check the proof ({e.Message}); send the file again"));
+            return;
+        }
+        if (!CryptographicOperations.FixedTimeEquals(expected, proved.Proof))
+        {
+            peer.Tell(new SpoolRequests.UploadRefused(id, "the proof of possession does not match the content claimed"));
+            return;
+        }
+        Keep(proving.Upload, proving.Sha256, e => peer.Tell(new SpoolRequests.KeptAlready(id, e.FileId, e.Recipients.Count, Convert.FromHexString(proving.Sha256))),
+            why => peer.Tell(new SpoolRequests.UploadRefused(id, why)));
+    }
+
+    /// <summary>Records a kept file (its content is in blobs/ under <paramref name="sha"/>); once stored,
+    /// <paramref name="stored"/> confirms it to whoever waits, and its recipients and rooms hear of it; should the database
+    /// refuse it, <paramref name="refused"/> says why.</summary>
+    private void Keep(PendingUpload up, string sha, Action<FileKept> stored, Action<string> refused)
+    {
         var offer = up.Upload.Offer;
         var now = _now();
         var kept = new FileKept(NewFileId(), sha, offer.Size, offer.Fingerprint, offer.File, offer.From, up.Upload.FromIdentity, now,
             now + (long)_settings.ExpireAfter.TotalMilliseconds, up.Recipients, up.Rooms);
-        _keeping[kept.FileId] = (receiver, uploaded.Token);
+        _keeping[kept.FileId] = refused;
         Persist(kept, e =>
         {
             _keeping.Remove(e.FileId);
             Apply(e);
             Saved();
             var entry = _entries[e.FileId];
-            receiver.Tell(new SpoolMessages.Kept(e.FileId, blob, e.Recipients.Count));
+            stored(e);
             _log.Info("kept {0} ({1}) from {2} for {3}", e.File, e.FileId, e.From, string.Join(", ", e.Recipients.Select(r => r.Name)));
             foreach (var r in entry.Recipients) Row(entry, r);
             foreach (var r in entry.Recipients) Pump(r.Identity);
@@ -497,8 +574,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         _log.Warning("the spool could not store {0}: {1}", @event.GetType().Name, cause.Message);
-        if (@event is FileKept kept && _keeping.Remove(kept.FileId, out var keeping))
-            keeping.Receiver.Tell(new SpoolMessages.KeepFailed($"not kept: the server's database refused it ({cause.Message})"));
+        if (@event is FileKept kept && _keeping.Remove(kept.FileId, out var refused))
+            refused($"not kept: the server's database refused it ({cause.Message})");
     }
 
     // ---------------------------------------------------------------- deliveries

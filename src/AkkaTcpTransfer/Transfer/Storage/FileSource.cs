@@ -33,7 +33,7 @@ internal sealed class FileSource : ISendSource
     private readonly long _fingerprint;
     private readonly SafeFileHandle _handle;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly byte[]? _known;
+    private byte[]? _known;
     private byte[]? _slice;
     private long _hashed;
 
@@ -94,6 +94,19 @@ internal sealed class FileSource : ISendSource
     }
 
     public byte[] CurrentHash => _hash.GetCurrentHash();
+
+    /// <summary>The whole content's SHA-256 is known now (hashed before the offer): reads no longer hash.</summary>
+    public void Know(byte[] sha256) => _known = sha256;
+
+    /// <summary>The SHA-256 of <paramref name="nonce"/> followed by bytes [offset, offset + length): a proof that this
+    /// file's content is here (the bytes past its end count as absent).</summary>
+    public byte[] ProofOf(byte[] nonce, long offset, int length)
+    {
+        var data = new byte[nonce.Length + length];
+        nonce.CopyTo(data, 0);
+        var read = offset >= _size ? 0 : ReadFully(offset, data.AsSpan(nonce.Length, (int)Math.Min(length, _size - offset)));
+        return SHA256.HashData(data.AsSpan(0, nonce.Length + read));
+    }
 
     public void RestartHash()
     {
