@@ -122,6 +122,54 @@ public sealed class SpoolTests : NodesAndFiles
     }
 
     [Fact]
+    public async Task A_spool_that_fails_comes_back_from_the_database_and_still_delivers_what_it_kept()
+    {
+        Nodes.ExpectErrors = true; // the killed spool's failure is logged as an error
+        var (server, _) = await Nodes.StartServer();
+        var bobState = Files.Dir("bob-state");
+        var (bob, _) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState));
+        await bob.StopAsync();
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var file = Files.Create("src/kept.bin", 300_000, seed: 12);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob", file));
+        await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+
+        // The spool throws (Akka's Kill): its supervisor starts it again, and it recovers its records from the database.
+        var spool = await server.System.ActorSelection("/user/server/spool/spool").ResolveOne(TimeSpan.FromSeconds(5));
+        spool.Tell(Akka.Actor.Kill.Instance);
+
+        var (_, bobAgainLog) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState), ("downloads", Files.Dir("bob-downloads")));
+        var landed = await bobAgainLog.WaitFor<TransferCompleted>(c => c.File == "kept.bin", timeout: Long);
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(landed.Path));
+        await Settled(aliceLog, "bob", DeliveryStatus.Delivered);
+        Assert.False(server.Terminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task An_offer_nobody_answered_is_not_a_refusal_and_comes_again_on_the_next_connection()
+    {
+        var (server, _) = await Nodes.StartServer();
+        var bobState = Files.Dir("bob-state");
+        // bob is asked, and is away: his client gives up on the offer after a second.
+        var (bob, bobLog) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState), ("transfer.auto-accept", "off"),
+            ("transfer.offer-timeout", "1s"));
+        await Nodes.StartClient("carol", server.Port);
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", Files.Create("src/memo.bin", 50_000, seed: 13)));
+        await Settled(aliceLog, "carol", DeliveryStatus.Delivered);
+        await bobLog.WaitFor<TransferFailed>(f => f.File == "memo.bin", timeout: Long);
+        var waiting = await aliceLog.WaitFor<DeliveryChanged>(d => d.To == "bob" && d.State == DeliveryStatus.Waiting && d.Reason.StartsWith("not answered", StringComparison.Ordinal),
+            timeout: Long);
+        Assert.Contains("next connects", waiting.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(aliceLog.All<DeliveryChanged>(), d => d.To == "bob" && d.State == DeliveryStatus.Rejected);
+        await bob.StopAsync();
+
+        var (_, bobAgainLog) = await Nodes.StartClient("bob", server.Port, ("state-dir", bobState), ("downloads", Files.Dir("bob-downloads")));
+        await bobAgainLog.WaitFor<TransferCompleted>(c => c.File == "memo.bin", timeout: Long);
+        await Settled(aliceLog, "bob", DeliveryStatus.Delivered);
+    }
+
+    [Fact]
     public async Task A_name_nobody_registered_is_refused_and_nothing_is_kept()
     {
         var (server, _) = await Nodes.StartServer();

@@ -53,6 +53,13 @@ internal static class SessionMessages
 
     public sealed record FoundMany(long Token, IReadOnlyList<FoundName> Names);
 
+    /// <summary>Spool -> registry, after the spool (re)started: everyone online here, as <see cref="FoundMany"/> with token 0.</summary>
+    public sealed record ListOnline
+    {
+        public static readonly ListOnline Instance = new();
+        private ListOnline() { }
+    }
+
     /// <summary><paramref name="Peer"/> is null when nobody called <c>Offer.To</c> is online; else
     /// <paramref name="Name"/> is the recipient's name as registered and <paramref name="MaxFrame"/> its frame limit.</summary>
     public sealed record OfferRecipient(Offer Offer, string Name, IActorRef? Peer, int MaxFrame);

@@ -144,6 +144,8 @@ internal sealed class SessionRegistryActor : ReceiveActor, IWithTimers
             var found = Find(f.Offer.To);
             Sender.Tell(new SessionMessages.OfferRecipient(f.Offer, found?.Name ?? f.Offer.To, found?.Peer, found?.MaxFrame ?? 0));
         });
+        Receive<SessionMessages.ListOnline>(_ => Sender.Tell(new SessionMessages.FoundMany(0, [.. _byPeer.Values.Where(s => s.Node is null)
+            .Select(s => new SessionMessages.FoundName(s.Name, s.Name, s.Identity, s.Peer, s.Connection))])));
         Receive<SessionMessages.FindMany>(f => Sender.Tell(new SessionMessages.FoundMany(f.Token, [.. f.Names.Select(asked =>
             Find(asked) is { Node: null } s
                 ? new SessionMessages.FoundName(asked, s.Name, s.Identity, s.Peer, s.Connection)

@@ -85,6 +85,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         public long Bytes { get; set; }
         public int Failures { get; set; }
         public TimeSpan LastRow { get; set; } = TimeSpan.MinValue;
+        /// <summary>The session it is not offered to again (it went unanswered or failed there): the next one gets it.</summary>
+        public IActorRef? HeldBackFrom { get; set; }
         public bool Final => State is DeliveryState.Delivered or DeliveryState.Rejected or DeliveryState.Failed or DeliveryState.Expired;
     }
 
@@ -103,7 +105,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms);
 
     /// <summary>An upload of content kept already, waiting for the client's proof of possession.</summary>
-    private sealed record Proving(PendingUpload Upload, string Sha256, long Offset, int Length, byte[] Nonce);
+    private sealed record Proving(PendingUpload Upload, string Sha256, long Offset, int Length, byte[] Nonce, TimeSpan AskedAt);
+
+    /// <summary>How long a client has to answer a Prove.</summary>
+    private static readonly TimeSpan ProofTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Bytes of the kept content a client proves it holds (hashed after a random nonce).</summary>
     private const int ProofLength = 64 * 1024;
@@ -147,16 +152,22 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (IActorRef Peer, IActorRef Connection, string Name)> _online = new(StringComparer.Ordinal);
-    private readonly Dictionary<uint, (Entry Entry, Recipient Recipient)> _deliveries = [];
+    private readonly Dictionary<uint, (Entry Entry, Recipient Recipient, IActorRef Peer)> _deliveries = [];
     private readonly Dictionary<long, Resolving> _resolving = [];
     private readonly Dictionary<long, PendingUpload> _uploads = [];
     /// <summary>Records being stored, by file id: what to tell whoever waits should the database refuse one.</summary>
     private readonly Dictionary<string, Action<string>> _keeping = new(StringComparer.Ordinal);
+    /// <summary>The content of each record being stored (by file id): not released meanwhile, though no open record
+    /// holds it yet.</summary>
+    private readonly Dictionary<string, string> _keepingContent = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Proving> _proving = [];
     /// <summary>Contents checked against their hash since start: only these are served.</summary>
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
     private long _nextToken;
     private int _sinceSnapshot;
+    /// <summary>Events asked to be stored whose handlers have not run yet: a snapshot waits until there are none, so
+    /// that it never claims a sequence number whose event it does not hold.</summary>
+    private int _storing;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -216,12 +227,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         {
             if (_uploads.Remove(e.Token, out var up)) _log.Debug("upload {0} of {1} ended without being kept", e.Token, up.Upload.Offer.File);
         });
-        Command<SpoolRequests.Online>(OnOnline);
-        Command<Terminated>(t =>
-        {
-            foreach (var (identity, online) in _online.ToList())
-                if (online.Peer.Equals(t.ActorRef)) _online.Remove(identity);
-        });
+        Command<SpoolRequests.Online>(o => OnOnline(o, Sender));
+        Command<Terminated>(t => SessionGone(t.ActorRef));
         // The senders of kept files report here as they would to the node's table.
         Command<TransferMessages.Attached>(_ => { });
         Command<TransferMessages.AwaitingDecision>(_ => { });
@@ -241,7 +248,15 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         Command<TransferMessages.SendRefused>(r => Unsent(r.Id, r.Reason, countsAsFailure: false));
         Command<Retry>(r => Pump(r.Identity));
         Command<BlobChecked>(OnBlobChecked);
-        Command<Sweep>(_ => ExpireDue());
+        Command<Sweep>(_ =>
+        {
+            ExpireDue();
+            foreach (var (token, proving) in _proving.Where(p => _clock.Elapsed - p.Value.AskedAt > ProofTimeout).ToList())
+            {
+                _proving.Remove(token);
+                proving.Upload.Peer.Tell(new SpoolRequests.UploadRefused(proving.Upload.Upload.Offer.Id, $"no proof of possession within {Units.Seconds(ProofTimeout)}"));
+            }
+        });
         Command<SaveSnapshotSuccess>(s =>
         {
             DeleteMessages(s.Metadata.SequenceNr);
@@ -275,6 +290,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         foreach (var sha in needed) CheckBlob(sha);
         _log.Info("spool: {0} kept files, {1} contents to check", _entries.Count, needed.Count);
         Timers.StartPeriodicTimer(nameof(Sweep), Sweep.Instance, TimeSpan.FromMilliseconds(100), _settings.SweepInterval);
+        _sessions.Tell(SessionMessages.ListOnline.Instance);
     }
 
     // ---------------------------------------------------------------- uploads
@@ -288,6 +304,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var token = ++_nextToken;
+        Context.Watch(Sender);
         var resolving = _resolving[token] = new Resolving(upload, Sender);
         var people = upload.To.Where(n => !RoomNames.IsRoom(n)).ToList();
         if (people.Count > 0)
@@ -306,6 +323,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private string? Refusal(SpoolRequests.Upload upload)
     {
         var offer = upload.Offer;
+        if (upload.To.Count == 0) return "no recipient named";
         if (FolderStream.IsFolderOffer(offer.File)) return "a folder goes to one person at a time; send its files, or send it to each";
         if (upload.To.Count > _settings.MaxRecipients) return $"a file goes to at most {_settings.MaxRecipients} people at once (spool.max-recipients)";
         if (upload.To.FirstOrDefault(n => RoomNames.IsRoom(n) && RoomNames.Validate(n) is not null) is { } badRoom)
@@ -322,6 +340,13 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
 
     private void OnFound(SessionMessages.FoundMany found)
     {
+        if (found.Token == 0)
+        {
+            // Everyone online when the spool (re)started: what waits for them is offered, and uploaders hear of theirs.
+            foreach (var name in found.Names.Where(n => n.Peer is not null))
+                OnOnline(new SpoolRequests.Online(name.Identity, name.Name, name.Connection!), name.Peer!);
+            return;
+        }
         if (!_resolving.TryGetValue(found.Token, out var resolving)) return;
         var missing = new List<string>();
         foreach (var name in found.Names)
@@ -422,7 +447,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             var length = (int)Math.Min(ProofLength, blob.Length);
             var offset = blob.Length == length ? 0 : Random.Shared.NextInt64(0, blob.Length - length + 1);
             var nonce = RandomNumberGenerator.GetBytes(16);
-            _proving[token] = new Proving(pending, sha, offset, length, nonce);
+            _proving[token] = new Proving(pending, sha, offset, length, nonce, _clock.Elapsed);
             peer.Tell(new SpoolRequests.ProveFirst(upload.Offer, token, offset, length, nonce));
             return;
         }
@@ -445,7 +470,11 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var blob = Path.Combine(_blobs, sha);
         try
         {
-            if (!NoReplaceMove.TryMove(uploaded.Path, blob)) TryDelete(uploaded.Path); // the same content is kept already
+            if (_checked.Contains(sha))
+            {
+                if (!NoReplaceMove.TryMove(uploaded.Path, blob)) TryDelete(uploaded.Path); // the same content is kept already
+            }
+            else File.Move(uploaded.Path, blob, overwrite: true); // verified just now: better than a copy not yet checked
             _checked.Add(sha);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -504,9 +533,13 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var kept = new FileKept(NewFileId(), sha, offer.Size, offer.Fingerprint, offer.File, offer.From, up.Upload.FromIdentity, now,
             now + (long)_settings.ExpireAfter.TotalMilliseconds, up.Recipients, up.Rooms);
         _keeping[kept.FileId] = refused;
+        _keepingContent[kept.FileId] = sha;
+        _storing++;
         Persist(kept, e =>
         {
+            _storing--;
             _keeping.Remove(e.FileId);
+            _keepingContent.Remove(e.FileId);
             Apply(e);
             Saved();
             var entry = _entries[e.FileId];
@@ -559,12 +592,18 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// <summary>Offers the file to whoever asked for it (and may have it), now: again, if they had it or declined it.</summary>
     private void OnDemand(Entry entry, SpoolRequests.Get get, IActorRef peer)
     {
-        // One still on its way to them is the one they get; otherwise a new delivery.
-        var r = entry.Everyone.FirstOrDefault(x => x.Identity == get.Identity && !x.Final);
+        // One still on its way to them is the one they get; otherwise their earlier request again, or a new one (at
+        // most one per person asking, however often they ask).
+        var r = entry.Everyone.FirstOrDefault(x => x.Identity == get.Identity && !x.Final)
+            ?? entry.OnDemand.FirstOrDefault(x => x.Identity == get.Identity);
         if (r is null)
         {
             r = new Recipient(get.Name, get.Identity);
             entry.OnDemand.Add(r);
+        }
+        if (!_deliveries.Values.Any(d => d.Recipient == r))
+        {
+            (r.State, r.Reason, r.Bytes, r.Failures, r.HeldBackFrom) = (DeliveryState.Waiting, "", 0, 0, null);
         }
         if (!_online.ContainsKey(get.Identity)) Online(get.Identity, get.Name, peer, ActorRefs.Nobody);
         Row(entry, r);
@@ -574,19 +613,42 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         _log.Warning("the spool could not store {0}: {1}", @event.GetType().Name, cause.Message);
+        _storing--;
         if (@event is FileKept kept && _keeping.Remove(kept.FileId, out var refused))
+        {
+            if (_keepingContent.Remove(kept.FileId, out var sha)) ReleaseContent(sha);
             refused($"not kept: the server's database refused it ({cause.Message})");
+        }
     }
 
     // ---------------------------------------------------------------- deliveries
 
-    private void OnOnline(SpoolRequests.Online online)
+    private void OnOnline(SpoolRequests.Online online, IActorRef peer)
     {
-        Online(online.Identity, online.Name, Sender, online.Connection);
+        Online(online.Identity, online.Name, peer, online.Connection);
         // The client's own kept files: where each stands, also what ended while it was away.
         foreach (var entry in _entries.Values.Where(e => e.Kept.FromIdentity == online.Identity).OrderBy(e => e.Kept.AtMs))
             foreach (var r in entry.Everyone) Row(entry, r);
         Pump(online.Identity);
+    }
+
+    /// <summary>A client's session ended: whatever of it the spool was still waiting on goes (uploads not handed to a
+    /// receiver, proofs, lookups: their reservations too), and deliveries to it are waiting again.</summary>
+    private void SessionGone(IActorRef peer)
+    {
+        foreach (var (identity, online) in _online.ToList())
+            if (online.Peer.Equals(peer)) _online.Remove(identity);
+        foreach (var token in _uploads.Where(u => u.Value.Peer.Equals(peer)).Select(u => u.Key).ToList()) _uploads.Remove(token);
+        foreach (var token in _proving.Where(p => p.Value.Upload.Peer.Equals(peer)).Select(p => p.Key).ToList()) _proving.Remove(token);
+        foreach (var token in _resolving.Where(r => r.Value.Peer.Equals(peer)).Select(r => r.Key).ToList()) _resolving.Remove(token);
+        foreach (var (id, delivery) in _deliveries.Where(d => d.Value.Peer.Equals(peer)).ToList())
+        {
+            _deliveries.Remove(id);
+            if (delivery.Recipient.Final) continue;
+            delivery.Recipient.State = DeliveryState.Waiting;
+            delivery.Recipient.Reason = $"{delivery.Recipient.Name} disconnected; offered again when they are back";
+            Row(delivery.Entry, delivery.Recipient);
+        }
     }
 
     private void Online(string identity, string name, IActorRef peer, IActorRef connection)
@@ -609,9 +671,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             foreach (var r in entry.Everyone)
             {
                 if (busy >= _settings.DeliveriesPerRecipient) return;
-                if (r.Identity != identity || r.State != DeliveryState.Waiting || _deliveries.Values.Any(d => d.Recipient == r)) continue;
+                if (r.Identity != identity || r.State != DeliveryState.Waiting || online.Peer.Equals(r.HeldBackFrom)
+                    || _deliveries.Values.Any(d => d.Recipient == r)) continue;
                 var id = NewTransferId();
-                _deliveries[id] = (entry, r);
+                _deliveries[id] = (entry, r, online.Peer);
                 r.Name = online.Name;
                 r.State = DeliveryState.Offered;
                 r.Reason = "";
@@ -630,7 +693,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private void OnEnded(TransferMessages.Ended ended)
     {
         if (!_deliveries.Remove(ended.Id, out var delivery)) return;
-        var (entry, r) = delivery;
+        var (entry, r, peer) = delivery;
         if (!_entries.ContainsKey(entry.Kept.FileId)) return; // dropped meanwhile (expired)
         switch (ended.Ending)
         {
@@ -641,6 +704,13 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             case TransferCancelled c:
                 Settle(entry, r, DeliveryState.Rejected, $"cancelled by {c.By}");
                 break;
+            case TransferFailed f when Unanswered(f.Reason):
+                // Nobody decided (away from the keyboard): not a refusal. Offered again on their next connection.
+                r.State = DeliveryState.Waiting;
+                r.Reason = $"not answered; offered again when {r.Name} next connects";
+                r.HeldBackFrom = peer;
+                Row(entry, r);
+                break;
             case TransferFailed f when f.Reason.StartsWith("refused by ", StringComparison.Ordinal):
                 Settle(entry, r, DeliveryState.Rejected, f.Reason);
                 break;
@@ -649,22 +719,28 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
                 if (++r.Failures >= MaxFailures) Settle(entry, r, DeliveryState.Failed, reason);
                 else
                 {
+                    // Offered again on the recipient's next connection, not to this one (a full disk, say, would fail again).
                     r.State = DeliveryState.Waiting;
-                    r.Reason = $"{reason}; offered again when {r.Name} is back";
+                    r.Reason = $"{reason}; offered again when {r.Name} next connects";
+                    r.HeldBackFrom = peer;
                     Row(entry, r);
-                    Timers.StartSingleTimer(("retry", r.Identity), new Retry(r.Identity), RetryAfter);
                 }
                 break;
         }
         Pump(r.Identity);
     }
 
+    /// <summary>An offer nobody answered, as our receivers and senders say it (the answer timeouts): the recipient was
+    /// away, not refusing.</summary>
+    private static bool Unanswered(string reason) =>
+        reason.Contains("nobody accepted the offer within", StringComparison.Ordinal) || reason.Contains("did not answer the offer within", StringComparison.Ordinal);
+
     /// <summary>A delivery that did not start (the recipient was busy, or its session had just gone): waiting again,
     /// offered again in a moment.</summary>
     private void Unsent(uint id, string reason, bool countsAsFailure)
     {
         if (!_deliveries.Remove(id, out var delivery)) return;
-        var (entry, r) = delivery;
+        var (entry, r, _) = delivery;
         if (countsAsFailure) r.Failures++;
         r.State = DeliveryState.Waiting;
         r.Reason = reason;
@@ -683,8 +759,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             if (!entry.Open) ReleaseContent(entry.Kept.Sha256);
             return;
         }
+        _storing++;
         PersistAsync(new FileSettled(entry.Kept.FileId, r.Identity, (byte)state, reason, _now()), e =>
         {
+            _storing--;
             Saved();
             if (!entry.Open) ReleaseContent(entry.Kept.Sha256);
         });
@@ -724,8 +802,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     private void Drop(Entry entry, string why)
     {
         _entries.Remove(entry.Kept.FileId);
+        _storing++;
         PersistAsync(new FileDropped(entry.Kept.FileId, why), _ =>
         {
+            _storing--;
             Saved();
             ReleaseContent(entry.Kept.Sha256);
         });
@@ -751,6 +831,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
 
     private void OnBlobChecked(BlobChecked check)
     {
+        // An upload of the same content, verified meanwhile, replaced the copy this check read.
+        if (_checked.Contains(check.Sha256)) return;
         if (check.Problem is null)
         {
             _checked.Add(check.Sha256);
@@ -768,7 +850,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// <summary>A content no open record needs any more is removed.</summary>
     private void ReleaseContent(string sha)
     {
-        if (_entries.Values.Any(e => e.Kept.Sha256 == sha && e.Open)) return;
+        if (_entries.Values.Any(e => e.Kept.Sha256 == sha && e.Open) || _keepingContent.ContainsValue(sha)
+            || _proving.Values.Any(p => p.Sha256 == sha)) return;
         _checked.Remove(sha);
         TryDelete(Path.Combine(_blobs, sha));
     }
@@ -799,7 +882,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// events before it are deleted, so recovery reads a bounded amount.</summary>
     private void Saved()
     {
-        if (++_sinceSnapshot < _snapshotEvery) return;
+        if (++_sinceSnapshot < _snapshotEvery || _storing > 0) return;
         _sinceSnapshot = 0;
         SaveSnapshot(new SpoolSnapshot([.. _entries.Values.Select(e => new KeptFileState(e.Kept, [.. e.Recipients.Select(r => ((byte)(r.Final ? r.State : DeliveryState.Waiting), r.Reason))]))]));
     }
