@@ -289,6 +289,10 @@ public sealed class SpoolTests : NodesAndFiles
         await mallory.SendAsync(new Protocol.Proof(77, System.Security.Cryptography.SHA256.HashData(prove.Nonce)));
         var refused = await mallory.Expect<Protocol.Reject>();
         Assert.Contains("proof of possession does not match", refused.Reason, StringComparison.Ordinal);
+        // Nor can they try another slice: for a while their claims are not taken, and the bytes themselves are asked for.
+        await mallory.SendAsync(new Protocol.Claim(78, sha));
+        await mallory.SendAsync(new Protocol.Offer(78, "", [], "bob,carol", "stolen.bin", 4_000_000, 1));
+        Assert.Equal(78u, (await mallory.Expect<Protocol.Accept>()).Id);
     }
 
     private static string Sha(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));

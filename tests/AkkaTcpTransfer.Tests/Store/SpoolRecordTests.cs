@@ -10,7 +10,7 @@ public sealed class SpoolRecordTests() : TestKit("akka.loglevel = WARNING")
 {
     private static readonly FileKept Kept = new("f3k9a1b2c3", new string('a', 64), 3_000_000, 638000000000000000, "report.pdf", "alice",
         "0102030405060708090a0b0c0d0e0f10", 1_700_000_000_000, 1_700_600_000_000,
-        [new SpoolRecipient("bob", "11111111111111111111111111111111"), new SpoolRecipient("Carol", "22222222222222222222222222222222")], ["#team"]);
+        [new SpoolRecipient("bob", "11111111111111111111111111111111"), new SpoolRecipient("Carol", "22222222222222222222222222222222")], [new SharedRoom("#team", 1_699_000_000_000)]);
 
     private object RoundTrip(object stored)
     {

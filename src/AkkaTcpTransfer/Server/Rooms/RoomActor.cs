@@ -90,8 +90,8 @@ internal sealed class RoomActor : ReceivePersistentActor
         Command<RoomMessages.SetTopic>(OnSetTopic);
         Command<RoomMessages.Members>(OnMembers);
         Command<RoomMessages.Roster>(r => Sender.Tell(_lobby || !_open
-            ? new RoomMessages.RosterIs(r.Token, r.Room, false, [])
-            : new RoomMessages.RosterIs(r.Token, _name, _members.ContainsKey(r.Identity), [.. _members.Select(m => (m.Value, m.Key))])));
+            ? new RoomMessages.RosterIs(r.Token, r.Room, false, [], 0)
+            : new RoomMessages.RosterIs(r.Token, _name, _members.ContainsKey(r.Identity), [.. _members.Select(m => (m.Value, m.Key))], _openedMs)));
         Command<RoomMessages.History>(OnHistory);
         Command<RoomMessages.StoreLine>(OnStoreLine);
         Command<RoomMessages.Scrollback>(s =>

@@ -42,7 +42,8 @@ internal static class RoomMessages
 
     /// <summary><paramref name="Room"/> as the room spells it; <paramref name="Member"/>: the asker is a member (false,
     /// with no members, for a room that does not exist).</summary>
-    public sealed record RosterIs(long Token, string Room, bool Member, IReadOnlyList<(string Name, string Identity)> Members);
+    /// <param name="OpenedMs">When this room was opened (a room closed and opened again is another room).</param>
+    public sealed record RosterIs(long Token, string Room, bool Member, IReadOnlyList<(string Name, string Identity)> Members, long OpenedMs);
 
     /// <summary>Which lines to send for a history request (answered with <see cref="HistoryRange"/>, or a refusal to
     /// <paramref name="Connection"/>).</summary>

@@ -102,10 +102,17 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         public bool Open => Kept.Rooms.Count > 0 || Everyone.Any(r => !r.Final);
     }
 
-    private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms);
+    private sealed record PendingUpload(SpoolRequests.Upload Upload, IActorRef Peer, long Size, List<SpoolRecipient> Recipients, IReadOnlyList<SharedRoom> Rooms);
 
     /// <summary>An upload of content kept already, waiting for the client's proof of possession.</summary>
     private sealed record Proving(PendingUpload Upload, string Sha256, long Offset, int Length, byte[] Nonce, TimeSpan AskedAt);
+
+    /// <summary>After a wrong proof, an identity's claims are not taken for this long (its files are uploaded): a client
+    /// that knows most of a file cannot try slice after slice until one misses what it does not know.</summary>
+    private static readonly TimeSpan ClaimsRefusedFor = TimeSpan.FromMinutes(10);
+
+    /// <summary>Members a room may have for a file to be kept for it (each member is a recipient).</summary>
+    private const int MaxRoomRecipients = 1000;
 
     /// <summary>How long a client has to answer a Prove.</summary>
     private static readonly TimeSpan ProofTimeout = TimeSpan.FromSeconds(60);
@@ -161,6 +168,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// holds it yet.</summary>
     private readonly Dictionary<string, string> _keepingContent = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Proving> _proving = [];
+    /// <summary>Identities whose claims are not taken until then (a wrong proof).</summary>
+    private readonly Dictionary<string, TimeSpan> _claimsRefused = new(StringComparer.Ordinal);
     /// <summary>Contents checked against their hash since start: only these are served.</summary>
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);
     private long _nextToken;
@@ -251,6 +260,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         Command<Sweep>(_ =>
         {
             ExpireDue();
+            foreach (var (identity, until) in _claimsRefused.Where(c => c.Value <= _clock.Elapsed).ToList()) _claimsRefused.Remove(identity);
             foreach (var (token, proving) in _proving.Where(p => _clock.Elapsed - p.Value.AskedAt > ProofTimeout).ToList())
             {
                 _proving.Remove(token);
@@ -379,7 +389,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             return;
         }
         if (!_asking.TryGetValue(roster.Token, out var asking)) return;
-        if (roster.Member)
+        // A member of the room it was shared with: the same room, not one opened again under its name since.
+        if (roster.Member && asking.Entry.Kept.Rooms.Any(r => RoomNames.Key(r.Name) == RoomNames.Key(roster.Room) && r.OpenedMs == roster.OpenedMs))
         {
             _asking.Remove(roster.Token);
             OnDemand(asking.Entry, asking.Get, asking.Peer);
@@ -388,7 +399,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         {
             _asking.Remove(roster.Token);
             asking.Peer.Tell(new SpoolRequests.GetRefused(asking.Get.FileId,
-                $"file {asking.Get.FileId} is for the members of {string.Join(", ", asking.Entry.Kept.Rooms)}; join to get it"));
+                $"file {asking.Get.FileId} is for the members of {string.Join(", ", asking.Entry.Kept.Rooms.Select(r => r.Name))}; join to get it"));
         }
     }
 
@@ -417,6 +428,12 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     {
         _resolving.Remove(token, out var resolving);
         var (upload, peer) = (resolving!.Upload, resolving.Peer);
+        if (resolving.Rooms.Values.FirstOrDefault(r => r.Members.Count > MaxRoomRecipients) is { } crowded)
+        {
+            peer.Tell(new SpoolRequests.UploadRefused(upload.Offer.Id,
+                $"{crowded.Room} has {crowded.Members.Count} members; the server keeps files for rooms of at most {MaxRoomRecipients}"));
+            return;
+        }
         var recipients = new List<SpoolRecipient>();
         // The people named, then each room's members but the uploader (a room with nobody else keeps it for later).
         var everyone = upload.To.Where(n => !RoomNames.IsRoom(n)).Select(n => resolving.Found[n])
@@ -439,9 +456,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             }
             recipients.Add(new SpoolRecipient(found.Name, found.Identity));
         }
-        var pending = new PendingUpload(upload, peer, upload.Offer.Size, recipients, [.. resolving.Rooms.Values.Select(r => r.Room)]);
+        var pending = new PendingUpload(upload, peer, upload.Offer.Size, recipients, [.. resolving.Rooms.Values.Select(r => new SharedRoom(r.Room, r.OpenedMs))]);
         // Content kept already (and checked since start): the client proves it holds it instead of sending it again.
         if (upload.Claimed is { Length: ProtocolLimits.Sha256Length } claimed && Convert.ToHexStringLower(claimed) is var sha && _checked.Contains(sha)
+            && !(_claimsRefused.TryGetValue(upload.FromIdentity, out var until) && until > _clock.Elapsed)
             && new FileInfo(Path.Combine(_blobs, sha)) is { Exists: true } blob && blob.Length == upload.Offer.Size)
         {
             var length = (int)Math.Min(ProofLength, blob.Length);
@@ -516,6 +534,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         }
         if (!CryptographicOperations.FixedTimeEquals(expected, proved.Proof))
         {
+            _claimsRefused[proving.Upload.Upload.FromIdentity] = _clock.Elapsed + ClaimsRefusedFor;
             peer.Tell(new SpoolRequests.UploadRefused(id, "the proof of possession does not match the content claimed"));
             return;
         }
@@ -547,7 +566,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
             _log.Info("kept {0} ({1}) from {2} for {3}", e.File, e.FileId, e.From, string.Join(", ", e.Recipients.Select(r => r.Name)));
             foreach (var r in entry.Recipients) Row(entry, r);
             foreach (var r in entry.Recipients) Pump(r.Identity);
-            foreach (var room in e.Rooms) Announce(e, room);
+            foreach (var room in e.Rooms) Announce(e, room.Name);
         });
     }
 
@@ -586,7 +605,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         var token = ++_nextToken;
         _asking[token] = new Asking(get, peer, entry) { Waiting = entry.Kept.Rooms.Count };
         foreach (var room in entry.Kept.Rooms)
-            _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room), new RoomMessages.Roster(token, room, get.Identity)));
+            _rooms.Tell(new EntityEnvelope(RoomNames.EntityId(room.Name), new RoomMessages.Roster(token, room.Name, get.Identity)));
     }
 
     /// <summary>Offers the file to whoever asked for it (and may have it), now: again, if they had it or declined it.</summary>

@@ -263,13 +263,17 @@ internal sealed class StoredEventSerializer(ExtendedActorSystem system) : Serial
             x.Write(p.Name);
             x.Write(p.Identity);
         });
-        List(w, e.Rooms, (x, room) => x.Write(room));
+        List(w, e.Rooms, (x, room) =>
+        {
+            x.Write(room.Name);
+            x.Write(room.OpenedMs);
+        });
     }
 
     /// <summary>A kept file's record: "k1" (and snapshot "ks1") had no rooms; "k4" ("ks2") ends with them.</summary>
     private static FileKept ReadKept(BinaryReader r, bool withRooms) => new(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), r.ReadString(),
         r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64(), List(r, x => new SpoolRecipient(x.ReadString(), x.ReadString())),
-        withRooms ? List(r, x => x.ReadString()) : []);
+        withRooms ? List(r, x => new SharedRoom(x.ReadString(), x.ReadInt64())) : []);
 
     private static void List<T>(BinaryWriter w, IReadOnlyList<T> items, Action<BinaryWriter, T> write)
     {

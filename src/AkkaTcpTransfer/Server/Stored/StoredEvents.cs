@@ -82,7 +82,11 @@ internal sealed record SpoolRecipient(string Name, string Identity);
 /// <summary>A verified upload is kept (its content at spool/blobs/SHA256) for <paramref name="Recipients"/>, and, when
 /// shared with <paramref name="Rooms"/>, for whoever is a member of one of them until it expires.</summary>
 internal sealed record FileKept(string FileId, string Sha256, long Size, long Fingerprint, string File, string From, string FromIdentity,
-    long AtMs, long ExpiresMs, IReadOnlyList<SpoolRecipient> Recipients, IReadOnlyList<string> Rooms) : IStored;
+    long AtMs, long ExpiresMs, IReadOnlyList<SpoolRecipient> Recipients, IReadOnlyList<SharedRoom> Rooms) : IStored;
+
+/// <summary>A room a kept file was shared with: its name, and when that room was opened (a room closed and opened again
+/// under the same name is another room, whose members do not get the first one's files).</summary>
+internal sealed record SharedRoom(string Name, long OpenedMs);
 
 /// <summary>A kept file reached its end for one recipient: delivered, rejected or failed (a <see cref="Protocol.DeliveryState"/>).</summary>
 internal sealed record FileSettled(string FileId, string Identity, byte State, string Reason, long AtMs) : IStored;
