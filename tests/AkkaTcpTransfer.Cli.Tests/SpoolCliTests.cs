@@ -91,4 +91,26 @@ public sealed class SpoolCliTests : IDisposable
         Assert.Single(Directory.GetFiles(bobDownloads));
         Assert.Empty(Directory.GetFiles(Path.Combine(state, "spool", "incoming")));
     }
+
+    [Fact]
+    public async Task The_sender_may_quit_once_the_server_holds_the_file_and_exits_0_while_the_recipients_have_not_answered()
+    {
+        await using var server = CliProcess.Start("server", "--port", "0", "--json");
+        var port = await server.Listening();
+        // bob and carol are asked (no --yes) and do not answer while alice is there.
+        await using var bob = CliProcess.Client(server, port, "--name", "bob", "--json", "--downloads", Dir("bob-dl"));
+        await using var carol = CliProcess.Client(server, port, "--name", "carol", "--json", "--downloads", Dir("carol-dl"));
+        await using var alice = CliProcess.Client(server, port, "--name", "alice", "--json");
+        foreach (var client in new[] { bob, carol, alice }) await client.WaitFor("connected");
+        var file = BigFile("memo.bin", 2);
+        await alice.SendLine($"/send bob,carol {file}");
+        await alice.WaitFor("transfer-held");
+        alice.CloseStdin();
+        Assert.Equal(0, await alice.WaitForExit());
+        // The file goes on without her: bob accepts it now.
+        var offer = await bob.WaitFor("transfer-offered");
+        Assert.Equal("alice", S(offer, "from"));
+        await bob.SendLine($"/accept {S(offer, "id")}");
+        Assert.Equal(Sha(file), S(await bob.WaitFor("transfer-completed"), "sha256"));
+    }
 }
