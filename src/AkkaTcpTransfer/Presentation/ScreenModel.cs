@@ -79,6 +79,8 @@ internal sealed class ScreenModel
         public DateTimeOffset? FinishedAt { get; set; }
         public string? Failure { get; set; }
         public bool Waiting { get; set; }
+        /// <summary>How a kept file's delivery to one recipient ended, when not delivered (shown instead of "failed").</summary>
+        public string? Outcome { get; set; }
         public long Bytes => Files.Values.Sum(f => f.Bytes);
         public long Total => Files.Values.Sum(f => f.Total);
         public bool InFlight => Files.Values.Any(f => !f.Finished);
@@ -352,9 +354,8 @@ internal sealed class ScreenModel
             case TransferHeld h:
                 Add(_view, now, LineKind.Notice, $"{h.Id} kept by the server as {h.FileId} for {h.Recipients}: your part is done");
                 break;
-            case DeliveryChanged d when d.State != DeliveryStatus.Receiving:
-                // One line per change of a recipient's state (its progress is on the recipient's screen).
-                Add(_view, now, LineKind.Notice, $"{d.File} for {d.To}: {HumanEventFormatter.DeliveryWord(d.State)}{(d.Reason.Length > 0 ? $" ({d.Reason})" : "")}");
+            case DeliveryChanged d:
+                Deliver(d, now);
                 break;
             case TransferWaiting w:
                 File(w.Id, w.File, TransferDirection.Send, w.To, w.Size, now).Row.Waiting = true;
@@ -448,6 +449,39 @@ internal sealed class ScreenModel
         return changed;
     }
 
+    /// <summary>A kept file, for one recipient: a row of its own (the file, to whom, its progress), and a line when it
+    /// ends. Rows of a kept file are keyed by its id and the recipient, so a change told again (on reconnecting) lands
+    /// on the same row.</summary>
+    private void Deliver(DeliveryChanged d, DateTimeOffset now)
+    {
+        var id = $"@{d.FileId}/{d.To}";
+        var known = Find(id);
+        if (known is { Row.FinishedAt: not null }) return; // told again on reconnecting: shown already
+        var (row, file) = known ?? File(id, d.File, TransferDirection.Send, d.To, d.Size, now);
+        file.Bytes = d.Bytes;
+        row.LastActivity = now;
+        switch (d.State)
+        {
+            case DeliveryStatus.Waiting or DeliveryStatus.Offered:
+                row.Waiting = true;
+                break;
+            case DeliveryStatus.Receiving:
+                row.Waiting = false;
+                break;
+            case DeliveryStatus.Delivered:
+                file.Bytes = d.Size;
+                Finish(row, file, now, failure: null);
+                Add(_view, now, LineKind.Notice, $"{d.File} delivered to {d.To} (kept by the server as {d.FileId})");
+                break;
+            default:
+                var word = HumanEventFormatter.DeliveryWord(d.State);
+                row.Outcome = d.Reason.Length > 0 ? $"{word}: {d.Reason}" : word;
+                Finish(row, file, now, row.Outcome);
+                Add(_view, now, LineKind.Error, $"{d.File} for {d.To}: {row.Outcome}");
+                break;
+        }
+    }
+
     private void FinishFolder(Row row, DateTimeOffset now)
     {
         row.FinishedAt = now;
@@ -510,7 +544,7 @@ internal sealed class ScreenModel
         if (row.FinishedAt is not null)
         {
             state = failed > 0 ? RowState.Failed : RowState.Done;
-            text = failed == 0 ? "done" : row.Folder ? $"{failed} failed" : $"failed: {row.Failure}";
+            text = failed == 0 ? "done" : row.Outcome ?? (row.Folder ? $"{failed} failed" : $"failed: {row.Failure}");
         }
         else if (row.Files.Values.Any(f => f.Offered) && finished == 0 && bytes == 0)
         {

@@ -32,6 +32,31 @@ public sealed class ScreenModelTests
     }
 
     [Fact]
+    public void A_kept_file_has_a_row_per_recipient_with_its_progress_and_how_it_ended()
+    {
+        var m = new ScreenModel("alice", asks: true);
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "bob", DeliveryStatus.Offered, 0, 1000, ""), At(0));
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "carol", DeliveryStatus.Waiting, 0, 1000, ""), At(0));
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "dave", DeliveryStatus.Receiving, 400, 1000, ""), At(0));
+        var rows = m.Transfers(At(0.1)).ToDictionary(r => r.Peer);
+        Assert.Equal(3, rows.Count);
+        Assert.Equal((RowState.Waiting, "waiting for bob"), (rows["bob"].State, rows["bob"].StateText));
+        Assert.Equal((RowState.Moving, 400L, 1000L), (rows["dave"].State, rows["dave"].Bytes, rows["dave"].Total));
+
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "bob", DeliveryStatus.Rejected, 0, 1000, "refused by bob: the receiver declined"), At(1));
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "dave", DeliveryStatus.Delivered, 1000, 1000, ""), At(1));
+        rows = m.Transfers(At(1.1)).ToDictionary(r => r.Peer);
+        Assert.Equal((RowState.Failed, "rejected: refused by bob: the receiver declined"), (rows["bob"].State, rows["bob"].StateText));
+        Assert.Equal(RowState.Done, rows["dave"].State);
+        Assert.Equal(RowState.Waiting, rows["carol"].State);
+        Assert.Equal(["report.pdf for bob: rejected: refused by bob: the receiver declined", "report.pdf delivered to dave (kept by the server as f1)"],
+            m.Log.Select(l => l.Text));
+        // Told again on reconnecting: nothing new.
+        m.Apply(new DeliveryChanged("f1", "report.pdf", "dave", DeliveryStatus.Delivered, 1000, 1000, ""), At(2));
+        Assert.Equal(2, m.Log.Count);
+    }
+
+    [Fact]
     public void A_folders_files_share_one_row_that_counts_them_and_settles_into_one_log_line()
     {
         var m = new ScreenModel("bob", asks: false);

@@ -87,6 +87,8 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         public TimeSpan LastRow { get; set; } = TimeSpan.MinValue;
         /// <summary>The session it is not offered to again (it went unanswered or failed there): the next one gets it.</summary>
         public IActorRef? HeldBackFrom { get; set; }
+        /// <summary>The uploader was told how it ended (it was online then, or has connected since).</summary>
+        public bool Told { get; set; }
         public bool Final => State is DeliveryState.Delivered or DeliveryState.Rejected or DeliveryState.Failed or DeliveryState.Expired;
     }
 
@@ -647,7 +649,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         Online(online.Identity, online.Name, peer, online.Connection);
         // The client's own kept files: where each stands, also what ended while it was away.
         foreach (var entry in _entries.Values.Where(e => e.Kept.FromIdentity == online.Identity).OrderBy(e => e.Kept.AtMs))
-            foreach (var r in entry.Everyone) Row(entry, r);
+            foreach (var r in entry.Everyone.Where(r => !r.Final || !r.Told)) Row(entry, r);
         Pump(online.Identity);
     }
 
@@ -792,6 +794,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     {
         r.LastRow = _clock.Elapsed;
         if (!_online.TryGetValue(entry.Kept.FromIdentity, out var uploader)) return;
+        if (r.Final) r.Told = true;
         uploader.Connection.Tell(new ConnectionMessages.Send(new Delivery(entry.Kept.FileId, entry.Kept.File, r.Name, r.State, r.Bytes,
             entry.Kept.Size, r.Reason)));
     }
