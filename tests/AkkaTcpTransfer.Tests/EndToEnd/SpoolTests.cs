@@ -57,6 +57,30 @@ public sealed class SpoolTests : NodesAndFiles
     }
 
     [Fact]
+    public async Task A_slow_recipient_holds_up_neither_the_sender_nor_the_others()
+    {
+        var (server, _) = await Nodes.StartServer();
+        // bob is far away and grants a small window: about 64 KiB per 200 ms round trip, some 300 KiB/s.
+        await using var far = new DelayLine(server.Port, TimeSpan.FromMilliseconds(100));
+        var (_, bobLog) = await Nodes.StartClient("bob", far.Port, ("tls.fingerprint", TestNodes.FingerprintOf(server.Port)!),
+            ("transfer.window", "64k"), ("transfer.max-window", "64k"), ("downloads", Files.Dir("bob")));
+        var (_, carolLog) = await Nodes.StartClient("carol", server.Port, ("downloads", Files.Dir("carol")));
+        var (alice, aliceLog) = await Nodes.StartClient("alice", server.Port);
+        var file = Files.Create("src/large.bin", 3_000_000, seed: 14);
+        alice.Commands.Tell(new NodeCommands.SendFile("bob,carol", file));
+
+        // alice is done, and carol has the file, while bob's copy is still on its way.
+        await aliceLog.WaitFor<TransferHeld>(timeout: Long);
+        await carolLog.WaitFor<TransferCompleted>(c => c.File == "large.bin", timeout: Long);
+        await bobLog.WaitFor<TransferProgress>(p => p.File == "large.bin", timeout: Long);
+        Assert.Empty(bobLog.All<TransferCompleted>());
+        await Settled(aliceLog, "carol", DeliveryStatus.Delivered);
+        // And bob gets it whole, at his own pace.
+        var landed = await bobLog.WaitFor<TransferCompleted>(c => c.File == "large.bin", timeout: TimeSpan.FromSeconds(60));
+        Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(landed.Path));
+    }
+
+    [Fact]
     public async Task A_file_for_someone_offline_waits_for_them_across_a_server_restart_and_the_sender_hears_when_it_arrives()
     {
         var (server, _) = await Nodes.StartServer();
