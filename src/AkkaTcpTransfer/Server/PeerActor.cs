@@ -132,9 +132,8 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private readonly IActorRef? _spool;
     /// <summary>Ids of offers the spool is deciding on: taken on this connection until it answers.</summary>
     private readonly HashSet<uint> _spoolPending = [];
-    /// <summary>SHA-256 claimed for an offer about to come (Claim precedes its Offer), at most <see cref="MaxClaims"/>.</summary>
+    /// <summary>SHA-256 claimed for an offer about to come (Claim precedes its Offer), at most spool.claims-per-connection.</summary>
     private readonly Dictionary<uint, byte[]> _claims = [];
-    private const int MaxClaims = 16;
     /// <summary>Offers whose client is asked to prove it holds content the server keeps: the spool's token for each.</summary>
     private readonly Dictionary<uint, long> _proving = [];
     private int _peerMaxFrame;
@@ -499,7 +498,7 @@ internal sealed class PeerActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 break;
             case Claim claim:
                 // Kept for the Offer that follows; a client that claims and never offers fills only this small table.
-                if (_claims.Count >= MaxClaims && !_claims.ContainsKey(claim.Id)) _claims.Remove(_claims.Keys.First());
+                if (_claims.Count >= _settings.Spool.ClaimsPerConnection && !_claims.ContainsKey(claim.Id)) _claims.Remove(_claims.Keys.First());
                 _claims[claim.Id] = claim.Sha256;
                 break;
             case Proof proof when _proving.Remove(proof.Id, out var token):

@@ -218,7 +218,11 @@ public sealed record NodeSettings(
             MaxFiles: r.Int($"{S}.spool.max-files", 1, 10_000_000),
             ExpireAfter: r.Duration($"{S}.spool.expire-after", TimeSpan.FromSeconds(1), TimeSpan.FromDays(36500)),
             SweepInterval: r.Duration($"{S}.spool.sweep-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1)),
-            DeliveriesPerRecipient: r.Int($"{S}.spool.deliveries-per-recipient", 1, 64));
+            DeliveriesPerRecipient: r.Int($"{S}.spool.deliveries-per-recipient", 1, 64),
+            MaxRoomMembers: r.Int($"{S}.spool.max-room-members", 1, 1_000_000),
+            ClaimsPerConnection: r.Int($"{S}.spool.claims-per-connection", 1, 10_000),
+            ProofTimeout: r.Duration($"{S}.spool.proof-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+            ClaimsRefusedFor: r.Duration($"{S}.spool.claims-refused-for", TimeSpan.Zero, TimeSpan.FromDays(1)));
 
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
             limits, stateDir, tls, cluster, store, rooms, history, names, spool);
@@ -461,8 +465,13 @@ public sealed record NameSettings(TimeSpan ExpireAfter, int MaxRegistered);
 /// <param name="MaxBytesPerRecipient">What files waiting for one recipient may take of it.</param>
 /// <param name="ExpireAfter">A kept file not yet delivered to everyone is dropped this long after its upload.</param>
 /// <param name="DeliveriesPerRecipient">Kept files offered to one recipient at once; the rest follow as those end.</param>
+/// <param name="MaxRoomMembers">Members a room may have for a file to be kept for it (each is a recipient).</param>
+/// <param name="ClaimsPerConnection">Claims (a file's hash before its offer) one connection may have waiting.</param>
+/// <param name="ProofTimeout">How long a client has to answer a request for a proof of possession.</param>
+/// <param name="ClaimsRefusedFor">After a wrong proof, how long that identity's claims are not taken.</param>
 public sealed record SpoolSettings(bool Enabled, string Folder, long MaxBytes, long MaxBytesPerSender, long MaxBytesPerRecipient, int MaxRecipients,
-    int MaxFiles, TimeSpan ExpireAfter, TimeSpan SweepInterval, int DeliveriesPerRecipient);
+    int MaxFiles, TimeSpan ExpireAfter, TimeSpan SweepInterval, int DeliveriesPerRecipient, int MaxRoomMembers, int ClaimsPerConnection,
+    TimeSpan ProofTimeout, TimeSpan ClaimsRefusedFor);
 
 /// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
 public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);

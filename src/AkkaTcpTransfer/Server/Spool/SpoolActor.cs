@@ -109,16 +109,6 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     /// <summary>An upload of content kept already, waiting for the client's proof of possession.</summary>
     private sealed record Proving(PendingUpload Upload, string Sha256, long Offset, int Length, byte[] Nonce, TimeSpan AskedAt);
 
-    /// <summary>After a wrong proof, an identity's claims are not taken for this long (its files are uploaded): a client
-    /// that knows most of a file cannot try slice after slice until one misses what it does not know.</summary>
-    private static readonly TimeSpan ClaimsRefusedFor = TimeSpan.FromMinutes(10);
-
-    /// <summary>Members a room may have for a file to be kept for it (each member is a recipient).</summary>
-    private const int MaxRoomRecipients = 1000;
-
-    /// <summary>How long a client has to answer a Prove.</summary>
-    private static readonly TimeSpan ProofTimeout = TimeSpan.FromSeconds(60);
-
     /// <summary>Bytes of the kept content a client proves it holds (hashed after a random nonce).</summary>
     private const int ProofLength = 64 * 1024;
 
@@ -263,10 +253,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         {
             ExpireDue();
             foreach (var (identity, until) in _claimsRefused.Where(c => c.Value <= _clock.Elapsed).ToList()) _claimsRefused.Remove(identity);
-            foreach (var (token, proving) in _proving.Where(p => _clock.Elapsed - p.Value.AskedAt > ProofTimeout).ToList())
+            foreach (var (token, proving) in _proving.Where(p => _clock.Elapsed - p.Value.AskedAt > _settings.ProofTimeout).ToList())
             {
                 _proving.Remove(token);
-                proving.Upload.Peer.Tell(new SpoolRequests.UploadRefused(proving.Upload.Upload.Offer.Id, $"no proof of possession within {Units.Seconds(ProofTimeout)}"));
+                proving.Upload.Peer.Tell(new SpoolRequests.UploadRefused(proving.Upload.Upload.Offer.Id, $"no proof of possession within {Units.Seconds(_settings.ProofTimeout)}"));
             }
         });
         Command<SaveSnapshotSuccess>(s =>
@@ -430,10 +420,10 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
     {
         _resolving.Remove(token, out var resolving);
         var (upload, peer) = (resolving!.Upload, resolving.Peer);
-        if (resolving.Rooms.Values.FirstOrDefault(r => r.Members.Count > MaxRoomRecipients) is { } crowded)
+        if (resolving.Rooms.Values.FirstOrDefault(r => r.Members.Count > _settings.MaxRoomMembers) is { } crowded)
         {
             peer.Tell(new SpoolRequests.UploadRefused(upload.Offer.Id,
-                $"{crowded.Room} has {crowded.Members.Count} members; the server keeps files for rooms of at most {MaxRoomRecipients}"));
+                $"{crowded.Room} has {crowded.Members.Count} members; the server keeps files for rooms of at most {_settings.MaxRoomMembers}"));
             return;
         }
         var recipients = new List<SpoolRecipient>();
@@ -536,7 +526,7 @@ internal sealed class SpoolActor : ReceivePersistentActor, IWithTimers
         }
         if (!CryptographicOperations.FixedTimeEquals(expected, proved.Proof))
         {
-            _claimsRefused[proving.Upload.Upload.FromIdentity] = _clock.Elapsed + ClaimsRefusedFor;
+            _claimsRefused[proving.Upload.Upload.FromIdentity] = _clock.Elapsed + _settings.ClaimsRefusedFor;
             peer.Tell(new SpoolRequests.UploadRefused(id, "the proof of possession does not match the content claimed"));
             return;
         }
