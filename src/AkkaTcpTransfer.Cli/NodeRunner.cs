@@ -30,6 +30,8 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
     private int _unsentLines;
     private string? _quitProblem;
     private NodeHost? _node;
+    /// <summary>A server that started, until its web client has too (stopped if that fails).</summary>
+    private ServerNode? _startedNode;
     private ScreenModel? _model;
     private IActorRef? _console;
     private string? _ended;
@@ -49,6 +51,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             node = role == NodeRole.Server
                 ? await ServerNode.StartAsync(config, settings.Cluster.Enabled ? new Cluster.ClusterPlugin() : null, BeforeStart)
                 : await StartClientAsync(config);
+            if (node is ServerNode server && settings.Web.Enabled) await StartWebAsync(server);
         }
         catch (ConfigException e)
         {
@@ -58,6 +61,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
         catch (NodeStartException e)
         {
             StderrLogger.Release(write: false);
+            if (_startedNode is not null) await _startedNode.DisposeAsync();
             return Fail(ExitCodes.CannotStart, e.Message);
         }
         if (mode == OutputMode.Screen)
@@ -184,6 +188,19 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
             if (!known.Add(server, fingerprint)) throw new NodeStartException(StartFailure.NotTrusted, $"cannot write {known.File}");
             return await ClientNode.StartAsync(config, BeforeStart);
         }
+    }
+
+    /// <summary>The browser client beside the server. It stops late in the node's shutdown, once the server has said
+    /// goodbye to every client, those on WebSockets included.</summary>
+    private async Task StartWebAsync(ServerNode server)
+    {
+        _startedNode = server;
+        var web = await Web.WebClientServer.StartAsync(server);
+        CoordinatedShutdown.Get(server.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "stop-web", async () =>
+        {
+            await web.DisposeAsync();
+            return Akka.Done.Instance;
+        });
     }
 
     private void BeforeStart(ActorSystem system)

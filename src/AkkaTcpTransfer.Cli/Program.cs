@@ -40,6 +40,8 @@ internal static class Program
         var sets = new Option<string[]>("--set") { Description = "override one setting: key=value, e.g. connection.idle-timeout=60s (repeatable)" };
         var clusterPort = new Option<string>("--cluster-port") { Description = "server: join several servers into one (Akka.Cluster); this node's cluster port (TLS with the cluster's key: --cluster-cert, --cluster-key)" };
         MustBePort(clusterPort);
+        var webPort = new Option<string>("--web-port") { Description = "server: also serve the browser client on this port (0 = any free port): HTTPS with the server's certificate, HTTP with --insecure" };
+        MustBePort(webPort);
         var clusterHost = new Option<string>("--cluster-host") { Description = "server: the address other nodes reach this node's cluster port at (default: --host)" };
         var clusterCert = new Option<string>("--cluster-cert") { Description = "server: the cluster's certificate (PEM), the same on every node (akka-tcp-transfer cluster-key makes one); needs --cluster-key" };
         var clusterKey = new Option<string>("--cluster-key") { Description = "server: the private key (PEM) of --cluster-cert" };
@@ -64,7 +66,7 @@ internal static class Program
             Commands while it runs:
             {{InputCommand.Usage}}
             """)
-            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, clusterPort, clusterHost, seeds, clusterCert, clusterKey, clusterCa, postgres, configFiles, sets, json, plain };
+            { host, port, name, token, tokenFile, downloads, stateDir, insecure, certificate, key, webPort, clusterPort, clusterHost, seeds, clusterCert, clusterKey, clusterCa, postgres, configFiles, sets, json, plain };
         var client = new Command("client", $$"""
             run a client: connect to a server, chat, send and receive files
 
@@ -134,6 +136,8 @@ internal static class Program
             {
                 Add(certificate, "tls.certificate");
                 Add(key, "tls.key");
+                if (r.GetResult(webPort) is not null) overrides.Add(("web.enabled", "on"));
+                Add(webPort, "web.port");
                 if (r.GetResult(clusterPort) is not null) overrides.Add(("cluster.enabled", "on"));
                 Add(clusterPort, "cluster.port");
                 Add(clusterHost, "cluster.host");

@@ -12,6 +12,10 @@ public abstract record NodeEvent;
 /// <paramref name="CertificateFile"/> the certificate to check it against; both null without TLS.</summary>
 public sealed record Listening(string Host, int Port, string? Fingerprint = null, string? CertificateFile = null) : NodeEvent;
 
+/// <summary><c>web-listening</c>: the server serves the browser client at <paramref name="Url"/> (its real port, also
+/// when 0 was asked for); <paramref name="Tls"/>: over HTTPS with the server's certificate.</summary>
+public sealed record WebListening(string Url, bool Tls) : NodeEvent;
+
 /// <summary><c>connected</c>: the client completed the handshake with the server named <paramref name="Server"/>.
 /// <paramref name="Fingerprint"/>: the server's key fingerprint (null without TLS); <paramref name="Trust"/>: why it was
 /// trusted; <paramref name="Online"/>: who was online when it joined, the server first (itself included);

@@ -85,6 +85,21 @@ public sealed class ServerNode : NodeHost
         }
     }
 
+    /// <summary>Serves a client that reached this server over a WebSocket, which the caller (a web server) accepted: the
+    /// browser client, or any program speaking the wire protocol in binary WebSocket messages (docs/PROTOCOL.md,
+    /// "WebSocket"). The connection passes the same admission as a TCP one from <paramref name="remote"/> and runs on the
+    /// same connection actor, with the same limits. The protocol inside is not encrypted again: serve the WebSocket over
+    /// HTTPS unless the server runs without TLS. Completes when the connection is over (or the server stopped);
+    /// <paramref name="ct"/> aborts it.</summary>
+    public async Task ServeWebSocketAsync(System.Net.WebSockets.WebSocket socket, System.Net.EndPoint remote, CancellationToken ct = default)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var abort = ct.Register(socket.Abort);
+        Commands.Tell(new Tcp.ListenerMessages.AdoptWebSocket(socket, remote, done));
+        await Task.WhenAny(done.Task, System.WhenTerminated);
+        if (!done.Task.IsCompleted) socket.Abort();
+    }
+
     /// <summary>The address <paramref name="host"/> resolves to (for plugins that need an IP address, like a cluster's links).</summary>
     internal static async Task<string> AddressOf(string host, CancellationToken ct) => (await ResolveAsync(host, 0, ct)).Address.ToString();
 }

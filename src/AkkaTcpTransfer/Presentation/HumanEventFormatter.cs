@@ -18,6 +18,8 @@ internal static class HumanEventFormatter
             Listening { Fingerprint: null } l => $"listening on {l.Host}:{l.Port} WITHOUT TLS (--insecure): chat, files and the token cross the network in the clear" + Reach(l),
             Listening l => $"listening on {l.Host}:{l.Port} with TLS; key fingerprint {l.Fingerprint}"
                 + (l.CertificateFile is { } cert ? $"\n           (check: {Security.Fingerprint.OpensslCommand(cert)})" : "") + Reach(l),
+            WebListening { Tls: false } web => $"web client at {web.Url} (WITHOUT TLS: --insecure)",
+            WebListening web => $"web client at {web.Url} (HTTPS with the key above; a browser warns about a self-signed certificate: see README, \"The web client\")",
             Connected { Fingerprint: null } c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} WITHOUT TLS (--insecure){Registered(c)}",
             Connected c => $"connected to {Safe(c.Server)} as {Safe(c.Name)} with TLS (server key {c.Fingerprint![..16]}..., {TrustWords(c.Trust)}){Registered(c)}",
             ServerPinned p => $"pinned {Safe(p.Server)}'s key fingerprint {p.Fingerprint} in {p.File}",

@@ -54,6 +54,11 @@ internal static class JsonEventFormatter
                 if (l.Fingerprint is not null) w.WriteString("fingerprint", l.Fingerprint);
                 if (l.CertificateFile is not null) w.WriteString("certificate", l.CertificateFile);
                 return true;
+            case WebListening web:
+                w.WriteString("event", "web-listening");
+                w.WriteString("url", web.Url);
+                w.WriteBoolean("tls", web.Tls);
+                return true;
             case Connected c:
                 w.WriteString("event", "connected");
                 w.WriteString("server", c.Server);

@@ -227,6 +227,9 @@ internal sealed class ScreenModel
                     : $"listening on {l.Host}:{l.Port}; key fingerprint {l.Fingerprint}");
                 if (HumanEventFormatter.Reach(l) is { Length: > 0 } reach) Add(_view, now, LineKind.Notice, reach.Trim());
                 break;
+            case WebListening web:
+                Add(_view, now, LineKind.Notice, $"web client at {web.Url}");
+                break;
             case Connected c:
                 Server = c.Server;
                 Me = c.Name;

@@ -105,7 +105,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         var registry = _registry;
         var transfers = _transfers;
         _listener = Context.ActorOf(ListenerActor.Props(bindTo, settings,
-            (tcp, remote) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId, security, entities, links)), "listener");
+            // A WebSocket's TLS is the web server's: the connection inside it is plain.
+            (tcp, remote, transport) => PeerActor.Props(tcp, remote, settings, registry, transfers, partials, serverId,
+                transport == ListenerActor.Transport.WebSocket ? null : security, entities, links)), "listener");
         _keyParts[_registry] = "session registry";
         _keyParts[_transfers] = "transfer table";
         _keyParts[partials] = "partial files";
@@ -131,6 +133,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (_startResult is not null) Sender.Tell(_startResult);
             else _readyWaiters.Add(Sender);
         });
+        Receive<ListenerMessages.AdoptWebSocket>(a => _listener.Forward(a));
         Receive<NodeCommands.Say>(s => Say(null, s.Text));
         Receive<NodeCommands.SayTo>(s => Say(s.To.Trim(), s.Text));
         Receive<NodeCommands.Who>(_ => _registry.Tell(SessionMessages.Who.Instance));

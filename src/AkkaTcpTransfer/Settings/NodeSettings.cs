@@ -26,7 +26,8 @@ public sealed record NodeSettings(
     RoomSettings Rooms,
     HistorySettings History,
     NameSettings Names,
-    SpoolSettings Spool)
+    SpoolSettings Spool,
+    WebSettings Web)
 {
     private const string S = NodeConfig.Section;
 
@@ -224,8 +225,14 @@ public sealed record NodeSettings(
             ProofTimeout: r.Duration($"{S}.spool.proof-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
             ClaimsRefusedFor: r.Duration($"{S}.spool.claims-refused-for", TimeSpan.Zero, TimeSpan.FromDays(1)));
 
+        var web = new WebSettings(
+            Enabled: r.Bool($"{S}.web.enabled"),
+            Host: r.String($"{S}.web.host").Trim() is { Length: > 0 } webHost ? webHost : host,
+            Port: r.Int($"{S}.web.port", 0, 65535),
+            AssetsDir: r.String($"{S}.web.assets-dir").Trim());
+
         return new NodeSettings(role, name, host, port, r.String($"{S}.token"), downloadsPath, maxFrame, connection, server, client, chat, transfer,
-            limits, stateDir, tls, cluster, store, rooms, history, names, spool);
+            limits, stateDir, tls, cluster, store, rooms, history, names, spool, web);
     }
 
     private static StoreSettings ReadStore(ConfigReader r, string stateDir)
@@ -472,6 +479,14 @@ public sealed record NameSettings(TimeSpan ExpireAfter, int MaxRegistered);
 public sealed record SpoolSettings(bool Enabled, string Folder, long MaxBytes, long MaxBytesPerSender, long MaxBytesPerRecipient, int MaxRecipients,
     int MaxFiles, TimeSpan ExpireAfter, TimeSpan SweepInterval, int DeliveriesPerRecipient, int MaxRoomMembers, int ClaimsPerConnection,
     TimeSpan ProofTimeout, TimeSpan ClaimsRefusedFor);
+
+/// <summary>The browser client (server only; README, "The web client").</summary>
+/// <param name="Enabled">Serve it (CLI: --web-port).</param>
+/// <param name="Host">The address to listen on (web.host, else the server's host).</param>
+/// <param name="Port">The port; 0 takes any free one.</param>
+/// <param name="AssetsDir">Empty: the page built into the program. Else a folder to serve it from instead (for work on
+/// the client: a rebuilt page is served without rebuilding the server).</param>
+public sealed record WebSettings(bool Enabled, string Host, int Port, string AssetsDir);
 
 /// <param name="Servers">The server's address (host, port) first, then the other nodes of its cluster (client.servers).</param>
 public sealed record ClientSettings(IReadOnlyList<(string Host, int Port)> Servers, TimeSpan ConnectTimeout, TimeSpan HandshakeTimeout, bool Reconnect, TimeSpan MinBackoff, TimeSpan MaxBackoff);

@@ -13,7 +13,9 @@ namespace AkkaTcpTransfer.Tcp;
 /// gets in: per-address limits and token backoff (<see cref="Admission"/>) and the node's file descriptors
 /// (<see cref="DescriptorBudget"/>). Admitted connections get their own owner actor (made by <c>ownerProps</c>) as a
 /// child; the others are refused at once with a reason (<see cref="RefusingConnectionActor"/>). Binds with SO_REUSEADDR
-/// only (see <see cref="ReuseAddressOnly"/>), in pull mode (each connection reads only when its actor asks).</summary>
+/// only (see <see cref="ReuseAddressOnly"/>), in pull mode (each connection reads only when its actor asks). A client
+/// that came over a WebSocket (<see cref="ListenerMessages.AdoptWebSocket"/>) passes the same door: its socket actor
+/// (<see cref="WebSocketSocketActor"/>, a child here) stands where Akka.IO's connection would.</summary>
 /// <remarks>Supervision: a child that fails is stopped, never restarted, and never affects the listener or its
 /// siblings; its connection closes with it.</remarks>
 internal sealed class ListenerActor : ReceiveActor, IWithTimers
@@ -36,7 +38,7 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan EvictableAfter = TimeSpan.FromSeconds(1);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Func<IActorRef, EndPoint, Props> _ownerProps;
+    private readonly Func<IActorRef, EndPoint, Transport, Props> _ownerProps;
     private readonly Admission _admission;
     private readonly DescriptorBudget _descriptors;
     private readonly Dictionary<IActorRef, Child> _children = [];
@@ -48,11 +50,20 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
     private bool _outOfDescriptors;
     private long _accepted;
     private long _evictions;
+    private long _webSockets;
 
-    public static Props Props(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Props> ownerProps) =>
+    /// <summary>What carries a connection's bytes: a TCP socket (TLS inside it, unless the server runs without), or a
+    /// WebSocket (whose TLS, if any, is the web server's: the connection inside it is plain).</summary>
+    public enum Transport
+    {
+        Tcp,
+        WebSocket,
+    }
+
+    public static Props Props(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Transport, Props> ownerProps) =>
         Akka.Actor.Props.Create(() => new ListenerActor(endpoint, settings, ownerProps));
 
-    public ListenerActor(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Props> ownerProps)
+    public ListenerActor(IPEndPoint endpoint, NodeSettings settings, Func<IActorRef, EndPoint, Transport, Props> ownerProps)
     {
         _ownerProps = ownerProps;
         _admission = new Admission(settings.Server);
@@ -90,7 +101,15 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
 
     private void Listening()
     {
-        Receive<Akka.IO.Tcp.Connected>(c => OnConnected(Sender, c.RemoteAddress));
+        Receive<Akka.IO.Tcp.Connected>(c => OnConnected(Sender, c.RemoteAddress, Transport.Tcp));
+        Receive<AdoptWebSocket>(a =>
+        {
+            _webSockets++;
+            var socket = Context.ActorOf(WebSocketSocketActor.Props(a.Socket, a.Done), $"websocket-{_webSockets}");
+            // Watched only so that a drain sees the last of them go (they end with their connection's owner).
+            Context.Watch(socket);
+            OnConnected(socket, a.Remote, Transport.WebSocket);
+        });
         Receive<Misbehaved>(m =>
         {
             if (m.Remote is IPEndPoint ip) _admission.Penalize(ip.Address, m.What, _clock.Elapsed);
@@ -112,7 +131,7 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
         });
     }
 
-    private void OnConnected(IActorRef tcp, EndPoint remote)
+    private void OnConnected(IActorRef tcp, EndPoint remote, Transport transport)
     {
         var address = remote is IPEndPoint ip ? ip.Address : IPAddress.None;
         // The address's own limits first: a refused address must not make room by evicting someone else.
@@ -140,7 +159,7 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
                 _descriptors.InUse, _descriptors.Capacity, _evictions);
         }
         _accepted++;
-        var owner = Context.ActorOf(_ownerProps(tcp, remote), $"peer-{_accepted}");
+        var owner = Context.ActorOf(_ownerProps(tcp, remote, transport), $"peer-{_accepted}");
         Context.Watch(owner);
         _children[owner] = new Child(address, Counted: true, _clock.Elapsed);
     }
@@ -192,6 +211,11 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
     private void Draining()
     {
         Receive<Akka.IO.Tcp.Connected>(_ => Sender.Tell(Akka.IO.Tcp.Abort.Instance));
+        Receive<AdoptWebSocket>(a =>
+        {
+            a.Socket.Abort();
+            a.Done.TrySetResult();
+        });
         Receive<Terminated>(t =>
         {
             ChildGone(t.ActorRef);

@@ -7,6 +7,12 @@ internal static class ListenerMessages
     /// <summary>Listener to parent: bound; <paramref name="Endpoint"/> carries the real port.</summary>
     public sealed record Bound(IPEndPoint Endpoint);
 
+    /// <summary>To the listener (through the server actor): a client reached the server over a WebSocket, which the web
+    /// server has accepted. The listener admits or refuses it as it does a TCP connection from <paramref name="Remote"/>,
+    /// with a <see cref="WebSocketSocketActor"/> in the place of Akka.IO's connection. <paramref name="Done"/> completes
+    /// when the connection is over.</summary>
+    public sealed record AdoptWebSocket(System.Net.WebSockets.WebSocket Socket, EndPoint Remote, TaskCompletionSource Done);
+
     /// <summary>Listener to parent: the bind failed. The listener stops after sending this.</summary>
     public sealed record BindFailed(string Reason);
 

@@ -11,6 +11,7 @@ public class NamespaceCycleTests
         typeof(AkkaTcpTransfer.Cluster.ClusterPlugin).Assembly.Location,
         typeof(AkkaTcpTransfer.Protocol.FrameEncoder).Assembly.Location,
         typeof(AkkaTcpTransfer.Tui.ChatWindow).Assembly.Location,
+        typeof(AkkaTcpTransfer.Web.WebClientServer).Assembly.Location,
     };
 
     [Theory]

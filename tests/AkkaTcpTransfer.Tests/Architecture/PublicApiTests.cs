@@ -16,7 +16,8 @@ public sealed class PublicApiTests
     [Fact]
     public void The_public_api_is_the_one_approved()
     {
-        var actual = Describe(typeof(Hosting.NodeHost).Assembly, typeof(global::AkkaTcpTransfer.Cluster.ClusterPlugin).Assembly);
+        var actual = Describe(typeof(Hosting.NodeHost).Assembly, typeof(global::AkkaTcpTransfer.Cluster.ClusterPlugin).Assembly,
+            typeof(global::AkkaTcpTransfer.Web.WebClientServer).Assembly);
         var folder = Path.Combine(FindRoot(), "tests", "AkkaTcpTransfer.Tests", "Architecture");
         var approvedFile = Path.Combine(folder, "PublicApi.txt");
         var approved = File.Exists(approvedFile) ? File.ReadAllText(approvedFile).ReplaceLineEndings("\n") : "";

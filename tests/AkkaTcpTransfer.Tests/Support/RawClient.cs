@@ -9,13 +9,13 @@ namespace AkkaTcpTransfer.Tests.Support;
 /// server's fingerprint) when the server runs TLS, as a TLS client in another language would, else in the clear.</summary>
 public sealed class RawClient : IAsyncDisposable
 {
-    private readonly Socket _socket;
+    private readonly Socket? _socket;
     private readonly Stream _stream;
     private readonly FrameDecoder _decoder = new(1 << 20);
     private readonly Queue<Frame> _pending = new();
     private readonly byte[] _buffer = new byte[64 * 1024];
 
-    private RawClient(Socket socket, Stream stream)
+    private RawClient(Socket? socket, Stream stream)
     {
         _socket = socket;
         _stream = stream;
@@ -44,6 +44,34 @@ public sealed class RawClient : IAsyncDisposable
     }
 
     private readonly List<Frame> _early = [];
+
+    /// <summary>A client on the web client's WebSocket (<paramref name="page"/> is where the page is served), as a
+    /// browser's would be: the same frames, in binary messages. <paramref name="origin"/>: the page that claims to open
+    /// it (null: none, as a program that is not a browser). Over HTTPS the server is trusted by its fingerprint.</summary>
+    public static async Task<RawClient> ConnectWebSocketAsync(Uri page, string? fingerprint, string? origin = null)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        if (origin is not null) socket.Options.SetRequestHeader("Origin", origin);
+        if (fingerprint is not null)
+            socket.Options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && Security.Fingerprint.Of(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate)) == fingerprint;
+        var uri = new UriBuilder(page) { Scheme = page.Scheme == "https" ? "wss" : "ws", Path = "/ws" }.Uri;
+        using var timeout = new CancellationTokenSource(EventLog.DefaultTimeout);
+        await socket.ConnectAsync(uri, timeout.Token);
+        return new RawClient(null, new WebSocketByteStream(socket));
+    }
+
+    public static async Task<RawClient> JoinWebSocketAsync(Uri page, string? fingerprint, string name, string token = "")
+    {
+        var client = await ConnectWebSocketAsync(page, fingerprint);
+        await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, name, token, []));
+        var answer = await client.ReceiveAsync();
+        client.Welcome = answer as Welcome ?? throw new InvalidOperationException($"{name} was not admitted: {answer}");
+        return client;
+    }
+
+    /// <summary>The WebSocket under a client made by <see cref="ConnectWebSocketAsync"/>.</summary>
+    public System.Net.WebSockets.WebSocket? WebSocket => (_stream as WebSocketByteStream)?.Socket;
 
     public static async Task<RawClient> JoinAsync(int port, string name, string token = "", byte[]? resumeKey = null, int? receiveBuffer = null,
         IPAddress? from = null)
@@ -147,21 +175,21 @@ public sealed class RawClient : IAsyncDisposable
     /// <summary>Closes the socket with a FIN and nothing before it: no Goodbye and, over TLS, no close_notify.</summary>
     public void CloseWithoutGoodbye()
     {
-        _socket.Shutdown(SocketShutdown.Both);
+        _socket!.Shutdown(SocketShutdown.Both);
         _socket.Close();
     }
 
     /// <summary>Closes with an RST, as a crashed process or a pulled cable would look to the server.</summary>
     public void Vanish()
     {
-        _socket.LingerState = new LingerOption(true, 0);
+        _socket!.LingerState = new LingerOption(true, 0);
         _socket.Close();
     }
 
     public ValueTask DisposeAsync()
     {
         _stream.Dispose();
-        _socket.Dispose();
+        _socket?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
