@@ -11,7 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, stages, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster, relay (the cluster's chat and relay only), history, spool (one upload to many)", Arity = ArgumentArity.ZeroOrMore };
+        var scenarios = new Argument<string[]>("scenario") { Description = "all (default), throughput, stages, memory, latency, fanout, tls, connections, floods, readers, descriptors, fuzz, smallfiles, cluster, relay (the cluster's chat and relay only), history, spool (one upload to many), web (the browser client)", Arity = ArgumentArity.ZeroOrMore };
         var size = new Option<string>("--size") { Description = "file size for throughput (default 2g)", DefaultValueFactory = _ => "2g" };
         var runs = new Option<int>("--runs") { Description = "runs per throughput variant; the median is reported (default 3)", DefaultValueFactory = _ => 3 };
         var memorySmall = new Option<string>("--memory-small") { Description = "small file for the memory comparison (default 256m)", DefaultValueFactory = _ => "256m" };
@@ -112,6 +112,8 @@ internal static class Program
                         0, 0, relayOnly: true);
                 if (Wants("spool"))
                     await SpoolBenchmark.Run(bench, isSmoke ? 8L << 20 : 1L << 30, isSmoke ? 1 : r.GetValue(runs));
+                if (Wants("web"))
+                    await WebBenchmark.Run(bench, isSmoke ? 4L << 20 : 200L << 20, isSmoke ? 1 : r.GetValue(runs));
                 if (Wants("history"))
                     await HistoryBenchmark.Run(bench, isSmoke ? HistoryScale.Smoke : HistoryScale.Full(r.GetValue(messages), r.GetValue(historyLines)));
                 if (Wants("floods"))
