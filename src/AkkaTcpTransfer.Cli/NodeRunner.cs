@@ -56,6 +56,7 @@ internal sealed class NodeRunner(NodeRole role, OutputMode mode, TextReader inpu
         catch (ConfigException e)
         {
             StderrLogger.Release(write: false);
+            if (_startedNode is not null) await _startedNode.DisposeAsync();
             return Fail(ExitCodes.BadArguments, e.Message);
         }
         catch (NodeStartException e)

@@ -1,7 +1,11 @@
 using System.Net;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
+using System.Security.Authentication;
 using AkkaTcpTransfer.Hosting;
+using AkkaTcpTransfer.Tcp;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -70,26 +74,44 @@ public sealed class WebClientServer : IAsyncDisposable
             ContentRootPath = AppContext.BaseDirectory,
             EnvironmentName = Environments.Production,
         });
+        // Only our settings configure it: no environment variable (ASPNETCORE_URLS, Kestrel__Endpoints__...) or
+        // appsettings.json may add a listener, plain or elsewhere, beside the one below.
+        builder.Configuration.Sources.Clear();
         // Nothing of Kestrel's may write to the console (the full-screen UI or the --json stream owns it): its warnings
         // go to the node's log.
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new AkkaLogProvider(Logging.GetLogger(node.System, "web")));
         // The web host must not take Ctrl+C and SIGTERM for itself: the node's shutdown ends the process.
         builder.Services.AddSingleton<IHostLifetime, NodeOwnedLifetime>();
+        var door = new WebDoor(DescriptorBudget.Get(node.System), node.Settings.Server.MaxConnectionsPerAddress);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             // The page sends no request bodies: anything beyond a small one is refused.
             k.Limits.MaxRequestBodySize = 16 * 1024;
+            // What a connection may make Kestrel hold for it: unread input (the WebSocket is read only as fast as the
+            // connection actor asks, as TCP is), unsent output, and idle or slow connections.
+            k.Limits.MaxRequestBufferSize = 64 * 1024;
+            k.Limits.MaxResponseBufferSize = 256 * 1024;
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.RequestHeadersTimeout = node.Settings.Server.HandshakeTimeout;
             k.Listen(address, web.Port, listen =>
             {
+                // Every TCP connection to the web port takes one of the server's descriptors and counts against its
+                // address's limit, from its accept, whatever it then asks for.
+                listen.Use(door.Guard);
                 // WebSockets as HTTP/1.1 upgrades, the same over HTTPS as over HTTP.
                 listen.Protocols = HttpProtocols.Http1;
-                if (identity is not null) listen.UseHttps(identity.Certificate);
+                if (identity is not null)
+                    listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificate = identity.Certificate, SslProtocols = SslProtocols.Tls13 });
             });
         });
         var app = builder.Build();
         var loopbackOnly = IPAddress.IsLoopback(address);
+        var shutdown = Akka.Actor.CoordinatedShutdown.Get(node.System);
+        if (!loopbackOnly && identity is null)
+            Logging.GetLogger(node.System, "web").Warning("the web client is served over plain HTTP on {0} (--insecure): besides being readable on the network, " +
+                "a page elsewhere could reach it through a visitor's browser by rebinding its own name to this address", address);
         app.Use(async (context, next) =>
         {
             var headers = context.Response.Headers;
@@ -105,8 +127,7 @@ public sealed class WebClientServer : IAsyncDisposable
             // nothing (its Origin would match its Host, so the WebSocket's Origin check alone would not stop it).
             if (loopbackOnly && !WebRequests.IsLoopbackHost(context.Request.Host.Host))
             {
-                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
-                await context.Response.WriteAsync("this server answers only to a loopback address (127.0.0.1, [::1], localhost)\n");
+                await WebRequests.Refuse(context, StatusCodes.Status421MisdirectedRequest, "this server answers only to a loopback address (127.0.0.1, [::1], localhost)");
                 return;
             }
             await next(context);
@@ -121,21 +142,26 @@ public sealed class WebClientServer : IAsyncDisposable
             }
             if (!context.WebSockets.IsWebSocketRequest)
             {
-                context.Response.StatusCode = StatusCodes.Status400BadRequest;
-                await context.Response.WriteAsync("the wire protocol over a WebSocket (docs/PROTOCOL.md, \"WebSocket\"); open / for the page\n");
+                await WebRequests.Refuse(context, StatusCodes.Status400BadRequest, "the wire protocol over a WebSocket (docs/PROTOCOL.md, \"WebSocket\"); open / for the page");
                 return;
             }
             // A browser names the page that opens the socket: only this server's own page may. (The list in
             // WebSocketOptions is fixed before the port is known; a client that is not a browser sends no Origin.)
-            if (WebRequests.ForeignOrigin(context.Request) is { } origin)
+            if (WebRequests.ForeignOrigin(context.Request) is not null)
             {
-                context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                await context.Response.WriteAsync($"a page from {origin} may not connect here\n");
+                await WebRequests.Refuse(context, StatusCodes.Status403Forbidden, "a page from another origin may not connect here");
+                return;
+            }
+            if (shutdown.ShutdownReason is not null)
+            {
+                await WebRequests.Refuse(context, StatusCodes.Status503ServiceUnavailable, "the server is shutting down");
                 return;
             }
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
             var remote = new IPEndPoint(context.Connection.RemoteIpAddress ?? IPAddress.None, context.Connection.RemotePort);
             await node.ServeWebSocketAsync(socket, remote, context.RequestAborted);
+            // Not closed both ways in time (a peer that stopped reading, say): the connection goes, not just the socket.
+            if (socket.State != System.Net.WebSockets.WebSocketState.Closed) context.Abort();
         });
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
@@ -143,7 +169,7 @@ public sealed class WebClientServer : IAsyncDisposable
         {
             await app.StartAsync(ct);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             await app.DisposeAsync();
             throw new NodeStartException(StartFailure.CannotBind, $"cannot serve the web client on {address}:{web.Port}: {e.Message}");
@@ -197,7 +223,8 @@ public sealed class WebClientServer : IAsyncDisposable
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
                 if (!IsEnabled(logLevel)) return;
-                var text = formatter(state, exception) + (exception is null ? "" : $": {exception.Message}");
+                var text = formatter(state, exception);
+                for (var cause = exception; cause is not null; cause = cause.InnerException) text += $": {cause.GetType().Name}: {cause.Message}";
                 if (logLevel >= LogLevel.Error) log.Error("web: {0}", text);
                 else log.Warning("web: {0}", text);
             }
@@ -205,9 +232,63 @@ public sealed class WebClientServer : IAsyncDisposable
     }
 }
 
+/// <summary>Every TCP connection to the web port, from its accept: one of the node's descriptors (the same budget as the
+/// TCP listener's, so that browsers cannot starve it of sockets, nor it them) and one of its address's connections
+/// (<c>server.max-connections-per-address</c>, counted apart from the TCP port's). Past either it is closed at once.</summary>
+internal sealed class WebDoor(DescriptorBudget descriptors, int perAddress)
+{
+    private readonly Dictionary<IPAddress, int> _open = [];
+
+    public ConnectionDelegate Guard(ConnectionDelegate next) => async connection =>
+    {
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        if (!Enter(address))
+        {
+            connection.Abort();
+            return;
+        }
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            Leave(address);
+        }
+    };
+
+    private bool Enter(IPAddress address)
+    {
+        lock (_open)
+        {
+            var open = _open.GetValueOrDefault(address);
+            if (open >= perAddress || !descriptors.TryAcquireConnection()) return false;
+            _open[address] = open + 1;
+            return true;
+        }
+    }
+
+    private void Leave(IPAddress address)
+    {
+        lock (_open)
+        {
+            descriptors.Release();
+            if (_open[address] <= 1) _open.Remove(address);
+            else _open[address]--;
+        }
+    }
+}
+
 /// <summary>The checks on requests, apart so that tests can name their cases.</summary>
 internal static class WebRequests
 {
+    public static async Task Refuse(HttpContext context, int status, string why)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(why + "\n");
+    }
+
     public static bool IsLoopbackHost(string host)
     {
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase)) return true;

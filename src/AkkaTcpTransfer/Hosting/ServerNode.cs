@@ -94,9 +94,15 @@ public sealed class ServerNode : NodeHost
     public async Task ServeWebSocketAsync(System.Net.WebSockets.WebSocket socket, System.Net.EndPoint remote, CancellationToken ct = default)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var abort = ct.Register(socket.Abort);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var abort = ct.Register(() =>
+        {
+            socket.Abort();
+            cancelled.TrySetResult();
+        });
         Commands.Tell(new Tcp.ListenerMessages.AdoptWebSocket(socket, remote, done));
-        await Task.WhenAny(done.Task, System.WhenTerminated);
+        // Also when nobody adopts it (the listener has stopped: the server is going) and the request is given up.
+        await Task.WhenAny(done.Task, System.WhenTerminated, cancelled.Task);
         if (!done.Task.IsCompleted) socket.Abort();
     }
 

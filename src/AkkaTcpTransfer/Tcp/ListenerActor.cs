@@ -140,7 +140,9 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
             Refuse(tcp, refusal.Code, refusal.Reason);
             return;
         }
-        if (!_descriptors.TryAcquireConnection() && !EvictOneForRoom())
+        // A WebSocket's descriptor was taken when the web server accepted its TCP connection (WebClientServer).
+        var counted = transport == Transport.Tcp;
+        if (counted && !_descriptors.TryAcquireConnection() && !EvictOneForRoom())
         {
             _admission.Closed(address, admitted: false);
             if (!_outOfDescriptors)
@@ -161,7 +163,7 @@ internal sealed class ListenerActor : ReceiveActor, IWithTimers
         _accepted++;
         var owner = Context.ActorOf(_ownerProps(tcp, remote, transport), $"peer-{_accepted}");
         Context.Watch(owner);
-        _children[owner] = new Child(address, Counted: true, _clock.Elapsed);
+        _children[owner] = new Child(address, Counted: counted, _clock.Elapsed);
     }
 
     /// <summary>Out of descriptors: the connection that has been in its handshake longest (at least a second) is closed

@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using Akka.Actor;
+using Akka.Event;
 using Akka.IO;
 
 namespace AkkaTcpTransfer.Tcp;
@@ -17,20 +18,25 @@ namespace AkkaTcpTransfer.Tcp;
 /// <c>done</c> when it stops so that the web server's request handler can return.</remarks>
 internal sealed class WebSocketSocketActor : ReceiveActor, IWithTimers
 {
-    private sealed record Unregistered;
+    private sealed record Unregistered : IDeadLetterSuppression;
 
     /// <summary>As Akka.IO's register timeout: a socket nobody took charge of is closed.</summary>
     private static readonly TimeSpan RegisterTimeout = TimeSpan.FromSeconds(10);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private sealed record ReadDone(ValueWebSocketReceiveResult Result);
+    // Completions of the socket's calls: one that ends after the actor stopped (the peer closed first, say) is no dead letter.
+    private sealed record ReadDone(ValueWebSocketReceiveResult Result) : IDeadLetterSuppression;
 
-    private sealed record WriteDone;
+    private sealed record WriteDone : IDeadLetterSuppression;
 
-    private sealed record IoFailed(Exception Cause, bool Reading);
+    private sealed record IoFailed(Exception Cause, bool Reading) : IDeadLetterSuppression;
 
-    private sealed record CloseSent;
+    private sealed record CloseSent : IDeadLetterSuppression;
+
+    /// <summary>How long a close frame may take to leave (behind a write to a peer that does not read, say) before the
+    /// connection is cut: the request, and its descriptor, end either way.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
 
     /// <summary>The most one read hands over: a 64 KiB chunk's frame (65,549 bytes) in one piece. (Reading ahead of the
     /// handler's requests, into a second buffer, was tried: no gain the benchmark could see; the browser's end bounds
@@ -49,6 +55,8 @@ internal sealed class WebSocketSocketActor : ReceiveActor, IWithTimers
     private Akka.IO.Tcp.CloseCommand? _closing;
     private bool _closeSent;
     private Task _closeOutput = Task.CompletedTask;
+    /// <summary>The read in flight, if any (only one may be).</summary>
+    private Task? _pendingRead;
     private bool _finished;
 
     public static Props Props(WebSocket socket, TaskCompletionSource done) =>
@@ -130,13 +138,15 @@ internal sealed class WebSocketSocketActor : ReceiveActor, IWithTimers
         if (_reading || _finished || !_readRequested) return;
         _reading = true;
         _readRequested = false;
-        _socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None).AsTask()
-            .PipeTo(Self, success: r => new ReadDone(r), failure: e => new IoFailed(e, Reading: true));
+        var read = _socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None).AsTask();
+        _pendingRead = read;
+        read.PipeTo(Self, success: r => new ReadDone(r), failure: e => new IoFailed(e, Reading: true));
     }
 
     private void OnRead(ValueWebSocketReceiveResult result)
     {
         _reading = false;
+        _pendingRead = null;
         switch (result.MessageType)
         {
             case WebSocketMessageType.Close:
@@ -167,9 +177,10 @@ internal sealed class WebSocketSocketActor : ReceiveActor, IWithTimers
         if (result.Count > 0) _handler!.Tell(new Akka.IO.Tcp.Received(ByteString.CopyFrom(_buffer, 0, result.Count)));
         else
         {
-            // An empty message carries nothing: read on without bothering the handler.
-            _readRequested = true;
-            StartRead();
+            // An empty message carries nothing and would cost a read each, past the connection's frame-rate gate.
+            _closeOutput = _socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "empty message", CancellationToken.None);
+            _closeSent = true;
+            Finish(new Akka.IO.Tcp.ErrorClosed("the peer sent an empty message"));
         }
     }
 
@@ -208,8 +219,31 @@ internal sealed class WebSocketSocketActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         if (!_closeSent) _socket.Abort();
-        // The request that carried the socket ends once a close frame in flight is out (or could not be sent).
-        var done = _done;
-        _closeOutput.ContinueWith(_ => done.TrySetResult(), TaskScheduler.Default);
+        // The request that carried the socket ends once the close handshake is over, or after CloseWait: a close frame
+        // queued behind a write to a peer that does not read would otherwise hold the connection open for good.
+        _ = EndAsync(_socket, _closeOutput, _pendingRead, _done);
+    }
+
+    /// <summary>After our close frame, the peer's is read (what comes before it dropped), as TCP reads to the peer's FIN:
+    /// cutting the connection at once would reset it, and the peer could lose what we sent last (a refusal, a goodbye,
+    /// the close frame itself).</summary>
+    private static async Task EndAsync(WebSocket socket, Task closeOutput, Task? pendingRead, TaskCompletionSource done)
+    {
+        var deadline = DateTime.UtcNow + CloseWait;
+        TimeSpan Left() => deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero;
+        try
+        {
+            await closeOutput.WaitAsync(Left());
+            if (pendingRead is not null) await pendingRead.WaitAsync(Left());
+            var scratch = new byte[4096];
+            while (socket.State == WebSocketState.CloseSent)
+                await socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None).AsTask().WaitAsync(Left());
+        }
+        catch (Exception e) when (e is TimeoutException or WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // not over in time, or the peer went: cut below
+        }
+        if (socket.State is not WebSocketState.Closed) socket.Abort();
+        done.TrySetResult();
     }
 }

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text.RegularExpressions;
 using AkkaTcpTransfer.Events;
@@ -67,13 +69,119 @@ public sealed partial class WebSocketTests : IAsyncDisposable
         var socket = await server.System.ActorSelection("/user/server/listener/websocket-*").ResolveOne(EventLog.DefaultTimeout);
         _nodes.ExpectErrors = true; // Akka logs the kill as an error
         socket.Tell(Kill.Instance);
-        // Its session ends as for a dropped connection: the socket is cut, everyone sees the client leave...
-        Assert.DoesNotContain(await web.ReceiveUntilClosedAsync(), f => f is Welcome);
+        // Its session ends as for a dropped connection: the socket is cut (no close frame), everyone sees the client leave...
+        await web.ReceiveUntilClosedAsync();
+        Assert.Null(web.WebSocket!.CloseStatus);
         await bobLog.WaitFor<Events.PeerLeft>(p => p.Name == "webby");
         // ...and the server serves on, over WebSockets too.
         await using var again = await RawClient.JoinWebSocketAsync(page, null, "webby2");
         bob.Commands.Tell(new NodeCommands.SayTo("webby2", "welcome back"));
         await again.Expect<Protocol.Chat>(c => c.Text == "welcome back");
+    }
+
+    [Fact]
+    public async Task A_peer_that_stops_reading_then_closes_loses_its_tcp_connection_too()
+    {
+        var (_, _, page) = await StartServerWithWeb(TestNodes.Insecure, ("limits.chat-per-second", "1000"), ("limits.chat-burst", "1000"));
+        // A client with a tiny receive buffer that reads nothing after its Welcome: what the server sends it piles up.
+        Socket? tcp = null;
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, ct) =>
+            {
+                tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096, NoDelay = true };
+                await tcp.ConnectAsync(context.DnsEndPoint, ct);
+                return new NetworkStream(tcp, ownsSocket: true);
+            },
+        };
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{page.Port}/ws"), new HttpMessageInvoker(handler), CancellationToken.None);
+        await using var client = new RawClient(socket);
+        await client.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, "deaf", "", []));
+        await client.Expect<Welcome>();
+        var line = new string('x', 15_000);
+        await client.SendRawAsync([.. Enumerable.Range(1, 400).SelectMany(i => FrameEncoder.Encode(new Say((uint)i, "deaf", line)))]);
+        var local = (IPEndPoint)tcp!.LocalEndPoint!;
+        // The server's writes to it are stuck: its kernel holds more than a MiB it cannot send.
+        await Eventually(() => ServerUnsent(page.Port, local.Port) > 1 << 20, "the server's unsent bytes never piled up");
+        // Now it closes its side, and leaves. The server must not keep the connection for the close frame it cannot send.
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await Eventually(() => !IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
+            .Any(c => c.LocalEndPoint.Equals(local) && c.State == TcpState.Established), "the connection stayed open");
+    }
+
+    [Fact]
+    public async Task Every_connection_to_the_web_port_counts_against_its_address_from_its_accept()
+    {
+        // (A handshake time longer than the wait below: an idle connection is not closed for its silence here.)
+        var (_, _, page) = await StartServerWithWeb(TestNodes.Insecure, ("server.max-connections-per-address", "2"), ("server.handshake-timeout", "60s"));
+        // Three connections that ask for nothing (a slow client, or one keeping its connection for later): two fit the
+        // address's limit, one is closed at once without a word. (Which one is up to the order they are accepted in.)
+        var sockets = new List<Socket>();
+        for (var i = 0; i < 3; i++)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, page.Port);
+            sockets.Add(socket);
+        }
+        try
+        {
+            // Closed, within a time well below the 10 s an idle connection is kept for.
+            var closed = await Task.WhenAll(sockets.Select(ClosedWithin));
+            Assert.Equal(1, closed.Count(c => c));
+            // The other two are served.
+            var open = sockets[Array.IndexOf(closed, false)];
+            using var timeout = new CancellationTokenSource(EventLog.DefaultTimeout);
+            await open.SendAsync("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"u8.ToArray(), timeout.Token);
+            var buffer = new byte[64];
+            var answer = System.Text.Encoding.ASCII.GetString(buffer, 0, await open.ReceiveAsync(buffer, timeout.Token));
+            Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in sockets) socket.Dispose();
+        }
+
+        static async Task<bool> ClosedWithin(Socket socket)
+        {
+            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            try
+            {
+                return await socket.ReceiveAsync(new byte[16], SocketFlags.Peek, quiet.Token) == 0;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private static async Task Eventually(Func<bool> condition, string otherwise)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, otherwise);
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Bytes the server's socket for the connection from <paramref name="clientPort"/> has not sent yet (the
+    /// kernel's send queue, from /proc/net/tcp).</summary>
+    private static long ServerUnsent(int serverPort, int clientPort)
+    {
+        foreach (var row in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var localPort = Convert.ToInt32(f[1].Split(':')[1], 16);
+            var remotePort = Convert.ToInt32(f[2].Split(':')[1], 16);
+            if (localPort == serverPort && remotePort == clientPort) return Convert.ToInt64(f[4].Split(':')[0], 16);
+        }
+        return 0;
     }
 
     [Fact]
@@ -102,7 +210,7 @@ public sealed partial class WebSocketTests : IAsyncDisposable
         await using var web = await RawClient.JoinWebSocketAsync(page, null, "texter");
         var socket = web.WebSocket!;
         await socket.SendAsync("hello"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        Assert.Null(await web.ReceiveUntilClosedAsync().ContinueWith(t => t.Result.OfType<Welcome>().FirstOrDefault()));
+        await web.ReceiveUntilClosedAsync();
         Assert.Equal(WebSocketCloseStatus.InvalidMessageType, socket.CloseStatus);
         Assert.Contains("binary", socket.CloseStatusDescription, StringComparison.Ordinal);
     }
@@ -128,6 +236,9 @@ public sealed partial class WebSocketTests : IAsyncDisposable
         await again.SendAsync(new Hello(ProtocolLimits.Version, 1 << 20, "flooder", "", []));
         var wait = Assert.IsType<Refused>(await again.ReceiveAsync());
         Assert.True(wait.Code == WireCode.RateLimited, wait.ToString());
+        // ...and on TCP: one address, one wait.
+        await using var tcp = await RawClient.ConnectAsync(server.Port);
+        Assert.Equal(WireCode.RateLimited, Assert.IsType<Refused>(await tcp.ReceiveAsync()).Code);
     }
 
     [Fact]

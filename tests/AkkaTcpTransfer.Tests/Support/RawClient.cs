@@ -70,6 +70,11 @@ public sealed class RawClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>A client on a WebSocket the test connected itself.</summary>
+    public RawClient(System.Net.WebSockets.WebSocket socket) : this(null, new WebSocketByteStream(socket))
+    {
+    }
+
     /// <summary>The WebSocket under a client made by <see cref="ConnectWebSocketAsync"/>.</summary>
     public System.Net.WebSockets.WebSocket? WebSocket => (_stream as WebSocketByteStream)?.Socket;
 
