@@ -4,7 +4,11 @@ import { type Frame, type Welcome, fromHex, toHex } from "./codec";
 import { Chat, type Conv } from "./chat";
 import { $ } from "./dom";
 import { Session, type SessionEnd } from "./session";
-import { canStream, onStreamingChange, registerServiceWorker, whyNoStreaming } from "./sink";
+import { formatBytes } from "./format";
+import {
+  currentRoute, onRouteChange, openStore, registerServiceWorker, storageReady, storageRoom, whyNoStorage,
+  whyNoStreaming,
+} from "./sink";
 import { type Outbound, Transfers, warmHasher } from "./transfers";
 
 const KEY_STORE = "akt.resume_key";
@@ -299,14 +303,32 @@ document.addEventListener("drop", (e) => {
 
 window.addEventListener("pagehide", () => session?.leave("page closed"));
 
-function describeLimits(): void {
+let described = 0;
+
+/** Says, in #browser-limits, what this page cannot do and where received files go (which route, and what it means). */
+async function describeLimits(): Promise<void> {
+  const call = ++described;
   const lines = [
     "A transfer interrupted by a reload or a lost connection cannot be resumed from this page: start it again.",
     "This page cannot receive a folder as one transfer (offers of a whole folder are refused: send its files one by one).",
   ];
-  if (!canStream()) {
-    lines.push(`${whyNoStreaming() ?? "This page cannot stream downloads"}: received files are kept in memory until they are verified, and offers of files above 256 MiB are refused.`);
+  const route = currentRoute();
+  const noStream = whyNoStreaming() ?? "This page cannot stream downloads";
+  if (route === "stream") {
+    lines.push("Received files stream straight into your browser's downloads as they arrive; nothing is kept in "
+      + "memory.");
+  } else if (route === "storage") {
+    let room = "";
+    const r = storageReady() ? await storageRoom() : undefined;
+    if (r) room = ` (${r.atLeast ? "the browser says it has at least" : "it has about"} ${formatBytes(r.bytes)} now)`;
+    lines.push(`${noStream}: received files are written to the browser's private storage and offered as a `
+      + `download once verified; nothing is kept in memory. An offer is refused when that storage has no room for `
+      + `it${room}. The copies stay there until this page is next opened.`);
+  } else {
+    lines.push(`${noStream}, and ${whyNoStorage() ?? "it cannot use the browser's private storage"}: received `
+      + "files are kept in memory until they are verified, and offers of files above 256 MiB are refused.");
   }
+  if (call !== described) return;
   limits.replaceChildren(...lines.map((l) => {
     const p = document.createElement("p");
     p.textContent = l;
@@ -315,9 +337,10 @@ function describeLimits(): void {
 }
 
 nameInput.value = storage()?.getItem(NAME_STORE) ?? "";
-describeLimits();
-onStreamingChange(describeLimits);
+void describeLimits();
+onRouteChange(() => void describeLimits());
 void registerServiceWorker();
+void openStore(); // also removes the files received on earlier visits
 warmHasher();
 showSignIn("");
 if (nameInput.value) tokenInput.focus();

@@ -2,7 +2,8 @@
 // Sending: Offer, then on Accept a Start at offset 0 (a page cannot resume), chunks of at most
 // min(max_chunk, 64 KiB) read in 1 MiB blocks, never more than window' beyond the last Ack nor while
 // the socket holds more than 2 MiB, then Done with the SHA-256. Receiving: Accept at 0, every chunk
-// written to a download sink and hashed, Ack at least every min(window'/4, 128 KiB), Verified or Fail.
+// written to a download sink (sink.ts: a stream into the downloads, the browser's private storage, or
+// memory) and hashed, Ack once written, at least every min(window'/4, 128 KiB), Verified or Fail.
 
 import { type IHasher, createSHA256 } from "hash-wasm";
 import {
@@ -12,12 +13,14 @@ import { bdi, button, el, $ } from "./dom";
 import { formatBytes, formatEta, formatRate, visible } from "./format";
 import type { BucketName, PacedItem } from "./pace";
 import { badPath, lastPart } from "./paths";
-import { MEMORY_LIMIT, type Sink, canStream, openMemorySink, openStreamSink } from "./sink";
+import { Refusal, type Sink, openSink, refusal } from "./sink";
 
 const BLOCK = 1 << 20;
 const MAX_CHUNK = 65536;
 const MAX_OUT_WINDOW = 8 << 20;
 const IN_WINDOW = 4 << 20;
+/** Received bytes are written at most this many at a time (what came while the last write went on). */
+const WRITE_BATCH = 1 << 20;
 const BUFFERED_LIMIT = 2 << 20;
 /** A server relays at most 8 transfers of one client at once; we offer no more than that at a time. */
 const MAX_OUT = 8;
@@ -212,6 +215,9 @@ class Incoming extends Transfer {
   written = 0;
   ackSent = 0;
   started = false;
+  /** Chunks received and not yet written, and whether a write of them is on the chain. */
+  queue: Uint8Array[] = [];
+  flushing = false;
   chain: Promise<void> = Promise.resolve();
   lastData = 0;
 
@@ -500,11 +506,6 @@ export class Transfers {
       reject(bad, true);
       return;
     }
-    if (!canStream() && o.size > MEMORY_LIMIT) {
-      reject("the receiving browser page cannot stream files to disk (it has no service worker), so it keeps them "
-        + "in memory and takes files up to 256 MiB only", true);
-      return;
-    }
     let busy = 0;
     for (const t of this.inc.values()) if (!t.ended) busy++;
     if (busy >= MAX_IN) {
@@ -513,8 +514,16 @@ export class Transfers {
     }
     const t = new Incoming(o);
     this.inc.set(o.id, t);
+    // Shown once it is known whether it can be taken (where it would go, whether it fits).
+    t.li.hidden = true;
     this.add(t);
     t.timer = setTimeout(() => this.decline(t, "not answered within 60 s"), ANSWER_TIMEOUT);
+    void Promise.race([refusal(o.size), sleep(15_000)])
+      .catch(() => undefined)
+      .then((why) => {
+        if (why !== undefined) this.decline(t, why);
+        t.li.hidden = false;
+      });
   }
 
   private async accept(t: Incoming): Promise<void> {
@@ -524,20 +533,21 @@ export class Transfers {
     t.note("opening the download…");
     const name = lastPart(t.path);
     try {
-      t.sink = canStream() ? await openStreamSink(name, t.size) : openMemorySink(name);
+      t.sink = await openSink(name, t.size);
     } catch (e) {
-      if (t.size > MEMORY_LIMIT) {
-        this.decline(t, `this browser could not open a download (${e instanceof Error ? e.message : String(e)})`);
-        return;
-      }
-      t.sink = openMemorySink(name);
+      this.decline(t, e instanceof Refusal
+        ? e.message
+        : `this browser could not open a download (${e instanceof Error ? e.message : String(e)})`);
+      return;
     }
     t.hasher = await newHasher();
     if (t.ended || !this.link) {
       t.sink.abort("ended");
       return;
     }
-    t.note("");
+    t.note(t.sink.route === "storage"
+      ? "written to the browser's storage: the download starts once the file is verified"
+      : t.sink.route === "memory" ? "kept in memory: the download starts once the file is verified" : "");
     this.link.sendFrame({ type: "Accept", id: t.id, offset: 0, prefix: new Uint8Array(0), maxChunk: MAX_CHUNK, window: IN_WINDOW });
     t.timer = setTimeout(() => this.fail(t, "no Start within 30 s"), START_TIMEOUT);
   }
@@ -573,24 +583,46 @@ export class Transfers {
     if (t.received + data.length - t.ackSent > t.window) return this.fail(t, "more bytes than the window allows");
     t.received += data.length;
     t.lastData = performance.now();
-    const sink = t.sink!;
-    const hasher = t.hasher!;
-    t.chain = t.chain.then(async () => {
+    t.queue.push(data);
+    this.schedule(t);
+  }
+
+  /** Puts a write of the queued chunks on the transfer's chain, unless one is there already. */
+  private schedule(t: Incoming): void {
+    if (t.flushing) return;
+    t.flushing = true;
+    t.chain = t.chain.then(() => this.flush(t));
+    t.chain.catch((e: unknown) => {
       if (t.ended) return;
-      await sink.ready();
-      if (t.ended) return;
-      sink.write(data);
-      hasher.update(data);
-      t.written += data.length;
-      t.moved(t.written);
-      if (t.written - t.ackSent >= t.ackEvery || t.written === t.size) {
-        t.ackSent = t.written;
-        this.link?.sendFrame({ type: "Ack", id: t.id, written: t.written });
+      if (t.sink?.route === "stream") this.cancel(t, "the download was cancelled in the browser");
+      else this.fail(t, e instanceof Error ? e.message : String(e));
+    });
+  }
+
+  /**
+   * Writes what was received, up to WRITE_BATCH at a time (what came while the last write went on), and
+   * acknowledges what is written, until nothing is left: Done, which comes after the last chunk, waits for it.
+   */
+  private async flush(t: Incoming): Promise<void> {
+    try {
+      while (t.queue.length > 0 && !t.ended) {
+        let n = 0;
+        let k = 0;
+        while (k < t.queue.length && (k === 0 || n + t.queue[k]!.length <= WRITE_BATCH)) n += t.queue[k++]!.length;
+        const batch = t.queue.splice(0, k);
+        for (const c of batch) t.hasher!.update(c);
+        await t.sink!.write(batch);
+        if (t.ended) return;
+        t.written += n;
+        t.moved(t.written);
+        if (t.written - t.ackSent >= t.ackEvery || t.written === t.size) {
+          t.ackSent = t.written;
+          this.link?.sendFrame({ type: "Ack", id: t.id, written: t.written });
+        }
       }
-    });
-    t.chain.catch(() => {
-      if (!t.ended) this.cancel(t, "the download was cancelled in the browser");
-    });
+    } finally {
+      t.flushing = false;
+    }
   }
 
   private done(t: Incoming, size: number, sha: Uint8Array): void {
@@ -605,19 +637,23 @@ export class Transfers {
       }
       if (!sameBytes(mine, sha)) {
         t.sink!.abort("SHA-256 mismatch");
-        this.fail(t, "SHA-256 mismatch: the download was discarded");
+        this.fail(t, `SHA-256 mismatch: the file was discarded (received ${toHex(mine)}, `
+          + `the sender says ${toHex(sha)})`);
         return;
       }
       try {
         await t.sink!.close();
-      } catch {
-        this.fail(t, "the browser did not save the file");
+      } catch (e) {
+        this.fail(t, `the browser did not save the file (${e instanceof Error ? e.message : String(e)})`);
         return;
       }
       if (t.ended) return;
       t.li.dataset["sha256"] = toHex(mine);
       this.link?.sendFrame({ type: "Verified", id: t.id, sha256: mine });
       this.end(t, "verified");
+      t.note(t.sink!.route === "stream"
+        ? "saved through the browser's downloads"
+        : "the download has started (see the browser's downloads)");
     }).catch(() => undefined);
   }
 
