@@ -1,12 +1,24 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 namespace AkkaTcpTransfer.Benchmarks;
 
 /// <summary>13. The browser client: a page in Debian's headless Chromium (driven by Playwright) sends a file to a CLI
 /// client through the server, and receives one from it, against the same file between two CLI clients in the same run
-/// (the baseline, both ways through the same server). Also the page's size and how long it takes until it can chat.
-/// Skipped, saying so, where there is no chromium.</summary>
+/// (the baseline, both ways through the same server); and the same browser's WebSocket alone, bytes to and from a bare
+/// Kestrel over TLS with nothing else (the bound: what a page can move at all here). Also the page's size and how long
+/// it takes until it can chat. Skipped, saying so, where there is no chromium.</summary>
 public static class WebBenchmark
 {
     private const string Section = "13. the browser client (server process, TLS; page in headless Chromium)";
@@ -101,6 +113,19 @@ public static class WebBenchmark
             File.Delete(landed.GetProperty("path").GetString()!);
         }
 
+        // The bound: the browser's own WebSocket, 64 KiB messages, nothing read from disk, hashed or written.
+        var (boundUp, boundDown) = (new List<double>(), new List<double>());
+        await using (var bare = await BareSocketServer.StartAsync(size))
+        {
+            var boundPage = await context.NewPageAsync();
+            await boundPage.GotoAsync(bare.Url);
+            for (var run = 1; run <= runs; run++)
+            {
+                boundUp.Add(await boundPage.EvaluateAsync<double>(BareSocketServer.Upload, size));
+                boundDown.Add(await boundPage.EvaluateAsync<double>(BareSocketServer.Download, size));
+            }
+        }
+
         var mib = size / 1048576.0;
         double Rate(List<double> seconds) => mib / Stats.Median(seconds);
         var note = $"{Report.Format(mib)} MiB through the server, median of {runs}";
@@ -110,6 +135,10 @@ public static class WebBenchmark
         bench.Report.Add(Section, "CLI to page (download into the browser's downloads, hashing included)", Rate(down), "MiB/s", note);
         bench.Report.Add(Section, "CLI to CLI, the other way (baseline)", Rate(cliDown), "MiB/s", note);
         bench.Report.Add(Section, "ratio: the page's download / the CLI's", Rate(down) / Rate(cliDown), "x", "target >= 0.5");
+        bench.Report.Add(Section, "bound: the browser's WebSocket alone, page to a bare Kestrel (TLS)", Rate(boundUp), "MiB/s",
+            $"the page's upload is {Report.Format(Rate(up) / Rate(boundUp))}x of it");
+        bench.Report.Add(Section, "bound: the browser's WebSocket alone, a bare Kestrel to the page (TLS)", Rate(boundDown), "MiB/s",
+            $"the page's download is {Report.Format(Rate(down) / Rate(boundDown))}x of it");
         bench.Report.Add(Section, "the page's transfer size (document, script, style, service worker)", bytes / 1024.0, "KiB", "as the browser counted it, uncompressed");
         bench.Report.Add(Section, "time until the page is loaded / until it can chat", loaded, "s", $"until it can chat (signed in): {Report.Format(ready)} s");
     }
@@ -117,5 +146,115 @@ public static class WebBenchmark
     private static void Check(string? actual, string expected, string what)
     {
         if (actual != expected) throw new InvalidOperationException($"{what}: SHA-256 {actual}, expected {expected}");
+    }
+
+    /// <summary>A bare Kestrel on 127.0.0.1 over TLS (a certificate made here) with two WebSockets: /sink takes bytes and
+    /// says when it has them all, /source sends them. Its page is empty: the benchmark runs the script itself.</summary>
+    private sealed class BareSocketServer : IAsyncDisposable
+    {
+        public const string Upload = """
+            async (n) => {
+              const ws = new WebSocket(location.origin.replace('https', 'wss') + '/sink');
+              ws.binaryType = 'arraybuffer';
+              await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+              const block = new Uint8Array(65536);
+              crypto.getRandomValues(block);
+              const done = new Promise(ok => ws.onmessage = ok);
+              const start = performance.now();
+              for (let sent = 0; sent < n; sent += block.length) {
+                while (ws.bufferedAmount > 2 * 1048576) await new Promise(ok => setTimeout(ok, 1));
+                ws.send(block);
+              }
+              await done;
+              ws.close();
+              return (performance.now() - start) / 1000;
+            }
+            """;
+
+        public const string Download = """
+            async (n) => {
+              const ws = new WebSocket(location.origin.replace('https', 'wss') + '/source');
+              ws.binaryType = 'arraybuffer';
+              const start = performance.now();
+              let got = 0;
+              await new Promise((ok, fail) => {
+                ws.onmessage = m => { got += m.data.byteLength; if (got >= n) ok(); };
+                ws.onerror = fail;
+              });
+              const seconds = (performance.now() - start) / 1000;
+              ws.close();
+              return seconds;
+            }
+            """;
+
+        private readonly WebApplication _app;
+
+        private BareSocketServer(WebApplication app, string url)
+        {
+            _app = app;
+            Url = url;
+        }
+
+        public string Url { get; }
+
+        public static async Task<BareSocketServer> StartAsync(long size)
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(IPAddress.Loopback);
+            request.CertificateExtensions.Add(names.Build());
+            var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Configuration.Sources.Clear();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+            var app = builder.Build();
+            app.UseWebSockets();
+            app.Run(async context =>
+            {
+                if (!context.WebSockets.IsWebSocketRequest)
+                {
+                    context.Response.ContentType = "text/html";
+                    await context.Response.WriteAsync("<!doctype html><title>bound</title>");
+                    return;
+                }
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var buffer = new byte[64 * 1024];
+                if (context.Request.Path == "/sink")
+                {
+                    for (long got = 0; got < size;)
+                    {
+                        var result = await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+                        if (result.MessageType == WebSocketMessageType.Close) return;
+                        got += result.Count;
+                    }
+                    await socket.SendAsync(buffer.AsMemory(0, 1), WebSocketMessageType.Binary, true, CancellationToken.None);
+                }
+                else
+                {
+                    RandomNumberGenerator.Fill(buffer);
+                    for (long sent = 0; sent < size; sent += buffer.Length)
+                        await socket.SendAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - sent)), WebSocketMessageType.Binary, true, CancellationToken.None);
+                }
+                try
+                {
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                }
+                catch (WebSocketException)
+                {
+                    // the page closed first
+                }
+            });
+            await app.StartAsync();
+            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new BareSocketServer(app, url + "/");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
     }
 }
