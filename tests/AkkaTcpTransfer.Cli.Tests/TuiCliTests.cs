@@ -172,6 +172,9 @@ public sealed class TuiCliTests : IDisposable
         Assert.Equal("ok", await Sent("junk", "C-u", "ok"));
         Assert.Equal("hello world!", await Sent("world", "C-a", "hello ", "C-e", "!"));
         Assert.Equal("kept", await Sent("dropped", "C-a", "C-k", "kept"));
+        // The server has the line; quitting before its confirmation is back would be quitting with a line unconfirmed
+        // (exit 4). The line shows as the person's own once confirmed.
+        await ScreenWith("<alice> kept");
         await Key("C-q");
         await ScreenWith("EXIT=0");
     }
