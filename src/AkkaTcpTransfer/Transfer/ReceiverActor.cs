@@ -14,8 +14,9 @@ namespace AkkaTcpTransfer.Transfer;
 /// auto-accept or a person's decision), proposes a resume when a partial copy from the same sender exists, writes and
 /// hashes each chunk (<see cref="PartialFile"/>) and acknowledges written bytes, which is the sender's flow control
 /// (enforced by the router, <see cref="InboundWindow"/>). At the end it compares size and SHA-256 with the sender's,
-/// moves the file into place under a name that replaces nothing, and confirms. A lost connection or a stall keeps the
-/// partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes it. Every wait is
+/// moves the file into place under a name that replaces nothing, and confirms. A lost connection, a stall or the
+/// other end's Fail keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error
+/// removes it. Every wait is
 /// bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
 /// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher. How it attaches, reports, stalls
 /// and ends is <see cref="TransferActor"/>'s, shared with the sender.</summary>
@@ -204,6 +205,7 @@ internal sealed class ReceiverActor : TransferActor
         });
         Receive<StartTimedOut>(_ =>
             FailBoth($"the sender did not start within {Units.Seconds(_settings.Transfer.StartTimeout)} of the acceptance"));
+        Receive<Fail>(PeerFailed);
         Common();
     }
 
@@ -225,6 +227,7 @@ internal sealed class ReceiverActor : TransferActor
             Send(new Fail(_offer.Id, "no data arrived for too long"));
             Suspend($"no data arrived for {Units.Seconds(timeout)}; send the file again to resume");
         });
+        Receive<Fail>(PeerFailed);
         Common();
     }
 
@@ -366,6 +369,11 @@ internal sealed class ReceiverActor : TransferActor
         Send(new Reject(_offer.Id, reason));
         Discard(new TransferFailed(Id, _offer.File, $"refused: {reason}"));
     }
+
+    /// <summary>The other end (or a server between us) failed the transfer once bytes could move: what arrived was
+    /// written and hashed, and the SHA-256 at the end decides what lands, so the partial is kept for a resume, as for a
+    /// lost connection. A node of the server dying with the relay says exactly this; a person's Cancel removes it.</summary>
+    private void PeerFailed(Fail fail) => Suspend($"{_offer.From}: {fail.Reason}");
 
     /// <summary>The sender broke the transfer protocol: fail it at both ends; the connection carries on.</summary>
     private void Violation(string what) => FailBoth($"protocol violation: {what}");

@@ -97,6 +97,42 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
     }
 
     [Fact]
+    public async Task A_sender_that_fails_mid_file_leaves_the_partial_for_a_resume_and_a_cancel_does_not()
+    {
+        var source = Files.Create("src/failed.bin", Size, seed: 46);
+        var data = await File.ReadAllBytesAsync(source);
+        var key = Identities.Seed(Files.Dir("alice-state"), _server.Port, "alice");
+        var offer = new Offer(80, "", [], "server", "failed.bin", data.Length, File.GetLastWriteTimeUtc(source).Ticks);
+        await using var alice = await RawClient.JoinAsync(_server.Port, "alice", resumeKey: key);
+
+        async Task SendPart(uint id, string endWith)
+        {
+            await alice.SendAsync(offer with { Id = id });
+            var accept = await alice.Expect<Accept>(a => a.Id == id);
+            await alice.SendAsync(new Start(id, accept.Offset, 4 * 65536));
+            for (var sent = (int)accept.Offset; sent < accept.Offset + Partial; sent += 65536)
+            {
+                await alice.SendAsync(new Chunk(id, sent, data.AsMemory(sent, 65536)));
+                await alice.Expect<Ack>(a => a.Id == id && a.Written == sent + 65536);
+            }
+            var mark = _serverLog.Mark();
+            await alice.SendAsync(endWith == "fail" ? new Fail(id, "the sender could not read the file") : new Cancel(id, "", "changed my mind"));
+            var ended = TransferIds.Format(id);
+            await _serverLog.WaitFor<NodeEvent>(e => e is TransferFailed f && f.Id == ended || e is TransferCancelled c && c.Id == ended, after: mark);
+        }
+
+        // Something went wrong at the sender (or at a server node between us): what arrived is kept, and the next
+        // offer of the same file resumes after it.
+        await SendPart(80, "fail");
+        Assert.Single(Files.Partials(_downloads));
+        await SendPart(81, "cancel");
+        // The resend started at the kept bytes; a person's cancel then removes the partial.
+        Assert.Equal(Partial, (await _serverLog.WaitFor<TransferStarted>(s => s.Id == TransferIds.Format(81))).Offset);
+        Assert.Empty(Files.Partials(_downloads));
+        Assert.Empty(Files.List(_downloads));
+    }
+
+    [Fact]
     public async Task A_resend_the_moment_the_connection_is_lost_waits_for_the_old_transfer_and_resumes()
     {
         var source = Files.Create("src/quick.bin", Size, seed: 45);
