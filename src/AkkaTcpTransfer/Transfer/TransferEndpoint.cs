@@ -104,6 +104,7 @@ internal sealed class TransferEndpoint
             {
                 Start start => window.Start(start),
                 Chunk chunk => window.Admit(chunk),
+                Done done => window.Finish(done),
                 _ => null,
             };
             if (problem is not null)

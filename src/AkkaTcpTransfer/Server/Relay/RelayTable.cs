@@ -193,8 +193,8 @@ internal sealed class RelayTable
                 return problem;
             case Chunk chunk:
                 return relay.Flow.Admit(chunk);
-            case Done when !relay.Flow.Started:
-                return "Done before Start";
+            case Done done:
+                return relay.Flow.Finish(done);
             default:
                 return null;
         }

@@ -4,7 +4,7 @@ namespace AkkaTcpTransfer.Transfer.Flow;
 
 /// <summary>The flow control a receiver granted, enforced where chunks are routed, before they reach any mailbox: a
 /// sender may have at most the window it declared in Start (never more than granted) beyond the last Ack, in order,
-/// without gaps, in chunks no larger than granted. A sender that breaks it has its transfer failed and its further
+/// without gaps, in chunks no larger than granted, and nothing after the Done that ends them. A sender that breaks it has its transfer failed and its further
 /// chunks dropped; its data never piles up here.</summary>
 /// <remarks>The router (the connection's owner) admits chunks; the receiver actor, on another thread, records what it
 /// grants and acknowledges. Each field has one writer; readers see it through <see cref="Volatile"/>.</remarks>
@@ -16,6 +16,7 @@ internal sealed class InboundWindow
     private int _granted;
     private int _window;
     private long _next = -1;
+    private bool _done;
     private bool _broken;
 
     /// <param name="share">Where a receiver's grant beyond <c>transfer.window</c> comes from: the connection's pool for
@@ -81,6 +82,7 @@ internal sealed class InboundWindow
     {
         if (_broken) return Broken;
         var problem = _next < 0 ? "a chunk before Start"
+            : _done ? $"a chunk at byte {chunk.Offset} after Done"
             : chunk.Offset != _next ? $"a chunk at byte {chunk.Offset}, expected byte {_next}"
             : chunk.Data.Length > Volatile.Read(ref _maxChunk) ? $"a {chunk.Data.Length}-byte chunk, larger than the {_maxChunk} bytes granted"
             : chunk.Offset + chunk.Data.Length - Volatile.Read(ref _acked) > _window ? $"more than the flow-control window of {_window} bytes unacknowledged"
@@ -92,6 +94,20 @@ internal sealed class InboundWindow
         }
         _next += chunk.Data.Length;
         return null;
+    }
+
+    /// <summary>Router, for the Done frame: it must come after Start and right after the last byte it counts. Null if
+    /// acceptable, else why not; from then on every chunk is refused (<see cref="Admit"/>).</summary>
+    public string? Finish(Done done)
+    {
+        if (_broken) return Broken;
+        var problem = _next < 0 ? "Done before Start"
+            : _done ? "a second Done"
+            : done.Size != _next ? $"Done for {done.Size} bytes after {_next} were sent"
+            : null;
+        _done = true;
+        _broken = problem is not null;
+        return problem;
     }
 
     /// <summary>What <see cref="Admit"/> answers once the transfer has been failed.</summary>
