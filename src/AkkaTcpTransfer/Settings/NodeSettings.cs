@@ -125,7 +125,8 @@ public sealed record NodeSettings(
             SyncOnComplete: r.Bool($"{S}.transfer.sync-on-complete"),
             FolderMaxFiles: r.Int($"{S}.transfer.folder-max-files", 1, 10_000_000),
             FolderFileMaxSize: r.Bytes($"{S}.transfer.folder-file-max-size", 0, long.MaxValue),
-            FileIoDispatcher: $"{S}.transfer.file-io-dispatcher");
+            FileIoDispatcher: $"{S}.transfer.file-io-dispatcher",
+            SendDispatcher: $"{S}.transfer.send-dispatcher");
         if (transfer.ChunkSize + ProtocolLimits.ChunkOverhead > maxFrame)
             throw new ConfigException($"{S}.transfer.chunk-size ({transfer.ChunkSize}) plus {ProtocolLimits.ChunkOverhead} bytes of header must fit protocol.max-frame-size ({maxFrame})");
         if (transfer.Window < transfer.ChunkSize)
@@ -521,4 +522,5 @@ public sealed record TransferSettings(
     bool SyncOnComplete,
     int FolderMaxFiles,
     long FolderFileMaxSize,
-    string FileIoDispatcher);
+    string FileIoDispatcher,
+    string SendDispatcher);

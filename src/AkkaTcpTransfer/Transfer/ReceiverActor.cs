@@ -18,7 +18,7 @@ namespace AkkaTcpTransfer.Transfer;
 /// other end's Fail keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error
 /// removes it. Every wait is
 /// bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
-/// Runs on the file-io dispatcher: no file I/O ever happens on the default dispatcher. How it attaches, reports, stalls
+/// Runs on the file-io dispatcher: its writes and the fsync before the rename never hold a thread the connections need. How it attaches, reports, stalls
 /// and ends is <see cref="TransferActor"/>'s, shared with the sender.</summary>
 internal sealed class ReceiverActor : TransferActor
 {

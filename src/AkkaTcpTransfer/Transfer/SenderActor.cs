@@ -16,8 +16,10 @@ namespace AkkaTcpTransfer.Transfer;
 /// control is the receiver's: never more than the window beyond the receiver's last Ack, so a slow receiver or disk
 /// slows the reads here, and nothing queues without bound. The window starts at <c>transfer.window</c> and follows
 /// the path (<see cref="WindowControl"/>), up to what the receiver granted and this connection's
-/// <see cref="WindowPool"/> allows. Runs on the file-io dispatcher, reading and hashing
-/// inline (<see cref="FileSource"/>): no file I/O ever happens on the default dispatcher. A child of the
+/// <see cref="WindowPool"/> allows. Runs on the send dispatcher (the .NET thread pool, where its connection encodes and
+/// encrypts), reading and hashing inline (<see cref="FileSource"/>): a chunk reaches the socket without waking a thread
+/// of another pool. Reads are of one chunk, at most a window ahead; a received file's writes and fsync stay on the
+/// file-io dispatcher. A child of the
 /// connection's owner: it ends with its transfer, and nothing else ends with it. How it attaches, reports, stalls and
 /// ends is <see cref="TransferActor"/>'s, shared with the receiver.</summary>
 internal sealed class SenderActor : TransferActor
@@ -65,7 +67,7 @@ internal sealed class SenderActor : TransferActor
     public static Props Props(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
         WindowPool.Share share) =>
         Akka.Actor.Props.Create(() => new SenderActor(spec, connection, transfers, settings, localName, senderId, share))
-            .WithDispatcher(settings.Transfer.FileIoDispatcher);
+            .WithDispatcher(settings.Transfer.SendDispatcher);
 
     public SenderActor(TransferMessages.StartSend spec, IActorRef connection, IActorRef transfers, NodeSettings settings, string localName, byte[] senderId,
         WindowPool.Share share)

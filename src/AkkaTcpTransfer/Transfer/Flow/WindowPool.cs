@@ -5,7 +5,7 @@ namespace AkkaTcpTransfer.Transfer.Flow;
 /// a window beyond it draws the difference from this pool, which holds <c>transfer.max-window</c> less the floor. So
 /// one transfer may reach max-window, several share that much, and the sum never passes
 /// concurrent transfers × window + (max-window − window), however windows grow and shrink.</summary>
-/// <remarks>Thread-safe: transfer actors on the file-io dispatcher resize their shares while the connection's owner
+/// <remarks>Thread-safe: transfer actors on their own dispatchers resize their shares while the connection's owner
 /// releases the shares of transfers that ended. A pool may draw on a parent too (the node's, for incoming transfers:
 /// <see cref="NodeBudget"/>): a share then grows only by what both have free. Locks are taken child first.</remarks>
 internal sealed class WindowPool
