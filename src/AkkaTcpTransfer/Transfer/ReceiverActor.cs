@@ -14,12 +14,11 @@ namespace AkkaTcpTransfer.Transfer;
 /// auto-accept or a person's decision), proposes a resume when a partial copy from the same sender exists, writes and
 /// hashes each chunk (<see cref="PartialFile"/>) and acknowledges written bytes, which is the sender's flow control
 /// (enforced by the router, <see cref="InboundWindow"/>). At the end it compares size and SHA-256 with the sender's,
-/// moves the file into place under a name that replaces nothing, and confirms. A lost connection, a stall or the
-/// other end's Fail keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error
-/// removes it. Every wait is
-/// bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
-/// Runs on the file-io dispatcher: its writes and the fsync before the rename never hold a thread the connections need. How it attaches, reports, stalls
-/// and ends is <see cref="TransferActor"/>'s, shared with the sender.</summary>
+/// moves the file into place under a name that replaces nothing, and confirms. A lost connection, a stall or the other
+/// end's Fail keeps the partial file (and its hash state) for a resume; a cancel, a mismatch or a write error removes
+/// it. Every wait is bounded: a decision (offer-timeout), the sender's Start (start-timeout), data (stall-timeout).
+/// Runs on the file-io dispatcher: its writes and the fsync before the rename never hold a thread the connections need.
+/// How it attaches, reports, stalls and ends is <see cref="TransferActor"/>'s, shared with the sender.</summary>
 internal sealed class ReceiverActor : TransferActor
 {
     private sealed class DecisionTimedOut

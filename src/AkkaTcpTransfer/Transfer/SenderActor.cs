@@ -11,15 +11,14 @@ using AkkaTcpTransfer.Transfer.Storage;
 
 namespace AkkaTcpTransfer.Transfer;
 
-/// <summary>Sends one file: offers it, waits for the receiver's answer, checks a proposed resume against its own
-/// bytes, streams chunks, and counts the file delivered only when the receiver confirms size and SHA-256. Flow
-/// control is the receiver's: never more than the window beyond the receiver's last Ack, so a slow receiver or disk
-/// slows the reads here, and nothing queues without bound. The window starts at <c>transfer.window</c> and follows
-/// the path (<see cref="WindowControl"/>), up to what the receiver granted and this connection's
-/// <see cref="WindowPool"/> allows. Runs on the send dispatcher (the .NET thread pool, where its connection encodes and
-/// encrypts), reading and hashing inline (<see cref="FileSource"/>): a chunk reaches the socket without waking a thread
-/// of another pool. Reads are of one chunk, at most a window ahead; a received file's writes and fsync stay on the
-/// file-io dispatcher. A child of the
+/// <summary>Sends one file: offers it, waits for the receiver's answer, checks a proposed resume against its own bytes,
+/// streams chunks, and counts the file delivered only when the receiver confirms size and SHA-256. Flow control is the
+/// receiver's: never more than the window beyond the receiver's last Ack, so a slow receiver or disk slows the reads
+/// here, and nothing queues without bound. The window starts at <c>transfer.window</c> and follows the path (<see
+/// cref="WindowControl"/>), up to what the receiver granted and this connection's <see cref="WindowPool"/> allows. Runs
+/// on the send dispatcher (the .NET thread pool, where its connection encodes and encrypts), reading and hashing inline
+/// (<see cref="FileSource"/>): a chunk reaches the socket without waking a thread of another pool. Reads are of one
+/// chunk, at most a window ahead; a received file's writes and fsync stay on the file-io dispatcher. A child of the
 /// connection's owner: it ends with its transfer, and nothing else ends with it. How it attaches, reports, stalls and
 /// ends is <see cref="TransferActor"/>'s, shared with the receiver.</summary>
 internal sealed class SenderActor : TransferActor

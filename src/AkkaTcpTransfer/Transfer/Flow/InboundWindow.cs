@@ -4,8 +4,8 @@ namespace AkkaTcpTransfer.Transfer.Flow;
 
 /// <summary>The flow control a receiver granted, enforced where chunks are routed, before they reach any mailbox: a
 /// sender may have at most the window it declared in Start (never more than granted) beyond the last Ack, in order,
-/// without gaps, in chunks no larger than granted, and nothing after the Done that ends them. A sender that breaks it has its transfer failed and its further
-/// chunks dropped; its data never piles up here.</summary>
+/// without gaps, in chunks no larger than granted, and nothing after the Done that ends them. A sender that breaks it
+/// has its transfer failed and its further chunks dropped; its data never piles up here.</summary>
 /// <remarks>The router (the connection's owner) admits chunks; the receiver actor, on another thread, records what it
 /// grants and acknowledges. Each field has one writer; readers see it through <see cref="Volatile"/>.</remarks>
 internal sealed class InboundWindow

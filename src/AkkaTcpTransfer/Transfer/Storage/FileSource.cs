@@ -23,9 +23,10 @@ internal interface ISendSource : IDisposable
     byte[] Finish();
 }
 
-/// <summary>The file a sender sends: positional reads of whole chunks, SHA-256 over the bytes in
-/// order as they are read, the hash of a resume prefix in slices, and a last check that the file did not change or
-/// vanish while it was sent. Blocking I/O, a chunk at a time: used only by a sender, on the send dispatcher (the .NET thread pool).</summary>
+/// <summary>The file a sender sends: positional reads of whole chunks, SHA-256 over the bytes in order as they are
+/// read, the hash of a resume prefix in slices, and a last check that the file did not change or vanish while it was
+/// sent. Blocking I/O, a chunk at a time: used only by a sender, on the send dispatcher (the .NET thread
+/// pool).</summary>
 internal sealed class FileSource : ISendSource
 {
     private readonly string _path;

@@ -40,7 +40,8 @@ internal sealed class FolderBundle
 
 /// <summary>Reads a <see cref="FolderBundle"/> as the stream a folder transfer carries: each entry's header, the file's
 /// bytes (one file open at a time), and the SHA-256 of those bytes, computed as they are read. A file that vanished,
-/// shrank or changed while it was read fails the transfer with its name. Blocking I/O, a chunk at a time: used only by a sender, on the send dispatcher.</summary>
+/// shrank or changed while it was read fails the transfer with its name. Blocking I/O, a chunk at a time: used only by
+/// a sender, on the send dispatcher.</summary>
 internal sealed class FolderSource(FolderBundle bundle) : ISendSource
 {
     private readonly IncrementalHash _digest = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
