@@ -11,7 +11,9 @@ public sealed class BenchmarkSmokeTests
     public async Task The_benchmark_runs_every_scenario_and_reports_every_section()
     {
         var bench = JsonEventProcess.AssemblyFromMetadata(typeof(BenchmarkSmokeTests).Assembly, "BenchAssembly");
-        await using var run = JsonEventProcess.Start(bench, null, TimeSpan.FromMinutes(4), "--smoke", "--json");
+        // A bound, not a measure: thirteen sections on two shared cores, and more where nc and an sshd are installed (their
+        // baselines then run too: 4 minutes were not enough on such a machine).
+        await using var run = JsonEventProcess.Start(bench, null, TimeSpan.FromMinutes(8), "--smoke", "--json");
         var exit = await run.WaitForExit();
         Assert.True(exit == 0, $"exit {exit}\n{run.Stderr}");
         using var doc = JsonDocument.Parse(Assert.Single(run.StdoutLines));
