@@ -29,6 +29,18 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
         (_server, _serverLog) = await Nodes.StartServer(("downloads", _downloads), ("names.max-registered", "0"));
     }
 
+    /// <summary>Sends <paramref name="bytes"/> of <paramref name="data"/> from <paramref name="from"/> as 64 KiB chunks of
+    /// transfer <paramref name="id"/>, each once the one before it is acknowledged (written at the receiver).</summary>
+    private static async Task SendAcknowledged(RawClient raw, uint id, byte[] data, long from, int bytes)
+    {
+        for (var sent = from; sent < from + bytes; sent += 65536)
+        {
+            await raw.SendAsync(new Chunk(id, sent, data.AsMemory((int)sent, 65536)));
+            var end = sent + 65536;
+            await raw.Expect<Ack>(a => a.Id == id && a.Written == end);
+        }
+    }
+
     /// <summary>"alice" as a raw peer with resume key <paramref name="key"/> sends the first <paramref name="bytes"/> of
     /// <paramref name="data"/> (as offered for <paramref name="source"/>), waits until they are written, then her
     /// connection dies: an RST, or (<paramref name="finOnly"/>) a plain FIN with no Goodbye and, over TLS, no
@@ -41,11 +53,7 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
         var accept = await raw.Expect<Accept>();
         Assert.Equal(0, accept.Offset);
         await raw.SendAsync(new Start(77, 0, 4 * 65536)); // one ack per 64 KiB chunk
-        for (var sent = 0; sent < bytes; sent += 65536)
-        {
-            await raw.SendAsync(new Chunk(77, sent, data.AsMemory(sent, 65536)));
-            await raw.Expect<Ack>(a => a.Written == sent + 65536);
-        }
+        await SendAcknowledged(raw, 77, data, 0, bytes);
         var mark = serverLog.Mark();
         if (finOnly) raw.CloseWithoutGoodbye();
         else raw.Vanish();
@@ -110,11 +118,7 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
             await alice.SendAsync(offer with { Id = id });
             var accept = await alice.Expect<Accept>(a => a.Id == id);
             await alice.SendAsync(new Start(id, accept.Offset, 4 * 65536));
-            for (var sent = (int)accept.Offset; sent < accept.Offset + Partial; sent += 65536)
-            {
-                await alice.SendAsync(new Chunk(id, sent, data.AsMemory(sent, 65536)));
-                await alice.Expect<Ack>(a => a.Id == id && a.Written == sent + 65536);
-            }
+            await SendAcknowledged(alice, id, data, accept.Offset, Partial);
             var mark = _serverLog.Mark();
             await alice.SendAsync(endWith == "fail" ? new Fail(id, "the sender could not read the file") : new Cancel(id, "", "changed my mind"));
             var ended = TransferIds.Format(id);
@@ -143,11 +147,7 @@ public abstract class ResumeTests(bool tls) : NodesAndFiles(new TestNodes(tls))
         await first.SendAsync(offer);
         await first.Expect<Accept>();
         await first.SendAsync(new Start(78, 0, 4 * 65536));
-        for (var sent = 0; sent < Partial; sent += 65536)
-        {
-            await first.SendAsync(new Chunk(78, sent, data.AsMemory(sent, 65536)));
-            await first.Expect<Ack>(a => a.Written == sent + 65536);
-        }
+        await SendAcknowledged(first, 78, data, 0, Partial);
         // Gone, and back at once with the same identity and the same offer: the old transfer may not have failed yet.
         first.Vanish();
         await using var again = await RawClient.JoinAsync(_server.Port, "alice", resumeKey: key);
