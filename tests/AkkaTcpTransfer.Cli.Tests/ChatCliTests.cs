@@ -262,7 +262,9 @@ public sealed class ChatCliTests
     [Fact]
     public async Task Demo_exchanges_chat_in_every_direction_and_exits_0()
     {
-        await using var demo = CliProcess.Start("demo");
+        // The demo writes and sends 256 MiB and a 91 MiB folder: on two cores shared with the other tests that took
+        // longer than the 20 s a process gets by default (once, in CI). A bound, not a measure.
+        await using var demo = JsonEventProcess.Start(CliProcess.Assembly, null, TimeSpan.FromSeconds(90), "demo");
         Assert.Equal(0, await demo.WaitForExit());
         var output = string.Join("\n", demo.StdoutLines);
         Assert.Contains("[bob]    ", output, StringComparison.Ordinal);
