@@ -4,8 +4,8 @@ using AkkaTcpTransfer.Protocol;
 namespace AkkaTcpTransfer.Tcp;
 
 /// <summary>One write handed to a transport: the bytes of one or more frames, as segments that are not copied here (a
-/// chunk's data stays in the buffer it arrived in). Plain TCP hands the segments to Akka.IO as they are; TLS copies them
-/// once, into the one pooled buffer it encrypts from.</summary>
+/// chunk's data stays in the buffer it arrived in). Plain TCP hands the segments to Akka.IO as they are; TLS joins the
+/// small ones (heads, control frames) and encrypts a chunk's data from where it is.</summary>
 internal readonly record struct OutboundWrite(IReadOnlyList<ArraySegment<byte>> Segments, int Length);
 
 /// <summary>What a connection holds for its peer, in the spirit of Akka.IO's own <c>PendingSimpleWritesQueue</c>:
