@@ -66,6 +66,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     private readonly ConnectionSettings _settings;
     private readonly InboundFrames _inbound;
     private readonly List<Frame> _deliver = [];
+    /// <summary>Sending transfers that take their Acks straight from here (<see cref="RouteAcks"/>), by id.</summary>
+    private readonly Dictionary<uint, IActorRef> _ackRoutes = [];
     private readonly OutboundQueue _outbound = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ReadGate _reads;
@@ -224,6 +226,11 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
             if (_budget.Total > _budget.Limit) Shed();
         });
         Receive<PeerLimits>(l => _peerMaxFrame = l.MaxFrameLength);
+        Receive<RouteAcks>(r => _ackRoutes[r.Id] = r.To);
+        Receive<UnrouteAcks>(u =>
+        {
+            if (_ackRoutes.TryGetValue(u.Id, out var to) && to.Equals(u.To)) _ackRoutes.Remove(u.Id);
+        });
         Receive<HandshakeDone>(_ => _handshakeDone = true);
         Receive<Tick>(_ => OnTick());
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
@@ -305,12 +312,22 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         if (_closeReason is null) _onBytes(bytes);
     }
 
-    /// <summary>The frames of the protocol, delivered to the owner in a batch, with a barrier after it.</summary>
+    /// <summary>The frames of the protocol, delivered to the owner in a batch, with a barrier after it; a sending
+    /// transfer's Acks go straight to it (<see cref="RouteAcks"/>), so a batch of only those involves no owner.</summary>
     private void OnFrameBytes(ReadOnlySpan<byte> bytes)
     {
         var (decoded, violation) = _inbound.Read(bytes, _handshakeDone, _deliver);
-        foreach (var frame in _deliver) Context.Parent.Tell(new FrameReceived(frame));
-        if (_deliver.Count > 0)
+        var toOwner = 0;
+        foreach (var frame in _deliver)
+        {
+            if (frame is Ack ack && _ackRoutes.TryGetValue(ack.Id, out var sender)) sender.Tell(ack);
+            else
+            {
+                Context.Parent.Tell(new FrameReceived(frame));
+                toOwner++;
+            }
+        }
+        if (toOwner > 0)
         {
             // The owner answers this with ReadMore once it has handled every frame before it (its mailbox is in order).
             Context.Parent.Tell(Delivered.Instance);

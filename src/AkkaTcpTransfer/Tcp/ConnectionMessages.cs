@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Net;
 using AkkaTcpTransfer.Protocol;
 
@@ -60,6 +61,17 @@ internal static class ConnectionMessages
         public static readonly ReadMore Instance = new();
         private ReadMore() { }
     }
+
+    /// <summary>A sending transfer -> its connection, before its Start: the peer's Acks for <paramref name="Id"/> go
+    /// straight to <paramref name="To"/> from now on, not through the owner. They are a sender's only frame per chunk, and
+    /// the first follows the Start, so none of them can overtake an earlier frame of that transfer. Frames that go this
+    /// way still count against the peer's frame rate (<c>connection.max-frames-per-second</c>), which bounds how many
+    /// can wait in the sender's mailbox.</summary>
+    public sealed record RouteAcks(uint Id, IActorRef To) : Akka.Event.IDeadLetterSuppression;
+
+    /// <summary>The sending transfer has ended: its Acks go to the owner again (dropped there), unless the id is
+    /// routed to another actor by now.</summary>
+    public sealed record UnrouteAcks(uint Id, IActorRef To) : Akka.Event.IDeadLetterSuppression;
 
     /// <summary>The node is over its send budget and this connection is among those that must give way: close as a slow
     /// consumer (sent by another connection, see <see cref="SendBudget"/>).</summary>

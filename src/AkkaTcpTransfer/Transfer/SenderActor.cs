@@ -259,6 +259,7 @@ internal sealed class SenderActor : TransferActor
     {
         _sent = _acked = offset;
         _control.Begin(offset, Now);
+        TakeAcksDirectly();
         Send(new Start(_spec.Id, offset, _declared));
         Started(offset);
         Become(Streaming);

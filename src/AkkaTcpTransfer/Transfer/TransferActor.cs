@@ -102,6 +102,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// (<see cref="CloseFiles"/>).</summary>
     protected override void PostStop()
     {
+        StopTakingAcks();
         if (!HasEnded)
         {
             HasEnded = true;
@@ -190,6 +191,23 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     protected void Send(Frame frame) => _connection.Tell(new ConnectionMessages.Send(frame));
 
+    /// <summary>A sender, before its Start: the peer's Acks come straight from the connection from now on, until this
+    /// transfer ends (<see cref="ConnectionMessages.RouteAcks"/>).</summary>
+    protected void TakeAcksDirectly()
+    {
+        _acksRouted = true;
+        _connection.Tell(new ConnectionMessages.RouteAcks(WireId, Self));
+    }
+
+    private bool _acksRouted;
+
+    private void StopTakingAcks()
+    {
+        if (!_acksRouted) return;
+        _acksRouted = false;
+        _connection.Tell(new ConnectionMessages.UnrouteAcks(WireId, Self));
+    }
+
     protected static void Publish(NodeEvent e) => Context.System.EventStream.Publish(e);
 
     // ---------------------------------------------------------------- what states take
@@ -244,6 +262,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         HasEnded = true;
         _hashing = null;
         Timers.CancelAll();
+        StopTakingAcks();
         _transfers.Tell(new TransferMessages.Ended(WireId, _direction, ending is TransferCompleted, ending));
         var waiting = AnswerPending;
         if (!waiting) Context.Parent.Tell(new TransferMessages.Finished(Self));
@@ -260,6 +279,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         HasEnded = true;
         _hashing = null;
         Timers.CancelAll();
+        StopTakingAcks();
         _transfers.Tell(forTable);
         Finish();
     }

@@ -90,6 +90,38 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : TestKit("ak
     }
 
     [Fact]
+    public void A_senders_acks_go_straight_to_it_while_routed_and_need_no_owner_to_read_on()
+    {
+        var (connection, tcp) = Start(("connection.read-ahead", "1"));
+        var sender = CreateTestProbe();
+        var other = CreateTestProbe();
+        connection.Tell(new ConnectionMessages.RouteAcks(7, sender.Ref));
+        // Acks of transfer 7 only: the sender gets them in order, the owner nothing, and the next read is asked for
+        // at once (no barrier waits for an owner that was never told).
+        connection.Tell(Received(new Ack(7, 100), new Ack(7, 200)));
+        Assert.Equal(100, sender.ExpectMsg<Ack>().Written);
+        Assert.Equal(200, sender.ExpectMsg<Ack>().Written);
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        // Any other frame of that transfer, and another transfer's Ack, still go to the owner, with the barrier.
+        connection.Tell(Received(new Verified(7, new byte[32]), new Ack(8, 5)));
+        Assert.IsType<Verified>(ExpectMsg<ConnectionMessages.FrameReceived>().Frame);
+        Assert.IsType<Ack>(ExpectMsg<ConnectionMessages.FrameReceived>().Frame);
+        ExpectMsg<ConnectionMessages.Delivered>();
+        connection.Tell(ConnectionMessages.ReadMore.Instance);
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
+        // Unrouted by someone else (the id routed to another actor meanwhile): the route stays; by its own actor: gone.
+        connection.Tell(new ConnectionMessages.UnrouteAcks(7, other.Ref));
+        connection.Tell(Received(new Ack(7, 300)));
+        Assert.Equal(300, sender.ExpectMsg<Ack>().Written);
+        tcp.ExpectMsg<Akka.IO.Tcp.ResumeReading>();
+        connection.Tell(new ConnectionMessages.UnrouteAcks(7, sender.Ref));
+        connection.Tell(Received(new Ack(7, 400)));
+        Assert.Equal(400, ((Ack)ExpectMsg<ConnectionMessages.FrameReceived>().Frame).Written);
+        sender.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public void A_peer_over_its_frame_rate_is_read_more_slowly_and_loses_nothing()
     {
         var (connection, tcp) = Start(("connection.max-frames-per-second", "20"), ("connection.read-ahead", "64"));

@@ -77,6 +77,8 @@ public sealed class TransferActorTests(ITestOutputHelper output)
 
         Assert.IsType<Offer>(Sent(connection));
         sender.Tell(new Accept(9, 0, [], chunk, window));
+        // Its Acks come straight from the connection, routed before the Start that they follow.
+        Assert.Equal(sender, connection.ExpectMsg<ConnectionMessages.RouteAcks>(r => r.Id == 9).To);
         Assert.Equal(0, Assert.IsType<Start>(Sent(connection)).Offset);
 
         long acked = 0, sent = 0;

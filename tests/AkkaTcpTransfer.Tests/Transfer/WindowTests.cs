@@ -196,6 +196,7 @@ public sealed partial class WindowTests(ITestOutputHelper output)
         var receiving = new InboundWindow(new WindowPool(512 * KiB, 512 * KiB).NewShare());
         Assert.Equal(granted, receiving.Grant(chunk, granted));
         sender.Tell(new Accept(9, 0, [], chunk, granted));
+        connection.ExpectMsg<ConnectionMessages.RouteAcks>(r => r.Id == 9);
         var start = Assert.IsType<Start>(connection.ExpectMsg<ConnectionMessages.Send>().Frame);
         Assert.Equal(granted, start.Window); // min(max-window, granted)
         Assert.Null(receiving.Start(start));
