@@ -1,4 +1,3 @@
-using System.Buffers;
 using Akka.Actor;
 using Akka.Event;
 using AkkaTcpTransfer.Events;
@@ -48,8 +47,14 @@ internal sealed class SenderActor : TransferActor
     private readonly NodeSettings _settings;
     private readonly byte[] _senderId;
     private ISendSource? _source;
-    /// <summary>Rented buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer, when sent).</summary>
+    /// <summary>Buffers of chunks sent but not yet acknowledged, oldest first: (end offset, buffer, when sent).</summary>
     private readonly Queue<(long End, byte[] Buffer, TimeSpan SentAt)> _unacked = new();
+    /// <summary>Buffers of acknowledged chunks, read into again. They are this transfer's alone, never the process's
+    /// shared pool: an Ack says the receiver has the bytes, but a hostile receiver may acknowledge bytes still queued
+    /// for its socket, and a shared buffer handed out again could then fill with another connection's data before it
+    /// is encrypted and sent. Here it can only fill with a later chunk of the same file (whose SHA-256 then fails at
+    /// the receiver that lied). At most a window of them; they go with the actor.</summary>
+    private readonly Stack<byte[]> _spare = new();
     private readonly WindowPool.Share _share;
     private readonly WindowControl _control = new();
     private long _sent;        // bytes handed to the connection
@@ -274,7 +279,12 @@ internal sealed class SenderActor : TransferActor
         {
             var count = (int)Math.Min(_chunk, Math.Min(_spec.Size - _sent, _window - (_sent - _acked)));
             var offset = _sent;
-            if (!Try(() => _source!.Read(offset, count), out var buffer)) return;
+            var buffer = _spare.Count > 0 ? _spare.Pop() : GC.AllocateUninitializedArray<byte>(_chunk);
+            if (!Try(() =>
+                {
+                    _source!.Read(offset, buffer.AsSpan(0, count));
+                    return true;
+                }, out _)) return;
             Send(new Chunk(_spec.Id, offset, buffer.AsMemory(0, count)));
             _sent += count;
             _unacked.Enqueue((_sent, buffer, Now));
@@ -298,14 +308,13 @@ internal sealed class SenderActor : TransferActor
         var now = Now;
         if (ack.Written > _acked) Moved();
         _acked = ack.Written;
-        // The receiver has these bytes, so they have left our socket: their buffers can be used again. (Buffers of
-        // a transfer that ends early are left to the garbage collector: a queued write may still point at them.)
+        // The receiver says it has these bytes: their buffers are read into again, by this transfer only (see _spare).
         // The last chunk this ack completes gives a round trip.
         TimeSpan? roundTrip = null;
         while (_unacked.Count > 0 && _unacked.Peek().End <= _acked)
         {
             var (end, buffer, sentAt) = _unacked.Dequeue();
-            ArrayPool<byte>.Shared.Return(buffer);
+            _spare.Push(buffer);
             if (end == _acked) roundTrip = now - sentAt;
         }
         _control.Acked(_acked, now, roundTrip);

@@ -107,6 +107,52 @@ public sealed class TransferActorTests(ITestOutputHelper output)
         Assert.Equal(File.ReadAllBytes(path), data.ToArray());
     }
 
+    [Fact]
+    public void A_receiver_that_acknowledges_chunks_still_queued_can_only_get_bytes_of_the_same_file_in_them()
+    {
+        const int chunk = 1000, window = 4000, size = 20_500;
+        var path = _files.Create("early.bin", size, seed: 5);
+        var file = File.ReadAllBytes(path);
+        var connection = CreateTestProbe();
+        var spec = new TransferMessages.StartSend(9, path, "early.bin", "bob", size, new FileInfo(path).LastWriteTimeUtc.Ticks);
+        var sender = ChildActorOf(SenderActor.Props(spec, connection.Ref, CreateTestProbe().Ref, Settings(("transfer.chunk-size", "1k"), ("transfer.window", "4k")), "tester", [], new WindowPool(4096, 4096).NewShare()));
+        Assert.IsType<Offer>(Sent(connection));
+        sender.Tell(new Accept(9, 0, [], chunk, window));
+        connection.ExpectMsg<ConnectionMessages.RouteAcks>();
+        Assert.IsType<Start>(Sent(connection));
+
+        // Every chunk the sender hands to its connection, as the connection would hold it until written.
+        var chunks = new List<Chunk>();
+        var sent = 0L;
+        while (sent < size)
+        {
+            // A window's worth is queued, not yet written...
+            var target = Math.Min(size, sent + window);
+            while (sent < target)
+            {
+                var c = Assert.IsType<Chunk>(Sent(connection));
+                chunks.Add(c);
+                sent += c.Data.Length;
+            }
+            // ...and the receiver acknowledges all of it at once, before a byte of it left.
+            sender.Tell(new Ack(9, sent));
+        }
+        // The buffers read into again were this transfer's own, a window of them: whatever a queued chunk holds by now is
+        // bytes of the same file, never bytes from elsewhere in the process.
+        Assert.True(chunks.Select(c => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(c.Data, out var a) ? a.Array : null).Distinct().Count() <= window / chunk);
+        foreach (var c in chunks)
+        {
+            // Byte i of a buffer only ever holds byte i of some chunk (the last, shorter one overwrites a prefix).
+            var bytes = c.Data.ToArray();
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                var found = false;
+                for (var k = 0; k * chunk + i < size && !found; k++) found = file[k * chunk + i] == bytes[i];
+                Assert.True(found, $"byte {i} of the chunk at {c.Offset} is from no chunk of the file");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

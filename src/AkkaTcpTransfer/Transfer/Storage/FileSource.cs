@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -8,8 +7,9 @@ namespace AkkaTcpTransfer.Transfer.Storage;
 /// stream (<see cref="FolderSource"/>). Reads go forward from where the hash is; a resume first hashes its prefix.</summary>
 internal interface ISendSource : IDisposable
 {
-    /// <summary>Bytes [offset, offset + count), in an array rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
-    byte[] Read(long offset, int count);
+    /// <summary>Fills <paramref name="into"/> with the bytes from <paramref name="offset"/> on (which must follow the
+    /// bytes hashed so far), or throws if the source has fewer.</summary>
+    void Read(long offset, Span<byte> into);
 
     /// <summary>Hashes the next slice of the first <paramref name="length"/> bytes; true once done.</summary>
     bool HashPrefix(long length, int slice);
@@ -61,20 +61,12 @@ internal sealed class FileSource : ISendSource
 
     private string Name => Path.GetFileName(_path);
 
-    /// <summary>Bytes [offset, offset + count), which must follow the bytes hashed so far, in an array rented from
-    /// <see cref="ArrayPool{T}.Shared"/>: the caller returns it once the bytes can no longer be needed.</summary>
-    public byte[] Read(long offset, int count)
+    public void Read(long offset, Span<byte> into)
     {
         if (offset != _hashed) throw new InvalidOperationException($"read at {offset} while the hash is at {_hashed}");
-        var data = ArrayPool<byte>.Shared.Rent(count);
-        if (ReadFully(offset, data.AsSpan(0, count)) < count)
-        {
-            ArrayPool<byte>.Shared.Return(data);
-            throw new TransferException($"'{Name}' changed while it was being sent (it became shorter)");
-        }
-        if (_known is null) _hash.AppendData(data.AsSpan(0, count));
-        _hashed += count;
-        return data;
+        if (ReadFully(offset, into) < into.Length) throw new TransferException($"'{Name}' changed while it was being sent (it became shorter)");
+        if (_known is null) _hash.AppendData(into);
+        _hashed += into.Length;
     }
 
     /// <summary>Hashes the next slice of the first <paramref name="length"/> bytes (from 0 the first time).

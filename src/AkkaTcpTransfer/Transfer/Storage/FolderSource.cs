@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using AkkaTcpTransfer.Protocol;
 using Microsoft.Win32.SafeHandles;
@@ -53,21 +52,11 @@ internal sealed class FolderSource(FolderBundle bundle) : ISendSource
     private int _index;
     private bool _unmatchable;
 
-    public byte[] Read(long offset, int count)
+    public void Read(long offset, Span<byte> into)
     {
         if (offset != _position) throw new InvalidOperationException($"read at {offset} while the stream is at {_position}");
-        var data = ArrayPool<byte>.Shared.Rent(count);
-        try
-        {
-            var filled = 0;
-            while (filled < count) filled += Next(data.AsSpan(filled, count - filled));
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(data);
-            throw;
-        }
-        return data;
+        var filled = 0;
+        while (filled < into.Length) filled += Next(into[filled..]);
     }
 
     /// <summary>Copies the next bytes of the stream (at most one region: header, content or trailer) into <paramref name="into"/>.</summary>
