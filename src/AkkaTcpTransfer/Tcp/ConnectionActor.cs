@@ -227,10 +227,7 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         });
         Receive<PeerLimits>(l => _peerMaxFrame = l.MaxFrameLength);
         Receive<RouteAcks>(r => _ackRoutes[r.Id] = r.To);
-        Receive<UnrouteAcks>(u =>
-        {
-            if (_ackRoutes.TryGetValue(u.Id, out var to) && to.Equals(u.To)) _ackRoutes.Remove(u.Id);
-        });
+        Receive<UnrouteAcks>(Unroute);
         Receive<HandshakeDone>(_ => _handshakeDone = true);
         Receive<Tick>(_ => OnTick());
         Receive<Akka.IO.Tcp.ConnectionClosed>(OnTcpClosed);
@@ -266,6 +263,8 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
         Receive<CloseTimedOut>(_ => Finish(new Closed(DescribeClose(closed), _inbound.PeerGoodbye?.Code)));
         Receive<Send>(s => (s.Frame as Chunk)?.Release());
         Receive<SendWithTail>(s => s.Tail.Release());
+        // Frames are still decoded here: a transfer that ends meanwhile takes its Acks back.
+        Receive<UnrouteAcks>(Unroute);
         ReceiveAny(_ => { });
     }
 
@@ -310,6 +309,11 @@ internal sealed class ConnectionActor : ReceiveActor, IWithTimers, ITransportOwn
     void ITransportOwner.Plaintext(ReadOnlySpan<byte> bytes)
     {
         if (_closeReason is null) _onBytes(bytes);
+    }
+
+    private void Unroute(UnrouteAcks unroute)
+    {
+        if (_ackRoutes.TryGetValue(unroute.Id, out var to) && to.Equals(unroute.To)) _ackRoutes.Remove(unroute.Id);
     }
 
     /// <summary>The frames of the protocol, delivered to the owner in a batch, with a barrier after it; a sending

@@ -78,7 +78,7 @@ internal sealed class TlsTransport : IByteTransport
     private readonly record struct PendingWrite(ReadOnlyMemory<byte>[] Pieces, byte[]? Joined, Akka.IO.Tcp.Event Ack);
 
     /// <summary>A segment at least this long is encrypted where it is; shorter ones are joined with their neighbours.</summary>
-    private const int InPlaceBytes = 4 * 1024;
+    internal const int InPlaceBytes = 4 * 1024;
     private readonly CancellationTokenSource _stop = new();
     private ServerTrust.Check? _check;
     /// <summary>Between nodes: why the peer's certificate was refused, when it was.</summary>
@@ -225,30 +225,38 @@ internal sealed class TlsTransport : IByteTransport
     /// <summary>SslStream makes a record per write (at most 16 KiB each), so a 13-byte frame head written alone would
     /// cost a record header and an encryption call of its own. Small segments are therefore joined (one copy, into a
     /// rented buffer held only until SslStream has encrypted it: an idle connection holds none), while a chunk's data,
-    /// the bulk of every byte sent, is encrypted from where it already is: no copy. The records come out as many as
-    /// when joined: a chunk of 64 KiB with its head makes five either way.</summary>
+    /// the bulk of every byte sent, is encrypted from where it already is: no copy. A 64 KiB chunk with its head makes
+    /// five records either way; a chunk of another size may make one more.</summary>
     public void Write(OutboundWrite write, Akka.IO.Tcp.Event ack)
     {
-        var segments = write.Segments;
+        var pieces = Pieces(write.Segments, out var joined);
+        if (!_writes.Writer.TryWrite(new PendingWrite(pieces, joined, ack)) && joined is not null) ArrayPool<byte>.Shared.Return(joined);
+    }
+
+    /// <summary>What SslStream is given for <paramref name="segments"/>, in their order: each run of segments shorter
+    /// than <see cref="InPlaceBytes"/> joined into <paramref name="joined"/> (rented; null when there is none), each
+    /// longer one as it is. Empty segments are left out.</summary>
+    internal static ReadOnlyMemory<byte>[] Pieces(IReadOnlyList<ArraySegment<byte>> segments, out byte[]? joined)
+    {
         var small = 0;
-        var pieces = 0;
+        var count = 0;
         var inRun = false;
         foreach (var segment in segments)
         {
             if (segment.Count >= InPlaceBytes)
             {
-                pieces++;
+                count++;
                 inRun = false;
             }
             else if (segment.Count > 0)
             {
                 small += segment.Count;
-                if (!inRun) pieces++;
+                if (!inRun) count++;
                 inRun = true;
             }
         }
-        var joined = small > 0 ? ArrayPool<byte>.Shared.Rent(small) : null;
-        var list = new ReadOnlyMemory<byte>[pieces];
+        joined = small > 0 ? ArrayPool<byte>.Shared.Rent(small) : null;
+        var pieces = new ReadOnlyMemory<byte>[count];
         var at = 0;
         var runStart = -1;
         var piece = 0;
@@ -256,9 +264,9 @@ internal sealed class TlsTransport : IByteTransport
         {
             if (segment.Count >= InPlaceBytes)
             {
-                if (runStart >= 0) list[piece++] = joined.AsMemory(runStart, at - runStart);
+                if (runStart >= 0) pieces[piece++] = joined.AsMemory(runStart, at - runStart);
                 runStart = -1;
-                list[piece++] = segment;
+                pieces[piece++] = segment;
             }
             else if (segment.Count > 0)
             {
@@ -267,8 +275,8 @@ internal sealed class TlsTransport : IByteTransport
                 at += segment.Count;
             }
         }
-        if (runStart >= 0) list[piece] = joined.AsMemory(runStart, at - runStart);
-        if (!_writes.Writer.TryWrite(new PendingWrite(list, joined, ack)) && joined is not null) ArrayPool<byte>.Shared.Return(joined);
+        if (runStart >= 0) pieces[piece] = joined.AsMemory(runStart, at - runStart);
+        return pieces;
     }
 
     public void Abort()

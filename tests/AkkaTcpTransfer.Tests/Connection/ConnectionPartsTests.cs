@@ -281,3 +281,49 @@ public class InboundFramesTests
         Assert.Equal((true, (Refused?)null), new InboundFrames(1 << 20).ReadClearRefusal(Bytes(new Protocol.Say(1, "", "?"))));
     }
 }
+
+/// <summary>How a write is cut into what SslStream encrypts: small segments joined, a chunk's data left where it is.</summary>
+public class TlsWritePiecesTests
+{
+    private static ArraySegment<byte> Bytes(int length, byte from) =>
+        new([.. Enumerable.Range(0, length + 6).Select(i => (byte)(from + i))], 3, length);
+
+    [Fact]
+    public void Runs_of_small_segments_are_joined_large_ones_kept_in_place_and_the_order_is_the_writes()
+    {
+        var large1 = Bytes(TlsTransport.InPlaceBytes, 50);
+        var large2 = Bytes(64 * 1024, 90);
+        ArraySegment<byte>[] segments = [Bytes(13, 1), Bytes(200, 20), large1, Bytes(0, 0), Bytes(13, 7), large2, Bytes(5, 200)];
+        var pieces = TlsTransport.Pieces(segments, out var joined);
+
+        // small run, large, small, large, small: five pieces, empty segments dropped.
+        Assert.Equal(5, pieces.Length);
+        Assert.NotNull(joined);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(pieces[1], out var kept1));
+        Assert.Same(large1.Array, kept1.Array);
+        Assert.Equal(large1.Offset, kept1.Offset);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(pieces[3], out var kept2));
+        Assert.Same(large2.Array, kept2.Array);
+        foreach (var i in new[] { 0, 2, 4 })
+        {
+            Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(pieces[i], out var small));
+            Assert.Same(joined, small.Array);
+        }
+        // The bytes, piece after piece, are the segments' bytes in order.
+        Assert.Equal(segments.SelectMany(s => s.ToArray()), pieces.SelectMany(p => p.ToArray()));
+    }
+
+    [Fact]
+    public void Only_small_segments_make_one_joined_piece_and_only_large_ones_rent_nothing()
+    {
+        var small = TlsTransport.Pieces([Bytes(13, 1), Bytes(100, 2)], out var joined);
+        Assert.Single(small);
+        Assert.NotNull(joined);
+        Assert.Equal(113, small[0].Length);
+
+        var large = Bytes(TlsTransport.InPlaceBytes + 1, 3);
+        var pieces = TlsTransport.Pieces([large], out var none);
+        Assert.Null(none);
+        Assert.Equal(large.ToArray(), Assert.Single(pieces).ToArray());
+    }
+}
